@@ -1,0 +1,3 @@
+from paper2run_tui.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,76 @@
+"""The executor port: preflight, build an image, smoke-run it. Docker implements it (build/docker_*.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal, Protocol
+
+from pydantic import BaseModel, Field
+
+from ..contracts import EnvPlan, SmokeRung
+from ..contracts.plan import SmokeRungName
+from ..ports import CancelToken, EventSink
+
+
+class BuildRequest(BaseModel):
+    attempt: int
+    context_dir: Path = Field(description="The repository checkout (run_dir/repo); never written to")
+    dockerfile: str = Field(description="The rendered Dockerfile text")
+    extra_files: dict[str, bytes] = Field(
+        default_factory=dict, description="Files added to the build context under .paper2run/ (e.g. the CA bundle)"
+    )
+    tag: str
+    labels: dict[str, str] = Field(default_factory=dict)
+    build_args: dict[str, str] = Field(default_factory=dict, description="e.g. HTTP_PROXY, HTTPS_PROXY, NO_PROXY")
+    timeout_s: int = 3600
+
+
+class BuildResult(BaseModel):
+    ok: bool
+    image_tag: str | None = None
+    image_id: str | None = None
+    seconds: float = 0.0
+    steps_total: int | None = None
+    steps_cached: int = 0
+    cached_steps: list[int] = Field(default_factory=list)
+    failing_step: str | None = Field(default=None, description="The Dockerfile instruction that failed")
+    error: str | None = None
+
+
+class SmokeRequest(BaseModel):
+    attempt: int
+    image_tag: str
+    plan: EnvPlan
+    timeout_s: int
+    labels: dict[str, str] = Field(default_factory=dict)
+    ladder: list[SmokeRung] = Field(default_factory=list)
+
+
+class SmokeResult(BaseModel):
+    ok: bool
+    outcome: Literal["exit-0", "alive-at-timeout", "failed", "gpu-unavailable", "error"]
+    exit_code: int | None = None
+    seconds: float = 0.0
+    ran_on_cpu: bool = False
+    highest_rung: SmokeRungName | None = None
+    error: str | None = None
+
+
+class PreflightReport(BaseModel):
+    engine_version: str = ""
+    free_disk_gb: float | None = None
+    base_image_present: bool = False
+    gpu_runtime: bool = False
+    warnings: list[str] = Field(default_factory=list)
+
+
+class Executor(Protocol):
+    def preflight(self, plan: EnvPlan, sink: EventSink, cancel: CancelToken) -> PreflightReport:
+        """Raise PreflightError with an actionable message when the build cannot start."""
+        ...
+
+    def build(self, request: BuildRequest, sink: EventSink, cancel: CancelToken) -> BuildResult: ...
+
+    def smoke(self, request: SmokeRequest, sink: EventSink, cancel: CancelToken) -> SmokeResult: ...
+
+    def local_images(self) -> list[str]: ...

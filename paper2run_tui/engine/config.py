@@ -1,0 +1,64 @@
+"""RunConfig: everything one run needs, validated. Clients build it from flags, env and .env."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+
+ApproveMode = Literal["ask", "auto", "never"]
+
+
+class LlmSettings(BaseModel):
+    """An OpenAI-compatible endpoint. `api_key` None with a base_url = a local server that needs no key."""
+
+    api_key: SecretStr | None = None
+    base_url: str | None = None
+    model: str | None = None
+    timeout_s: float = 120.0
+    max_retries: int = 3
+
+    @property
+    def configured(self) -> bool:
+        """A key, or an explicit base URL (local servers such as vLLM or Ollama need no key)."""
+        return bool(self.api_key and self.api_key.get_secret_value()) or bool(self.base_url)
+
+
+class DockerLimits(BaseModel):
+    memory: str = Field(default="4g", description="Memory limit of build and smoke containers")
+    cpus: float = Field(default=2.0, gt=0)
+    pids: int = Field(default=1024, gt=0)
+    network: bool = Field(default=True, description="Smoke container gets network access (builds always do)")
+
+
+class RunConfig(BaseModel):
+    repo: str = Field(description="GitHub URL, any git URL, or a local path")
+    paper: str | None = Field(default=None, description=".pdf, .md/.markdown, an arXiv id or URL")
+    ref: str | None = None
+    out: Path = Path("runs")
+    timeout: int = Field(default=900, gt=0, description="Smoke-run timeout per attempt, seconds")
+    build_timeout: int = Field(default=3600, gt=0, description="Build timeout per attempt, seconds")
+    max_attempts: int = Field(default=3, ge=1, le=20)
+    dry_run: bool = False
+    approve: ApproveMode = "auto"
+    gate_initial: bool = Field(default=False, description="Also ask the gate before the first build")
+    llm: LlmSettings = Field(default_factory=LlmSettings)
+    limits: DockerLimits = Field(default_factory=DockerLimits)
+    ca_cert: Path | None = Field(default=None, description="CA bundle to install in the image (auto-detected if None)")
+    no_ca: bool = Field(default=False, description="Do not inject any CA bundle, even if one is detected")
+    proxy_env: dict[str, str] = Field(default_factory=dict, description="HTTP(S)_PROXY / NO_PROXY passed as build args")
+    base_image_map: dict[str, str] = Field(
+        default_factory=dict, description="Python version -> image, overriding python:X.Y-slim (mirrors, offline)"
+    )
+    arxiv_base_url: str = "https://arxiv.org"
+    cache_dir: Path | None = None
+    keep_image: bool = True
+    run_id: str | None = Field(default=None, description="Force the run folder's name (tests, resume)")
+
+    @field_validator("repo")
+    @classmethod
+    def _repo_given(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("--repo is required: a GitHub URL, a git URL or a local path")
+        return value.strip()

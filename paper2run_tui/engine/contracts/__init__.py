@@ -1,0 +1,65 @@
+"""pydantic models that are the contracts between the engine's steps and its clients."""
+
+from __future__ import annotations
+
+from .decision import GateRequest, HumanDecision
+from .diagnosis import DiagnosisDecision
+from .events import (
+    AttemptFinished,
+    BuildProgress,
+    DecisionMade,
+    DiagnosisDelta,
+    DiagnosisReady,
+    Event,
+    FactsReady,
+    GateOpened,
+    LogLine,
+    Message,
+    PaperReady,
+    PhaseChanged,
+    PlanProposed,
+    RunFinished,
+    RunStarted,
+    parse_event,
+)
+from .facts import RepoFacts
+from .metadata import EXIT_CODES, AttemptSummary, LlmCall, PhaseTiming, RunMetadata, RunStatus
+from .paper import Hyperparameter, PaperEquation, PaperInfo, PaperSection, PaperTable
+from .plan import SMOKE_RUNGS, EnvPlan, SmokeRung
+
+__all__ = [
+    "EXIT_CODES",
+    "SMOKE_RUNGS",
+    "AttemptFinished",
+    "AttemptSummary",
+    "BuildProgress",
+    "DecisionMade",
+    "DiagnosisDecision",
+    "DiagnosisDelta",
+    "DiagnosisReady",
+    "EnvPlan",
+    "Event",
+    "FactsReady",
+    "GateOpened",
+    "GateRequest",
+    "HumanDecision",
+    "Hyperparameter",
+    "LlmCall",
+    "LogLine",
+    "Message",
+    "PaperEquation",
+    "PaperInfo",
+    "PaperReady",
+    "PaperSection",
+    "PaperTable",
+    "PhaseChanged",
+    "PhaseTiming",
+    "PlanProposed",
+    "RepoFacts",
+    "RunFinished",
+    "RunMetadata",
+    "RunStarted",
+    "RunStatus",
+    "SmokeRung",
+    "parse_event",
+]

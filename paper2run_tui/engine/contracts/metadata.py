@@ -1,0 +1,116 @@
+"""RunMetadata: the machine-readable summary of a run (metadata.json)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from .plan import SmokeRungName
+
+RunStatus = Literal[
+    "running",
+    "success",
+    "dry-run",
+    "preflight-failed",
+    "stopped-by-llm",
+    "stopped-by-rules",
+    "max-attempts-exhausted",
+    "smoke-failed",
+    "rejected-by-user",
+    "interrupted",
+    "unsupported",
+    "exception",
+]
+
+#: Exit code of the headless CLI for each final status. 2 is kept for usage errors.
+EXIT_CODES: dict[str, int] = {
+    "success": 0,
+    "dry-run": 0,
+    "preflight-failed": 3,
+    "stopped-by-llm": 4,
+    "stopped-by-rules": 5,
+    "max-attempts-exhausted": 6,
+    "smoke-failed": 7,
+    "rejected-by-user": 8,
+    "unsupported": 9,
+    "exception": 70,
+    "interrupted": 130,
+    "running": 1,
+}
+
+Phase = Literal[
+    "acquire", "analyze", "plan", "render", "gate", "preflight", "build", "smoke", "diagnose", "record", "done"
+]
+
+AttemptOutcome = Literal[
+    "smoke-ok", "smoke-alive-at-timeout", "build-failed", "smoke-failed", "preflight-failed", "cancelled", "error",
+    "not-run",
+]
+
+
+class PhaseTiming(BaseModel):
+    phase: Phase
+    attempt: int | None = None
+    started_at: datetime
+    seconds: float
+
+
+class LlmCall(BaseModel):
+    purpose: Literal["plan", "diagnose", "implement", "fix-citations", "other"]
+    model: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_s: float = 0.0
+    ok: bool = True
+    error: str | None = None
+    streamed: bool = False
+
+
+class AttemptSummary(BaseModel):
+    number: int
+    plan_source: str = ""
+    plan_fingerprint: str = ""
+    outcome: AttemptOutcome = "not-run"
+    build_seconds: float | None = None
+    smoke_seconds: float | None = None
+    exit_code: int | None = None
+    steps_total: int | None = None
+    steps_cached: int | None = None
+    smoke_rung: SmokeRungName | None = None
+    failing_step: str | None = None
+    diagnosis: str | None = None
+    matched_rules: list[str] = Field(default_factory=list)
+    decision: str | None = Field(default=None, description="The gate's decision on the plan this attempt ran")
+
+
+class RunMetadata(BaseModel):
+    run_id: str
+    status: RunStatus = "running"
+    reason: str = Field(default="", description="One line: why the run ended as it did")
+    tool_version: str = ""
+    repo: str = Field(description="The repository as given")
+    repo_name: str = ""
+    ref: str | None = None
+    commit_sha: str | None = None
+    commit_date: datetime | None = None
+    paper: str | None = None
+    dry_run: bool = False
+    approve: str = "auto"
+    started_at: datetime
+    finished_at: datetime | None = None
+    duration_s: float | None = None
+    phases: list[PhaseTiming] = Field(default_factory=list)
+    attempts: list[AttemptSummary] = Field(default_factory=list)
+    max_attempts: int = 3
+    model: str | None = None
+    base_url: str | None = None
+    llm_calls: list[LlmCall] = Field(default_factory=list)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    image_tag: str | None = None
+    smoke_outcome: Literal["exit-0", "alive-at-timeout"] | None = None
+    highest_smoke_rung: SmokeRungName | None = None
+    resumed_from: str | None = Field(default=None, description="run_id/attempt this run was resumed from")
+    implement_of: str | None = Field(default=None, description="For paper-to-code runs: the generated folder")

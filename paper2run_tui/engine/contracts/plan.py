@@ -1,0 +1,81 @@
+"""EnvPlan: the complete description of one attempt's environment (the reference schema, extended)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+SmokeRungName = Literal["static-imports", "import-package", "entrypoint-help", "tests", "toy-run"]
+
+#: The smoke ladder, lowest rung first. "Green" always says how green.
+SMOKE_RUNGS: tuple[SmokeRungName, ...] = ("static-imports", "import-package", "entrypoint-help", "tests", "toy-run")
+
+
+class SmokeRung(BaseModel):
+    rung: SmokeRungName
+    command: str
+
+
+class EnvPlan(BaseModel):
+    """One environment. A repair always replaces the whole plan; there are no micro-patches.
+
+    The first eight fields are the reference design's schema; the rest are optional
+    extensions with defaults, so a reference-shaped plan is valid as is.
+    """
+
+    base_image: str = Field(description="Docker base image, e.g. 'python:3.11-slim'")
+    system_packages: list[str] = Field(default_factory=list, description="Debian packages installed with apt-get")
+    workdir: str = Field(default="/repo", description="Where the repository lives in the image")
+    install_steps: list[str] = Field(
+        default_factory=list,
+        description="Shell commands run after the dependency manifests are copied, before the rest of the source",
+    )
+    env: dict[str, str] = Field(default_factory=dict, description="Environment variables set in the image")
+    smoke_command: str = Field(description="Shell command that proves the environment works; exit 0 or alive at timeout")
+    requires_gpu: bool = False
+    notes: str = Field(default="", description="Why the plan looks like this: choices, sources, caveats")
+    # --- extensions -------------------------------------------------------------
+    source_steps: list[str] = Field(
+        default_factory=list,
+        description="Shell commands that need the full source (e.g. 'pip install -e . --no-deps'); run after COPY .",
+    )
+    python_version: str | None = Field(default=None, description="The Python version the base image provides, e.g. '3.11'")
+    cpu_fallback: bool = Field(
+        default=False, description="When requires_gpu: the smoke command may run on the CPU if no GPU runtime exists"
+    )
+    exclude_newer: str | None = Field(
+        default=None, description="ISO date: resolve dependencies as of this date (time travel), or None"
+    )
+    smoke_ladder: list[SmokeRung] = Field(
+        default_factory=list, description="Extra checks run lowest first; the highest passing rung is recorded"
+    )
+
+    @field_validator("base_image", "smoke_command")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value.strip()
+
+    @field_validator("system_packages")
+    @classmethod
+    def _package_names(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not name or any(ch.isspace() for ch in name) or name.startswith("-"):
+                raise ValueError(f"not a Debian package name: {name!r}")
+        return value
+
+    @field_validator("workdir")
+    @classmethod
+    def _absolute_workdir(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError("workdir must be an absolute path")
+        return value
+
+    def fingerprint(self) -> str:
+        """A stable identity for 'the same plan', used to refuse repairs that repeat a failed plan."""
+        import hashlib
+
+        payload = self.model_dump_json(exclude={"notes"})
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]

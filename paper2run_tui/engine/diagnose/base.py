@@ -1,0 +1,65 @@
+"""The diagnoser port: a failed attempt in, stop or a complete repair plan out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from ..contracts import DiagnosisDecision, EnvPlan, PaperInfo, RepoFacts
+from ..contracts.metadata import AttemptOutcome
+from ..ports import CancelToken, EventSink
+
+
+@dataclass
+class FailedAttempt:
+    """What one attempt did and how it failed; its logs are files in attempts/NN/."""
+
+    number: int
+    plan: EnvPlan
+    dockerfile: str
+    outcome: AttemptOutcome
+    attempt_dir: Path
+    exit_code: int | None = None
+    failing_step: str | None = None
+    error: str | None = None
+
+    def log_text(self, name: str, max_bytes: int = 8 * 1024 * 1024) -> str:
+        """Read attempts/NN/<name>.log (e.g. 'build_stdout'); the tail if it is huge."""
+        path = self.attempt_dir / f"{name}.log"
+        try:
+            size = path.stat().st_size
+            with open(path, "rb") as fh:
+                if size > max_bytes:
+                    fh.seek(size - max_bytes)
+                return fh.read().decode("utf-8", errors="replace")
+        except OSError:
+            return ""
+
+    def all_logs(self) -> str:
+        return "\n".join(
+            self.log_text(n) for n in ("build_stdout", "build_stderr", "smoke_stdout", "smoke_stderr")
+        )
+
+
+@dataclass
+class DiagnosisContext:
+    facts: RepoFacts
+    repo_dir: Path
+    attempt: FailedAttempt
+    #: Earlier failed attempts, oldest first.
+    history: list[FailedAttempt] = field(default_factory=list)
+    paper: PaperInfo | None = None
+    rejected: list[tuple[EnvPlan, str]] = field(default_factory=list)
+    local_images: list[str] = field(default_factory=list)
+    base_image_map: dict[str, str] = field(default_factory=dict)
+    attempts_left: int = 0
+    #: Filled by the rule pass before the LLM runs, so the model sees what matched.
+    matched_rules: list[str] = field(default_factory=list)
+
+    def tried_fingerprints(self) -> set[str]:
+        return {a.plan.fingerprint() for a in [*self.history, self.attempt]} | {p.fingerprint() for p, _ in self.rejected}
+
+
+class Diagnoser(Protocol):
+    def diagnose(self, ctx: DiagnosisContext, sink: EventSink, cancel: CancelToken) -> DiagnosisDecision: ...

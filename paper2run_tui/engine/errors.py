@@ -1,0 +1,20 @@
+"""Errors a person can act on: one line saying what is wrong and what to do."""
+
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """Bad input or environment. Clients print `str(err)` as one line, never a traceback."""
+
+    def __init__(self, what: str, fix: str = "") -> None:
+        self.what = what
+        self.fix = fix
+        super().__init__(f"{what}{' — ' + fix if fix else ''}")
+
+
+class PreflightError(UserError):
+    """The Docker engine (or something the build needs before it starts) is not usable."""
+
+
+class UnsupportedRepo(UserError):
+    """The repository is of a kind we cannot build yet (e.g. not Python)."""

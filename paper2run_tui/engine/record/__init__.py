@@ -1,0 +1,1 @@
+"""Record: the run folder (reference layout + events.jsonl), atomic writes, and the run store."""
