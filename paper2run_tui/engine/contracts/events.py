@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field, TypeAdapter
 from .decision import GateRequest, HumanDecision
 from .diagnosis import DiagnosisDecision
 from .facts import RepoFacts
-from .metadata import AttemptOutcome, Phase, RunStatus
+from .metadata import AttemptOutcome, LlmCall, Phase, RunStatus
 from .paper import PaperInfo
 from .plan import EnvPlan, SmokeRungName
 
@@ -120,6 +120,13 @@ class AttemptFinished(_Event):
     smoke_rung: SmokeRungName | None = None
 
 
+class LlmCallFinished(_Event):
+    """One model call ended (ok or not): tokens, latency, model — for the status line and metadata."""
+
+    kind: Literal["llm-call"] = "llm-call"
+    call: LlmCall
+
+
 class RunFinished(_Event):
     kind: Literal["run-finished"] = "run-finished"
     status: RunStatus
@@ -142,6 +149,7 @@ Event = Annotated[
     | GateOpened
     | DecisionMade
     | AttemptFinished
+    | LlmCallFinished
     | RunFinished,
     Field(discriminator="kind"),
 ]
