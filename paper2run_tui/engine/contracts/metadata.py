@@ -21,6 +21,7 @@ RunStatus = Literal[
     "rejected-by-user",
     "interrupted",
     "unsupported",
+    "input-error",
     "exception",
 ]
 
@@ -35,6 +36,7 @@ EXIT_CODES: dict[str, int] = {
     "smoke-failed": 7,
     "rejected-by-user": 8,
     "unsupported": 9,
+    "input-error": 2,
     "exception": 70,
     "interrupted": 130,
     "running": 1,

@@ -1,0 +1,577 @@
+"""The run loop: acquire → analyze → plan → render → gate → preflight → build → smoke → diagnose → repeat.
+
+One synchronous function, `run_pipeline`, drives a run from its RunConfig to a RunOutcome. It talks out only
+through the EventSink, in only through the Reviewer (the human gate), and polls the CancelToken; the TUI, the
+headless CLI and the tests are its clients. Every expected failure ends as a status, never as an exception.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from .build.base import BuildRequest, Executor, SmokeRequest
+from .config import RunConfig
+from .contracts import (
+    EXIT_CODES,
+    AttemptFinished,
+    AttemptSummary,
+    DecisionMade,
+    DiagnosisDecision,
+    DiagnosisReady,
+    EnvPlan,
+    FactsReady,
+    GateOpened,
+    GateRequest,
+    HumanDecision,
+    Message,
+    PaperInfo,
+    PaperReady,
+    PhaseChanged,
+    PhaseTiming,
+    PlanProposed,
+    RepoFacts,
+    RunFinished,
+    RunMetadata,
+    RunStarted,
+)
+from .contracts.metadata import Phase, RunStatus
+from .diagnose.base import Diagnoser, DiagnosisContext, FailedAttempt
+from .errors import PreflightError, UnsupportedRepo, UserError
+from .gate import decide
+from .gate.plan_diff import plan_diff
+from .plan.base import PlanContext, Planner
+from .ports import Cancelled, CancelToken, EventSink, Reviewer
+from .record.recorder import RecordingSink
+from .record.run_folder import RunFolder
+from .render import render_dockerfile, render_instructions, render_report
+
+#: How many times a person may reject a plan with "ask again" before the run stops.
+MAX_REPLANS = 3
+
+
+@dataclass
+class RunOutcome:
+    status: RunStatus
+    run_dir: Path | None
+    exit_code: int
+    reason: str = ""
+    metadata: RunMetadata | None = None
+
+
+@dataclass
+class Components:
+    """The pluggable steps. None means: build the default from the configuration."""
+
+    planner: Planner | None = None
+    diagnoser: Diagnoser | None = None
+    executor: Executor | None = None
+
+
+class _Finish(Exception):
+    """Ends the run with a status (control flow inside the loop)."""
+
+    def __init__(self, status: RunStatus, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+@dataclass
+class _Run:
+    """The state of one run while it is in progress."""
+
+    config: RunConfig
+    folder: RunFolder
+    sink: RecordingSink
+    cancel: CancelToken
+    meta: RunMetadata
+    facts: RepoFacts | None = None
+    paper: PaperInfo | None = None
+    plan: EnvPlan | None = None
+    messages: list[str] = field(default_factory=list)
+    llm_client: Any = None
+    ca_bundle: Path | None = None
+    extra_files: dict[str, bytes] = field(default_factory=dict)
+    build_args: dict[str, str] = field(default_factory=dict)
+
+    def note(self, text: str, level: str = "info") -> None:
+        self.messages.append(text)
+        self.sink.emit(Message(level=level, text=text))  # type: ignore[arg-type]
+
+    @contextmanager
+    def phase(self, phase: Phase, attempt: int | None = None, detail: str = "") -> Iterator[None]:
+        self.cancel.raise_if_cancelled()
+        self.sink.emit(PhaseChanged(phase=phase, attempt=attempt, detail=detail))
+        started, t0 = datetime.now(UTC), time.monotonic()
+        try:
+            yield
+        finally:
+            self.meta.phases.append(
+                PhaseTiming(phase=phase, attempt=attempt, started_at=started, seconds=round(time.monotonic() - t0, 3))
+            )
+            self.save_metadata()
+
+    def save_metadata(self) -> None:
+        calls = getattr(self.llm_client, "calls", None)
+        if calls is not None:
+            self.meta.llm_calls = list(calls)
+            self.meta.prompt_tokens = sum(c.prompt_tokens for c in calls)
+            self.meta.completion_tokens = sum(c.completion_tokens for c in calls)
+        self.folder.write_json("metadata.json", self.meta)
+
+
+def run_pipeline(
+    config: RunConfig,
+    sink: EventSink,
+    reviewer: Reviewer | None = None,
+    cancel: CancelToken | None = None,
+    *,
+    planner: Planner | None = None,
+    diagnoser: Diagnoser | None = None,
+    executor: Executor | None = None,
+    initial_plan: EnvPlan | None = None,
+    resumed_from: str | None = None,
+) -> RunOutcome:
+    """Run one reproduction to its end and return how it ended. Never raises for expected failures."""
+    from .acquire.repo import parse_repo_spec
+
+    cancel = cancel or CancelToken()
+    try:
+        source = parse_repo_spec(config.repo)
+        folder = RunFolder.create(config.out, source.name, config.run_id)
+    except UserError as err:
+        sink.emit(Message(level="error", text=str(err)))
+        return RunOutcome(status="input-error", run_dir=None, exit_code=EXIT_CODES["input-error"], reason=str(err))
+
+    recorder = RecordingSink(folder, sink)
+    meta = RunMetadata(
+        run_id=folder.run_id,
+        tool_version=__version__,
+        repo=config.repo,
+        repo_name=source.name,
+        ref=config.ref,
+        paper=config.paper,
+        dry_run=config.dry_run,
+        approve=config.approve,
+        started_at=datetime.now(UTC),
+        max_attempts=config.max_attempts,
+        model=config.llm.model if config.llm.configured else None,
+        base_url=config.llm.base_url if config.llm.configured else None,
+        resumed_from=resumed_from,
+    )
+    run = _Run(config=config, folder=folder, sink=recorder, cancel=cancel, meta=meta)
+    run.save_metadata()
+    recorder.emit(
+        RunStarted(run_dir=str(folder.root), repo=config.repo, dry_run=config.dry_run, max_attempts=config.max_attempts)
+    )
+    status: RunStatus = "exception"
+    reason = ""
+    try:
+        _execute(run, source, reviewer, Components(planner, diagnoser, executor), initial_plan)
+    except _Finish as fin:
+        status, reason = fin.status, fin.reason
+    except (Cancelled, KeyboardInterrupt) as exc:
+        status, reason = "interrupted", f"interrupted: {exc}" if str(exc) else "interrupted"
+    except UnsupportedRepo as err:
+        status, reason = "unsupported", str(err)
+    except PreflightError as err:
+        status, reason = "preflight-failed", str(err)
+    except UserError as err:
+        status, reason = "input-error", str(err)
+    except Exception as exc:  # noqa: BLE001 - the run must end recorded, whatever happened
+        status, reason = "exception", f"{type(exc).__name__}: {exc}"
+        folder.write_text("logs/exception.txt", traceback.format_exc())
+    return _finish(run, status, reason)
+
+
+def _finish(run: _Run, status: RunStatus, reason: str) -> RunOutcome:
+    meta = run.meta
+    meta.status = status
+    meta.reason = reason
+    meta.finished_at = datetime.now(UTC)
+    meta.duration_s = round((meta.finished_at - meta.started_at).total_seconds(), 3)
+    try:
+        run.save_metadata()
+        if run.plan is not None:
+            hint = str(run.ca_bundle) if run.ca_bundle else None
+            run.folder.write_text("INSTRUCTIONS.md", render_instructions(meta, run.plan, ca_bundle_hint=hint))
+        run.folder.write_text("report.md", render_report(meta, run.facts, run.messages))
+    finally:
+        run.sink.emit(
+            RunFinished(status=status, reason=reason, run_dir=str(run.folder.root), exit_code=EXIT_CODES[status])
+        )
+        run.sink.close()
+    return RunOutcome(status=status, run_dir=run.folder.root, exit_code=EXIT_CODES[status], reason=reason, metadata=meta)
+
+
+# --- the steps -----------------------------------------------------------------------------------------------
+
+
+def _execute(
+    run: _Run, source: Any, reviewer: Reviewer | None, parts: Components, initial_plan: EnvPlan | None
+) -> None:
+    from .acquire.repo import acquire_repo
+
+    config, folder = run.config, run.folder
+    with run.phase("acquire", detail=config.repo):
+        acquired = acquire_repo(source, folder.repo_dir, config.ref, run.sink, run.cancel)
+    run.meta.commit_sha = acquired.commit_sha
+    run.meta.commit_date = acquired.commit_date
+    folder.write_json("repo.json", acquired)
+    for warning in acquired.warnings:
+        run.note(warning, "warning")
+
+    _load_paper(run)
+
+    with run.phase("analyze"):
+        from .analyze import analyze_repo
+
+        facts = analyze_repo(
+            folder.repo_dir,
+            name=source.name,
+            commit=acquired.commit_sha,
+            commit_date=acquired.commit_date,
+            cancel=run.cancel,
+        )
+    run.facts = facts
+    folder.write_json("repo_facts.json", facts)
+    run.sink.emit(FactsReady(facts=facts))
+    if not facts.is_python:
+        langs = ", ".join(f"{x.language} {x.share:.0%}" for x in facts.languages[:3]) or "no recognised code"
+        raise UnsupportedRepo(
+            f"not supported yet: this repository is not a Python project ({langs})",
+            "only Python repositories are built today",
+        )
+
+    executor = parts.executor if parts.executor is not None else (None if config.dry_run else _default_executor(run))
+    planner = parts.planner or _default_planner(run)
+    diagnoser = parts.diagnoser or _default_diagnoser(run)
+    local_images = _local_images(executor)
+    _setup_ca_and_proxy(run)
+
+    ctx = PlanContext(
+        facts=facts, repo_dir=folder.repo_dir, paper=run.paper, local_images=local_images,
+        base_image_map=config.base_image_map, run_id=folder.run_id,
+    )
+    if initial_plan is not None:
+        plan, plan_source = initial_plan, "resumed"
+    else:
+        with run.phase("plan"):
+            result = planner.plan(ctx, run.sink, run.cancel)
+        for text in result.messages:
+            run.note(text)
+        plan, plan_source = result.plan, result.source
+
+    history: list[FailedAttempt] = []
+    preflighted = False
+    attempt = 1
+    while True:
+        plan, plan_source, decision = _gate(run, reviewer, planner, ctx, attempt, plan, plan_source, history)
+        run.plan = plan
+        dockerfile = _render(run, plan, attempt, plan_source)
+        summary = AttemptSummary(
+            number=attempt, plan_source=plan_source, plan_fingerprint=plan.fingerprint(),
+            decision=decision.action if decision else None,
+        )
+        run.meta.attempts.append(summary)
+        if config.dry_run:
+            summary.outcome = "not-run"
+            raise _Finish("dry-run", "dry run: Dockerfile and INSTRUCTIONS.md written, nothing built")
+        assert executor is not None
+        if not preflighted:
+            with run.phase("preflight", attempt):
+                report = executor.preflight(plan, run.sink, run.cancel)
+            for warning in report.warnings:
+                run.note(warning, "warning")
+            preflighted = True
+        failed = _attempt(run, executor, plan, dockerfile, attempt, summary)
+        if failed is None:
+            raise _Finish("success", f"smoke run passed on attempt {attempt} ({run.meta.smoke_outcome})")
+        diagnosis = _diagnose(run, diagnoser, ctx, failed, history, attempt)
+        history.append(failed)
+        summary.diagnosis = diagnosis.reason
+        summary.matched_rules = list(diagnosis.matched_rules)
+        run.save_metadata()
+        if diagnosis.decision == "stop":
+            status: RunStatus = {"llm": "stopped-by-llm", "rules": "stopped-by-rules"}.get(
+                diagnosis.source, "smoke-failed"
+            )  # type: ignore[assignment]
+            raise _Finish(status, diagnosis.reason)
+        assert diagnosis.new_plan is not None
+        if attempt >= config.max_attempts:
+            folder.write_json(f"attempts/{attempt:02d}/next_plan.json", diagnosis.new_plan)
+            raise _Finish(
+                "max-attempts-exhausted",
+                f"{attempt} attempt(s) failed; the next repair ({diagnosis.reason}) is saved in "
+                f"attempts/{attempt:02d}/next_plan.json for a resume",
+            )
+        plan, plan_source = diagnosis.new_plan, diagnosis.source
+        attempt += 1
+
+
+def _load_paper(run: _Run) -> None:
+    from .acquire.paper import load_paper, paper_from_repo_markdown
+
+    config = run.config
+    with run.phase("acquire", detail="paper" if config.paper else "repository markdown"):
+        if config.paper:
+            cache = config.cache_dir or _default_cache_dir()
+            paper = load_paper(
+                config.paper, cache_dir=cache, arxiv_base_url=config.arxiv_base_url, sink=run.sink, cancel=run.cancel
+            )
+        else:
+            paper = paper_from_repo_markdown(run.folder.repo_dir)
+    if paper is None:
+        return
+    try:
+        from .implement.extract import enrich_paper
+    except ImportError:  # pragma: no cover - the extractor ships with the implement step
+        enrich_paper = None
+    if enrich_paper is not None:
+        paper = enrich_paper(paper)
+    run.paper = paper
+    run.folder.write_json("paper.json", paper)
+    run.sink.emit(PaperReady(paper=paper))
+    for warning in paper.warnings:
+        run.note(warning, "warning")
+
+
+def _gate(
+    run: _Run,
+    reviewer: Reviewer | None,
+    planner: Planner,
+    ctx: PlanContext,
+    attempt: int,
+    plan: EnvPlan,
+    plan_source: str,
+    history: list[FailedAttempt],
+) -> tuple[EnvPlan, str, HumanDecision | None]:
+    """Ask the gate about a repair (and about the first plan when gate_initial). Returns the plan to run."""
+    if attempt == 1 and not run.config.gate_initial:
+        return plan, plan_source, None
+    previous = history[-1].plan if history else None
+    for _ in range(MAX_REPLANS + 1):
+        request = GateRequest(
+            attempt=attempt, kind="initial" if attempt == 1 else "repair", proposed=plan, previous=previous,
+            diagnosis=_last_diagnosis(run, attempt - 1), plan_source=plan_source,
+        )
+        with run.phase("gate", attempt):
+            run.sink.emit(GateOpened(request=request))
+            decision = decide(run.config.approve, reviewer, request, run.cancel)
+        run.sink.emit(DecisionMade(attempt=attempt, decision=decision))
+        adir = f"attempts/{attempt:02d}"
+        run.folder.write_json(f"{adir}/decision.json", decision)
+        run.folder.write_json(f"{adir}/proposed_plan.json", plan)
+        if decision.action == "approve":
+            return plan, plan_source, decision
+        if decision.action == "edit":
+            assert decision.plan is not None
+            run.folder.write_text(f"{adir}/plan_diff.diff", plan_diff(plan, decision.plan))
+            return decision.plan, "user", decision
+        reason = decision.reason or "rejected"
+        if decision.then == "stop":
+            run.meta.attempts.append(AttemptSummary(number=attempt, plan_source=plan_source, decision="reject"))
+            raise _Finish("rejected-by-user", f"plan for attempt {attempt} rejected: {reason}")
+        ctx.rejected.append((plan, reason))
+        ctx.failed = [f.plan for f in history]
+        with run.phase("plan", attempt, detail="asked again after a rejection"):
+            result = planner.plan(ctx, run.sink, run.cancel)
+        plan, plan_source = result.plan, result.source
+    raise _Finish("rejected-by-user", f"{MAX_REPLANS} plans rejected in a row for attempt {attempt}")
+
+
+def _last_diagnosis(run: _Run, attempt: int) -> DiagnosisDecision | None:
+    if attempt < 1:
+        return None
+    path = run.folder.path(f"attempts/{attempt:02d}/diagnosis.json")
+    try:
+        return DiagnosisDecision.model_validate_json(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+
+
+def _render(run: _Run, plan: EnvPlan, attempt: int, plan_source: str) -> str:
+    with run.phase("render", attempt):
+        dockerfile = render_dockerfile(
+            plan, facts=run.facts, repo_dir=run.folder.repo_dir, attempt=attempt,
+            ca_bundle=run.ca_bundle is not None, proxy_args=sorted(run.build_args),
+        )
+        adir = f"attempts/{attempt:02d}"
+        run.folder.write_json(f"{adir}/plan.json", plan)
+        run.folder.write_text(f"{adir}/Dockerfile", dockerfile)
+        run.folder.write_json("plan.json", plan)
+        run.folder.write_text("Dockerfile", dockerfile)
+        run.folder.write_text(
+            "INSTRUCTIONS.md",
+            render_instructions(run.meta, plan, ca_bundle_hint=str(run.ca_bundle) if run.ca_bundle else None),
+        )
+    run.sink.emit(PlanProposed(attempt=attempt, plan=plan, source=plan_source, dockerfile=dockerfile))
+    return dockerfile
+
+
+def _labels(run: _Run, attempt: int) -> dict[str, str]:
+    return {
+        "org.paper2run.managed": "true",
+        "org.paper2run.run": run.folder.run_id,
+        "org.paper2run.attempt": str(attempt),
+    }
+
+
+def _attempt(
+    run: _Run, executor: Executor, plan: EnvPlan, dockerfile: str, attempt: int, summary: AttemptSummary
+) -> FailedAttempt | None:
+    """Build and smoke-run one plan. None on success; the failure otherwise."""
+    adir = run.folder.attempt_dir(attempt)
+    tag = f"paper2run/{run.folder.run_id.lower()}:attempt-{attempt:02d}"
+    with run.phase("build", attempt):
+        built = executor.build(
+            BuildRequest(
+                attempt=attempt, context_dir=run.folder.repo_dir, dockerfile=dockerfile,
+                extra_files=run.extra_files, tag=tag, labels=_labels(run, attempt), build_args=run.build_args,
+                timeout_s=run.config.build_timeout,
+            ),
+            run.sink,
+            run.cancel,
+        )
+    run.sink.close_attempt(attempt)
+    summary.build_seconds = round(built.seconds, 3)
+    summary.steps_total, summary.steps_cached = built.steps_total, built.steps_cached
+    summary.failing_step = built.failing_step
+    if not built.ok:
+        summary.outcome = "build-failed"
+        run.sink.emit(AttemptFinished(attempt=attempt, outcome="build-failed", detail=built.error or ""))
+        return FailedAttempt(
+            number=attempt, plan=plan, dockerfile=dockerfile, outcome="build-failed", attempt_dir=adir,
+            failing_step=built.failing_step, error=built.error,
+        )
+    with run.phase("smoke", attempt, detail=plan.smoke_command):
+        smoked = executor.smoke(
+            SmokeRequest(
+                attempt=attempt, image_tag=built.image_tag or tag, plan=plan, timeout_s=run.config.timeout,
+                labels=_labels(run, attempt), ladder=plan.smoke_ladder,
+            ),
+            run.sink,
+            run.cancel,
+        )
+    run.sink.close_attempt(attempt)
+    summary.smoke_seconds = round(smoked.seconds, 3)
+    summary.exit_code = smoked.exit_code
+    summary.smoke_rung = smoked.highest_rung
+    if smoked.ran_on_cpu:
+        run.note("no GPU runtime: the smoke run used the CPU fallback the plan allows", "warning")
+    if smoked.ok:
+        summary.outcome = "smoke-ok" if smoked.outcome == "exit-0" else "smoke-alive-at-timeout"
+        run.meta.smoke_outcome = "exit-0" if smoked.outcome == "exit-0" else "alive-at-timeout"
+        run.meta.image_tag = built.image_tag or tag
+        run.meta.highest_smoke_rung = smoked.highest_rung
+        run.folder.write_text("image.txt", run.meta.image_tag + "\n")
+        run.sink.emit(AttemptFinished(attempt=attempt, outcome=summary.outcome, smoke_rung=smoked.highest_rung))
+        return None
+    if smoked.outcome == "gpu-unavailable":
+        raise PreflightError(
+            smoked.error or "the plan needs a GPU and the engine has no NVIDIA runtime",
+            "install the NVIDIA Container Toolkit, or allow the CPU fallback in the plan (cpu_fallback: true)",
+        )
+    summary.outcome = "smoke-failed"
+    run.sink.emit(AttemptFinished(attempt=attempt, outcome="smoke-failed", detail=smoked.error or ""))
+    return FailedAttempt(
+        number=attempt, plan=plan, dockerfile=dockerfile, outcome="smoke-failed", attempt_dir=adir,
+        exit_code=smoked.exit_code, error=smoked.error,
+    )
+
+
+def _diagnose(
+    run: _Run, diagnoser: Diagnoser, ctx: PlanContext, failed: FailedAttempt, history: list[FailedAttempt],
+    attempt: int,
+) -> DiagnosisDecision:
+    dctx = DiagnosisContext(
+        facts=ctx.facts, repo_dir=ctx.repo_dir, attempt=failed, history=list(history), paper=run.paper,
+        rejected=list(ctx.rejected), local_images=ctx.local_images, base_image_map=ctx.base_image_map,
+        attempts_left=run.config.max_attempts - attempt,
+    )
+    with run.phase("diagnose", attempt):
+        diagnosis = diagnoser.diagnose(dctx, run.sink, run.cancel)
+    run.folder.write_json(f"attempts/{attempt:02d}/diagnosis.json", diagnosis)
+    run.sink.emit(DiagnosisReady(attempt=attempt, diagnosis=diagnosis))
+    return diagnosis
+
+
+# --- defaults built from the configuration ---------------------------------------------------------------
+
+
+def _default_cache_dir() -> Path:
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("paper2run-tui"))
+
+
+def _llm_client(run: _Run) -> Any:
+    if run.llm_client is None and run.config.llm.configured:
+        from .llm.client import LlmClient
+
+        run.llm_client = LlmClient(run.config.llm, dump_dir=run.folder.logs_dir, sink=run.sink)
+    return run.llm_client
+
+
+def _default_planner(run: _Run) -> Planner:
+    from .plan.deterministic import DeterministicPlanner
+
+    deterministic = DeterministicPlanner()
+    client = _llm_client(run)
+    if client is None:
+        return deterministic
+    from .plan.llm_planner import LlmPlanner
+
+    return LlmPlanner(client, fallback=deterministic)
+
+
+def _default_diagnoser(run: _Run) -> Diagnoser:
+    from .diagnose.chain import DiagnosisChain
+    from .diagnose.rules_diagnoser import RulesDiagnoser
+
+    client = _llm_client(run)
+    llm = None
+    if client is not None:
+        from .diagnose.llm_diagnoser import LlmDiagnoser
+
+        llm = LlmDiagnoser(client)
+    return DiagnosisChain(RulesDiagnoser(), llm)
+
+
+def _default_executor(run: _Run) -> Executor:
+    from .build.docker_executor import DockerExecutor
+
+    return DockerExecutor(run.config.limits)
+
+
+def _local_images(executor: Executor | None) -> list[str]:
+    if executor is None:
+        return []
+    try:
+        return list(executor.local_images())
+    except Exception:  # noqa: BLE001 - an unreachable engine is reported by preflight, not here
+        return []
+
+
+def _setup_ca_and_proxy(run: _Run) -> None:
+    """Detect the CA bundle and proxies once per run; they go into every attempt's build context."""
+    import os
+
+    from .build.ca_proxy import detect_ca_bundle, proxy_build_args
+
+    run.build_args = proxy_build_args(os.environ) | dict(run.config.proxy_env)
+    if run.config.no_ca:
+        return
+    bundle = detect_ca_bundle(run.config.ca_cert, os.environ)
+    if bundle is not None:
+        run.ca_bundle = bundle
+        run.extra_files = {"ca.crt": bundle.read_bytes()}
+        run.note(f"CA bundle {bundle} will be installed in the image (use --no-ca to skip)")
