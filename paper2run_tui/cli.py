@@ -1,0 +1,263 @@
+"""`paper2run-tui`: the full-screen app by default; a headless client of the same engine with --headless,
+or whenever stdout is not a terminal.
+
+    paper2run-tui                       the home screen
+    paper2run-tui run --repo URL ...    straight into a live run
+    paper2run-tui runs [--out runs]     the runs browser
+    paper2run-tui resume RUN_DIR --attempt N
+    paper2run-tui implement PAPER ...   paper to citation-anchored code, then the same build loop
+    paper2run-tui cleanup [--run ID]    remove the images and containers this tool made
+    paper2run-tui schemas DIR           export the JSON schemas of the contracts
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from . import __version__
+from .engine.contracts import EXIT_CODES, Event
+from .engine.errors import UserError
+from .engine.ports import CancelToken
+from .engine.record.recorder import describe
+from .settings import build_run_config, load_environment
+
+USAGE_ERROR = 2
+
+
+def _add_run_flags(p: argparse.ArgumentParser, *, repo_required: bool) -> None:
+    p.add_argument("--repo", required=repo_required, help="GitHub URL, any git URL, or a local path")
+    p.add_argument("--paper", help="a .pdf, .md/.markdown, an arXiv id or URL")
+    p.add_argument("--ref", help="branch, tag or commit to check out")
+    p.add_argument("--out", type=Path, help="folder for the run folders (default: runs/)")
+    p.add_argument("--timeout", type=int, help="smoke-run timeout per attempt, seconds (default: 900)")
+    p.add_argument("--max-attempts", type=int, help="total tries: the first plan and the repairs (default: 3)")
+    p.add_argument("--model", help="LLM model name (default: PAPER2RUN_MODEL)")
+    p.add_argument("--base-url", help="OpenAI-compatible API base URL (default: PAPER2RUN_BASE_URL)")
+    p.add_argument("--dry-run", action="store_true", default=None, help="render the plan and Dockerfile only")
+    p.add_argument("--approve", choices=["ask", "auto", "never"],
+                   help="repair plans: ask a person, approve all, or reject all (headless default: auto)")
+    p.add_argument("--gate-initial", action="store_true", default=None, help="also ask before the first build")
+    p.add_argument("--ca-cert", type=Path, help="CA bundle to install in the image (default: detected)")
+    p.add_argument("--no-ca", action="store_true", default=None, help="do not install any CA bundle")
+    p.add_argument("--memory", help="memory limit of containers, e.g. 4g")
+    p.add_argument("--cpus", type=float, help="CPU limit of containers")
+    p.add_argument("--pids", type=int, help="process limit of containers")
+    p.add_argument("--headless", action="store_true", help="no TUI: one line per event (default when not a tty)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="paper2run-tui",
+        description="Turn a research repository (and its paper) into a working Docker container, or an "
+        "honest report of why it cannot run.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--out", type=Path, dest="home_out", help="runs folder the home screen lists")
+    sub = parser.add_subparsers(dest="command")
+    run = sub.add_parser("run", help="reproduce a repository")
+    _add_run_flags(run, repo_required=True)
+    runs = sub.add_parser("runs", help="browse past runs")
+    runs.add_argument("--out", type=Path, default=None, help="folder of run folders (default: runs/)")
+    runs.add_argument("--headless", action="store_true", help="print a table instead of opening the browser")
+    resume = sub.add_parser("resume", help="resume a past run from one of its attempts")
+    resume.add_argument("run_dir", type=Path)
+    resume.add_argument("--attempt", type=int, required=True, help="attempt whose plan to start from")
+    resume.add_argument("--approve", choices=["ask", "auto", "never"])
+    resume.add_argument("--max-attempts", type=int)
+    resume.add_argument("--headless", action="store_true")
+    impl = sub.add_parser("implement", help="paper to citation-anchored code, built and smoke-tested")
+    impl.add_argument("paper", help="arXiv id or URL, a .pdf or a .md file")
+    impl.add_argument("--out", type=Path, default=None)
+    impl.add_argument("--framework", choices=["pytorch", "jax", "tensorflow"], default="pytorch")
+    impl.add_argument("--mode", choices=["minimal", "full", "educational"], default="minimal")
+    impl.add_argument("--no-run", action="store_true", help="generate only; do not build and smoke-run")
+    impl.add_argument("--model")
+    impl.add_argument("--base-url")
+    impl.add_argument("--timeout", type=int, default=900)
+    impl.add_argument("--max-attempts", type=int, default=3)
+    impl.add_argument("--approve", choices=["ask", "auto", "never"], default="auto")
+    impl.add_argument("--headless", action="store_true")
+    clean = sub.add_parser("cleanup", help="remove images and containers made by paper2run-tui")
+    clean.add_argument("--run", help="only those of this run id")
+    clean.add_argument("--dry-run", action="store_true", help="list what would be removed")
+    schemas = sub.add_parser("schemas", help="write the JSON schemas of the contracts to a folder")
+    schemas.add_argument("dest", type=Path)
+    return parser
+
+
+class PrintSink:
+    """Headless client: one line per event on stdout (model text streams are summarised, not echoed)."""
+
+    def __init__(self, stream: Any = None) -> None:
+        self.stream = stream or sys.stdout
+
+    def emit(self, event: Event) -> None:
+        if event.kind == "diagnosis-delta":
+            return
+        try:
+            print(describe(event), file=self.stream, flush=True)
+        except BrokenPipeError:  # `| head` closed the pipe: keep running, stop printing
+            self.stream = open("/dev/null", "w")  # noqa: SIM115
+
+
+class TerminalReviewer:
+    """--approve ask without the TUI: a one-key prompt on the terminal."""
+
+    def review(self, request: Any, cancel: CancelToken) -> Any:
+        from .engine.contracts import HumanDecision
+
+        print(f"\nProposed {request.kind} plan for attempt {request.attempt} ({request.plan_source}):")
+        print(request.proposed.model_dump_json(indent=2))
+        if request.diagnosis is not None:
+            print(f"Diagnosis: {request.diagnosis.reason}")
+        while True:
+            answer = input("[a]pprove, [r]eject and stop, ask [n]ew plan? ").strip().lower()
+            if answer in ("a", "approve", "y", "yes"):
+                return HumanDecision(action="approve")
+            if answer in ("r", "n"):
+                reason = input("reason: ").strip() or "rejected at the terminal"
+                return HumanDecision(action="reject", reason=reason, then="stop" if answer == "r" else "ask-again")
+
+
+def _headless_wanted(args: argparse.Namespace) -> bool:
+    return bool(getattr(args, "headless", False)) or not sys.stdout.isatty()
+
+
+def _install_sigint(cancel: CancelToken) -> None:
+    """First Ctrl-C asks the engine to stop cleanly (containers removed, run recorded as interrupted);
+    a second one interrupts at once."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if cancel.cancelled:
+            raise KeyboardInterrupt
+        cancel.cancel("Ctrl-C")
+        print("stopping… (Ctrl-C again to force)", file=sys.stderr, flush=True)
+
+    signal.signal(signal.SIGINT, handler)
+
+
+def _run_flags(args: argparse.Namespace) -> dict[str, Any]:
+    keys = ("repo", "paper", "ref", "out", "timeout", "max_attempts", "model", "base_url", "dry_run", "approve",
+            "gate_initial", "ca_cert", "no_ca", "memory", "cpus", "pids")
+    return {k: getattr(args, k, None) for k in keys}
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    headless = _headless_wanted(args)
+    flags = _run_flags(args)
+    if flags["approve"] is None:
+        flags["approve"] = "auto" if headless else "ask"
+    config = build_run_config(flags, load_environment())
+    if not headless:
+        from .tui.app import run_app
+
+        return run_app("run", config, config.out)
+    reviewer = None
+    if config.approve == "ask":
+        if not sys.stdin.isatty():
+            raise UserError("--approve ask needs a terminal to ask on", "use --approve auto or --approve never")
+        reviewer = TerminalReviewer()
+    from .engine.pipeline import run_pipeline
+
+    cancel = CancelToken()
+    _install_sigint(cancel)
+    outcome = run_pipeline(config, PrintSink(), reviewer, cancel)
+    if outcome.run_dir is None:
+        print(f"error: {outcome.reason}", file=sys.stderr)
+    return outcome.exit_code
+
+
+def _cmd_runs(args: argparse.Namespace) -> int:
+    env = load_environment()
+    out = args.out or Path(env.get("PAPER2RUN_OUT", "runs"))
+    if not _headless_wanted(args):
+        from .tui.app import run_app
+
+        return run_app("runs", None, out)
+    from .engine.record.store import list_runs
+
+    rows = list_runs(out)
+    if not rows:
+        print(f"no runs under {out}")
+        return 0
+    for r in rows:
+        when = r.started_at.strftime("%Y-%m-%d %H:%M") if r.started_at else "?"
+        took = f"{r.duration_s:.0f}s" if r.duration_s is not None else "-"
+        print(f"{r.run_id}\t{r.status}\t{r.attempts} attempt(s)\t{took}\t{when}\t{r.repo}")
+    return 0
+
+
+def _cmd_resume(args: argparse.Namespace) -> int:
+    from .engine.resume import resume_run
+
+    if not (args.run_dir / "metadata.json").is_file():
+        raise UserError(f"{args.run_dir} is not a run folder (no metadata.json)", "pass a folder under runs/")
+    headless = _headless_wanted(args)
+    approve = args.approve or ("auto" if headless else "ask")
+    if approve == "ask" and not sys.stdin.isatty():
+        raise UserError("--approve ask needs a terminal to ask on", "use --approve auto or --approve never")
+    cancel = CancelToken()
+    _install_sigint(cancel)
+    reviewer = TerminalReviewer() if approve == "ask" else None
+    outcome = resume_run(args.run_dir, args.attempt, PrintSink(), reviewer, cancel, approve=approve,
+                         max_attempts=args.max_attempts)
+    return outcome.exit_code
+
+
+def _cmd_implement(args: argparse.Namespace) -> int:
+    from .engine.implement.runner import ImplementConfig, run_implement
+    from .engine.llm.settings import llm_settings_from_env
+
+    env = load_environment()
+    config = ImplementConfig(
+        paper=args.paper, out=args.out or Path(env.get("PAPER2RUN_OUT", "runs")), framework=args.framework,
+        mode=args.mode, run=not args.no_run, timeout=args.timeout, max_attempts=args.max_attempts,
+        approve=args.approve, llm=llm_settings_from_env(env, model=args.model, base_url=args.base_url),
+    )
+    cancel = CancelToken()
+    _install_sigint(cancel)
+    outcome = run_implement(config, PrintSink(), None, cancel)
+    return int(getattr(outcome, "exit_code", 0))
+
+
+def _cmd_cleanup(args: argparse.Namespace) -> int:
+    from .engine.build.cleanup import cleanup
+    from .engine.build.docker_client import connect
+
+    report = cleanup(connect(), run_id=args.run, dry_run=args.dry_run)
+    print(report.summary() if hasattr(report, "summary") else report)
+    return 0
+
+
+def _cmd_schemas(args: argparse.Namespace) -> int:
+    from .engine.contracts.schemas import export_schemas
+
+    for path in export_schemas(args.dest):
+        print(path)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    commands = {"run": _cmd_run, "runs": _cmd_runs, "resume": _cmd_resume, "implement": _cmd_implement,
+                "cleanup": _cmd_cleanup, "schemas": _cmd_schemas}
+    try:
+        if args.command is None:
+            from .tui.app import run_app
+
+            env = load_environment()
+            return run_app("home", None, args.home_out or Path(env.get("PAPER2RUN_OUT", "runs")))
+        return commands[args.command](args)
+    except UserError as err:
+        for line in str(err).splitlines():
+            print(f"error: {line}", file=sys.stderr)
+        return USAGE_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_CODES["interrupted"]
