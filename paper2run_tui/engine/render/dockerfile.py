@@ -65,11 +65,30 @@ def manifest_paths(plan: EnvPlan, facts: RepoFacts | None, repo_dir: Path) -> li
             words = step.split()
         candidates += [w for w in words if w.endswith((".txt", ".yml", ".yaml", ".toml", ".cfg", ".lock"))]
     seen: list[str] = []
-    for rel in candidates:
-        safe = _safe_relative(repo_dir, rel)
-        if safe and safe not in seen:
-            seen.append(safe)
+    queue = list(candidates)
+    while queue and len(seen) < 200:
+        safe = _safe_relative(repo_dir, queue.pop(0))
+        if not safe or safe in seen:
+            continue
+        seen.append(safe)
+        queue += _included_files(repo_dir, safe)
     return sorted(seen)
+
+
+def _included_files(repo_dir: Path, rel: str) -> list[str]:
+    """Files a requirements file pulls in with -r/-c, as repo-relative paths (pip resolves them from its folder)."""
+    if not rel.endswith((".txt", ".in")):
+        return []
+    try:
+        text = (repo_dir / rel).read_text(encoding="utf-8", errors="replace")[:200_000]
+    except OSError:
+        return []
+    parent = PurePosixPath(rel).parent
+    found = []
+    for line in text.splitlines():
+        for name in _REFERENCED.findall(line.split(" #")[0]):
+            found.append((parent / name).as_posix())
+    return found
 
 
 def render_dockerfile(
