@@ -1,0 +1,185 @@
+"""The paper2run-tui app: home, live run, gate, runs browser. A client of the engine's ports."""
+
+from __future__ import annotations
+
+import importlib
+import time
+from collections.abc import Callable, Iterable
+from functools import partial
+from pathlib import Path
+from typing import Literal
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding
+from textual.screen import Screen
+
+from ..engine.config import RunConfig
+from ..engine.contracts import EXIT_CODES
+from .bridge import EngineJob, EngineParts, new_run_job, resume_job
+from .screens.confirm import ConfirmScreen
+from .screens.error import ErrorScreen
+from .screens.home import HomeScreen
+from .screens.run import RunScreen
+from .screens.run_detail import RunDetailScreen
+from .screens.runs import RunsScreen
+
+Start = Literal["home", "run", "runs"]
+
+#: The module issue 6 adds for paper-to-code; the home screen's "Implement a paper" opens its screen.
+IMPLEMENT_SCREEN_MODULE = "paper2run_tui.tui.screens.implement"
+
+
+class Paper2RunApp(App[int]):
+    CSS_PATH = "app.tcss"
+    TITLE = "paper2run"
+    #: Below 100 columns panes stack and the gate hides its diff (f6 shows it).
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
+    BINDINGS = [
+        Binding("ctrl+c", "request_quit", "Quit", id="app.quit", priority=True),
+        Binding("q", "request_quit", "Quit", id="app.quit-q"),
+    ]
+
+    def __init__(
+        self,
+        start: Start = "home",
+        config: RunConfig | None = None,
+        out: Path = Path("runs"),
+        *,
+        parts: EngineParts | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__()
+        self.start = start
+        self.initial_config = config
+        self.out = out
+        self.parts = parts or EngineParts()
+        self.clock = clock
+        self.last_run: RunScreen | None = None
+
+    def on_mount(self) -> None:
+        self.push_screen(HomeScreen())
+        if self.start == "run":
+            if self.initial_config is None:
+                self.show_error("`run` needs a configuration (--repo ...)")
+            else:
+                self.start_run(self.initial_config)
+        elif self.start == "runs":
+            self.open_runs_browser()
+
+    # --- navigation (screens call these) ----------------------------------------------------------
+    def start_run(self, config: RunConfig) -> RunScreen:
+        return self.start_job(new_run_job(config, self.parts))
+
+    def resume_run(self, run_dir: Path, attempt: int) -> RunScreen:
+        return self.start_job(resume_job(run_dir, attempt, self.parts))
+
+    def start_job(self, job: EngineJob) -> RunScreen:
+        live = self.live_runs()
+        if live:
+            self.notify("A run is already live; stop it (x) before starting another.", severity="warning")
+            return live[0]
+        screen = RunScreen(job, clock=self.clock)
+        self.last_run = screen
+        self.push_screen(screen)
+        return screen
+
+    def open_runs_browser(self) -> None:
+        self.push_screen(RunsScreen())
+
+    def open_run(self, path: Path) -> None:
+        try:
+            screen = RunDetailScreen(path)
+        except ValueError as err:
+            self.show_error(str(err))
+            return
+        self.push_screen(screen)
+
+    def implement_paper(self) -> None:
+        """Paper to code (issue 6): open its screen when the module is installed, else say how to get there."""
+        try:
+            module = importlib.import_module(IMPLEMENT_SCREEN_MODULE)
+        except ModuleNotFoundError:
+            self.notify("Implementing a paper from the app is not available in this build yet; "
+                        "use `paper2run-tui implement PAPER` in a terminal.", severity="warning", timeout=8)
+            return
+        self.push_screen(module.ImplementScreen())
+
+    def show_error(self, message: str) -> None:
+        self.push_screen(ErrorScreen(message))
+
+    def run_finished(self, screen: RunScreen) -> None:
+        status = screen.status
+        severity = "information" if status in ("success", "dry-run") else "warning"
+        self.notify(f"Run finished: {status}", severity=severity)  # type: ignore[arg-type]
+
+    # --- quitting ---------------------------------------------------------------------------------
+    def live_runs(self) -> list[RunScreen]:
+        return [s for s in self.screen_stack if isinstance(s, RunScreen) and s.live]
+
+    def exit_code(self) -> int:
+        """For `paper2run-tui run`: the exit code of the run's status, as the headless CLI would return."""
+        if self.start != "run" or self.last_run is None:
+            return 0
+        if self.last_run.outcome is not None:
+            return self.last_run.outcome.exit_code
+        return EXIT_CODES.get(self.last_run.status, 1)
+
+    def action_request_quit(self) -> None:
+        live = self.live_runs()
+        if not live:
+            self.exit(self.exit_code())
+            return
+        if any(isinstance(s, ConfirmScreen) for s in self.screen_stack):
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.run_worker(self._abandon_and_exit(live), group="quit", exclusive=True)
+
+        self.push_screen(
+            ConfirmScreen("A run is live. Quit and abandon it? It will be recorded as interrupted.",
+                          yes="Abandon and quit", no="Keep running"),
+            answered,
+        )
+
+    async def _abandon_and_exit(self, screens: list[RunScreen]) -> None:
+        for screen in screens:
+            screen.abandon("the person quit the app")
+        self.notify("Stopping the run…")
+        for screen in screens:
+            if screen.worker is not None:
+                await screen.worker.wait()
+        self.exit(EXIT_CODES["interrupted"] if self.start == "run" else 0)
+
+    # --- the command palette offers every action on the screen ------------------------------------------
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        seen: set[str] = set()
+        for key, active in screen.active_bindings.items():
+            binding = active.binding
+            if not binding.description or binding.action in seen or binding.id is None:
+                continue
+            seen.add(binding.action)
+            help_text = f"{binding.tooltip or binding.description} ({binding.key_display or key})"
+            yield SystemCommand(binding.description, help_text, partial(self._run_bound, binding.action, active.node))
+        if not isinstance(screen, HomeScreen):
+            yield SystemCommand("Home", "Back to the home screen", self._go_home)
+        yield SystemCommand("Browse runs", "Every run folder under --out", self.open_runs_browser)
+        yield SystemCommand("Implement a paper", "Paper to citation-anchored code (paper2code)", self.implement_paper)
+
+    async def _run_bound(self, action: str, node: object) -> None:
+        await self.run_action(action, node)  # type: ignore[arg-type]
+
+    def _go_home(self) -> None:
+        while len(self.screen_stack) > 2 and not isinstance(self.screen, HomeScreen):
+            if isinstance(self.screen, RunScreen) and self.screen.live:
+                self.notify("A run is live: stop it first (x).", severity="warning")
+                return
+            self.pop_screen()
+
+
+def run_app(start: Start, config: RunConfig | None, out: Path) -> int:
+    """Entry point of the CLI: run the app and return its exit code (a run's status code for `run`)."""
+    app = Paper2RunApp(start, config, out)
+    result = app.run()
+    return int(result) if result is not None else (app.return_code or 0)

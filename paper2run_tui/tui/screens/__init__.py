@@ -1,0 +1,1 @@
+"""Screens: home, live run, gate, runs browser, one past run."""

@@ -1,0 +1,150 @@
+"""The human gate: approve the proposed plan, edit it (validated live), or reject it with a reason."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Footer, Input, Label, RadioButton, RadioSet, Static
+
+from ...engine.contracts import GateRequest, HumanDecision
+from ..widgets.diagnosis_pane import decision_summary
+from ..widgets.diff_view import plan_diff_text
+from ..widgets.plan_editor import PlanEditor
+
+
+class GateScreen(ModalScreen[HumanDecision | None]):
+    """Dismissed with the person's HumanDecision (None only when the run is abandoned meanwhile).
+
+    Bindings use ctrl/F-keys: printable keys would be typed into the editor.
+    """
+
+    BINDINGS = [
+        Binding("ctrl+s", "approve", "Approve", id="gate.approve", priority=True),
+        Binding("ctrl+r", "reject", "Reject", id="gate.reject", priority=True),
+        Binding("f5", "reset", "Reset edits", id="gate.reset"),
+        Binding("f6", "toggle_diff", "Diff", id="gate.toggle-diff"),
+        Binding("escape", "cancel_reject", "Back to plan", id="gate.cancel-reject"),
+    ]
+
+    def __init__(self, request: GateRequest) -> None:
+        super().__init__()
+        self.request = request
+        self._abandoned = False
+
+    def compose(self) -> ComposeResult:
+        req = self.request
+        what = "Repair plan" if req.kind == "repair" else "First plan"
+        with Vertical(id="gate"):
+            yield Static(
+                f"[b]{what} for attempt {req.attempt}[/b] · proposed by {req.plan_source or 'the planner'}",
+                id="gate-title",
+            )
+            if req.diagnosis is not None:
+                yield Static(
+                    decision_summary(req.attempt - 1, req.diagnosis) + f"\n{req.diagnosis.reason}", id="gate-diagnosis"
+                )
+            with Horizontal(id="gate-body"):
+                yield PlanEditor(req.proposed, id="gate-editor")
+                with VerticalScroll(id="gate-diff"):
+                    yield Static(
+                        plan_diff_text(req.previous, req.proposed, "previous plan", "proposed plan"), id="gate-diff-text"
+                    )
+            with Vertical(id="gate-reject"):
+                yield Label("Why reject it? (the reason is recorded, and given to the planner if you ask again)")
+                yield Input(placeholder="reason", id="reject-reason")
+                with RadioSet(id="reject-then"):
+                    yield RadioButton("stop the run", value=True, id="then-stop")
+                    yield RadioButton("ask for another plan with this reason", id="then-ask-again")
+                yield Static("", id="reject-error")
+                yield Button("Reject", variant="error", id="reject-confirm")
+            with Horizontal(id="gate-buttons"):
+                yield Button("Approve  ctrl+s", variant="success", id="approve")
+                yield Button("Reject…  ctrl+r", variant="error", id="reject")
+                yield Button("Reset edits  f5", id="reset")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#gate-reject").display = False
+        self.query_one("#gate", Vertical).border_title = "Human gate"
+        self.editor.validate_now()
+        self.editor.text_area.focus()
+
+    @property
+    def editor(self) -> PlanEditor:
+        return self.query_one("#gate-editor", PlanEditor)
+
+    # --- live validation feedback ----------------------------------------------------
+    @on(PlanEditor.Validated)
+    def _validated(self, event: PlanEditor.Validated) -> None:
+        button = self.query_one("#approve", Button)
+        button.disabled = event.plan is None
+        button.label = "Approve edited plan  ctrl+s" if self.editor.edited and event.plan else "Approve  ctrl+s"
+
+    # --- decisions ---------------------------------------------------------------------
+    def action_approve(self) -> None:
+        if self.query_one("#gate-reject").display:
+            self.action_confirm_reject()
+            return
+        plan = self.editor.validate_now()
+        if plan is None:
+            self.notify("The plan is not valid: fix the errors under the editor first.", severity="error")
+            self.editor.text_area.focus()
+            return
+        if self.editor.edited:
+            self.dismiss(HumanDecision(action="edit", plan=plan))
+        else:
+            self.dismiss(HumanDecision(action="approve"))
+
+    def action_reject(self) -> None:
+        panel = self.query_one("#gate-reject")
+        if panel.display:
+            self.action_confirm_reject()
+            return
+        panel.display = True
+        self.query_one("#reject-reason", Input).focus()
+
+    def action_cancel_reject(self) -> None:
+        self.query_one("#gate-reject").display = False
+        self.editor.text_area.focus()
+
+    def action_confirm_reject(self) -> None:
+        reason = self.query_one("#reject-reason", Input).value.strip()
+        if not reason:
+            self.query_one("#reject-error", Static).update("✗ give a reason: it is recorded with the decision")
+            self.query_one("#reject-reason", Input).focus()
+            return
+        ask_again = self.query_one("#then-ask-again", RadioButton).value
+        self.dismiss(HumanDecision(action="reject", reason=reason, then="ask-again" if ask_again else "stop"))
+
+    def action_reset(self) -> None:
+        self.editor.reset()
+
+    def action_toggle_diff(self) -> None:
+        diff = self.query_one("#gate-diff")
+        diff.display = not diff.display
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        actions = {"approve": self.action_approve, "reject": self.action_reject, "reset": self.action_reset,
+                   "reject-confirm": self.action_confirm_reject}
+        if event.button.id in actions:
+            event.stop()
+            actions[event.button.id]()
+
+    @on(Input.Submitted, "#reject-reason")
+    def _reason_submitted(self) -> None:
+        self.action_confirm_reject()
+
+    # --- the run was abandoned while the gate was open ------------------------------------
+    def abandon(self) -> None:
+        """Close without a decision (the engine's cancel fired). Waits if another modal is on top."""
+        self._abandoned = True
+        if self.is_current:
+            self.dismiss(None)
+
+    def on_screen_resume(self) -> None:
+        if self._abandoned:
+            self.dismiss(None)

@@ -1,0 +1,1 @@
+"""Widgets of the run screen, the gate and the runs browser."""
