@@ -11,6 +11,7 @@ from typing import Literal
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.dom import DOMNode
 from textual.screen import Screen
 
 from ..engine.config import RunConfig
@@ -155,17 +156,32 @@ class Paper2RunApp(App[int]):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         seen: set[str] = set()
-        for key, active in screen.active_bindings.items():
-            binding = active.binding
-            if not binding.description or binding.action in seen or binding.id is None:
+        for node, binding in self.screen_actions(screen):
+            key = f"{binding.action}@{id(node)}"
+            if key in seen:
                 continue
-            seen.add(binding.action)
-            help_text = f"{binding.tooltip or binding.description} ({binding.key_display or key})"
-            yield SystemCommand(binding.description, help_text, partial(self._run_bound, binding.action, active.node))
+            seen.add(key)
+            help_text = f"{binding.tooltip or binding.description} ({binding.key_display or binding.key})"
+            yield SystemCommand(binding.description, help_text, partial(self._run_bound, binding.action, node))
         if not isinstance(screen, HomeScreen):
             yield SystemCommand("Home", "Back to the home screen", self._go_home)
         yield SystemCommand("Browse runs", "Every run folder under --out", self.open_runs_browser)
         yield SystemCommand("Implement a paper", "Paper to citation-anchored code (paper2code)", self.implement_paper)
+
+    def screen_actions(self, screen: Screen) -> list[tuple[DOMNode, Binding]]:
+        """Every action bound (with an id) on the screen, on any of its widgets, or on the app."""
+        found: list[tuple[DOMNode, Binding]] = []
+        for node in [screen, *screen.walk_children(with_self=False), self]:
+            for bindings in node._bindings.key_to_bindings.values():
+                for binding in bindings:
+                    if binding.id and binding.description and binding.show and self._action_allowed(node, binding):
+                        found.append((node, binding))
+        return found
+
+    @staticmethod
+    def _action_allowed(node: DOMNode, binding: Binding) -> bool:
+        name, *_ = binding.action.partition("(")
+        return node.check_action(name, ()) is not False
 
     async def _run_bound(self, action: str, node: object) -> None:
         await self.run_action(action, node)  # type: ignore[arg-type]

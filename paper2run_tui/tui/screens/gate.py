@@ -29,6 +29,9 @@ class GateScreen(ModalScreen[HumanDecision | None]):
         Binding("escape", "cancel_reject", "Back to plan", id="gate.cancel-reject"),
     ]
 
+    #: Below 100 columns the diff hides (f6 shows it) so the editor keeps its width.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
+
     def __init__(self, request: GateRequest) -> None:
         super().__init__()
         self.request = request

@@ -1,0 +1,303 @@
+"""Scripted scenes for the TUI's tests, snapshots and README screenshots.
+
+Two kinds of drivers, both going through the app's real sink and real gate:
+- `events_job`: a constructed event stream (what a run emits), for widget-level tests and stable pictures;
+- `FlakyExecutor` / `StreamingDiagnoser` / `FixedPlanner`: test implementations of the engine's ports, so the
+  real `run_pipeline` drives the app (build fails on attempt 1, passes on attempt 2, with log events).
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+
+from paper2run_tui.engine.build.base import (
+    BuildRequest,
+    BuildResult,
+    PreflightReport,
+    SmokeRequest,
+    SmokeResult,
+)
+from paper2run_tui.engine.contracts import (
+    AttemptFinished,
+    AttemptSummary,
+    BuildProgress,
+    DecisionMade,
+    DiagnosisDecision,
+    DiagnosisDelta,
+    DiagnosisReady,
+    EnvPlan,
+    FactsReady,
+    GateOpened,
+    GateRequest,
+    LogLine,
+    Message,
+    PhaseChanged,
+    PlanProposed,
+    RepoFacts,
+    RunFinished,
+    RunMetadata,
+    RunStarted,
+)
+from paper2run_tui.engine.contracts.facts import (
+    Dependency,
+    GpuMarker,
+    LanguageShare,
+    Manifest,
+    PythonHint,
+    SmokeCandidate,
+)
+from paper2run_tui.engine.diagnose.base import DiagnosisContext
+from paper2run_tui.engine.pipeline import RunOutcome
+from paper2run_tui.engine.plan.base import PlanContext, PlanResult
+from paper2run_tui.engine.ports import Cancelled, CancelToken, EventSink, Reviewer
+from paper2run_tui.engine.record.run_folder import RunFolder
+
+DEMO_REPO = {
+    "requirements.txt": "six==1.16.0\nnumpy==1.26.4\n",
+    "demo/__init__.py": "import six\n",
+    "demo/__main__.py": "print('demo ok')\n",
+    "README.md": "# Demo\n\nRun `python -m demo`.\n",
+}
+
+PLAN = EnvPlan(
+    base_image="python:3.11-slim",
+    install_steps=["pip install -r requirements.txt"],
+    smoke_command="python -m demo",
+    python_version="3.11",
+    notes="deterministic: Python 3.11 from requirements.txt",
+)
+REPAIRED = PLAN.model_copy(update={
+    "system_packages": ["build-essential"],
+    "install_steps": ["pip install --upgrade pip", "pip install -r requirements.txt"],
+    "notes": "repair: numpy needs a compiler on slim images",
+})
+DIAGNOSIS_TEXT = [
+    "The build **failed** on attempt 1 at `RUN pip install -r requirements.txt`:\n\n",
+    "`numpy` tried to compile from source and no C compiler was found.\n\n",
+    "- install `build-essential`\n- upgrade pip so a wheel is picked\n",
+]
+DIAGNOSIS = DiagnosisDecision(
+    decision="repair", reason="numpy builds from source and the slim image has no compiler", confidence="high",
+    new_plan=REPAIRED, failure_class="missing-compiler", matched_rules=["missing-compiler", "old-pip"], source="rules",
+)
+FACTS = RepoFacts(
+    name="demo", commit="3f2a9c1d0b7e4a1f", is_python=True, primary_language="Python", files_seen=4, has_tests=False,
+    languages=[LanguageShare(language="Python", files=2, bytes=60, share=0.9),
+               LanguageShare(language="Markdown", files=1, bytes=7, share=0.1)],
+    managers=["pip"],
+    manifests=[Manifest(kind="requirements", manager="pip", source="requirements.txt")],
+    dependencies=[Dependency(name="six", specifier="==1.16.0", raw="six==1.16.0", source="requirements.txt", line=1),
+                  Dependency(name="numpy", specifier="==1.26.4", raw="numpy==1.26.4", source="requirements.txt", line=2)],
+    python_hints=[PythonHint(spec="3.11", kind="readme", source="README.md", line=3)],
+    smoke_candidates=[SmokeCandidate(command="python -m demo", kind="module-main", reason="demo/__main__.py",
+                                     score=80, source="demo/__main__.py"),
+                      SmokeCandidate(command="python -c 'import demo'", kind="import", reason="top-level package",
+                                     score=40, source="demo/__init__.py")],
+    gpu_markers=[GpuMarker(marker="torch.cuda.is_available", source="demo/train.py", line=12)],
+)
+BUILD_LOG_FAIL = [
+    "Step 1/4 : FROM python:3.11-slim",
+    "Step 2/4 : WORKDIR /repo",
+    "Step 3/4 : COPY requirements.txt ./",
+    "Step 4/4 : RUN pip install -r requirements.txt",
+    "Collecting numpy==1.26.4",
+    "\x1b[31mERROR: Failed building wheel for numpy\x1b[0m",
+    "error: command 'gcc' failed: No such file or directory",
+]
+BUILD_LOG_OK = [
+    "Step 1/5 : FROM python:3.11-slim",
+    "Step 2/5 : RUN apt-get install -y build-essential",
+    "Step 3/5 : COPY requirements.txt ./",
+    "Step 4/5 : RUN pip install --upgrade pip && pip install -r requirements.txt",
+    "Successfully installed numpy-1.26.4 six-1.16.0",
+    "Step 5/5 : COPY . .",
+]
+
+
+# --- ports implemented for tests: the real pipeline drives the app -------------------------------------------
+
+
+class FlakyExecutor:
+    """Executor whose build fails on attempt 1 and passes on attempt 2, streaming build and smoke logs.
+
+    `hold` (if set) keeps the first build running until the cancel token fires: a live run to interrupt.
+    """
+
+    def __init__(self, *, hold: bool = False, extra_lines: int = 0) -> None:
+        self.hold = hold
+        self.extra_lines = extra_lines
+        self.building = threading.Event()
+        self.attempts: list[int] = []
+
+    def local_images(self) -> list[str]:
+        return ["python:3.11-slim"]
+
+    def preflight(self, plan: EnvPlan, sink: EventSink, cancel: CancelToken) -> PreflightReport:
+        return PreflightReport(engine_version="scripted", base_image_present=True)
+
+    def build(self, request: BuildRequest, sink: EventSink, cancel: CancelToken) -> BuildResult:
+        self.attempts.append(request.attempt)
+        lines = BUILD_LOG_FAIL if request.attempt == 1 else BUILD_LOG_OK
+        steps = [line for line in lines if line.startswith("Step ")]
+        for line in lines:
+            sink.emit(LogLine(source="build", text=line, attempt=request.attempt))
+            if line.startswith("Step "):
+                sink.emit(BuildProgress(attempt=request.attempt, step=steps.index(line) + 1, total=len(steps),
+                                        instruction=line.split(" : ", 1)[1]))
+        for i in range(self.extra_lines):
+            sink.emit(LogLine(source="build", text=f"progress line {i}", attempt=request.attempt))
+        self.building.set()
+        if self.hold:
+            while not cancel.wait(0.02):
+                pass
+        cancel.raise_if_cancelled()
+        if request.attempt == 1:
+            return BuildResult(ok=False, seconds=1.0, steps_total=len(steps), failing_step=steps[-1],
+                               error="RUN pip install -r requirements.txt returned 1")
+        return BuildResult(ok=True, image_tag=request.tag, seconds=2.0, steps_total=len(steps), steps_cached=1)
+
+    def smoke(self, request: SmokeRequest, sink: EventSink, cancel: CancelToken) -> SmokeResult:
+        sink.emit(LogLine(source="smoke", text="demo ok", attempt=request.attempt))
+        return SmokeResult(ok=True, outcome="exit-0", exit_code=0, seconds=0.5, highest_rung="entrypoint-help")
+
+
+class StreamingDiagnoser:
+    """Writes its diagnosis in chunks (DiagnosisDelta), like a model streaming, then proposes REPAIRED."""
+
+    def __init__(self) -> None:
+        self.seen: list[int] = []
+
+    def diagnose(self, ctx: DiagnosisContext, sink: EventSink, cancel: CancelToken) -> DiagnosisDecision:
+        self.seen.append(ctx.attempt.number)
+        for chunk in DIAGNOSIS_TEXT:
+            sink.emit(DiagnosisDelta(attempt=ctx.attempt.number, text=chunk))
+        return DIAGNOSIS
+
+
+class FixedPlanner:
+    """Proposes PLAN first; after a rejection, REPAIRED with the reason in its notes."""
+
+    def __init__(self) -> None:
+        self.contexts: list[PlanContext] = []
+
+    def plan(self, ctx: PlanContext, sink: EventSink, cancel: CancelToken) -> PlanResult:
+        self.contexts.append(ctx)
+        if ctx.rejected:
+            reason = ctx.rejected[-1][1]
+            return PlanResult(plan=REPAIRED.model_copy(update={"notes": f"asked again: {reason}"}), source="test")
+        return PlanResult(plan=PLAN, source="deterministic")
+
+
+# --- a constructed event stream (no pipeline): the same events a run emits --------------------------------
+
+
+def events_job(run_dir: str = "runs/demo-20260101T000000Z", *, gate: bool = True, hold: threading.Event | None = None,
+               finish: bool = True):  # type: ignore[no-untyped-def]
+    """A JobFn that plays attempt 1 (build fails), the diagnosis, the gate, then attempt 2 (passes).
+
+    `hold`: wait on it (or on cancel) after the first build logs — the run stays live.
+    """
+
+    def job(sink: EventSink, reviewer: Reviewer, cancel: CancelToken) -> RunOutcome:
+        run_id = Path(run_dir).name
+        try:
+            sink.emit(RunStarted(run_dir=run_dir, repo="./demo", run_id=run_id, max_attempts=3))
+            sink.emit(PhaseChanged(phase="analyze"))
+            sink.emit(FactsReady(facts=FACTS))
+            sink.emit(PhaseChanged(phase="plan"))
+            sink.emit(PlanProposed(attempt=1, plan=PLAN, source="deterministic"))
+            sink.emit(Message(level="warning", text="no CA bundle found; the build uses the image's own"))
+            sink.emit(PhaseChanged(phase="build", attempt=1))
+            steps = [line for line in BUILD_LOG_FAIL if line.startswith("Step ")]
+            for line in BUILD_LOG_FAIL:
+                sink.emit(LogLine(source="build", text=line, attempt=1))
+                if line.startswith("Step "):
+                    sink.emit(BuildProgress(attempt=1, step=steps.index(line) + 1, total=len(steps)))
+            if hold is not None:
+                while not hold.is_set():
+                    if cancel.wait(0.02):
+                        raise Cancelled(cancel.reason)
+            cancel.raise_if_cancelled()
+            sink.emit(AttemptFinished(attempt=1, outcome="build-failed", detail="pip install returned 1"))
+            sink.emit(PhaseChanged(phase="diagnose", attempt=1))
+            for chunk in DIAGNOSIS_TEXT:
+                sink.emit(DiagnosisDelta(attempt=1, text=chunk))
+            sink.emit(DiagnosisReady(attempt=1, diagnosis=DIAGNOSIS))
+            plan = REPAIRED
+            if gate:
+                request = GateRequest(attempt=2, kind="repair", proposed=REPAIRED, previous=PLAN, diagnosis=DIAGNOSIS,
+                                      plan_source="rules")
+                sink.emit(PhaseChanged(phase="gate", attempt=2))
+                sink.emit(GateOpened(request=request))
+                decision = reviewer.review(request, cancel)
+                sink.emit(DecisionMade(attempt=2, decision=decision))
+                if decision.action == "reject":
+                    sink.emit(RunFinished(status="rejected-by-user", run_dir=run_dir, exit_code=8,
+                                          reason=decision.reason or ""))
+                    return RunOutcome("rejected-by-user", Path(run_dir), 8, decision.reason or "")
+                plan = decision.plan or REPAIRED
+            sink.emit(PlanProposed(attempt=2, plan=plan, source="rules"))
+            if not finish:
+                return RunOutcome("running", Path(run_dir), 1, "")
+            sink.emit(PhaseChanged(phase="build", attempt=2))
+            for line in BUILD_LOG_OK:
+                sink.emit(LogLine(source="build", text=line, attempt=2))
+            sink.emit(AttemptFinished(attempt=2, outcome="smoke-ok", smoke_rung="entrypoint-help"))
+            sink.emit(RunFinished(status="success", run_dir=run_dir, reason="smoke run passed on attempt 2"))
+            return RunOutcome("success", Path(run_dir), 0, "smoke run passed on attempt 2")
+        except Cancelled as exc:
+            sink.emit(RunFinished(status="interrupted", run_dir=run_dir, exit_code=130, reason=str(exc)))
+            return RunOutcome("interrupted", Path(run_dir), 130, f"interrupted: {exc}")
+
+    return job
+
+
+# --- past runs on disk, in the run store's format -----------------------------------------------------------
+
+
+def write_past_run(out: Path, run_id: str, *, repo: str, status: str, started: datetime, duration: float,
+                   attempts: int = 2) -> Path:
+    """A run folder as the engine leaves it (metadata, plans, Dockerfiles, logs, diagnosis, report)."""
+    folder = RunFolder.create(out, repo, run_id)
+    summaries = []
+    for n in range(1, attempts + 1):
+        plan = PLAN if n == 1 else REPAIRED
+        last = n == attempts
+        outcome = ("smoke-ok" if status == "success" else "build-failed") if last else "build-failed"
+        folder.write_json(f"attempts/{n:02d}/plan.json", plan)
+        folder.write_text(f"attempts/{n:02d}/Dockerfile", f"FROM {plan.base_image}\nWORKDIR /repo\n")
+        log = BUILD_LOG_OK if outcome == "smoke-ok" else BUILD_LOG_FAIL
+        folder.write_text(f"attempts/{n:02d}/build_stdout.log", "\n".join(log) + "\n")
+        if outcome == "build-failed":
+            folder.write_json(f"attempts/{n:02d}/diagnosis.json", DIAGNOSIS)
+        if n > 1:
+            folder.write_json(f"attempts/{n:02d}/decision.json", {"action": "approve", "decided_by": "person"})
+        summaries.append(AttemptSummary(number=n, plan_source="rules" if n > 1 else "deterministic",
+                                        outcome=outcome, decision="approve" if n > 1 else None))  # type: ignore[arg-type]
+    final = REPAIRED if attempts > 1 else PLAN
+    folder.write_json("plan.json", final)
+    meta = RunMetadata(run_id=run_id, status=status, repo=repo, repo_name=Path(repo).name, started_at=started,  # type: ignore[arg-type]
+                       finished_at=started, duration_s=duration, attempts=summaries, approve="ask",
+                       image_tag=f"paper2run/{run_id.lower()}:attempt-{attempts:02d}" if status == "success" else None,
+                       reason="smoke run passed" if status == "success" else "3 attempt(s) failed")
+    folder.write_json("metadata.json", meta)
+    folder.write_text("report.md", f"# {run_id}\n\nStatus: **{status}**\n")
+    folder.write_text("INSTRUCTIONS.md", f"# How to run {repo}\n\n```sh\ndocker run --rm {meta.image_tag}\n```\n")
+    return folder.root
+
+
+def write_past_runs(out: Path) -> list[Path]:
+    base = datetime(2026, 1, 5, 9, 30, tzinfo=UTC)
+    return [
+        write_past_run(out, "micrograd-20260105T093000Z", repo="https://github.com/karpathy/micrograd",
+                       status="success", started=base, duration=142.0, attempts=1),
+        write_past_run(out, "nanogpt-20260104T180000Z", repo="https://github.com/karpathy/nanoGPT",
+                       status="max-attempts-exhausted", started=base.replace(day=4, hour=18), duration=1210.0,
+                       attempts=3),
+        write_past_run(out, "demo-20260103T120000Z", repo="./demo", status="success",
+                       started=base.replace(day=3, hour=12), duration=65.5, attempts=2),
+        write_past_run(out, "transformer-20260102T080000Z", repo="https://github.com/harvardnlp/annotated-transformer",
+                       status="interrupted", started=base.replace(day=2, hour=8), duration=30.0, attempts=1),
+    ]
