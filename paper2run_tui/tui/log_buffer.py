@@ -16,6 +16,8 @@ from collections import deque
 _ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])")
 #: Any remaining C0 control character except tab (tabs are expanded by the Log widget).
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+#: Anything that needs work: escapes, \r, \n and other control characters. Most lines have none.
+_SPECIAL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 #: A line longer than this is cut: one giant line must not hang the renderer (Textualize/toolong#55).
 MAX_LINE_CHARS = 2000
@@ -27,6 +29,8 @@ def normalise_line(text: str, max_chars: int = MAX_LINE_CHARS) -> list[str]:
     `\\r` rewinds the line (progress bars): only the last segment survives. ANSI escapes and control
     characters are removed. Embedded newlines split the chunk. Over-long lines are cut with a marker.
     """
+    if len(text) <= max_chars and not _SPECIAL.search(text):
+        return [text]  # the fast path: a plain line
     if "\x1b" in text:
         text = _ANSI.sub("", text)
     out: list[str] = []
