@@ -1,0 +1,408 @@
+"""Acquire the repository into the run folder: a shallow clone, or a filtered copy of a local folder.
+
+The run works on its own copy (runs/<run>/repo/), so the person's folder is never written
+to, and the commit SHA that was built is recorded. Every failure is a UserError with a fix.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import git
+from pydantic import BaseModel, Field
+
+from ..contracts.events import LogLine
+from ..errors import UserError
+from ..ports import CancelToken, EventSink
+from .copy_tree import (
+    DEFAULT_MAX_FILE_BYTES,
+    MAX_SKIPPED_LISTED,
+    QUIET_DIRS,
+    SKIP_DIRS,
+    copy_filtered,
+    human_size,
+)
+from .git_ops import GitFailed, explain_clone_failure, last_line, require_git, run_git
+from .spec import RepoSource, parse_repo_spec
+
+__all__ = ["AcquiredRepo", "RepoSource", "acquire_repo", "parse_repo_spec"]
+
+_SHA = re.compile(r"^[0-9a-fA-F]{7,40}$")
+_SAFE_REF = re.compile(r"^[A-Za-z0-9._/@+-]+$")
+
+
+class AcquiredRepo(BaseModel):
+    """What was fetched, from where, at which commit, and what was left out."""
+
+    source: RepoSource
+    path: Path = Field(description="The checkout inside the run folder")
+    ref: str | None = None
+    commit_sha: str | None = Field(default=None, description="None for a plain (non-git) folder")
+    commit_date: datetime | None = None
+    is_git: bool = False
+    shallow: bool = False
+    readmes: list[str] = Field(
+        default_factory=list, description="Repo-relative README paths, top level first"
+    )
+    files: int | None = Field(default=None, description="Files copied (local folders only)")
+    skipped: list[str] = Field(default_factory=list, description="What was not copied, and why")
+    warnings: list[str] = Field(default_factory=list)
+
+
+def acquire_repo(
+    source: RepoSource,
+    dest: Path,
+    ref: str | None,
+    sink: EventSink,
+    cancel: CancelToken,
+    *,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    timeout_s: float | None = None,
+) -> AcquiredRepo:
+    """Fetch `source` into `dest` (which must not exist or be empty). On failure dest is removed."""
+    ref = _check_ref(ref or source.ref)
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise UserError(f"the checkout folder {dest} already exists and is not empty", "use a new run folder")
+    created = not dest.exists()
+    try:
+        if source.kind == "local":
+            assert source.path is not None
+            result = _acquire_local(source, source.path, dest, ref, sink, cancel, max_file_bytes, timeout_s)
+        else:
+            assert source.url is not None
+            result = _clone(source, source.url, dest, ref, sink, cancel, timeout_s)
+    except BaseException:
+        if created:
+            shutil.rmtree(dest, ignore_errors=True)
+        else:
+            _empty(dest)
+        raise
+    result.readmes = find_readmes(dest)
+    where = f" at {result.commit_sha[:12]}" if result.commit_sha else ""
+    sink.emit(LogLine(source="acquire", text=f"acquired {source.name}{where} into {dest}"))
+    return result
+
+
+def _check_ref(ref: str | None) -> str | None:
+    if ref is None or not ref.strip():
+        return None
+    ref = ref.strip()
+    if ref.startswith("-") or not _SAFE_REF.match(ref) or ".." in ref:
+        raise UserError(f"not a valid git ref: {ref!r}", "give a branch name, a tag, or a commit SHA")
+    return ref
+
+
+def _empty(folder: Path) -> None:
+    for child in folder.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child, ignore_errors=True)
+        else:
+            child.unlink(missing_ok=True)
+
+
+# --- remote (and local-with-ref) clones -----------------------------------------------------------------
+
+
+def _clone(
+    source: RepoSource,
+    url: str,
+    dest: Path,
+    ref: str | None,
+    sink: EventSink,
+    cancel: CancelToken,
+    timeout_s: float | None,
+) -> AcquiredRepo:
+    require_git()
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shown = str(source.path) if source.kind == "local" else url
+    shallow = True
+    warnings: list[str] = []
+    try:
+        if ref is None:
+            run_git(
+                ["clone", "--progress", "--depth", "1", "--", url, str(dest)],
+                cwd=None,
+                sink=sink,
+                cancel=cancel,
+                progress=True,
+                timeout_s=timeout_s,
+            )
+        elif _SHA.match(ref):
+            shallow = _clone_commit(url, dest, ref, sink, cancel, timeout_s)
+        else:
+            run_git(
+                ["clone", "--progress", "--depth", "1", "--branch", ref, "--", url, str(dest)],
+                cwd=None,
+                sink=sink,
+                cancel=cancel,
+                progress=True,
+                timeout_s=timeout_s,
+            )
+    except GitFailed as err:
+        raise explain_clone_failure(err, shown, ref) from None
+    if (dest / ".gitmodules").is_file():
+        warnings += _submodules(dest, sink, cancel, timeout_s)
+    sha, date = _head(dest)
+    skipped, link_warnings = _drop_escaping_links(dest)
+    return AcquiredRepo(
+        source=source,
+        path=dest,
+        ref=ref,
+        commit_sha=sha,
+        commit_date=date,
+        is_git=True,
+        shallow=shallow,
+        skipped=skipped,
+        warnings=warnings + link_warnings,
+    )
+
+
+def _clone_commit(
+    url: str, dest: Path, sha: str, sink: EventSink, cancel: CancelToken, timeout_s: float | None
+) -> bool:
+    """A commit by SHA: fetch just that commit (depth 1) if the server allows it, else a full clone.
+
+    Returns whether the result is shallow.
+    """
+    if len(sha) == 40:
+        dest.mkdir(parents=True, exist_ok=True)
+        try:
+            run_git(["init", "-q"], cwd=dest, sink=sink, cancel=cancel)
+            run_git(["remote", "add", "origin", url], cwd=dest, sink=sink, cancel=cancel)
+            run_git(
+                ["fetch", "--progress", "--depth", "1", "origin", sha],
+                cwd=dest,
+                sink=sink,
+                cancel=cancel,
+                progress=True,
+                timeout_s=timeout_s,
+            )
+            run_git(["checkout", "-q", "--detach", "FETCH_HEAD"], cwd=dest, sink=sink, cancel=cancel)
+            return True
+        except GitFailed as err:
+            if not _fetch_by_sha_refused(err):
+                raise
+            sink.emit(
+                LogLine(
+                    source="acquire",
+                    text=f"the server does not serve single commits ({last_line(err.stderr)}); cloning the full history",
+                )
+            )
+        shutil.rmtree(dest, ignore_errors=True)
+    run_git(
+        ["clone", "--progress", "--no-checkout", "--", url, str(dest)],
+        cwd=None,
+        sink=sink,
+        cancel=cancel,
+        progress=True,
+        timeout_s=timeout_s,
+    )
+    try:
+        full = run_git(
+            ["rev-parse", "--verify", "--quiet", f"{sha}^{{commit}}"], cwd=dest, sink=sink, cancel=cancel
+        ).strip()
+    except GitFailed as err:
+        raise GitFailed(err.args_, err.returncode, f"fatal: unknown revision {sha}") from None
+    run_git(["checkout", "-q", "--detach", full], cwd=dest, sink=sink, cancel=cancel)
+    return False
+
+
+def _fetch_by_sha_refused(err: GitFailed) -> bool:
+    """Unreachable remotes fail the same way either way; only fall back when the commit itself was refused."""
+    text = err.stderr
+    return bool(
+        re.search(
+            r"not our ref|couldn't find remote ref|unadvertised object|no such remote ref|not a valid|did not match|bad object",
+            text,
+            re.I,
+        )
+    )
+
+
+def _submodules(dest: Path, sink: EventSink, cancel: CancelToken, timeout_s: float | None) -> list[str]:
+    try:
+        run_git(
+            ["submodule", "update", "--init", "--recursive", "--depth", "1", "--progress"],
+            cwd=dest,
+            sink=sink,
+            cancel=cancel,
+            progress=True,
+            timeout_s=timeout_s,
+        )
+    except GitFailed as err:
+        return [f"git submodules could not be fetched ({last_line(err.stderr)}); the build may miss them"]
+    return []
+
+
+def _head(path: Path) -> tuple[str | None, datetime | None]:
+    try:
+        commit = git.Repo(path).head.commit
+    except (ValueError, git.exc.GitError):
+        return None, None
+    return commit.hexsha, commit.committed_datetime.astimezone(UTC)
+
+
+def _drop_escaping_links(dest: Path) -> tuple[list[str], list[str]]:
+    """A clone may contain symlinks out of the tree (e.g. to /etc); remove them from our copy."""
+    root = os.path.realpath(dest)
+    escaping: list[str] = []
+    for cur, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if d != ".git"]
+        for name in [*files, *dirs]:
+            full = os.path.join(cur, name)
+            if not os.path.islink(full):
+                continue
+            link = os.readlink(full)
+            resolved = os.path.realpath(os.path.join(cur, link))
+            if resolved != root and not resolved.startswith(root + os.sep):
+                os.unlink(full)
+                escaping.append(f"{os.path.relpath(full, root)} -> {link}")
+        dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(cur, d))]
+    return _link_report(escaping)
+
+
+def _link_report(entries: list[str]) -> tuple[list[str], list[str]]:
+    if not entries:
+        return [], []
+    entries = sorted(entries)
+    skipped = [
+        f"{e} (symlink points outside the repository; not followed)" for e in entries[:MAX_SKIPPED_LISTED]
+    ]
+    names = ", ".join(e.split(" -> ")[0] for e in entries[:5]) + (" ..." if len(entries) > 5 else "")
+    return skipped, [f"{len(entries)} symlink(s) point outside the repository and were not copied: {names}"]
+
+
+# --- local folders -------------------------------------------------------------------------------------
+
+
+def _acquire_local(
+    source: RepoSource,
+    path: Path,
+    dest: Path,
+    ref: str | None,
+    sink: EventSink,
+    cancel: CancelToken,
+    max_file_bytes: int,
+    timeout_s: float | None,
+) -> AcquiredRepo:
+    if not path.is_dir():
+        raise UserError(f"no such folder: {path}", "give an existing folder or a git URL")
+    warnings: list[str] = []
+    sha, date, branch = _local_head(path, warnings)
+    if ref is not None:
+        if sha is None:
+            raise UserError(
+                f"--ref {ref} needs a git repository, but {path} is a plain folder",
+                "drop --ref, or give a git checkout",
+            )
+        return _clone(source, path.as_uri(), dest, ref, sink, cancel, timeout_s)
+    sink.emit(LogLine(source="acquire", text=f"copying {path} (working tree, uncommitted changes included)"))
+    report = copy_filtered(path, dest, sink, cancel, max_file_bytes=max_file_bytes)
+    is_git = sha is not None
+    shallow = False
+    if sha is not None:
+        shallow = _attach_history(path, dest, sha, branch, sink, cancel, warnings)
+    big = [s for s in report.skipped if s.endswith(" limit)")]
+    if big:
+        names = ", ".join(s.split(" (")[0] for s in big[:5]) + (" ..." if len(big) > 5 else "")
+        warnings.append(f"{len(big)} file(s) over {human_size(max_file_bytes)} were not copied: {names}")
+    if report.escaping_links:
+        _, link_warnings = _link_report(report.escaping_links)
+        warnings += link_warnings
+    sink.emit(
+        LogLine(
+            source="acquire",
+            text=f"copied {report.files} files ({report.bytes / 1e6:.1f} MB); skipped {report.skipped_count}",
+        )
+    )
+    return AcquiredRepo(
+        source=source,
+        path=dest,
+        ref=None,
+        commit_sha=sha,
+        commit_date=date,
+        is_git=is_git,
+        shallow=shallow,
+        files=report.files,
+        skipped=report.summary(),
+        warnings=warnings,
+    )
+
+
+def _local_head(path: Path, warnings: list[str]) -> tuple[str | None, datetime | None, str | None]:
+    """Read HEAD without writing anything to the person's repository."""
+    if not (path / ".git").exists():
+        return None, None, None
+    try:
+        repo = git.Repo(path)
+        commit = repo.head.commit
+    except ValueError:
+        warnings.append(f"{path} is a git repository without commits; copied as a plain folder")
+        return None, None, None
+    except git.exc.GitError as exc:
+        warnings.append(f"{path}/.git is unreadable ({type(exc).__name__}); copied as a plain folder")
+        return None, None, None
+    try:
+        branch: str | None = repo.active_branch.name
+    except (TypeError, ValueError):
+        branch = None  # detached HEAD
+    return commit.hexsha, commit.committed_datetime.astimezone(UTC), branch
+
+
+def _attach_history(
+    src: Path,
+    dest: Path,
+    sha: str,
+    branch: str | None,
+    sink: EventSink,
+    cancel: CancelToken,
+    warnings: list[str],
+) -> bool:
+    """Give the copy a one-commit .git at the same HEAD, so `git status` shows the person's edits and
+    version tools (setuptools-scm) work. The copied working tree is left as it is."""
+    try:
+        run_git(["init", "-q", "-b", branch or "main"], cwd=dest, sink=sink, cancel=cancel)
+        run_git(
+            ["fetch", "-q", "--depth", "1", "--no-tags", src.as_uri(), sha],
+            cwd=dest,
+            sink=sink,
+            cancel=cancel,
+        )
+        run_git(["reset", "-q", "--mixed", sha], cwd=dest, sink=sink, cancel=cancel)
+    except GitFailed as err:
+        shutil.rmtree(dest / ".git", ignore_errors=True)
+        warnings.append(
+            f"could not record git history in the copy ({last_line(err.stderr)}); copied the files only"
+        )
+        return False
+    return True
+
+
+def find_readmes(root: Path) -> list[str]:
+    """README* at the top level, then one level down (docs/README.md, examples/README.md)."""
+    found: list[str] = []
+    skip = set(SKIP_DIRS) | QUIET_DIRS
+    try:
+        top = sorted(os.scandir(root), key=lambda e: e.name.lower())
+    except OSError:
+        return found
+    subdirs = []
+    for entry in top:
+        if entry.is_file(follow_symlinks=False) and entry.name.lower().startswith("readme"):
+            found.append(entry.name)
+        elif (
+            entry.is_dir(follow_symlinks=False) and entry.name not in skip and not entry.name.startswith(".")
+        ):
+            subdirs.append(entry)
+    for sub in subdirs:
+        try:
+            for entry in sorted(os.scandir(sub.path), key=lambda e: e.name.lower()):
+                if entry.is_file(follow_symlinks=False) and entry.name.lower().startswith("readme"):
+                    found.append(f"{sub.name}/{entry.name}")
+        except OSError:
+            continue
+    return found
