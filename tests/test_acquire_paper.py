@@ -503,6 +503,19 @@ def test_repo_markdown_fallback(tmp_path: Path) -> None:
     assert info.warnings == []
 
 
+def test_repo_markdown_follows_links_inside_the_repo_only(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    (repo / "docs").mkdir(parents=True)
+    (repo / "docs" / "guide.md").write_text("# Guide\n")
+    (tmp_path / "outside.md").write_text("# Secret\n")
+    (repo / "README.md").symlink_to("docs/guide.md")
+    (repo / "docs" / "leak.md").symlink_to(tmp_path / "outside.md")
+    info = paper_from_repo_markdown(repo)
+    assert info is not None
+    assert info.source == "README.md, docs/guide.md"
+    assert "Secret" not in info.text
+
+
 def test_repo_markdown_none_when_there_is_no_readme(tmp_path: Path) -> None:
     (tmp_path / "main.py").write_text("print(1)\n")
     assert paper_from_repo_markdown(tmp_path) is None

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import http.server
 import os
 import subprocess
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -143,6 +146,8 @@ def acquire(spec: str, dest: Path, ref: str | None = None, **kw: object) -> tupl
         ),
         ("git://example.org/tool.git", "git", "git://example.org/tool.git", "tool", None),
         ("git@gitlab.com:team/deep/tool.git", "git", "git@gitlab.com:team/deep/tool.git", "tool", None),
+        ("git@myserver:team/tool.git", "git", "git@myserver:team/tool.git", "tool", None),
+        ("gitlab.example.com:team/tool.git", "git", "gitlab.example.com:team/tool.git", "tool", None),
         ("file:///srv/git/widget.git", "git", "file:///srv/git/widget.git", "widget", None),
         ("  https://github.com/a/b  ", "github", "https://github.com/a/b.git", "b", None),
     ],
@@ -474,6 +479,32 @@ def test_plain_folder_filtered_copy(make_repo: Callable[..., Path], tmp_path: Pa
     assert DEFAULT_MAX_FILE_BYTES == 100 * 1024 * 1024
 
 
+def test_out_folder_inside_the_repository_is_not_copied_into_itself(
+    make_repo: Callable[..., Path], tmp_path: Path
+) -> None:
+    root = make_repo(
+        {
+            "a.py": "A = 1\n",
+            "runs/demo-20260101T000000Z/events.jsonl": "",
+            "runs/demo-20260101T000000Z/metadata.json": "{}",
+            "runs/demo-20260101T000000Z/repo/a.py": "A = 1\n",
+            "experiments/old/events.jsonl": "",
+            "experiments/old/metadata.json": "{}",
+            "experiments/old/repo/a.py": "A = 1\n",
+            "experiments/config.yaml": "lr: 0.1\n",
+        }
+    )
+    dest = root / "runs" / "demo-20260202T000000Z" / "repo"
+    dest.parent.mkdir()
+    result, _ = acquire(str(root), dest)
+    copied = sorted(str(p.relative_to(dest)) for p in dest.rglob("*"))
+    assert copied == ["a.py", "experiments", "experiments/config.yaml"]
+    assert sorted(result.skipped) == [
+        "experiments/old/ (paper2run output, not part of the repository)",
+        "runs/ (paper2run output, not part of the repository)",
+    ]
+
+
 def test_plain_folder_with_ref_is_refused(make_repo: Callable[..., Path], tmp_path: Path) -> None:
     root = make_repo({"a.py": "x\n"})
     with pytest.raises(
@@ -520,4 +551,92 @@ def test_cancel_stops_a_local_copy(make_repo: Callable[..., Path], tmp_path: Pat
     cancel.cancel()
     with pytest.raises(Cancelled):
         acquire_repo(parse_repo_spec(str(root)), tmp_path / "repo", None, ListSink(), cancel)
+    assert not (tmp_path / "repo").exists()
+
+
+# --- a real HTTP server standing in for a forge: auth, not found, a remote that hangs ---------------------
+
+
+class _Forge:
+    """Answers git's smart-HTTP requests on 127.0.0.1: 401 for /private, 404 for /missing, no answer for /hang."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.paths: list[str] = []
+        forge = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                forge.paths.append(self.path)
+                if self.path.startswith("/hang"):
+                    forge.release.wait(30)
+                    return
+                if self.path.startswith("/private"):
+                    self.send_response(401)
+                    self.send_header("WWW-Authenticate", 'Basic realm="forge"')
+                else:
+                    self.send_response(404)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
+
+    def close(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def forge(monkeypatch: pytest.MonkeyPatch) -> Iterator[_Forge]:
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    monkeypatch.setenv("no_proxy", "127.0.0.1")
+    server = _Forge()
+    yield server
+    server.close()
+
+
+def test_auth_failure_says_the_repo_may_be_private(forge: _Forge, tmp_path: Path) -> None:
+    url = f"{forge.url}/private/repo.git"
+    with pytest.raises(UserError) as info:
+        acquire(url, tmp_path / "repo")
+    assert str(info.value).startswith(
+        f"cannot access {url}: authentication failed or the repository is private"
+    )
+    assert "clone it yourself and pass the local folder" in info.value.fix
+    assert forge.paths and forge.paths[0].startswith("/private/repo.git/info/refs")
+    assert not (tmp_path / "repo").exists()
+
+
+def test_repository_not_found_on_the_server(forge: _Forge, tmp_path: Path) -> None:
+    url = f"{forge.url}/missing/repo.git"
+    with pytest.raises(UserError) as info:
+        acquire(url, tmp_path / "repo")
+    assert str(info.value).startswith(f"repository not found: {url}")
+    assert "not found" in str(info.value).split(url, 1)[1]
+    assert info.value.fix == "check the URL (owner and name, or the path)"
+
+
+def test_cancel_while_git_waits_on_the_network(forge: _Forge, tmp_path: Path) -> None:
+    cancel = CancelToken()
+    dest = tmp_path / "repo"
+    threading.Timer(0.5, cancel.cancel, args=("person pressed Ctrl-C",)).start()
+    started = time.monotonic()
+    with pytest.raises(Cancelled, match="Ctrl-C"):
+        acquire_repo(parse_repo_spec(f"{forge.url}/hang/repo.git"), dest, None, ListSink(), cancel)
+    assert time.monotonic() - started < 10, "cancel is honoured while git is blocked, not after it gives up"
+    assert not dest.exists()
+
+
+def test_a_clone_that_hangs_times_out(forge: _Forge, tmp_path: Path) -> None:
+    with pytest.raises(UserError, match=r"git clone took longer than 1 s — check the network"):
+        acquire(f"{forge.url}/hang/repo.git", tmp_path / "repo", timeout_s=1)
     assert not (tmp_path / "repo").exists()

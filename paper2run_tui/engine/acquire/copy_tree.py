@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,6 +68,13 @@ def _inside(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
 
 
+def _is_run_folder(path: str) -> bool:
+    """A previous run's folder (it holds a copy of the repo; copying it again would nest copies)."""
+    return os.path.isfile(os.path.join(path, "events.jsonl")) and os.path.isfile(
+        os.path.join(path, "metadata.json")
+    )
+
+
 def _is_virtualenv(path: str) -> bool:
     return os.path.isfile(os.path.join(path, "pyvenv.cfg"))
 
@@ -78,9 +86,14 @@ def copy_filtered(
     cancel: CancelToken,
     *,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    exclude: Sequence[Path] = (),
 ) -> CopyReport:
-    """Copy src's tree into dest (created). Reads src only; symlinks inside the tree stay links."""
+    """Copy src's tree into dest (created). Reads src only; symlinks inside the tree stay links.
+
+    `exclude`: folders inside src never to enter (the run's own output when --out is inside the repo).
+    """
     root = os.path.realpath(src)
+    excluded = {os.path.realpath(p) for p in (*exclude, dest)}
     report = CopyReport()
     dest.mkdir(parents=True, exist_ok=True)
     stack: list[tuple[str, str]] = [(root, str(dest))]
@@ -107,6 +120,8 @@ def copy_filtered(
                     reason = SKIP_DIRS.get(name)
                     if reason is None and _is_virtualenv(entry.path):
                         reason = "virtualenv (has pyvenv.cfg)"
+                    if reason is None and (entry.path in excluded or _is_run_folder(entry.path)):
+                        reason = "paper2run output, not part of the repository"
                     if reason is not None:
                         if name != ".git":
                             report.skip(f"{rel}/ ({reason})")

@@ -13,6 +13,7 @@ import os
 import queue
 import re
 import shutil
+import signal
 import subprocess
 import threading
 import time
@@ -117,7 +118,13 @@ def run_git(
     """Run `git <args>`; return stdout. Raises GitFailed, Cancelled, or UserError on timeout."""
     cmd = [require_git(), "-c", "advice.detachedHead=false", *args]
     proc = subprocess.Popen(
-        cmd, cwd=cwd, env=git_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        cmd,
+        cwd=cwd,
+        env=git_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,  # its own process group: cancel stops git-remote-https and ssh too
     )
     handler = _SinkProgress(sink) if progress else None
     chunks: queue.Queue[bytes | None] = queue.Queue()
@@ -194,6 +201,9 @@ def _looks_like_progress(line: str) -> bool:
 
 
 def _kill(proc: subprocess.Popen[bytes]) -> None:
+    """Kill git and the helpers it started (they hold our pipes open)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
     if proc.poll() is None:
         proc.kill()
         with contextlib.suppress(subprocess.TimeoutExpired):

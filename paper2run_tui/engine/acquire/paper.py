@@ -219,13 +219,12 @@ def read_markdown(path: Path, *, source: str, sink: EventSink) -> PaperInfo:
 
 def repo_markdown_files(repo_dir: Path) -> list[Path]:
     """README*.md at the top (any README* if there is no markdown one), then docs/*.md, sorted."""
+    root = repo_dir.resolve()
 
     def files(folder: Path, pattern: str) -> list[Path]:
         try:
-            return sorted(
-                (p for p in folder.glob(pattern) if p.is_file() and not p.is_symlink()),
-                key=lambda p: p.name.lower(),
-            )
+            found = (p for p in folder.glob(pattern) if p.is_file() and p.resolve().is_relative_to(root))
+            return sorted(found, key=lambda p: p.name.lower())
         except OSError:
             return []
 

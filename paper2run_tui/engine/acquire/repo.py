@@ -301,7 +301,9 @@ def _acquire_local(
             )
         return _clone(source, path.as_uri(), dest, ref, sink, cancel, timeout_s)
     sink.emit(LogLine(source="acquire", text=f"copying {path} (working tree, uncommitted changes included)"))
-    report = copy_filtered(path, dest, sink, cancel, max_file_bytes=max_file_bytes)
+    report = copy_filtered(
+        path, dest, sink, cancel, max_file_bytes=max_file_bytes, exclude=_own_output(path, dest)
+    )
     is_git = sha is not None
     shallow = False
     if sha is not None:
@@ -331,6 +333,16 @@ def _acquire_local(
         skipped=report.summary(),
         warnings=warnings,
     )
+
+
+def _own_output(src: Path, dest: Path) -> list[Path]:
+    """When --out lies inside the repository, the output folder must not be copied into itself."""
+    root = src.resolve()
+    for candidate in (dest.parent.parent, dest.parent, dest):
+        resolved = candidate.resolve()
+        if resolved != root and resolved.is_relative_to(root):
+            return [candidate]
+    return []
 
 
 def _local_head(path: Path, warnings: list[str]) -> tuple[str | None, datetime | None, str | None]:

@@ -16,8 +16,10 @@ from pydantic import BaseModel, Field
 from ..errors import UserError
 
 _GIT_SCHEMES = {"https", "http", "ssh", "git", "file", "git+ssh", "ssh+git"}
+# scp-like syntax git accepts: user@host:path, or host.tld:path without a user
 _SCP_LIKE = re.compile(
-    r"^(?:(?P<user>[A-Za-z0-9._-]+)@)?(?P<host>[A-Za-z0-9.-]+\.[A-Za-z]{2,}|localhost):(?P<path>[^/\\].*)$"
+    r"^(?:(?P<user>[A-Za-z0-9._-]+)@(?P<host>[A-Za-z0-9.-]+)|(?P<dotted>[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}))"
+    r":(?P<path>[^/\\].*)$"
 )
 _NAME_PART = re.compile(r"^[A-Za-z0-9._-]+$")
 _EXAMPLES = "e.g. https://github.com/owner/name, git@github.com:owner/name.git, or a local folder"
@@ -87,7 +89,7 @@ def _parse_url(spec: str) -> RepoSource:
 
 
 def _parse_scp(spec: str, match: re.Match[str]) -> RepoSource:
-    host = match["host"].lower()
+    host = (match["host"] or match["dotted"]).lower()
     segments = [s for s in match["path"].split("/") if s]
     if host == "github.com":
         if len(segments) != 2:
