@@ -591,6 +591,37 @@ def test_structure_pdf_text_tolerates_a_lost_heading_and_ignores_out_of_order_nu
     assert sections[3].text == "12 Monkeys"
 
 
+def test_structure_pdf_text_skips_a_table_of_contents_and_table_rows() -> None:
+    text = "\n".join(
+        [
+            "A Thesis",
+            "Contents",
+            "1 Introduction . . . . . 3",
+            "2 Method . . . . . 7",
+            "1 Introduction",
+            "We start.",
+            "2 Method",
+            "4 CARD32 OFFSET",
+            "4 CARD32 COUNT",
+            "3 Results",
+            "5 Users reached via https://example.org",
+            "4 Training With user_id Tokens",
+            "more results",
+            "4 Discussion",
+            "done",
+        ]
+    )
+    title, _, _, sections = structure_paper(text, "pdf")
+    assert title == "A Thesis"
+    assert [(s.number, s.title) for s in sections] == [
+        ("1", "Introduction"),
+        ("2", "Method"),
+        ("3", "Results"),
+        ("4", "Discussion"),
+    ]
+    assert sections[1].text == "4 CARD32 OFFSET 4 CARD32 COUNT"
+
+
 def test_structure_inline_abstract_and_hyphenation() -> None:
     text = "Title Here\nAbstract—We intro-\nduce things.\n1 Introduction\nBody."
     title, _, abstract, sections = structure_paper(text, "pdf")

@@ -276,6 +276,20 @@ def test_ref_from_github_style_tree_url_is_used(upstream: dict, tmp_path: Path) 
     assert result.commit_sha == upstream["feature"]
 
 
+def test_github_tree_url_with_a_subfolder_uses_the_branch(upstream: dict, tmp_path: Path) -> None:
+    source = parse_repo_spec(str(upstream["url"])).model_copy(update={"ref": "feature/docs/api"})
+    result = acquire_repo(source, tmp_path / "repo", None, ListSink(), CancelToken())
+    assert result.ref == "feature"
+    assert result.commit_sha == upstream["feature"]
+    assert result.warnings == [
+        "the URL points at the folder docs/api; the whole repository at feature is used"
+    ]
+    source = source.model_copy(update={"ref": "nobranch/docs"})
+    with pytest.raises(UserError, match="unknown ref 'nobranch'"):
+        acquire_repo(source, tmp_path / "repo2", None, ListSink(), CancelToken())
+    assert not (tmp_path / "repo2").exists()
+
+
 @pytest.mark.parametrize("ref", ["no-such-branch", "0123456789abcdef0123456789abcdef01234567", "deadbee"])
 def test_unknown_ref(upstream: dict, tmp_path: Path, ref: str) -> None:
     dest = tmp_path / "repo"

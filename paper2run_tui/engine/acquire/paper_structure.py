@@ -181,9 +181,33 @@ def _looks_like_heading_title(title: str) -> bool:
         return False
     if title.endswith((".", ",", ";", ":")) and not title.endswith("etc."):
         return False
+    if "_" in title or "@" in title or "http" in title.lower():
+        return False  # identifiers, e-mail addresses, links: not headings
     letters = sum(c.isalpha() for c in title)
     digits = sum(c.isdigit() for c in title)
     return letters >= 3 and digits <= letters // 3 and not re.search(r"[=<>±×]|\d\s*%", title)
+
+
+def _strip_page_number(title: str) -> str:
+    """'Introduction . . . . 3' (a table-of-contents line) -> 'Introduction'."""
+    return re.sub(r"(?:\s*\.){2,}\s*\d+$|\s+\d+$", "", title).strip()
+
+
+def _same_title(a: str, b: str) -> bool:
+    return _strip_page_number(a).lower() == _strip_page_number(b).lower()
+
+
+def _repeats_nearby(lines: list[str], i: int, num: str) -> bool:
+    """'4 CARD32 OFFSET' next to '4 CARD32 COUNT': rows of a table, not headings."""
+    prefix = re.compile(rf"^{re.escape(num)}\.?\s+(?P<rest>\S.*)$")
+    before = next((ln.strip() for ln in reversed(lines[max(0, i - 3) : i]) if ln.strip()), "")
+    after = next((ln.strip() for ln in lines[i + 1 : i + 4] if ln.strip()), "")
+    for neighbour in (before, after):
+        m = prefix.match(neighbour)
+        rest = m.group("rest") if m else ""
+        if rest and not rest[0].islower() and not rest.endswith("."):  # a row, not a sentence
+            return True
+    return False
 
 
 def _structure_pdf_text(text: str) -> PaperStructure:
@@ -210,9 +234,18 @@ def _structure_pdf_text(text: str) -> PaperStructure:
         if not m or not _looks_like_heading_title(m.group("title")):
             continue
         num = _parse_number(m.group("num"))
-        if not _plausible_next(prev, num):
+        title = m.group("title").strip()
+        numbered = [h for h in heads if h[1]]
+        if numbered and num == _parse_number(numbered[0][1]) and _same_title(title, numbered[0][2]):
+            # the headings so far were a table of contents: start again from the real first section
+            toc_start = numbered[0][0]
+            heads = [h for h in heads if h[0] < toc_start]
+            heads.append((i, m.group("num"), _strip_page_number(title)))
+            prev = num
             continue
-        heads.append((i, m.group("num"), m.group("title").strip()))
+        if not _plausible_next(prev, num) or _repeats_nearby(lines, i, m.group("num")):
+            continue
+        heads.append((i, m.group("num"), title))
         prev = num
     first_head = heads[0][0] if heads else len(lines)
     front = [ln.strip() for ln in lines[:first_head] if ln.strip() and not _STAMP.match(ln.strip())]

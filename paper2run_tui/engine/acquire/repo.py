@@ -64,6 +64,7 @@ def acquire_repo(
     timeout_s: float | None = None,
 ) -> AcquiredRepo:
     """Fetch `source` into `dest` (which must not exist or be empty). On failure dest is removed."""
+    explicit_ref = bool(ref and ref.strip())
     ref = _check_ref(ref or source.ref)
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise UserError(f"the checkout folder {dest} already exists and is not empty", "use a new run folder")
@@ -72,6 +73,8 @@ def acquire_repo(
         if source.kind == "local":
             assert source.path is not None
             result = _acquire_local(source, source.path, dest, ref, sink, cancel, max_file_bytes, timeout_s)
+        elif ref is not None and not explicit_ref and "/" in ref:
+            result = _clone_url_ref(source, dest, ref, sink, cancel, timeout_s)
         else:
             assert source.url is not None
             result = _clone(source, source.url, dest, ref, sink, cancel, timeout_s)
@@ -159,6 +162,31 @@ def _clone(
         skipped=skipped,
         warnings=warnings + link_warnings,
     )
+
+
+def _clone_url_ref(
+    source: RepoSource, dest: Path, ref: str, sink: EventSink, cancel: CancelToken, timeout_s: float | None
+) -> AcquiredRepo:
+    """github.com/o/n/tree/<branch>/<subfolder>: the branch may itself contain '/', so try the
+    longest prefix first. The whole repository is used either way."""
+    assert source.url is not None
+    parts = ref.split("/")
+    for n in range(len(parts), 0, -1):
+        candidate = "/".join(parts[:n])
+        try:
+            result = _clone(source, source.url, dest, candidate, sink, cancel, timeout_s)
+        except UserError as err:
+            if n == 1 or not str(err).startswith("unknown ref"):
+                raise
+            shutil.rmtree(dest, ignore_errors=True)
+            continue
+        if n < len(parts):
+            sub = "/".join(parts[n:])
+            result.warnings.append(
+                f"the URL points at the folder {sub}; the whole repository at {candidate} is used"
+            )
+        return result
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def _clone_commit(
@@ -376,6 +404,7 @@ def _attach_history(
 ) -> bool:
     """Give the copy a one-commit .git at the same HEAD, so `git status` shows the person's edits and
     version tools (setuptools-scm) work. The copied working tree is left as it is."""
+    sink.emit(LogLine(source="acquire", text=f"recording the git history of {sha[:12]} in the copy"))
     try:
         run_git(["init", "-q", "-b", branch or "main"], cwd=dest, sink=sink, cancel=cancel)
         run_git(
@@ -384,7 +413,9 @@ def _attach_history(
             sink=sink,
             cancel=cancel,
         )
-        run_git(["reset", "-q", "--mixed", sha], cwd=dest, sink=sink, cancel=cancel)
+        # HEAD and the index at `sha`, without hashing the working tree (that is `git status`'s job later)
+        run_git(["update-ref", "HEAD", sha], cwd=dest, sink=sink, cancel=cancel)
+        run_git(["read-tree", sha], cwd=dest, sink=sink, cancel=cancel)
     except GitFailed as err:
         shutil.rmtree(dest / ".git", ignore_errors=True)
         warnings.append(
