@@ -8,6 +8,7 @@ stops a clone that is stuck on a slow network.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import os
 import queue
@@ -117,23 +118,29 @@ def run_git(
 ) -> str:
     """Run `git <args>`; return stdout. Raises GitFailed, Cancelled, or UserError on timeout."""
     cmd = [require_git(), "-c", "advice.detachedHead=false", *args]
-    proc = subprocess.Popen(
-        cmd,
-        cwd=cwd,
-        env=git_env(),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,  # its own process group: cancel stops git-remote-https and ssh too
-    )
-    handler = _SinkProgress(sink) if progress else None
+    try:
+        proc = subprocess.Popen(
+            cmd,
+            cwd=cwd,
+            env=git_env(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,  # its own process group: cancel stops git-remote-https and ssh too
+        )
+    except OSError as exc:
+        raise UserError(
+            f"cannot run git: {exc.strerror}", "install git, e.g. `apt-get install git`"
+        ) from None
+    on_progress = _SinkProgress(sink).new_message_handler() if progress else None
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
     chunks: queue.Queue[bytes | None] = queue.Queue()
     out_parts: list[bytes] = []
 
     def pump_stderr() -> None:
         assert proc.stderr is not None
         while True:
-            data = proc.stderr.read1(65536) if hasattr(proc.stderr, "read1") else proc.stderr.read(4096)
+            data = proc.stderr.read1(65536)
             if not data:
                 break
             chunks.put(data)
@@ -171,16 +178,17 @@ def run_git(
                 text = pending
                 pending = ""
             else:
-                text = pending + data.decode("utf-8", "replace")
+                text = pending + decoder.decode(data)
                 *lines, pending = re.split(r"[\r\n]", text)
                 text = "\n".join(lines)
             for line in text.split("\n"):
                 if not line.strip():
                     continue
-                if handler is not None and _looks_like_progress(line):
-                    handler._parse_progress_line(line)
+                if on_progress is not None and _looks_like_progress(line):
+                    on_progress(line)
                 else:
                     err_text.append(line)
+                    del err_text[:-_MAX_STDERR_LINES]
                     if progress:
                         sink.emit(LogLine(source="acquire", stream="stderr", text=line.strip()[:500]))
         proc.wait()
@@ -194,6 +202,9 @@ def run_git(
     if proc.returncode != 0:
         raise GitFailed(args, proc.returncode, stderr)
     return b"".join(out_parts).decode("utf-8", "replace")
+
+
+_MAX_STDERR_LINES = 400
 
 
 def _looks_like_progress(line: str) -> bool:
