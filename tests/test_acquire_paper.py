@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from fpdf import FPDF
+from fpdf.enums import EncryptionMethod
 
 from paper2run_tui.engine.acquire.arxiv import arxiv_id_of, cache_path
 from paper2run_tui.engine.acquire.paper import load_paper, paper_from_repo_markdown
@@ -67,6 +68,7 @@ def make_pdf(
     author: str | None = None,
     user_password: str | None = None,
     pages: int = 1,
+    method: EncryptionMethod = EncryptionMethod.RC4,
 ) -> Path:
     pdf = FPDF()
     pdf.set_font("Helvetica", size=11)
@@ -75,7 +77,9 @@ def make_pdf(
     if author:
         pdf.set_author(author)
     if user_password is not None:
-        pdf.set_encryption(owner_password="owner-secret", user_password=user_password)
+        pdf.set_encryption(
+            owner_password="owner-secret", user_password=user_password, encryption_method=method
+        )
     per_page = max(1, -(-len(lines) // pages))
     for start in range(0, len(lines), per_page):
         pdf.add_page()
@@ -163,6 +167,20 @@ def test_encrypted_pdf_with_empty_password_is_read(tmp_path: Path) -> None:
     info, _ = load(str(pdf), tmp_path)
     assert [s.number for s in info.sections if s.number] == ["1", "2", "3", "3.1", "3.2", "3.2.1", "4"]
     assert info.warnings == [f"{pdf} is encrypted with an empty password; read it anyway"]
+
+
+def test_aes_encrypted_pdfs(tmp_path: Path) -> None:
+    """Publisher PDFs are often AES-encrypted with an empty user password (needs `cryptography`)."""
+    readable = make_pdf(
+        tmp_path / "aes-open.pdf", PAPER_LINES, user_password="", method=EncryptionMethod.AES_128
+    )
+    info, _ = load(str(readable), tmp_path)
+    assert [s.number for s in info.sections if s.number] == ["1", "2", "3", "3.1", "3.2", "3.2.1", "4"]
+    locked = make_pdf(
+        tmp_path / "aes-locked.pdf", PAPER_LINES, user_password="pw", method=EncryptionMethod.AES_256
+    )
+    with pytest.raises(UserError, match=r"is encrypted \(password-protected\) — give a decrypted copy"):
+        load(str(locked), tmp_path)
 
 
 def test_image_only_pdf_suggests_ocr(tmp_path: Path) -> None:

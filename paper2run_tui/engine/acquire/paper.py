@@ -82,6 +82,7 @@ def read_pdf(
     path: Path, *, source: str, kind: Literal["pdf", "arxiv"], sink: EventSink, cancel: CancelToken
 ) -> PaperInfo:
     from pypdf import PdfReader
+    from pypdf.errors import DependencyError
 
     warnings: list[str] = []
     try:
@@ -92,7 +93,12 @@ def read_pdf(
     if encrypted:
         try:
             opened = bool(reader.decrypt(""))
-        except Exception:  # noqa: BLE001 - unsupported cipher, missing crypto backend: same answer
+        except DependencyError:
+            raise UserError(
+                f"{source} is AES-encrypted and no AES library is installed",
+                "install `cryptography` (pip install 'pypdf[crypto]'), or give a decrypted copy or the markdown",
+            ) from None
+        except Exception:  # noqa: BLE001 - unsupported or damaged encryption: same answer as a password
             opened = False
         if not opened:
             raise UserError(
