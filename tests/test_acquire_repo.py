@@ -398,7 +398,9 @@ def test_local_checkout_copies_the_working_tree_and_records_head(upstream: dict,
     assert git(dest, "rev-parse", "HEAD") == upstream["second"]
     assert git(dest, "rev-parse", "--abbrev-ref", "HEAD") == "main"
     assert git(dest, "status", "--porcelain") == "M train.py\n?? scratch.py"
-    assert [e.text for e in sink.events][0] == f"copying {root} (working tree, uncommitted changes included)"
+    assert [e.text for e in sink.events if isinstance(e, LogLine)][0] == (
+        f"copying {root} (working tree, uncommitted changes included)"
+    )
 
 
 def test_local_checkout_with_ref_checks_it_out_in_the_copy(upstream: dict, tmp_path: Path) -> None:

@@ -140,7 +140,7 @@ def run_git(
     def pump_stderr() -> None:
         assert proc.stderr is not None
         while True:
-            data = proc.stderr.read1(65536)
+            data = os.read(proc.stderr.fileno(), 65536)
             if not data:
                 break
             chunks.put(data)
