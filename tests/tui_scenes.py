@@ -301,3 +301,82 @@ def write_past_runs(out: Path) -> list[Path]:
         write_past_run(out, "transformer-20260102T080000Z", repo="https://github.com/harvardnlp/annotated-transformer",
                        status="interrupted", started=base.replace(day=2, hour=8), duration=30.0, attempts=1),
     ]
+
+
+# --- settled scenes for snapshots and README screenshots ----------------------------------------------------
+
+
+def no_blink(app) -> None:  # type: ignore[no-untyped-def]
+    """Cursor blink off everywhere, so a picture does not depend on when it was taken."""
+    for screen in app.screen_stack:
+        for widget in screen.query("Input, TextArea"):
+            widget.cursor_blink = False
+
+
+async def wait_until(pilot, condition, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(int(timeout / 0.05)):
+        if condition():
+            return
+        await pilot.pause(0.05)
+    raise AssertionError("the scene did not settle in time")
+
+
+def scene_app(start: str = "home", out: Path = Path("runs")):  # type: ignore[no-untyped-def]
+    """The app with a frozen clock (elapsed stays 00:00) reading run folders from `out`."""
+    from paper2run_tui.tui.app import Paper2RunApp
+
+    return Paper2RunApp(start, None, out, clock=lambda: 0.0)  # type: ignore[arg-type]
+
+
+async def settle_home(pilot) -> None:  # type: ignore[no-untyped-def]
+    app = pilot.app
+    await pilot.pause()
+    await pilot.press(*"./does-not-exist")  # the inline validation at work
+    await pilot.pause(0.2)
+    no_blink(app)
+    await pilot.pause()
+
+
+async def settle_live_run(pilot, hold: threading.Event | None = None) -> None:  # type: ignore[no-untyped-def]
+    """Attempt 1's build logs streaming, facts and first plan shown; the engine waits (still live)."""
+    from textual.widgets import Log
+
+    from paper2run_tui.tui.bridge import EngineJob
+
+    app = pilot.app
+    await pilot.pause()
+    screen = app.start_job(EngineJob(title="./demo", run=events_job(hold=hold or threading.Event())))
+    await wait_until(pilot, lambda: screen.is_mounted and screen.query(Log)
+                     and any("gcc" in line for line in screen.query_one(Log).lines))
+    await pilot.pause(0.3)
+    screen.query_one(Log).focus()
+    no_blink(app)
+    await pilot.pause()
+
+
+async def settle_gate_invalid(pilot) -> None:  # type: ignore[no-untyped-def]
+    """The repair gate with an edit that breaks the plan: errors under the editor, approve disabled."""
+    from textual.widgets import TextArea
+
+    from paper2run_tui.tui.bridge import EngineJob
+    from paper2run_tui.tui.screens.gate import GateScreen
+
+    app = pilot.app
+    await pilot.pause()
+    app.start_job(EngineJob(title="./demo", run=events_job()))
+    await wait_until(pilot, lambda: isinstance(app.screen, GateScreen))
+    await pilot.pause(0.2)
+    area = app.screen.query_one("#plan-editor-text", TextArea)
+    broken = REPAIRED.model_dump_json(indent=2).replace('"workdir": "/repo"', '"workdir": "repo"').replace(
+        '"python -m demo"', '""')
+    area.load_text(broken)
+    area.move_cursor((3, 14))
+    await pilot.pause(0.6)
+    no_blink(app)
+    await pilot.pause()
+
+
+async def settle_runs(pilot) -> None:  # type: ignore[no-untyped-def]
+    await pilot.pause(0.2)
+    no_blink(pilot.app)
+    await pilot.pause()

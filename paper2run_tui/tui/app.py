@@ -33,7 +33,7 @@ IMPLEMENT_SCREEN_MODULE = "paper2run_tui.tui.screens.implement"
 class Paper2RunApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "paper2run"
-    #: Below 100 columns panes stack and the gate hides its diff (f6 shows it).
+    #: Below 100 columns panes stack and the gate hides its diff (f4 shows it).
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
     BINDINGS = [
         Binding("ctrl+c", "request_quit", "Quit", id="app.quit", priority=True),
@@ -142,6 +142,12 @@ class Paper2RunApp(App[int]):
                           yes="Abandon and quit", no="Keep running"),
             answered,
         )
+
+    def exit(self, result: int | None = None, return_code: int = 0, message: object | None = None) -> None:
+        """Whatever the path out, a live engine is cancelled first (it records the run as interrupted)."""
+        for screen in self.live_runs():
+            screen.cancel.cancel("the app closed")
+        super().exit(result, return_code, message)  # type: ignore[arg-type]
 
     async def _abandon_and_exit(self, screens: list[RunScreen]) -> None:
         for screen in screens:

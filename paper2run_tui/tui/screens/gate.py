@@ -25,11 +25,11 @@ class GateScreen(ModalScreen[HumanDecision | None]):
         Binding("ctrl+s", "approve", "Approve", id="gate.approve", priority=True),
         Binding("ctrl+r", "reject", "Reject", id="gate.reject", priority=True),
         Binding("f5", "reset", "Reset edits", id="gate.reset"),
-        Binding("f6", "toggle_diff", "Diff", id="gate.toggle-diff"),
+        Binding("f4", "toggle_diff", "Diff", id="gate.toggle-diff"),
         Binding("escape", "cancel_reject", "Back to plan", id="gate.cancel-reject"),
     ]
 
-    #: Below 100 columns the diff hides (f6 shows it) so the editor keeps its width.
+    #: Below 100 columns the diff hides (f4 shows it) so the editor keeps its width.
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
 
     def __init__(self, request: GateRequest) -> None:

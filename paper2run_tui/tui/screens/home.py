@@ -15,7 +15,7 @@ from ...engine.config import RunConfig
 from ...engine.errors import UserError
 from ...engine.record.store import list_runs
 from ..form import CheckWith, int_problem, model_problem, paper_problem, ref_problem, repo_problem
-from ..widgets.runs_table import RunsTable
+from ..widgets.runs_table import SHORT_COLUMNS, RunsTable
 
 APPROVE_CHOICES = [("ask me for each repair", "ask"), ("approve every plan", "auto"), ("reject every repair", "never")]
 
@@ -58,7 +58,7 @@ class HomeScreen(Screen[None]):
                     yield Button("Start run  ctrl+s", variant="primary", id="start")
                     yield Button("Implement a paper…", id="implement")
             with Vertical(id="recent"):
-                yield RunsTable(id="recent-runs")
+                yield RunsTable(id="recent-runs", columns=SHORT_COLUMNS)
                 yield Button("Browse all runs  ctrl+b", id="browse")
         yield Footer()
 
@@ -66,6 +66,8 @@ class HomeScreen(Screen[None]):
         self.query_one("#new-run").border_title = "New run"
         self.query_one("#recent").border_title = f"Recent runs in {self.app.out}"  # type: ignore[attr-defined]
         self.action_reload_runs()
+        for error in self.query(".field-error"):
+            error.display = False
         self.query_one("#f-repo", Input).focus()
 
     def on_screen_resume(self) -> None:
@@ -85,7 +87,9 @@ class HomeScreen(Screen[None]):
         result = field.validate(field.value)
         ok = result is None or result.is_valid
         message = "" if ok else "✗ " + "; ".join(result.failure_descriptions)  # type: ignore[union-attr]
-        self.query_one(f"#e-{key}", Static).update(message)
+        error = self.query_one(f"#e-{key}", Static)
+        error.update(message)
+        error.display = bool(message)
         return ok
 
     def validate_form(self) -> bool:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Grid
+from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 from textual.worker import Worker, WorkerState
@@ -71,11 +71,13 @@ class RunScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static(self._banner_text(), id="run-banner")
-        with Grid(id="panes"):
-            yield FactsPane(id="facts-pane")
-            yield PlanPane(id="plan-pane")
-            yield LogPane(clock=self.clock, id="log-pane")
-            yield DiagnosisPane(id="diagnosis-pane")
+        with Vertical(id="panes"):
+            with Horizontal(id="panes-top"):
+                yield FactsPane(id="facts-pane")
+                yield PlanPane(id="plan-pane")
+            with Horizontal(id="panes-bottom"):
+                yield LogPane(clock=self.clock, id="log-pane")
+                yield DiagnosisPane(id="diagnosis-pane")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -223,7 +225,7 @@ class RunScreen(Screen[None]):
         focused = self.focused
         pane = None
         while focused is not None:
-            if focused.parent is self.query_one("#panes"):
+            if focused.parent is not None and focused.parent.id in ("panes-top", "panes-bottom"):
                 pane = focused
                 break
             focused = focused.parent  # type: ignore[assignment]

@@ -42,7 +42,7 @@ class LogStatus(Static):
         parts.append(format_elapsed(self.elapsed))
         if self.note:
             parts.append(self.note)
-        return "  ·  ".join(parts)
+        return " · ".join(parts)
 
 
 class LogPane(Vertical):

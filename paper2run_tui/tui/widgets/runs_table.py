@@ -14,8 +14,17 @@ from .log_pane import format_elapsed
 
 STATUS_STYLE = {"success": "green", "dry-run": "cyan", "running": "yellow", "interrupted": "yellow"}
 #: (key, label) in display order.
-COLUMNS = [("started", "Started"), ("repo", "Repo"), ("status", "Status"), ("attempts", "Att."),
+COLUMNS = [("started", "Started"), ("status", "Status"), ("repo", "Repo"), ("attempts", "Att."),
            ("duration", "Duration"), ("run_id", "Run")]
+SHORT_COLUMNS = ("started", "status", "repo")
+
+
+def short_repo(repo: str) -> str:
+    """'https://github.com/owner/name(.git)' -> 'owner/name'; anything else as given."""
+    for prefix in ("https://github.com/", "http://github.com/", "git@github.com:"):
+        if repo.startswith(prefix):
+            return repo.removeprefix(prefix).removesuffix(".git").rstrip("/")
+    return repo
 
 
 def _sort_value(row: RunSummary, key: str) -> object:
@@ -34,8 +43,9 @@ class RunsTable(DataTable[object]):
             super().__init__()
             self.path = path
 
-    def __init__(self, id: str | None = None) -> None:
+    def __init__(self, id: str | None = None, columns: tuple[str, ...] | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
+        self.column_keys = [k for k, _ in COLUMNS if columns is None or k in columns]
         self.rows_all: list[RunSummary] = []
         self.shown: list[RunSummary] = []
         self.filter_text = ""
@@ -43,8 +53,9 @@ class RunsTable(DataTable[object]):
         self.sort_reverse = True
 
     def on_mount(self) -> None:
-        for key, label in COLUMNS:
-            self.add_column(label, key=key)
+        labels = dict(COLUMNS)
+        for key in self.column_keys:
+            self.add_column(labels[key], key=key)
 
     def load(self, rows: list[RunSummary]) -> None:
         self.rows_all = list(rows)
@@ -72,8 +83,9 @@ class RunsTable(DataTable[object]):
         for r in rows:
             when = r.started_at.strftime("%Y-%m-%d %H:%M") if r.started_at else "?"
             took = format_elapsed(r.duration_s) if r.duration_s is not None else "–"
-            status = Text(r.status, style=STATUS_STYLE.get(r.status, "red"))
-            self.add_row(when, r.repo, status, str(r.attempts), took, r.run_id, key=str(r.path))
+            cells = {"started": when, "status": Text(r.status, style=STATUS_STYLE.get(r.status, "red")),
+                     "repo": short_repo(r.repo), "attempts": str(r.attempts), "duration": took, "run_id": r.run_id}
+            self.add_row(*(cells[k] for k in self.column_keys), key=str(r.path))
         arrow = "▼" if self.sort_reverse else "▲"
         label = dict(COLUMNS)[self.sort_key]
         self.border_subtitle = f"{len(rows)} of {len(self.rows_all)} runs · sorted by {label} {arrow}"
