@@ -17,9 +17,9 @@ from conftest import git_commit_all
 
 from paper2run_tui.engine.acquire.copy_tree import DEFAULT_MAX_FILE_BYTES
 from paper2run_tui.engine.acquire.repo import AcquiredRepo, RepoSource, acquire_repo, parse_repo_spec
-from paper2run_tui.engine.contracts.events import LogLine
+from paper2run_tui.engine.contracts.events import Event, LogLine
 from paper2run_tui.engine.errors import UserError
-from paper2run_tui.engine.ports import Cancelled, CancelToken, ListSink
+from paper2run_tui.engine.ports import CallbackSink, Cancelled, CancelToken, ListSink
 
 FIXED_DATE = datetime(2021, 3, 4, 5, 6, 7, tzinfo=UTC)
 
@@ -559,6 +559,46 @@ def test_large_tree_of_20k_files(tmp_path: Path) -> None:
         "copied 20000 files",
         "copied 20000 files",
     ]
+
+    # the person cancels half-way: the copy stops at the next folder and leaves nothing behind
+    cancel = CancelToken()
+
+    def cancel_at_first_progress(event: Event) -> None:
+        if isinstance(event, LogLine) and event.text.startswith("copied 10000"):
+            cancel.cancel("quit")
+
+    dest = tmp_path / "repo-cancelled"
+    with pytest.raises(Cancelled, match="quit"):
+        acquire_repo(parse_repo_spec(str(root)), dest, None, CallbackSink(cancel_at_first_progress), cancel)
+    assert not dest.exists()
+
+
+def test_local_git_worktree_is_a_checkout(upstream: dict, tmp_path: Path) -> None:
+    root = Path(str(upstream["root"]))
+    worktree = tmp_path / "wt"
+    git(root, "worktree", "add", "-q", str(worktree), "feature")
+    result, _ = acquire(str(worktree), tmp_path / "repo")
+    assert (worktree / ".git").is_file()
+    assert result.is_git is True
+    assert result.commit_sha == upstream["feature"]
+    assert git(tmp_path / "repo", "rev-parse", "HEAD") == upstream["feature"]
+    assert git(tmp_path / "repo", "rev-parse", "--abbrev-ref", "HEAD") == "feature"
+    assert git(tmp_path / "repo", "status", "--porcelain") == ""
+
+
+def test_submodule_that_cannot_be_fetched_is_a_warning(
+    make_repo: Callable[..., Path], tmp_path: Path
+) -> None:
+    lib = make_repo({"lib.py": "L = 1\n"}, git=True, name="lib")
+    root = make_repo({"main.py": "import lib\n"}, git=True, name="app")
+    git(root, "-c", "protocol.file.allow=always", "submodule", "add", "-q", lib.as_uri(), "third_party/lib")
+    git(root, "commit", "-qm", "add submodule")
+    result, _ = acquire(root.as_uri(), tmp_path / "repo")
+    assert result.commit_sha == git(root, "rev-parse", "HEAD")
+    assert (tmp_path / "repo" / "main.py").is_file()
+    assert len(result.warnings) == 1
+    assert result.warnings[0].startswith("git submodules could not be fetched (")
+    assert result.warnings[0].endswith("); the build may miss them")
 
 
 def test_cancel_stops_a_local_copy(make_repo: Callable[..., Path], tmp_path: Path) -> None:
