@@ -586,6 +586,28 @@ def test_local_git_worktree_is_a_checkout(upstream: dict, tmp_path: Path) -> Non
     assert git(tmp_path / "repo", "status", "--porcelain") == ""
 
 
+def test_subfolder_of_a_checkout_records_the_enclosing_commit(upstream: dict, tmp_path: Path) -> None:
+    root = Path(str(upstream["root"]))
+    result, _ = acquire(str(root / "docs"), tmp_path / "repo")
+    assert result.source.name == "docs"
+    assert result.commit_sha == upstream["second"]
+    assert result.commit_date == datetime(2022, 1, 2, 3, 4, 5, tzinfo=UTC)
+    assert result.is_git is False
+    assert not (tmp_path / "repo" / ".git").exists()
+    assert sorted(p.name for p in (tmp_path / "repo").iterdir()) == ["README.md"]
+    assert result.warnings == [
+        f"{root / 'docs'} is a subfolder of the git repository {root}; copied the folder, recorded its commit"
+    ]
+    with pytest.raises(UserError, match=rf"is a subfolder of {root} — pass --repo {root}, or drop --ref"):
+        acquire(str(root / "docs"), tmp_path / "repo2", "feature")
+    # an untracked folder inside a checkout (say, a project under a dotfiles $HOME) is just a plain folder
+    (root / "untracked-project").mkdir()
+    (root / "untracked-project" / "a.py").write_text("A = 1\n")
+    plain, _ = acquire(str(root / "untracked-project"), tmp_path / "repo3")
+    assert plain.commit_sha is None
+    assert plain.warnings == []
+
+
 def test_submodule_that_cannot_be_fetched_is_a_warning(
     make_repo: Callable[..., Path], tmp_path: Path
 ) -> None:

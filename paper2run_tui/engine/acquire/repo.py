@@ -321,7 +321,13 @@ def _acquire_local(
         raise UserError(f"no such folder: {path}", "give an existing folder or a git URL")
     warnings: list[str] = []
     sha, date, branch = _local_head(path, warnings)
+    outer = _enclosing_repo(path) if sha is None else None
     if ref is not None:
+        if outer is not None:
+            raise UserError(
+                f"--ref {ref} needs the repository's own folder, but {path} is a subfolder of {outer[0]}",
+                f"pass --repo {outer[0]}, or drop --ref",
+            )
         if sha is None:
             raise UserError(
                 f"--ref {ref} needs a git repository, but {path} is a plain folder",
@@ -334,7 +340,12 @@ def _acquire_local(
     )
     is_git = sha is not None
     shallow = False
-    if sha is not None:
+    if outer is not None:
+        top, sha, date = outer
+        warnings.append(
+            f"{path} is a subfolder of the git repository {top}; copied the folder, recorded its commit"
+        )
+    elif sha is not None:
         shallow = _attach_history(path, dest, sha, branch, sink, cancel, warnings)
     big = [s for s in report.skipped if s.endswith(" limit)")]
     if big:
@@ -391,6 +402,20 @@ def _local_head(path: Path, warnings: list[str]) -> tuple[str | None, datetime |
     except (TypeError, ValueError):
         branch = None  # detached HEAD
     return commit.hexsha, commit.committed_datetime.astimezone(UTC), branch
+
+
+def _enclosing_repo(path: Path) -> tuple[Path, str, datetime] | None:
+    """A folder inside a bigger checkout (a monorepo project): the commit it was taken from."""
+    try:
+        repo = git.Repo(path, search_parent_directories=True)
+        commit = repo.head.commit
+        top = Path(repo.working_tree_dir or path).resolve()
+        commit.tree[
+            path.resolve().relative_to(top).as_posix()
+        ]  # tracked there? (not just under a dotfiles $HOME)
+    except (ValueError, KeyError, git.exc.GitError):
+        return None
+    return top, commit.hexsha, commit.committed_datetime.astimezone(UTC)
 
 
 def _attach_history(
