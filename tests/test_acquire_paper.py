@@ -648,6 +648,55 @@ def test_structure_inline_abstract_and_hyphenation() -> None:
     assert [s.title for s in sections] == ["Abstract", "Introduction"]
 
 
+def test_markdown_setext_html_headings_and_front_matter() -> None:
+    text = "\n".join(
+        [
+            "---",
+            "title: 'Deep Residual Learning'",
+            "authors:",
+            "  - name: Kaiming He",
+            "  - Xiangyu Zhang",
+            "abstract: Deeper networks are harder to train.",
+            "---",
+            '<h1 align="center">ResNet <img src="logo.png"/></h1>',
+            "",
+            "Installation",
+            "------------",
+            "pip install resnet",
+            "",
+            "- a list item",
+            "---",
+            "",
+            "3.1 Residual Learning",
+            "=====================",
+            "body",
+            "```",
+            "Not a heading",
+            "=============",
+            "```",
+        ]
+    )
+    title, authors, abstract, sections = structure_paper(text, "markdown")
+    assert title == "Deep Residual Learning"
+    assert authors == ["Kaiming He", "Xiangyu Zhang"]
+    assert abstract == "Deeper networks are harder to train."
+    assert [(s.number, s.title, s.level) for s in sections] == [
+        ("", "ResNet", 1),
+        ("", "Installation", 2),
+        ("3.1", "Residual Learning", 2),
+    ]
+    assert sections[1].text == "pip install resnet\n\n- a list item\n---"
+    assert sections[2].text == "body\n```\nNot a heading\n=============\n```"
+
+
+def test_readme_title_from_setext_or_html_heading() -> None:
+    assert structure_paper("micrograd\n=========\n\nA tiny engine.\n", "repo-markdown")[0] == "micrograd"
+    html = '<h1 align="center">nanoGPT</h1>\n\n## Install\n\npip install torch\n'
+    title, _, _, sections = structure_paper(html, "repo-markdown")
+    assert title == "nanoGPT"
+    assert [(s.title, s.text) for s in sections] == [("Install", "pip install torch")]
+
+
 def test_split_authors() -> None:
     assert split_authors("A. Vaswani, N. Shazeer and N. Parmar; L. Jones & J. Uszkoreit") == [
         "A. Vaswani",

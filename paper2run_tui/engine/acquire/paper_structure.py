@@ -13,12 +13,16 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
+import yaml
+
 from ..contracts.paper import PaperSection
 
 PaperKind = Literal["pdf", "markdown", "arxiv", "repo-markdown"]
 
 _MD_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t]*#*[ \t]*$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
+_HTML_HEADING = re.compile(r"^\s*<h([1-6])\b[^>]*>(.*?)</h\1>\s*$", re.IGNORECASE)
+_SETEXT = re.compile(r"^\s{0,3}(=+|-{2,})\s*$")
 _NUMBERED = re.compile(r"^(?P<num>\d{1,2}(?:\.\d{1,2}){0,3})\.?[ \t]+(?P<title>\S.*)$")
 _UNNUMBERED = {
     "abstract",
@@ -76,12 +80,12 @@ def _number_and_title(heading: str) -> tuple[str, str]:
     return "", heading
 
 
-def _structure_markdown(text: str) -> PaperStructure:
-    out = PaperStructure()
-    lines = text.splitlines()
-    headings: list[tuple[int, int, str]] = []  # (line index, level, text)
+def _markdown_headings(lines: list[str], first: int) -> list[tuple[int, int, int, str]]:
+    """(line, body start, level, text) for ATX (#), setext (===/---) and one-line HTML (<h1>) headings."""
+    found: list[tuple[int, int, int, str]] = []
     in_fence = False
-    for i, line in enumerate(lines):
+    for i in range(first, len(lines)):
+        line = lines[i]
         if _FENCE.match(line):
             in_fence = not in_fence
             continue
@@ -89,26 +93,80 @@ def _structure_markdown(text: str) -> PaperStructure:
             continue
         m = _MD_HEADING.match(line)
         if m:
-            headings.append((i, len(m.group(1)), m.group(2)))
-    title_line = -1
-    if headings and headings[0][1] == 1 and sum(1 for h in headings if h[1] == 1) == 1:
-        title_line = headings[0][0]
-        out.title = _number_and_title(headings[0][2])[1]
+            found.append((i, i + 1, len(m.group(1)), m.group(2)))
+            continue
+        h = _HTML_HEADING.match(line)
+        if h and re.sub(r"<[^>]+>", "", h.group(2)).strip():
+            found.append((i, i + 1, int(h.group(1)), re.sub(r"<[^>]+>", "", h.group(2)).strip()))
+            continue
+        if (
+            i + 1 < len(lines)
+            and line.strip()
+            and _SETEXT.match(lines[i + 1])
+            and (i == first or not lines[i - 1].strip())
+            and not re.match(r"^\s*([-*+>|]|\d+[.)])\s", line)
+        ):
+            level = 1 if lines[i + 1].strip().startswith("=") else 2
+            found.append((i, i + 2, level, line.strip()))
+    return found
+
+
+def _front_matter(lines: list[str]) -> tuple[int, dict[str, object]]:
+    """YAML front matter (--- title: ... ---): where the body starts, and its fields."""
+    if not lines or lines[0].strip() != "---":
+        return 0, {}
+    for j in range(1, min(len(lines), 80)):
+        if lines[j].strip() in ("---", "..."):
+            try:
+                data = yaml.safe_load("\n".join(lines[1:j]))
+            except yaml.YAMLError:
+                return 0, {}
+            return (j + 1, data) if isinstance(data, dict) else (0, {})
+    return 0, {}
+
+
+def _structure_markdown(text: str) -> PaperStructure:
+    out = PaperStructure()
+    lines = text.splitlines()
+    first, meta = _front_matter(lines)
+    headings = _markdown_headings(lines, first)
+    title_line = first - 1
+    if headings and headings[0][2] == 1 and sum(1 for h in headings if h[2] == 1) == 1:
+        title_line = headings[0][1] - 1
+        out.title = _number_and_title(headings[0][3])[1]
         headings = headings[1:]
-    elif headings and headings[0][1] == 1:
-        out.title = _number_and_title(headings[0][2])[1]
-    out.authors = _markdown_authors(lines, title_line, headings[0][0] if headings else len(lines))
-    base_level = min((h[1] for h in headings), default=1)
-    for n, (i, level, raw) in enumerate(headings):
+    elif headings and headings[0][2] == 1:
+        out.title = _number_and_title(headings[0][3])[1]
+    meta_title = meta.get("title")
+    if isinstance(meta_title, str) and meta_title.strip():
+        out.title = meta_title.strip()
+    out.authors = _meta_authors(meta) or _markdown_authors(
+        lines, title_line, headings[0][0] if headings else len(lines)
+    )
+    base_level = min((h[2] for h in headings), default=1)
+    for n, (_, body_start, level, raw) in enumerate(headings):
         end = headings[n + 1][0] if n + 1 < len(headings) else len(lines)
         number, title = _number_and_title(raw)
         depth = number.count(".") + 1 if number else level - base_level + 1
-        body = "\n".join(lines[i + 1 : end]).strip()
+        body = "\n".join(lines[body_start:end]).strip()
         out.sections.append(PaperSection(number=number, title=title, text=body, level=depth))
     out.abstract = _abstract_from_sections(out.sections)
+    meta_abstract = meta.get("abstract")
+    if not out.abstract and isinstance(meta_abstract, str):
+        out.abstract = meta_abstract.strip()
     if not out.abstract:
         out.abstract = _inline_abstract(lines)
     return out
+
+
+def _meta_authors(meta: dict[str, object]) -> list[str]:
+    raw = meta.get("authors", meta.get("author"))
+    if isinstance(raw, str):
+        return split_authors(raw)
+    if isinstance(raw, list):
+        names = [a.get("name") if isinstance(a, dict) else a for a in raw]
+        return [str(n).strip() for n in names if isinstance(n, str) and n.strip()]
+    return []
 
 
 def _markdown_authors(lines: list[str], title_line: int, stop: int) -> list[str]:
