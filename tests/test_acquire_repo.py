@@ -130,6 +130,14 @@ def acquire(spec: str, dest: Path, ref: str | None = None, **kw: object) -> tupl
         ),
         ("git@github.com:karpathy/nanoGPT", "github", "git@github.com:karpathy/nanoGPT", "nanoGPT", None),
         (
+            "https://x-access-token:abc@github.com/o/n.git",
+            "github",
+            "https://x-access-token:abc@github.com/o/n.git",
+            "n",
+            None,
+        ),
+        ("ssh://git@github.com/o/n.git", "github", "ssh://git@github.com/o/n.git", "n", None),
+        (
             "https://gitlab.com/group/sub/project.git",
             "git",
             "https://gitlab.com/group/sub/project.git",
@@ -692,6 +700,14 @@ def test_auth_failure_says_the_repo_may_be_private(forge: _Forge, tmp_path: Path
     assert "clone it yourself and pass the local folder" in info.value.fix
     assert forge.paths and forge.paths[0].startswith("/private/repo.git/info/refs")
     assert not (tmp_path / "repo").exists()
+
+
+def test_a_token_in_the_url_is_not_shown_in_errors(forge: _Forge, tmp_path: Path) -> None:
+    url = forge.url.replace("http://", "http://user:s3cret-token@") + "/private/repo.git"
+    with pytest.raises(UserError) as info:
+        acquire(url, tmp_path / "repo")
+    assert "s3cret-token" not in str(info.value)
+    assert f"{forge.url.replace('http://', 'http://user:***@')}/private/repo.git" in str(info.value)
 
 
 def test_repository_not_found_on_the_server(forge: _Forge, tmp_path: Path) -> None:

@@ -27,7 +27,7 @@ from .copy_tree import (
     human_size,
 )
 from .git_ops import GitFailed, explain_clone_failure, last_line, require_git, run_git
-from .spec import RepoSource, parse_repo_spec
+from .spec import RepoSource, parse_repo_spec, redact
 
 __all__ = ["AcquiredRepo", "RepoSource", "acquire_repo", "parse_repo_spec"]
 
@@ -121,7 +121,7 @@ def _clone(
 ) -> AcquiredRepo:
     require_git()
     dest.parent.mkdir(parents=True, exist_ok=True)
-    shown = str(source.path) if source.kind == "local" else url
+    shown = str(source.path) if source.kind == "local" else redact(url)
     shallow = True
     warnings: list[str] = []
     try:

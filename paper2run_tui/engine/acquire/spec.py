@@ -37,6 +37,11 @@ class RepoSource(BaseModel):
     )
 
 
+def redact(url: str) -> str:
+    """https://user:token@host/... -> https://user:***@host/... for messages and logs."""
+    return re.sub(r"^([a-z+]+://[^/@:]*):[^/@]*@", r"\1:***@", url, flags=re.IGNORECASE)
+
+
 def _strip_git(name: str) -> str:
     return name[:-4] if name.endswith(".git") else name
 
@@ -80,7 +85,10 @@ def _parse_url(spec: str) -> RepoSource:
                 f"not a GitHub repository URL: {spec} names no repository",
                 "use https://github.com/<owner>/<name>",
             )
-        return _github(segments[0], segments[1], segments[2:], spec)
+        src = _github(segments[0], segments[1], segments[2:], spec)
+        if parts.username or scheme == "ssh":  # a token or an ssh user: clone exactly what was given
+            return src.model_copy(update={"url": spec})
+        return src
     if not segments or _strip_git(segments[-1]) in {"", ".", ".."}:
         raise UserError(
             f"malformed git URL: {spec} names no repository path", f"give the repository's URL, {_EXAMPLES}"
