@@ -707,6 +707,10 @@ def test_a_token_in_the_url_is_not_shown_in_errors(forge: _Forge, tmp_path: Path
     with pytest.raises(UserError) as info:
         acquire(url, tmp_path / "repo")
     assert "s3cret-token" not in str(info.value)
+    source = parse_repo_spec(url)
+    assert source.url == url, "the clone itself uses the token"
+    assert "s3cret-token" not in source.model_dump_json()
+    assert "user:***@" in source.model_dump_json()
     assert f"{forge.url.replace('http://', 'http://user:***@')}/private/repo.git" in str(info.value)
 
 

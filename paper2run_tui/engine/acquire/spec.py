@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_serializer
 
 from ..errors import UserError
 
@@ -35,6 +35,11 @@ class RepoSource(BaseModel):
     ref: str | None = Field(
         default=None, description="A ref named inside the URL (github.com/o/n/tree/<ref>)"
     )
+
+    @field_serializer("url")
+    def _no_secrets_on_disk(self, url: str | None) -> str | None:
+        """repo.json and events must not keep a token that was typed into the URL."""
+        return redact(url) if url else url
 
 
 def redact(url: str) -> str:
