@@ -358,6 +358,8 @@ def test_an_existing_file_with_an_unknown_extension_and_a_folder(tmp_path: Path)
         ("https://arxiv.org/pdf/1706.03762v7.pdf", "1706.03762v7"),
         ("http://export.arxiv.org/abs/hep-th/9901001", "hep-th/9901001"),
         ("https://www.arxiv.org/abs/1706.03762/", "1706.03762"),
+        ("https://arxiv.org/html/2401.00001v1", "2401.00001v1"),
+        ("https://arxiv.org/abs/1706.03762?context=cs", "1706.03762"),
         ("1706.037", None),
         ("0704.0001", "0704.0001"),
         ("17060.3762", None),

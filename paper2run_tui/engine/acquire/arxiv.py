@@ -24,7 +24,7 @@ _NEW = r"\d{4}\.\d{4,5}(?:v\d+)?"
 _OLD = r"[a-z]+(?:-[a-z]+)*(?:\.[a-z]{2})?/\d{7}(?:v\d+)?"
 _ID = re.compile(rf"^(?:arxiv:\s*)?(?P<id>{_NEW}|{_OLD})$", re.IGNORECASE)
 _URL = re.compile(
-    rf"^https?://(?:www\.|export\.)?arxiv\.org/(?:abs|pdf)/(?P<id>{_NEW}|{_OLD})(?:\.pdf)?/?(?:[?#].*)?$",
+    rf"^https?://(?:www\.|export\.)?arxiv\.org/(?:abs|pdf|html)/(?P<id>{_NEW}|{_OLD})(?:\.pdf)?/?(?:[?#].*)?$",
     re.IGNORECASE,
 )
 MAX_PDF_BYTES = 200 * 1024 * 1024
@@ -41,7 +41,7 @@ def arxiv_id_of(spec: str, base_url: str = "https://arxiv.org") -> str | None:
     if m:
         return m.group("id")
     base = base_url.rstrip("/")
-    for kind in ("abs", "pdf"):
+    for kind in ("abs", "pdf", "html"):
         prefix = f"{base}/{kind}/"
         if spec.startswith(prefix):
             rest = spec[len(prefix) :].split("?")[0].split("#")[0].rstrip("/")
