@@ -140,12 +140,6 @@ def parse_repo_spec(spec: str) -> RepoSource:
     match = _SCP_LIKE.match(spec)
     if match and not Path(spec).expanduser().exists():
         return _parse_scp(spec, match)
-    if (
-        re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:[^\\]", spec)
-        and not Path(spec).expanduser().exists()
-        and ":/" not in spec
-    ):
-        scheme = spec.split(":", 1)[0]
-        if scheme.lower() not in {"c", "d"}:  # not a Windows drive letter
-            raise UserError(f"malformed or unsupported repository: {spec}", f"give a git URL, {_EXAMPLES}")
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", spec) and not Path(spec).expanduser().exists():
+        raise UserError(f"malformed or unsupported repository: {spec}", f"give a git URL, {_EXAMPLES}")
     return _parse_local(spec)
