@@ -142,6 +142,7 @@ def run_pipeline(
 ) -> RunOutcome:
     """Run one reproduction to its end and return how it ended. Never raises for expected failures."""
     from .acquire.repo import parse_repo_spec
+    from .acquire.spec import redact
 
     cancel = cancel or CancelToken()
     try:
@@ -155,7 +156,7 @@ def run_pipeline(
     meta = RunMetadata(
         run_id=folder.run_id,
         tool_version=__version__,
-        repo=config.repo,
+        repo=redact(config.repo),
         repo_name=source.name,
         ref=config.ref,
         paper=config.paper,
@@ -170,7 +171,7 @@ def run_pipeline(
     run = _Run(config=config, folder=folder, sink=recorder, cancel=cancel, meta=meta)
     run.save_metadata()
     recorder.emit(
-        RunStarted(run_dir=str(folder.root), repo=config.repo, dry_run=config.dry_run, max_attempts=config.max_attempts)
+        RunStarted(run_dir=str(folder.root), repo=meta.repo, dry_run=config.dry_run, max_attempts=config.max_attempts)
     )
     status: RunStatus = "exception"
     reason = ""
@@ -221,7 +222,7 @@ def _execute(
     from .acquire.repo import acquire_repo
 
     config, folder = run.config, run.folder
-    with run.phase("acquire", detail=config.repo):
+    with run.phase("acquire", detail=run.meta.repo):
         acquired = acquire_repo(source, folder.repo_dir, config.ref, run.sink, run.cancel)
     run.meta.commit_sha = acquired.commit_sha
     run.meta.commit_date = acquired.commit_date
