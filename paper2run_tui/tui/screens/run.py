@@ -84,6 +84,12 @@ class RunScreen(Screen[None]):
         self.log_pane.start_clock()
         self.start()
 
+    def on_unmount(self) -> None:
+        # Closing under a live run (the app shut down without `exit`): a thread cannot be killed, so stop
+        # the engine through its token; it records the run as interrupted instead of running on unwatched.
+        if self.live:
+            self.cancel.cancel("the app closed")
+
     # --- parts -----------------------------------------------------------------------------
     @property
     def log_pane(self) -> LogPane:

@@ -14,6 +14,7 @@ from ..widgets.runs_table import COLUMNS, RunsTable
 
 class RunsScreen(Screen[None]):
     BINDINGS = [
+        Binding("o", "open_selected", "Open run", id="runs.open"),
         Binding("ctrl+f", "filter", "Filter", id="runs.filter"),
         Binding("s", "cycle_sort", "Sort", id="runs.sort"),
         Binding("f5", "reload", "Reload", id="runs.reload"),
@@ -37,6 +38,13 @@ class RunsScreen(Screen[None]):
 
     def action_reload(self) -> None:
         self.table.load(list_runs(self.app.out))  # type: ignore[attr-defined]
+
+    def action_open_selected(self) -> None:
+        path = self.table.selected_path
+        if path is None:
+            self.notify("No run selected.")
+            return
+        self.app.open_run(path)  # type: ignore[attr-defined]
 
     def action_filter(self) -> None:
         self.query_one("#runs-filter", Input).focus()
