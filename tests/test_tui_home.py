@@ -1,0 +1,85 @@
+"""The home screen: inline validation of the new-run form, recent runs, the implement-a-paper entry point."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.widgets import Input, Static
+from tui_scenes import write_past_runs
+
+from paper2run_tui.tui.app import Paper2RunApp
+from paper2run_tui.tui.form import int_problem, paper_problem, ref_problem, repo_problem
+from paper2run_tui.tui.screens.home import HomeScreen
+from paper2run_tui.tui.screens.run_detail import RunDetailScreen
+from paper2run_tui.tui.screens.runs import RunsScreen
+from paper2run_tui.tui.widgets.runs_table import RunsTable
+
+
+def test_field_checks_say_what_to_do(tmp_path: Path) -> None:
+    assert repo_problem("") == "required: a GitHub URL, any git URL, or a local folder"
+    assert "no such folder" in (repo_problem(str(tmp_path / "nope")) or "")
+    assert repo_problem(str(tmp_path)) is None
+    (tmp_path / "f.txt").write_text("x")
+    assert "is a file" in (repo_problem(str(tmp_path / "f.txt")) or "")
+    assert repo_problem("https://github.com/karpathy/micrograd") is None
+    assert paper_problem("") is None and paper_problem("2101.00001") is None and paper_problem("arxiv:1706.03762v5") is None
+    assert "a paper is a .pdf" in (paper_problem("notes.txt") or "")
+    assert "no such file" in (paper_problem(str(tmp_path / "p.pdf")) or "")
+    assert ref_problem("v1.0") is None and ref_problem("my branch") and ref_problem("--force")
+    assert int_problem("0", 1, 20, "attempts") == "attempts: between 1 and 20"
+    assert int_problem("ten", 1, None, "timeout") == "timeout: a whole number"
+
+
+async def test_inline_errors_appear_while_typing_and_block_the_start(tmp_path: Path) -> None:
+    app = Paper2RunApp("home", None, tmp_path / "runs")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        home = app.screen
+        assert isinstance(home, HomeScreen)
+        await pilot.press(*"./nowhere")
+        await pilot.pause()
+        error = home.query_one("#e-repo", Static)
+        assert error.display and "no such folder: ./nowhere" in str(error.render())
+        home.query_one("#f-attempts", Input).value = "50"
+        await pilot.pause()
+        assert "attempts: between 1 and 20" in str(home.query_one("#e-attempts", Static).render())
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert app.screen is home and "fix the fields marked above" in str(home.query_one("#form-errors").render())
+        home.query_one("#f-repo", Input).value = str(tmp_path)
+        home.query_one("#f-attempts", Input).value = "3"
+        await pilot.pause()
+        assert not home.query_one("#e-repo", Static).display and home.validate_form()
+
+
+async def test_recent_runs_open_and_the_browser_is_a_key_away(tmp_path: Path) -> None:
+    write_past_runs(tmp_path / "runs")
+    app = Paper2RunApp("home", None, tmp_path / "runs")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        table = app.screen.query_one(RunsTable)
+        assert table.row_count == 4
+        table.focus()
+        await pilot.press("down", "enter")
+        await pilot.pause()
+        assert isinstance(app.screen, RunDetailScreen) and app.screen.run.metadata.run_id == "nanogpt-20260104T180000Z"
+        await pilot.press("escape", "ctrl+b")
+        await pilot.pause()
+        assert isinstance(app.screen, RunsScreen)
+
+
+async def test_implement_a_paper_is_a_named_action_that_says_where_it_lives(tmp_path: Path) -> None:
+    app = Paper2RunApp("home", None, tmp_path / "runs")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        titles = {c.title for c in app.get_system_commands(app.screen)}
+        assert {"Start run", "Browse runs", "Implement a paper", "Reload runs"} <= titles
+        await pilot.press("ctrl+o")
+        await pilot.pause()
+        try:
+            import paper2run_tui.tui.screens.implement  # noqa: F401  (issue 6 adds it)
+        except ModuleNotFoundError:
+            [note] = list(app._notifications)
+            assert "paper2run-tui implement PAPER" in note.message
+        else:
+            assert type(app.screen).__name__ == "ImplementScreen"
