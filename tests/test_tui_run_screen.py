@@ -108,6 +108,8 @@ async def test_stop_run_keeps_the_app_open_and_shows_the_status(tmp_path: Path) 
         await wait_for(pilot, lambda: "Step 4/4" in log_text(screen))
         await pilot.press("escape")  # back is refused while live
         assert app.screen is screen
+        await pilot.press("e")  # copy the last error, and say where the full logs are
+        assert app.clipboard == "error: command 'gcc' failed: No such file or directory"
         await pilot.press("x")
         await pilot.press("y")
         await wait_for(pilot, lambda: screen.outcome is not None)

@@ -120,7 +120,9 @@ BUILD_LOG_OK = [
 
 
 class FlakyExecutor:
-    """Executor whose build fails on attempt 1 and passes on attempt 2, streaming build and smoke logs.
+    """Executor whose build fails for PLAN (no compiler) and passes for REPAIRED, streaming build and smoke logs.
+
+    In a run that is attempt 1 failing and attempt 2 (the repair) passing; a resume from the repair passes at once.
 
     `hold` (if set) keeps the first build running until the cancel token fires: a live run to interrupt.
     """
@@ -130,6 +132,7 @@ class FlakyExecutor:
         self.extra_lines = extra_lines
         self.building = threading.Event()
         self.attempts: list[int] = []
+        self.dockerfiles: list[str] = []
 
     def local_images(self) -> list[str]:
         return ["python:3.11-slim"]
@@ -139,7 +142,9 @@ class FlakyExecutor:
 
     def build(self, request: BuildRequest, sink: EventSink, cancel: CancelToken) -> BuildResult:
         self.attempts.append(request.attempt)
-        lines = BUILD_LOG_FAIL if request.attempt == 1 else BUILD_LOG_OK
+        self.dockerfiles.append(request.dockerfile)
+        fails = "build-essential" not in request.dockerfile
+        lines = BUILD_LOG_FAIL if fails else BUILD_LOG_OK
         steps = [line for line in lines if line.startswith("Step ")]
         for line in lines:
             sink.emit(LogLine(source="build", text=line, attempt=request.attempt))
@@ -153,7 +158,7 @@ class FlakyExecutor:
             while not cancel.wait(0.02):
                 pass
         cancel.raise_if_cancelled()
-        if request.attempt == 1:
+        if fails:
             return BuildResult(ok=False, seconds=1.0, steps_total=len(steps), failing_step=steps[-1],
                                error="RUN pip install -r requirements.txt returned 1")
         return BuildResult(ok=True, image_tag=request.tag, seconds=2.0, steps_total=len(steps), steps_cached=1)

@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Footer, Log, Static
 from textual.worker import Worker, WorkerState
 
 from ...engine.contracts import (
@@ -53,6 +53,7 @@ class RunScreen(Screen[None]):
         Binding("x", "stop_run", "Stop run", id="run.stop"),
         Binding("z", "zoom", "Zoom pane", id="run.zoom"),
         Binding("p", "copy_folder", "Run folder", id="run.copy-folder"),
+        Binding("e", "copy_last_error", "Copy last error", id="run.copy-last-error"),
         Binding("escape", "back", "Back", id="run.back"),
     ]
 
@@ -243,6 +244,23 @@ class RunScreen(Screen[None]):
             return
         self.app.copy_to_clipboard(self.run_dir)
         self.notify(f"Run folder: {self.run_dir} (copied)", timeout=8)
+
+    def last_error(self) -> str | None:
+        """The last line on screen that reads like an error (what a person pastes into an issue)."""
+        for line in reversed(self.query_one(Log).lines):
+            lowered = line.lower()
+            if line.startswith("✗") or "error" in lowered or "traceback" in lowered or "failed" in lowered:
+                return line
+        return None
+
+    def action_copy_last_error(self) -> None:
+        line = self.last_error()
+        if line is None:
+            self.notify("No error on screen.")
+            return
+        self.app.copy_to_clipboard(line)
+        where = f"; the full logs are in {self.run_dir}/attempts/ and run.log" if self.run_dir else ""
+        self.notify(f"Copied: {line}{where}", timeout=10)
 
     def action_back(self) -> None:
         if self.live:
