@@ -1,1 +1,127 @@
-"""Analyze."""
+"""Analyze: deterministic facts about a repository, each naming its source file. Never runs repo code."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+from pathlib import Path
+
+from packaging.utils import canonicalize_name
+
+from ..contracts.facts import BuildFile, ImportedModule, RepoFacts
+from ..ports import CancelToken
+from .code_scan import PY2_STDLIB, STDLIB, local_modules, scan_code
+from .hints import python_hints
+from .languages import PYTHONIC, language_shares, primary_language
+from .manifests import read_manifests
+from .readme import find_readme, readme_facts
+from .smoke import module_mains, rank_candidates, script_entry_points
+from .walk import AnalyzeLimits, walk_repo
+
+__all__ = ["AnalyzeLimits", "analyze_repo"]
+
+_PY_MANIFESTS = {"requirements", "setup.py", "setup.cfg", "pyproject-pep621", "pyproject-poetry", "pyproject-hatch",
+                 "pyproject-pdm", "pyproject-uv", "pyproject-build-system", "pipfile", "conda-environment"}
+
+
+def _build_file(rel: str) -> BuildFile | None:
+    name = rel.rsplit("/", 1)[-1].lower()
+    if rel.count("/") > 1:
+        return None
+    if name.startswith("dockerfile") or name.endswith(".dockerfile"):
+        return BuildFile(kind="dockerfile", source=rel)
+    if name in ("makefile", "gnumakefile"):
+        return BuildFile(kind="makefile", source=rel)
+    if name in ("docker-compose.yml", "docker-compose.yaml", "compose.yml", "compose.yaml"):
+        return BuildFile(kind="compose", source=rel)
+    if rel.startswith(".devcontainer/") or name == ".devcontainer.json":
+        return BuildFile(kind="devcontainer", source=rel)
+    return None
+
+
+def analyze_repo(
+    root: Path,
+    *,
+    name: str | None = None,
+    commit: str | None = None,
+    commit_date: datetime | None = None,
+    limits: AnalyzeLimits | None = None,
+    cancel: CancelToken | None = None,
+) -> RepoFacts:
+    limits = limits or AnalyzeLimits()
+    started = time.monotonic()
+    walk = walk_repo(root, limits)
+    if cancel is not None:
+        cancel.raise_if_cancelled()
+    languages = language_shares(walk.files)
+    manifests = read_manifests(walk)
+    readme_rel = find_readme(walk)
+    installs, readme_cmds, downloads = readme_facts(walk, readme_rel)
+    code_files = [f for f in walk.files if f.suffix in (".py", ".ipynb")]
+    code = scan_code(walk, code_files)
+    if cancel is not None:
+        cancel.raise_if_cancelled()
+    local = local_modules(walk)
+    local_set = set(local)
+    imports = [
+        ImportedModule(module=mod, count=n, source=code.first_import_source[mod])
+        for mod, n in code.imports.most_common()
+        if mod not in STDLIB and mod not in PY2_STDLIB and mod not in local_set and mod.isidentifier()
+    ]
+    entry_points = manifests.entry_points + module_mains(walk, local) + script_entry_points(code.cli_scripts)
+    test_files = [f for f in walk.files if f.suffix == ".py" and (f.name.startswith("test_") or f.name.endswith("_test.py"))
+                  and not f.rel.startswith(("src/", "docs/"))]
+    tests_need_data = any(d.source in {t.rel for t in test_files} for d in code.data)
+    packages = sorted({f.rel.split("/")[1] if f.rel.startswith("src/") else f.rel.split("/")[0]
+                       for f in walk.files if f.name == "__init__.py" and 2 <= f.rel.count("/") + 1 <= 3
+                       and not f.rel.startswith(("tests/", "test/", "docs/", "examples/"))})
+    packages = [p for p in packages if p.isidentifier()]
+    candidates = rank_candidates(
+        entry_points=entry_points, readme_commands=readme_cmds, readme_rel=readme_rel, packages=packages,
+        has_tests=bool(test_files), tests_need_data=tests_need_data, test_source=test_files[0].rel if test_files else None,
+    )
+    py_share = sum(s.share for s in languages if s.language in PYTHONIC)
+    has_py_manifest = any(m.kind in _PY_MANIFESTS for m in manifests.manifests)
+    primary = primary_language(languages)
+    is_python = primary in PYTHONIC or (has_py_manifest and py_share > 0.0) or (py_share >= 0.3)
+    managers = list(dict.fromkeys(m.manager for m in manifests.manifests))
+    warnings = walk.warnings + manifests.warnings
+    if code.py2_files:
+        warnings.append(f"{len(code.py2_files)} file(s) look like Python 2 (e.g. {code.py2_files[0]}); imports read line by line")
+    if code.unparsable:
+        warnings.append(f"{len(code.unparsable)} Python file(s) could not be parsed (e.g. {code.unparsable[0]})")
+    deps = manifests.dependencies
+    seen: set[tuple[str, str, str | None]] = set()
+    unique_deps = []
+    for d in deps:
+        key = (canonicalize_name(d.name) if d.kind == "pypi" else d.name, d.source, d.group)
+        if key not in seen:
+            seen.add(key)
+            unique_deps.append(d)
+    return RepoFacts(
+        name=name or root.name,
+        commit=commit,
+        commit_date=commit_date,
+        languages=languages,
+        primary_language=primary,
+        is_python=is_python,
+        managers=managers,
+        manifests=manifests.manifests,
+        dependencies=unique_deps,
+        python_hints=manifests.python_hints + python_hints(walk, readme_rel),
+        entry_points=entry_points,
+        smoke_candidates=candidates,
+        gpu_markers=code.gpu_markers[:100],
+        data_expectations=(code.data + downloads)[:200],
+        build_files=[b for f in walk.files if (b := _build_file(f.rel))],
+        imports=imports[:300],
+        local_modules=local,
+        readme_path=readme_rel,
+        readme_installs=installs,
+        has_tests=bool(test_files),
+        files_seen=len(walk.files),
+        files_skipped=walk.skipped,
+        truncated=walk.truncated,
+        analysis_seconds=round(time.monotonic() - started, 3),
+        warnings=warnings,
+    )

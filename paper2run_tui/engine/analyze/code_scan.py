@@ -1,0 +1,164 @@
+"""Read the code as text (ast for Python, regexes for markers): imports, GPU markers, data the code expects,
+scripts with a CLI. Nothing is imported or executed."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+import sys
+from collections import Counter
+from dataclasses import dataclass, field
+
+from ..contracts.facts import DataExpectation, GpuMarker
+from .walk import RepoFile, Walk
+
+STDLIB = set(sys.stdlib_module_names) | {"__future__"}
+#: Old standard-library names that Python 2 code imports.
+PY2_STDLIB = {"urllib2", "cPickle", "StringIO", "cStringIO", "Queue", "ConfigParser", "httplib", "urlparse",
+              "HTMLParser", "commands", "thread", "itertools2", "__builtin__", "exceptions", "sets", "md5"}
+
+_GPU_PATTERNS = [
+    (re.compile(r"\.cuda\(\)"), ".cuda()"),
+    (re.compile(r"torch\.cuda\.[a-z_]+"), "torch.cuda"),
+    (re.compile(r"""device\s*=\s*['"]cuda"""), "device='cuda'"),
+    (re.compile(r"""torch\.device\(\s*['"]cuda['"]\s*\)"""), "torch.device('cuda')"),
+    (re.compile(r"^\s*(?:import|from)\s+cupy\b", re.MULTILINE), "cupy"),
+    (re.compile(r"^\s*(?:import|from)\s+apex\b", re.MULTILINE), "apex"),
+    (re.compile(r"^\s*(?:import|from)\s+flash_attn\b", re.MULTILINE), "flash_attn"),
+    (re.compile(r"tf\.config\.(?:experimental\.)?list_physical_devices\(\s*['\"]GPU"), "tf GPU devices"),
+    (re.compile(r"nvidia/cuda"), "nvidia/cuda image"),
+]
+_CPU_BRANCH = re.compile(r"cuda\.is_available\(\)|['\"]cpu['\"]|map_location|no_cuda|--cpu|use_cuda|args\.cuda")
+_URL = re.compile(r"""https?://[^\s'"<>)\]]+\.(?:zip|tar\.gz|tgz|tar|gz|pt|pth|ckpt|h5|hdf5|npz|npy|pkl|bin|safetensors|csv|json)\b""")
+_LOCAL_DATA = re.compile(r"""['"]((?:\./)?(?:data|datasets|dataset|checkpoints?|weights|pretrained)/[^'"\s]{1,120})['"]""")
+_LOADERS = [
+    (re.compile(r"(?:torchvision\.)?datasets\.([A-Z][A-Za-z0-9]+)\([^)]*download\s*=\s*True"), "dataset-loader"),
+    (re.compile(r"tfds\.load\(\s*['\"]([^'\"]+)"), "dataset-loader"),
+    (re.compile(r"load_dataset\(\s*['\"]([^'\"]+)"), "dataset-loader"),
+    (re.compile(r"from_pretrained\(\s*['\"]([^'\"]+)"), "pretrained-weights"),
+]
+_CLI = re.compile(r"\bargparse\b|\bimport click\b|\bfrom click\b|\bimport typer\b|\bfire\.Fire\b|\babsl\.app\b|\bhydra\b")
+_MAIN_GUARD = re.compile(r"""if\s+__name__\s*==\s*['"]__main__['"]""")
+
+
+@dataclass
+class CodeFacts:
+    imports: Counter[str] = field(default_factory=Counter)
+    first_import_source: dict[str, str] = field(default_factory=dict)
+    gpu_markers: list[GpuMarker] = field(default_factory=list)
+    data: list[DataExpectation] = field(default_factory=list)
+    cli_scripts: dict[str, bool] = field(default_factory=dict)  # rel -> has a __main__ guard
+    py2_files: list[str] = field(default_factory=list)
+    unparsable: list[str] = field(default_factory=list)
+
+
+def _line_of(text: str, pos: int) -> int:
+    return text.count("\n", 0, pos) + 1
+
+
+def notebook_code(text: str) -> str:
+    try:
+        nb = json.loads(text)
+    except json.JSONDecodeError:
+        return ""
+    cells = nb.get("cells") or []
+    parts = []
+    for cell in cells:
+        if cell.get("cell_type") == "code":
+            src = cell.get("source") or ""
+            src = "".join(src) if isinstance(src, list) else str(src)
+            # Magics and shell lines are not Python.
+            parts.append("\n".join(line for line in src.splitlines() if not line.lstrip().startswith(("%", "!"))))
+    return "\n".join(parts)
+
+
+def _imports_of(tree: ast.AST) -> list[str]:
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names += [a.name.split(".")[0] for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.append(node.module.split(".")[0])
+    return names
+
+
+_PY2_IMPORT = re.compile(r"^\s*(?:from\s+([\w]+)[\w.]*\s+import|import\s+([\w]+))", re.MULTILINE)
+
+
+def scan_code(walk: Walk, files: list[RepoFile]) -> CodeFacts:
+    out = CodeFacts()
+    for f in files:
+        text = walk.read(f)
+        if text is None:
+            continue
+        code = notebook_code(text) if f.suffix == ".ipynb" else text
+        if f.suffix == ".py":
+            try:
+                tree = ast.parse(code)
+                mods = _imports_of(tree)
+            except (SyntaxError, ValueError):
+                # Python 2 (print statements) or broken code: fall back to a line scan of imports.
+                out.py2_files.append(f.rel) if re.search(r"^\s*print\s+[^(\s=]", code, re.MULTILINE) else \
+                    out.unparsable.append(f.rel)
+                mods = [m.group(1) or m.group(2) for m in _PY2_IMPORT.finditer(code)]
+            if _CLI.search(code):
+                out.cli_scripts[f.rel] = bool(_MAIN_GUARD.search(code))
+        else:
+            try:
+                mods = _imports_of(ast.parse(code))
+            except (SyntaxError, ValueError):
+                mods = [m.group(1) or m.group(2) for m in _PY2_IMPORT.finditer(code)]
+        for mod in mods:
+            out.imports[mod] += 1
+            out.first_import_source.setdefault(mod, f.rel)
+        _gpu(code, f.rel, out)
+        _data(code, f.rel, out)
+    return out
+
+
+def _gpu(code: str, rel: str, out: CodeFacts) -> None:
+    found = []
+    for pattern, label in _GPU_PATTERNS:
+        m = pattern.search(code)
+        if m:
+            found.append((label, _line_of(code, m.start())))
+    if not found:
+        return
+    hard = not _CPU_BRANCH.search(code)
+    for label, line in found:
+        out.gpu_markers.append(GpuMarker(marker=label, source=rel, line=line, hard=hard and label != "torch.cuda"))
+
+
+def _data(code: str, rel: str, out: CodeFacts) -> None:
+    seen = {d.target for d in out.data}
+    for m in _URL.finditer(code):
+        if m.group(0) not in seen and len(out.data) < 200:
+            out.data.append(DataExpectation(target=m.group(0), kind="download-url", source=rel, line=_line_of(code, m.start())))
+            seen.add(m.group(0))
+    for m in _LOCAL_DATA.finditer(code):
+        if m.group(1) not in seen and len(out.data) < 200:
+            out.data.append(DataExpectation(target=m.group(1), kind="local-path", source=rel, line=_line_of(code, m.start())))
+            seen.add(m.group(1))
+    for pattern, kind in _LOADERS:
+        for m in pattern.finditer(code):
+            if m.group(1) not in seen and len(out.data) < 200:
+                out.data.append(DataExpectation(target=m.group(1), kind=kind, source=rel, line=_line_of(code, m.start())))  # type: ignore[arg-type]
+                seen.add(m.group(1))
+
+
+def local_modules(walk: Walk) -> list[str]:
+    """Top-level importable names of the repo itself: packages and modules at the root, under src/, and the
+    folders of scripts (scripts import their siblings)."""
+    names: set[str] = set()
+    for f in walk.files:
+        parts = f.rel.split("/")
+        if parts[0] == "src" and len(parts) > 1:
+            parts = parts[1:]
+        if len(parts) == 1 and f.suffix == ".py":
+            names.add(parts[0][:-3])
+        elif len(parts) >= 2 and (f.name == "__init__.py" or f.suffix == ".py"):
+            names.add(parts[0])
+            if f.suffix == ".py":
+                names.add(parts[-1][:-3])  # a sibling module imported by a script in the same folder
+    return sorted(n for n in names if n.isidentifier())
