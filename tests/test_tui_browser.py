@@ -109,3 +109,15 @@ def test_read_tail_bounds_what_is_loaded(tmp_path: Path) -> None:
     log.write_text("".join(f"line {i}\n" for i in range(100_000)))
     lines = read_tail(log, max_bytes=1000)
     assert lines[-1] == "line 99999" and lines[0].startswith("… the first") and len(lines) < 150
+
+
+async def test_clicking_a_column_header_sorts_by_it(out: Path) -> None:
+    app = Paper2RunApp("runs", None, out)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        table = app.screen.query_one(RunsTable)
+        assert table.sort_key == "started" and table.sort_reverse
+        await pilot.click(RunsTable, offset=(3, 1))  # the "Started" header (inside the border)
+        await pilot.pause()
+        assert table.sort_key == "started" and not table.sort_reverse
+        assert table.shown[0].run_id == "transformer-20260102T080000Z"

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
@@ -159,7 +159,7 @@ class Paper2RunApp(App[int]):
         self.exit(EXIT_CODES["interrupted"] if self.start == "run" else 0)
 
     # --- the command palette offers every action on the screen ------------------------------------------
-    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         seen: set[str] = set()
         for node, binding in self.screen_actions(screen):
@@ -174,7 +174,7 @@ class Paper2RunApp(App[int]):
         yield SystemCommand("Browse runs", "Every run folder under --out", self.open_runs_browser)
         yield SystemCommand("Implement a paper", "Paper to citation-anchored code (paper2code)", self.implement_paper)
 
-    def screen_actions(self, screen: Screen) -> list[tuple[DOMNode, Binding]]:
+    def screen_actions(self, screen: Screen[Any]) -> list[tuple[DOMNode, Binding]]:
         """Every action bound (with an id) on the screen, on any of its widgets, or on the app."""
         found: list[tuple[DOMNode, Binding]] = []
         for node in [screen, *screen.walk_children(with_self=False), self]:
