@@ -64,7 +64,8 @@ async def test_open_a_past_run_and_walk_its_attempts(out: Path) -> None:
         assert detail.query_one("#a-plan-text", TextArea).text == REPAIRED.model_dump_json(indent=2)
         assert "FROM python:3.11-slim" in detail.query_one("#a-dockerfile-text", TextArea).text
         logs = "\n".join(detail.query_one("#a-logs-text", Log).lines)
-        assert "══ build_stdout.log ══" in logs and "Failed building wheel" in logs
+        assert "══ build_stdout.log ══" in logs and "\nERROR: Failed building wheel for numpy\n" in logs
+        assert "\x1b" not in logs  # escapes in the file on disk are not shown raw
         assert "missing-compiler" in str(detail.query_one("#a-diagnosis-text").render())
         assert "approve by person" in str(detail.query_one("#a-decision-text").render())
         diff = str(detail.query_one("#diff-text").render())

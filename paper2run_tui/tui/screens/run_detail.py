@@ -15,6 +15,7 @@ from textual.widgets.option_list import Option
 from ...engine.config import RunConfig
 from ...engine.record.store import AttemptRecord, LoadedRun, load_run
 from ...engine.render.documents import docker_commands
+from ..log_buffer import normalise_line
 from ..widgets.diagnosis_pane import decision_summary
 from ..widgets.diff_view import plan_diff_text
 
@@ -31,7 +32,9 @@ def read_tail(path: Path, max_bytes: int = LOG_TAIL_BYTES) -> list[str]:
             data = fh.read().decode("utf-8", errors="replace")
     except OSError as exc:
         return [f"(cannot read {path.name}: {exc.strerror})"]
-    lines = data.splitlines()
+    lines = [shown for raw in data.split("\n") for shown in normalise_line(raw)]
+    if lines and lines[-1] == "":
+        lines.pop()
     if size > max_bytes and lines:
         lines[0] = f"… the first {size - max_bytes} bytes are in {path}"
     return lines
