@@ -27,7 +27,6 @@ _GPU_PATTERNS = [
     (re.compile(r"^\s*(?:import|from)\s+apex\b", re.MULTILINE), "apex"),
     (re.compile(r"^\s*(?:import|from)\s+flash_attn\b", re.MULTILINE), "flash_attn"),
     (re.compile(r"tf\.config\.(?:experimental\.)?list_physical_devices\(\s*['\"]GPU"), "tf GPU devices"),
-    (re.compile(r"nvidia/cuda"), "nvidia/cuda image"),
 ]
 _CPU_BRANCH = re.compile(r"cuda\.is_available\(\)|['\"]cpu['\"]|map_location|no_cuda|--cpu|use_cuda|args\.cuda")
 _URL = re.compile(r"""https?://[^\s'"<>)\]]+\.(?:zip|tar\.gz|tgz|tar|gz|pt|pth|ckpt|h5|hdf5|npz|npy|pkl|bin|safetensors|csv|json)\b""")

@@ -1,0 +1,284 @@
+"""The deterministic planner: a real plan from the facts alone, every choice explained in plan.notes.
+
+Layering matters: dependencies are installed from their manifests (or from the declared list) in install_steps,
+before the source is copied; the project itself is installed with --no-deps in source_steps, so a source change or
+a smoke-command repair reuses the dependency layers.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+from posixpath import basename
+
+from packaging.utils import canonicalize_name
+
+from ..contracts import EnvPlan, RepoFacts, SmokeRung
+from ..contracts.facts import Dependency
+from ..ports import CancelToken, EventSink
+from .base import PlanContext, PlanResult
+from .packages import TORCH_CPU_INDEX, TORCH_FAMILY, dist_for_import, system_packages_for
+from .python_version import choose_python, nearest_available
+
+_PROJECT_KINDS = {"setup.py", "setup.cfg", "pyproject-pep621", "pyproject-poetry", "pyproject-hatch", "pyproject-pdm",
+                  "pyproject-uv", "pyproject-build-system"}
+#: conda names that differ on PyPI, and conda-only packages that have no pip equivalent (dropped, said so).
+CONDA_TO_PIP = {"pytorch": "torch", "pytorch-cpu": "torch", "py-opencv": "opencv-python-headless", "opencv": "opencv-python-headless",
+                "pyyaml": "PyYAML", "scikit-learn": "scikit-learn", "pillow": "Pillow", "tensorflow-gpu": "tensorflow"}
+CONDA_ONLY = {"cudatoolkit", "cudnn", "mkl", "mkl-service", "blas", "libgcc-ng", "libstdcxx-ng", "ca-certificates",
+              "openssl", "certifi", "python", "pip", "setuptools", "wheel", "readline", "sqlite", "tk", "xz", "zlib",
+              "ncurses", "libffi", "ld_impl_linux-64", "_libgcc_mutex", "_openmp_mutex", "intel-openmp", "cuda-toolkit",
+              "pytorch-cuda", "nvidia", "libuv", "jpeg", "libpng", "freetype", "cudatoolkit-dev"}
+
+
+def _quote(dep: Dependency) -> str:
+    text = dep.raw if dep.kind in ("git", "url") else f"{dep.name}{'[' + ','.join(dep.extras) + ']' if dep.extras else ''}{dep.specifier}"
+    if dep.marker and dep.kind == "pypi":
+        text += f"; {dep.marker}"
+    return shlex.quote(text.removeprefix("-e ").strip())
+
+
+def _is_torch(dep: Dependency) -> bool:
+    return canonicalize_name(dep.name) in TORCH_FAMILY
+
+
+def _torch_step(deps: list[Dependency], gpu: bool) -> str | None:
+    """torch from the CPU wheel index when no GPU is needed (hundreds of MB instead of GBs); the default index when
+    that one is unreachable (offline mirrors, networks that reach only PyPI)."""
+    torch = [d for d in deps if _is_torch(d)]
+    if not torch:
+        return None
+    specs = " ".join(shlex.quote(f"{'torch' if canonicalize_name(d.name) == 'pytorch' else d.name}{d.specifier}")
+                     for d in torch)
+    if gpu:
+        return f"pip install {specs}"
+    return f"pip install --index-url {TORCH_CPU_INDEX} {specs} || pip install {specs}"
+
+
+def _split_requirements(facts: RepoFacts) -> tuple[list[str], bool]:
+    """The main requirements files (not dev/test/docs), and whether any of them installs the project itself."""
+    files = [m.source for m in facts.manifests if m.kind == "requirements"]
+    main = [f for f in files if not re.search(r"(^|[-_./])(dev|test|tests|docs?|lint|ci)([-_.]|$)", basename(f).lower())
+            and "/" not in f]
+    if not main:
+        main = [f for f in files if not re.search(r"(dev|test|docs?|lint|ci)", f.lower())][:1]
+    installs_self = any(d.kind == "path" and d.source in main for d in facts.dependencies)
+    return main, installs_self
+
+
+def _conda_deps(facts: RepoFacts, notes: list[str]) -> list[Dependency]:
+    out = []
+    dropped = []
+    for d in facts.dependencies:
+        if d.kind != "conda":
+            continue
+        name = d.name.lower()
+        if name in CONDA_ONLY or name.startswith(("lib", "cuda", "_")):
+            dropped.append(d.name)
+            continue
+        spec = d.specifier if re.match(r"^(==|>=|<=|>|<|!=)\d", d.specifier) else ""
+        if spec.startswith("==") and spec.count(".") == 1:
+            spec = f"{spec}.*"
+        out.append(d.model_copy(update={"name": CONDA_TO_PIP.get(name, d.name), "specifier": spec, "kind": "pypi"}))
+    if out or dropped:
+        notes.append(f"conda environment translated to pip ({len(out)} packages)"
+                     + (f"; conda-only packages dropped: {', '.join(sorted(set(dropped))[:10])}" if dropped else ""))
+    return out
+
+
+def _inferred_deps(facts: RepoFacts, notes: list[str]) -> list[Dependency]:
+    """No manifest: the README's pip lines if any, else the code's own imports mapped to distributions."""
+    deps: list[Dependency] = []
+    for line in facts.readme_installs:
+        if not line.command.lstrip().startswith(("pip", "python")):
+            continue
+        try:
+            words = shlex.split(line.command)
+        except ValueError:
+            continue
+        args = words[words.index("install") + 1:] if "install" in words else []
+        for w in args:
+            if w.startswith("-") or w in (".", "-e") or "/" in w:
+                continue
+            from ..analyze.requirements import parse_requirement
+
+            dep = parse_requirement(w, line.source, line.line)
+            if dep is not None:
+                deps.append(dep)
+    if deps:
+        notes.append(f"no manifest: dependencies from the README's pip install lines ({line.source})")
+    seen = {canonicalize_name(d.name) for d in deps}
+    from_imports = []
+    for imp in facts.imports:
+        dist = dist_for_import(imp.module)
+        if dist and canonicalize_name(dist) not in seen:
+            seen.add(canonicalize_name(dist))
+            from_imports.append(dist)
+            deps.append(Dependency(name=dist, raw=dist, source=imp.source))
+    if from_imports:
+        notes.append("no manifest: dependencies inferred from the code's imports: " + ", ".join(from_imports[:25]))
+    return deps
+
+
+def _builds_extensions(repo_dir: Path) -> bool:
+    try:
+        text = (repo_dir / "setup.py").read_text(encoding="utf-8", errors="replace")[:200_000]
+    except OSError:
+        return False
+    return "ext_modules" in text or "Extension(" in text or "cythonize" in text
+
+
+def _gpu_needed(facts: RepoFacts) -> tuple[bool, bool]:
+    hard = [g for g in facts.gpu_markers if g.hard]
+    return bool(hard), bool(hard)
+
+
+def _checkable_imports(facts: RepoFacts, deps: list[Dependency]) -> list[str]:
+    """Imports the static check can hold the environment to: with declared dependencies, those that map to one of
+    them (tests and examples often import extras); with inferred ones, all of them."""
+    declared = {canonicalize_name(d.name) for d in deps}
+    names = []
+    for imp in facts.imports:
+        dist = dist_for_import(imp.module)
+        if dist and canonicalize_name(dist) in declared:
+            names.append(imp.module)
+    return names
+
+
+def static_import_check(modules: list[str]) -> str:
+    """A command that checks every third-party module the code imports can be found, without importing any."""
+    mods = ",".join(repr(m) for m in modules[:60])
+    return ('python -c "import importlib.util as u, sys; '
+            f"missing = [m for m in ({mods},) if u.find_spec(m) is None]; "
+            "print('missing modules:', missing) if missing else print('all imports resolvable'); "
+            'sys.exit(1 if missing else 0)"')
+
+
+def smoke_ladder(facts: RepoFacts, import_names: list[str]) -> tuple[list[SmokeRung], str, list[str]]:
+    """(ladder lowest first, smoke command, reasons)."""
+    ladder: list[SmokeRung] = []
+    reasons: list[str] = []
+    if import_names:
+        ladder.append(SmokeRung(rung="static-imports", command=static_import_check(import_names)))
+    imports = [c for c in facts.smoke_candidates if c.kind == "import"]
+    if imports:
+        ladder.append(SmokeRung(rung="import-package", command=imports[0].command))
+    helps = [c for c in facts.smoke_candidates if c.kind == "entrypoint-help" and not c.needs_data]
+    if helps:
+        ladder.append(SmokeRung(rung="entrypoint-help", command=helps[0].command))
+    tests = [c for c in facts.smoke_candidates if c.kind == "tests" and not c.needs_data]
+    has_pytest = any(canonicalize_name(d.name) == "pytest" for d in facts.dependencies)
+    if tests and has_pytest:
+        ladder.append(SmokeRung(rung="tests", command="timeout 600 " + tests[0].command))
+    for rung in ("entrypoint-help", "import-package", "static-imports"):
+        chosen = next((r for r in ladder if r.rung == rung), None)
+        if chosen:
+            why = next((c.reason for c in facts.smoke_candidates if c.command == chosen.command), "")
+            reasons.append(f"smoke: {chosen.command[:80]} ({rung}{': ' + why if why else ''})")
+            return ladder, chosen.command, reasons
+    reasons.append("smoke: no entry point or package found; compiling every module is the best proof available")
+    return ladder, "python -m compileall -q .", reasons
+
+
+class DeterministicPlanner:
+    """Plans without an LLM. The same facts always give the same plan."""
+
+    def plan(self, ctx: PlanContext, sink: EventSink, cancel: CancelToken) -> PlanResult:
+        facts = ctx.facts
+        notes: list[str] = []
+        messages: list[str] = []
+        kinds = {m.kind for m in facts.manifests}
+        main_reqs, reqs_install_self = _split_requirements(facts)
+        is_project = bool(kinds & _PROJECT_KINDS)
+        # Which declared dependencies the environment needs (main group only).
+        declared = [d for d in facts.dependencies if d.group is None and d.kind in ("pypi", "git", "url")
+                    and not d.source.endswith("package.json")]
+        conda = _conda_deps(facts, notes) if "conda-environment" in kinds else []
+        if not main_reqs and not is_project and not declared and not conda:
+            inferred = _inferred_deps(facts, notes)
+        else:
+            inferred = []
+
+        all_deps = declared + conda + inferred
+        version, why = choose_python(facts.python_hints, all_deps)
+        notes += why
+        base_image = self._base_image(ctx, version, notes, messages)
+        gpu, _ = _gpu_needed(facts)
+        cpu_fallback = gpu
+        if gpu:
+            notes.append("GPU: the code calls CUDA without a CPU branch in "
+                         + ", ".join(sorted({g.source for g in facts.gpu_markers if g.hard})[:3])
+                         + "; the plan asks for a GPU and allows the CPU for the smoke run")
+
+        install: list[str] = ["python -m pip install --upgrade pip setuptools wheel"]
+        source: list[str] = []
+        torch_step = _torch_step(all_deps, gpu)
+        if torch_step:
+            install.append(torch_step)
+            notes.append("PyTorch from its CPU wheel index (falls back to the default index)" if not gpu else
+                         "PyTorch from the default index (CUDA build) for the GPU")
+        if main_reqs:
+            for req in main_reqs:
+                if reqs_install_self:
+                    source.append(f"pip install -r {shlex.quote(req)}")
+                else:
+                    install.append(f"pip install -r {shlex.quote(req)}")
+            notes.append(f"dependencies from {', '.join(main_reqs)}")
+        else:
+            listed = [d for d in all_deps if not _is_torch(d) and d.kind != "path"]
+            if listed and is_project:
+                notes.append("dependencies from the project's metadata, installed before the source for caching")
+            if listed:
+                install.append("pip install " + " ".join(_quote(d) for d in listed))
+        if is_project and not reqs_install_self:
+            source.append("pip install --no-deps -e ." if "setup.py" in kinds or "pyproject" in str(kinds)
+                          else "pip install --no-deps .")
+            notes.append("the project itself installed with --no-deps after the source copy")
+
+        system = self._system_packages(all_deps, facts, notes, ctx.repo_dir)
+        import_names = _checkable_imports(facts, all_deps)
+        ladder, smoke, reasons = smoke_ladder(facts, import_names)
+        notes += reasons
+        if facts.commit_date is not None and facts.commit_date.year <= 2021:
+            notes.append(f"the commit is from {facts.commit_date.date()}: if unpinned dependencies have moved on, "
+                         "the time-travel repair resolves them as of that date")
+        env = {"MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1"}
+        if gpu:
+            env["CUDA_VISIBLE_DEVICES"] = env.get("CUDA_VISIBLE_DEVICES", "0")
+        plan = EnvPlan(
+            base_image=base_image, system_packages=system, workdir="/repo", install_steps=install,
+            source_steps=source, env=env, smoke_command=smoke, requires_gpu=gpu, cpu_fallback=cpu_fallback,
+            python_version=version, smoke_ladder=ladder, notes="\n".join(f"- {n}" for n in notes),
+        )
+        return PlanResult(plan=plan, source="deterministic", messages=messages)
+
+    @staticmethod
+    def _base_image(ctx: PlanContext, version: str, notes: list[str], messages: list[str]) -> str:
+        if version in ctx.base_image_map:
+            notes.append(f"base image for Python {version} from the configured map")
+            return ctx.base_image_map[version]
+        tag = f"python:{version}-slim"
+        local = {m.group(1) for t in ctx.local_images if (m := re.match(r"^python:(3\.\d+)-slim$", t))}
+        if ctx.local_images and tag not in ctx.local_images and local:
+            nearest = nearest_available(version, sorted(local))
+            if nearest:
+                text = f"{tag} is not present locally; using the nearest local image python:{nearest}-slim"
+                notes.append(text)
+                messages.append(text)
+                return f"python:{nearest}-slim"
+        return tag
+
+    @staticmethod
+    def _system_packages(deps: list[Dependency], facts: RepoFacts, notes: list[str], repo_dir: Path) -> list[str]:
+        needs = system_packages_for([d.name for d in deps])
+        if any(d.kind == "git" for d in deps):
+            needs.append(("git", "dependencies come from git URLs"))
+        if _builds_extensions(repo_dir):
+            needs.append(("build-essential", "setup.py builds C extensions"))
+        pkgs: list[str] = []
+        for pkg, why in needs:
+            if pkg not in pkgs:
+                pkgs.append(pkg)
+                notes.append(f"system package {pkg}: {why}")
+        return pkgs

@@ -1,0 +1,119 @@
+"""Choose the Python version from every hint and from what the pins can install on."""
+
+from __future__ import annotations
+
+import re
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from ..contracts.facts import Dependency, PythonHint
+
+CANDIDATES = ["3.11", "3.12", "3.10", "3.13", "3.9", "3.8", "3.7"]  # preference order when all fit
+DEFAULT = "3.11"
+
+#: (distribution, upper bound of the pinned version, newest Python that has wheels for it). Old pins of the
+#: scientific stack have no wheels for new Pythons and fail to compile there.
+_PIN_CEILINGS: list[tuple[str, str, str]] = [
+    ("tensorflow", "2.0", "3.7"), ("tensorflow", "2.6", "3.9"), ("tensorflow", "2.11", "3.10"), ("tensorflow", "2.16", "3.11"),
+    ("tensorflow-gpu", "2.0", "3.7"), ("tensorflow-gpu", "2.12", "3.10"),
+    ("torch", "1.5", "3.8"), ("torch", "1.11", "3.9"), ("torch", "1.13", "3.10"), ("torch", "2.1", "3.11"),
+    ("torch", "2.5", "3.12"),
+    ("numpy", "1.19", "3.8"), ("numpy", "1.22", "3.9"), ("numpy", "1.23.2", "3.10"), ("numpy", "1.26", "3.11"),
+    ("numpy", "2.1", "3.12"),
+    ("scipy", "1.6", "3.8"), ("scipy", "1.8", "3.9"), ("scipy", "1.9.2", "3.10"), ("scipy", "1.11.2", "3.11"),
+    ("pandas", "1.2", "3.8"), ("pandas", "1.4", "3.9"), ("pandas", "1.5", "3.10"), ("pandas", "2.1", "3.11"),
+    ("scikit-learn", "0.24", "3.8"), ("scikit-learn", "1.0", "3.9"), ("scikit-learn", "1.1.3", "3.10"),
+    ("scikit-learn", "1.3", "3.11"),
+    ("matplotlib", "3.3", "3.8"), ("matplotlib", "3.5", "3.10"),
+    ("h5py", "3.0", "3.8"), ("pillow", "8.0", "3.8"), ("opencv-python", "4.5", "3.9"),
+]
+
+
+def _ceiling_for(dep: Dependency) -> str | None:
+    """Newest Python a pinned dependency can install on, or None when it does not limit the choice."""
+    name = canonicalize_name(dep.name)
+    if name == "pytorch":
+        name = "torch"
+    m = re.match(r"^(==|~=|<=|<)\s*([0-9][0-9a-z.]*)", dep.specifier.split(",")[0].strip()) if dep.specifier else None
+    if m is None:
+        # An upper bound anywhere in the specifier also pins the past.
+        m = next((re.match(r"^(<=|<)\s*([0-9][0-9a-z.]*)", p.strip()) for p in dep.specifier.split(",")
+                  if re.match(r"^\s*(<=|<)", p)), None)
+    if m is None:
+        return None
+    try:
+        pinned = Version(m.group(2).rstrip(".*"))
+    except InvalidVersion:
+        return None
+    if m.group(1) == "<":  # '<1.20' allows 1.19.x at most
+        pinned = Version(f"{pinned.major}.{max(pinned.minor - 1, 0)}") if pinned.minor else Version(f"{pinned.major - 1}.99")
+    best: str | None = None
+    for dist, upper, python in _PIN_CEILINGS:
+        if dist == name and pinned <= Version(upper):
+            if best is None or Version(python) < Version(best):
+                best = python
+    return best
+
+
+def _spec_of(hint: PythonHint) -> SpecifierSet | None:
+    text = hint.spec.strip().replace(" ", "")
+    if re.match(r"^\d+\.\d+$", text):
+        # An exact version from .python-version, runtime.txt, CI or conda means "this minor".
+        return SpecifierSet(f"=={text}.*")
+    if re.match(r"^\d+$", text):
+        return SpecifierSet(f"=={text}.*")
+    try:
+        return SpecifierSet(text)
+    except InvalidSpecifier:
+        return None
+
+
+def choose_python(hints: list[PythonHint], deps: list[Dependency]) -> tuple[str, list[str]]:
+    """(version, reasons). Hard constraints (python_requires, poetry, pipfile, pin ceilings) must hold; soft ones
+    (exact versions from CI, tox, .python-version, classifiers, README) are preferences, newest first."""
+    reasons: list[str] = []
+    hard = [(h, s) for h in hints if h.kind in ("python_requires", "poetry", "pipfile") and (s := _spec_of(h))]
+    exact_kinds = ("python-version-file", "runtime.txt", "conda")
+    exact = [h for h in hints if h.kind in exact_kinds and _spec_of(h)]
+    soft = [h.spec for h in hints if h.kind in ("classifier", "ci", "tox") and re.match(r"^3\.\d+$", h.spec)]
+    ceilings = [(d, c) for d in deps if d.group is None and (c := _ceiling_for(d))]
+    ceiling = min((Version(c) for _, c in ceilings), default=None)
+
+    def ok(v: str) -> bool:
+        if any(Version(v) not in s for _, s in hard):
+            return False
+        return ceiling is None or Version(v) <= ceiling
+
+    for h in exact:
+        spec = _spec_of(h)
+        version = next((v for v in CANDIDATES if spec and Version(v) in spec), None)
+        if version and ok(version):
+            reasons.append(f"Python {version} from {h.source} ({h.kind})")
+            return version, reasons
+    if ceilings:
+        dep, c = min(ceilings, key=lambda x: Version(x[1]))
+        reasons.append(f"Python <= {c} because {dep.name}{dep.specifier} ({dep.source}) has no wheels for newer ones")
+    for h, s in hard:
+        reasons.append(f"requires Python {s} ({h.source})")
+    preferred = sorted({v for v in soft if v in CANDIDATES}, key=Version, reverse=True)
+    for v in preferred:
+        if ok(v):
+            reasons.append(f"Python {v}: the newest version the project tests or declares (CI/tox/classifiers)")
+            return v, reasons
+    for v in CANDIDATES:
+        if ok(v):
+            if not reasons:
+                reasons.append(f"Python {v}: no version hints, the default")
+            return v, reasons
+    reasons.append(f"the hints contradict each other; using Python {DEFAULT}")
+    return DEFAULT, reasons
+
+
+def nearest_available(version: str, available: list[str]) -> str | None:
+    """The closest available version (by minor distance, older preferred on ties)."""
+    if not available:
+        return None
+    target = Version(version)
+    return min(available, key=lambda v: (abs(Version(v).minor - target.minor), Version(v) > target))
