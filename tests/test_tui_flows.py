@@ -192,3 +192,22 @@ async def test_open_a_past_run_and_resume_from_its_attempt(demo: Path, tmp_path:
     assert meta.resumed_from == f"{past.name}/01" and meta.attempts[0].plan_source == "resumed"
     assert EnvPlan.model_validate_json((new_dir / "attempts/01/plan.json").read_text()) == REPAIRED
     assert metadata(past).status == "max-attempts-exhausted"  # the old run is left as it was
+
+
+async def test_rerun_a_past_run_from_the_browser(demo: Path, tmp_path: Path) -> None:
+    out = tmp_path / "runs"
+    app = Paper2RunApp("home", None, out, parts=Parts())
+    async with app.run_test(size=(120, 40)) as pilot:
+        first = app.start_run(RunConfig(repo=str(demo), out=out, approve="auto"))
+        past = await finished(pilot, first)
+        await pilot.press("escape")
+        await pilot.pause()
+        app.open_run(past)
+        await pilot.pause()
+        await pilot.press("r")
+        await pilot.pause()
+        again = app.screen
+        assert isinstance(again, RunScreen) and again.job.config is not None
+        assert again.job.config.repo == str(demo) and again.job.config.approve == "auto"
+        new_dir = await finished(pilot, again)
+    assert new_dir != past and metadata(new_dir).status == "success"

@@ -174,3 +174,17 @@ async def test_the_command_palette_offers_every_action_of_the_run_screen(tmp_pat
         await wait_for(pilot, lambda: isinstance(app.screen, GateScreen))
         await pilot.press("ctrl+s")
         await app.workers.wait_for_complete()
+
+
+async def test_an_engine_crash_becomes_an_error_modal_not_a_dead_app(tmp_path: Path) -> None:
+    def crashing_job(sink, reviewer, cancel):  # type: ignore[no-untyped-def]
+        raise RuntimeError("the engine broke")
+
+    app = Paper2RunApp("home", None, tmp_path / "runs")
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = app.start_job(EngineJob(title="./demo", run=crashing_job))
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "ErrorScreen")
+        assert "RuntimeError: the engine broke" in str(app.screen.query_one("#error-message").render())
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is screen and screen.status == "exception" and not screen.live

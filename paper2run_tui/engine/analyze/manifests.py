@@ -223,9 +223,8 @@ def _pyproject(text: str, rel: str, out: ManifestFacts) -> None:
     if "dependency-groups" in data:
         for group, reqs in data["dependency-groups"].items():
             out.dependencies += [d for r in reqs if isinstance(r, str) and (d := parse_requirement(r, rel, None, group))]
-    if not out.manifests or all(m.source != rel for m in out.manifests):
-        if "build-system" in data:
-            out.add(rel, "pyproject-build-system", "pip")
+    if (not out.manifests or all(m.source != rel for m in out.manifests)) and "build-system" in data:
+        out.add(rel, "pyproject-build-system", "pip")
 
 
 # --- Pipfile, conda, other ecosystems ------------------------------------------------------------------------
