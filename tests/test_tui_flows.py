@@ -41,10 +41,16 @@ def metadata(run_dir: Path) -> RunMetadata:
     return RunMetadata.model_validate_json((run_dir / "metadata.json").read_text())
 
 
+def ended(app: Paper2RunApp) -> bool:
+    return app.last_run is not None and app.last_run.outcome is not None
+
+
 async def open_gate(pilot, app: Paper2RunApp) -> GateScreen:  # type: ignore[no-untyped-def]
-    await wait_until(pilot, lambda: isinstance(app.screen, GateScreen), timeout=30)
+    await wait_until(pilot, lambda: isinstance(app.screen, GateScreen) or ended(app), timeout=30)
     await pilot.pause(0.2)
-    assert isinstance(app.screen, GateScreen)
+    outcome = app.last_run.outcome if app.last_run else None
+    why = f"{outcome.status}: {outcome.reason}" if outcome else "?"
+    assert isinstance(app.screen, GateScreen), f"the run ended before the gate ({why})"
     return app.screen
 
 

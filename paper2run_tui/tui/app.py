@@ -110,6 +110,11 @@ class Paper2RunApp(App[int]):
 
     def run_finished(self, screen: RunScreen) -> None:
         status = screen.status
+        outcome = screen.outcome
+        if outcome is not None and status == "exception":
+            where = f"\n\nThe traceback is in {outcome.run_dir / 'logs' / 'exception.txt'}" if outcome.run_dir else ""
+            self.show_error(f"The run stopped on an unexpected error: {outcome.reason}{where}")
+            return
         severity = "information" if status in ("success", "dry-run") else "warning"
         self.notify(f"Run finished: {status}", severity=severity)  # type: ignore[arg-type]
 
