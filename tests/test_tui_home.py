@@ -83,3 +83,17 @@ async def test_implement_a_paper_is_a_named_action_that_says_where_it_lives(tmp_
             assert "paper2run-tui implement PAPER" in note.message
         else:
             assert type(app.screen).__name__ == "ImplementScreen"
+
+
+async def test_every_theme_renders_the_home_screen(tmp_path: Path) -> None:
+    write_past_runs(tmp_path / "runs")
+    app = Paper2RunApp("home", None, tmp_path / "runs")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.pause()
+        themes = sorted(app.available_themes)
+        assert "textual-light" in themes and len(themes) > 5
+        for name in themes:
+            app.theme = name
+            await pilot.pause()
+            assert app.current_theme.name == name
+        assert app.screen.query_one(RunsTable).row_count == 4
