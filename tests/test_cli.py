@@ -34,11 +34,11 @@ def repo(make_repo) -> Path:
 
 
 def test_dry_run_headless_succeeds_and_prints_one_line_per_event(repo: Path, tmp_path: Path) -> None:
-    result = cli("run", "--repo", str(repo), "--out", str(tmp_path), "--dry-run", "--headless")
+    result = cli("run", "--repo", str(repo), "--out", str(tmp_path / "runs"), "--dry-run", "--headless")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].startswith("run demo-") and lines[-1].startswith("run finished: dry-run")
-    run_dir = next(tmp_path.iterdir())
+    run_dir = next((tmp_path / "runs").iterdir())
     assert RunMetadata.model_validate_json((run_dir / "metadata.json").read_text()).status == "dry-run"
     assert len((run_dir / "run.log").read_text().splitlines()) == len(lines)
 
@@ -141,11 +141,17 @@ def test_runs_lists_past_runs_headless(repo: Path, tmp_path: Path) -> None:
     assert result.returncode == 0 and "\tdry-run\t1 attempt(s)\t" in result.stdout
 
 
+def test_base_url_without_a_model_is_a_clear_error(repo: Path, tmp_path: Path) -> None:
+    env = {**ENV, "PAPER2RUN_BASE_URL": "http://127.0.0.1:9/v1"}
+    assert_clean_failure(cli("run", "--repo", str(repo), "--dry-run", "--headless", env=env), 2, "PAPER2RUN_MODEL")
+
+
 def test_api_key_from_dotenv_never_reaches_the_run_folder(repo: Path, tmp_path: Path) -> None:
-    (tmp_path / ".env").write_text("NVIDIA_API_KEY=nvapi-SECRET-dotenv-key\nPAPER2RUN_BASE_URL=http://127.0.0.1:9/v1\n")
+    (tmp_path / ".env").write_text("NVIDIA_API_KEY=nvapi-SECRET-dotenv-key\nPAPER2RUN_BASE_URL=http://127.0.0.1:9/v1\n"
+                                  "PAPER2RUN_MODEL=test-model\n")
     result = cli("run", "--repo", str(repo), "--out", str(tmp_path / "runs"), "--dry-run", "--headless", cwd=tmp_path)
     run_dir = next((tmp_path / "runs").iterdir())
     meta = RunMetadata.model_validate_json((run_dir / "metadata.json").read_text())
-    assert meta.base_url == "http://127.0.0.1:9/v1", result.stdout + result.stderr
+    assert meta.base_url == "http://127.0.0.1:9/v1" and meta.model == "test-model", result.stdout + result.stderr
     leaked = [p for p in run_dir.rglob("*") if p.is_file() and b"SECRET-dotenv" in p.read_bytes()]
     assert leaked == []

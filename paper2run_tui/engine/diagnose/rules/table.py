@@ -1,0 +1,400 @@
+"""The known-failure table: a signature (regex over the logs), what it means, and the plan change that fixes it.
+
+Most research repositories fail for a small set of boring reasons. Each rule either returns a complete new plan or
+raises Stop with the reason a person needs (e.g. the data set is missing, and where the README says to get it).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ...contracts import EnvPlan
+from ...plan.packages import dist_for_import
+from ..base import DiagnosisContext
+from .transforms import (
+    Stop,
+    add_install,
+    add_system,
+    lower_smoke,
+    move_python,
+    pin,
+    prefix_steps,
+    set_env,
+    time_travel,
+)
+
+Transform = Callable[[EnvPlan, re.Match[str], DiagnosisContext], EnvPlan]
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    failure_class: str
+    pattern: re.Pattern[str]
+    explain: str  # may use {0}, {1}... from the match groups
+    fix: Transform
+
+    def describe(self, match: re.Match[str]) -> str:
+        groups = [g or "" for g in match.groups()]
+        try:
+            return self.explain.format(*groups)
+        except (IndexError, KeyError):
+            return self.explain
+
+
+def _r(pattern: str, flags: int = 0) -> re.Pattern[str]:
+    return re.compile(pattern, flags | re.MULTILINE)
+
+
+# --- fixes ------------------------------------------------------------------------------------------------------
+
+SHARED_LIBS = {
+    "libGL.so": "libgl1", "libgthread-2.0.so": "libglib2.0-0", "libglib-2.0.so": "libglib2.0-0",
+    "libSM.so": "libsm6", "libXext.so": "libxext6", "libXrender.so": "libxrender1", "libgomp.so": "libgomp1",
+    "libsndfile.so": "libsndfile1", "libpq.so": "libpq5", "libhdf5": "libhdf5-dev", "libGLU.so": "libglu1-mesa",
+    "libX11.so": "libx11-6", "libxcb.so": "libxcb1", "libfontconfig.so": "libfontconfig1", "libmagic.so": "libmagic1",
+    "libespeak": "espeak-ng", "libportaudio.so": "libportaudio2", "libzmq.so": "libzmq5", "libEGL.so": "libegl1",
+    "libOpenGL.so": "libopengl0", "libjpeg.so": "libjpeg62-turbo", "libpng16.so": "libpng16-16",
+    "libtiff.so": "libtiff6", "libgfortran.so": "libgfortran5", "libopenblas.so": "libopenblas0",
+    "liblapack.so": "liblapack3", "libblas.so": "libblas3", "libgeos_c.so": "libgeos-c1v5", "libproj.so": "proj-bin",
+    "libavcodec.so": "ffmpeg", "libavformat.so": "ffmpeg", "libsox": "sox",
+}
+
+
+def _missing_module(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
+    module = m.group(1).split(".")[0]
+    if module in ctx.facts.local_modules:
+        return set_env(plan, PYTHONPATH=plan.workdir)
+    dist = dist_for_import(module)
+    if dist is None:
+        raise Stop(f"the code imports {module!r}, which is not an installable package (Python 2 or a platform "
+                   "module); the code itself would have to change")
+    return add_install(plan, ctx, f"pip install {dist}", before_failing=True)
+
+
+def _shared_library(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
+    lib = m.group(1)
+    for prefix, pkg in SHARED_LIBS.items():
+        if lib.startswith(prefix):
+            return add_system(plan, pkg)
+    if lib.startswith(("libcuda", "libcudart", "libcublas", "libcudnn", "libnvidia")):
+        raise Stop(f"{lib} is part of the NVIDIA driver/CUDA runtime: the code needs a GPU build and a GPU")
+    raise Stop(f"the shared library {lib} is missing and no Debian package is known for it")
+
+
+def _compiler(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
+    return add_system(plan, "build-essential")
+
+
+def _python_headers(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
+    return add_system(plan, "build-essential", "python3-dev")
+
+
+def _requires_python(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+    from packaging.version import Version
+
+    try:
+        spec = SpecifierSet(m.group(2).replace(" ", ""))
+    except InvalidSpecifier:
+        raise Stop(f"{m.group(1) or 'a package'} needs Python {m.group(2)}") from None
+    wanted = [v for v in ("3.11", "3.10", "3.12", "3.9", "3.13", "3.8", "3.7") if Version(f"{v}.0") in spec]
+    return move_python(plan, ctx, wanted, f"a dependency requires Python {m.group(2)}")
+
+
+def _no_matching_distribution(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
+    name, version = m.group(1), m.group(2)
+    if version and plan.python_version and plan.python_version >= "3.10":
+        try:
+            return move_python(plan, ctx, ["3.9", "3.8"], f"{name}=={version} has no release for Python "
+                                                          f"{plan.python_version}")
+        except Stop:
+            pass
+    return _relax_pin(plan, name, ctx)
+
+
+def _relax_pin(plan: EnvPlan, name: str, ctx: DiagnosisContext) -> EnvPlan:
+    """Drop the exact pin of one package in the requirement files and in the listed steps."""
+    safe = re.escape(name)
+    sed = f"sed -i -E 's/^({safe})[[:space:]]*[=<>~!]=?[^;#]*/\\1/I' $(ls requirements*.txt requirements/*.txt 2>/dev/null) || true"
+    steps = [re.sub(rf"({safe})(==|~=|<=|>=)[\w.*+!-]+", r"\1", s, flags=re.IGNORECASE) for s in plan.install_steps]
+    first_req = next((i for i, s in enumerate(steps) if "-r " in s), None)
+    if first_req is not None and sed not in steps:
+        steps.insert(first_req, sed)
+    new = plan.model_copy(update={"install_steps": steps,
+                                  "notes": f"{plan.notes}\n- repair: the pin of {name} relaxed (no such release here)"})
+    if new.install_steps == plan.install_steps:
+        raise Stop(f"no installable release of {name} matches; relaxing its pin did not change the plan")
+    return new
+
+
+def _numpy2(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
+    return pin(plan, ctx, "numpy<2")
+
+
+def _numpy_aliases(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
+    return pin(plan, ctx, "numpy<1.24")
+
+
+def _collections_abc(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
+    return move_python(plan, ctx, ["3.9", "3.8"], f"collections.{m.group(1)} moved to collections.abc in Python 3.10")
+
+
+def _torch_six(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
+    new = pin(plan, ctx, "torch<2")
+    return move_python(new, ctx, ["3.10", "3.9"], "torch<2 has no wheels for newer Pythons") \
+        if (plan.python_version or "3.11") > "3.10" else new
+
+
+def _sklearn_joblib(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
+    return move_python(pin(plan, ctx, "scikit-learn<0.23"), ctx, ["3.8", "3.7", "3.9"],
+                       "scikit-learn<0.23 (sklearn.externals.joblib) predates newer Pythons")
+
+
+def _sklearn_name(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
+    steps = [re.sub(r"(?<![\w-])sklearn(?![\w-])", "scikit-learn", s) for s in plan.install_steps]
+    sed = "sed -i -E 's/^sklearn([^-_a-z]|$)/scikit-learn\\1/' $(ls requirements*.txt 2>/dev/null) || true"
+    idx = next((i for i, s in enumerate(steps) if "-r " in s), None)
+    if idx is not None:
+        steps.insert(idx, sed)
+    return plan.model_copy(update={"install_steps": steps})
+
+
+def _pkg_resources(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
+    return add_install(plan, ctx, "pip install 'setuptools<81'", before_failing=True)
+
+
+def _use_2to3(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
+    steps = [f"{s} --no-build-isolation" if s.startswith("pip install") and "--no-build-isolation" not in s
+             and "setuptools" not in s else s for s in plan.install_steps]
+    new = plan.model_copy(update={"install_steps": steps})
+    return add_install(new, ctx, "pip install 'setuptools<58' wheel", before_failing=True) if _has_failing(ctx) else \
+        plan.model_copy(update={"install_steps": ["pip install 'setuptools<58' wheel", *steps]})
+
+
+def _has_failing(ctx: DiagnosisContext) -> bool:
+    return bool(ctx.attempt.failing_step)
+
+
+def _bdist_wheel(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
+    return add_install(plan, ctx, "pip install wheel", before_failing=True)
+
+
+def _cuda_on_cpu(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
+    return lower_smoke(set_env(plan, CUDA_VISIBLE_DEVICES=""),
+                       "the code needs a CUDA GPU, which this machine's engine does not provide")
+
+
+def _externally_managed(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
+    return prefix_steps(set_env(plan, PIP_BREAK_SYSTEM_PACKAGES="1"), "export PIP_BREAK_SYSTEM_PACKAGES=1 &&")
+
+
+def _git_missing(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
+    return add_system(plan, "git")
+
+
+def _encoding(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
+    new = set_env(plan, PYTHONUTF8="1", PYTHONIOENCODING="utf-8", LANG="C.UTF-8", LC_ALL="C.UTF-8")
+    return prefix_steps(new, "export PYTHONUTF8=1 LANG=C.UTF-8 &&") if ctx.attempt.outcome == "build-failed" else new
+
+
+def _data_missing(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
+    path = m.group(1)
+    hints = [d for d in ctx.facts.data_expectations if d.kind in ("readme-instruction", "download-url")]
+    where = "; ".join(f"{d.target} ({d.source})" for d in hints[:3])
+    why = f"the code needs the data file {path!r}, which is not in the repository" + (
+        f"; the repository says to get it with: {where}" if where else "; no download instructions were found")
+    if ctx.attempt.outcome == "smoke-failed" and plan.smoke_ladder:
+        return lower_smoke(plan, why)
+    raise Stop(why)
+
+
+def _cert(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
+    raise Stop("TLS certificate verification failed inside the build: a proxy intercepts TLS. Rerun with "
+               "--ca-cert PATH (your organisation's CA bundle); no plan change can fix this")
+
+
+def _network(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
+    raise Stop(f"the build could not reach the network ({m.group(0).strip()[:80]}): check the engine's DNS and "
+               "proxy settings (HTTP(S)_PROXY are passed as build args)")
+
+
+def _disk_full(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
+    raise Stop("the Docker engine ran out of disk space: `paper2run-tui cleanup` and `docker system prune` free it")
+
+
+def _oom(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
+    raise Stop("the process was killed for using too much memory: raise --memory (now the container limit), or "
+               "choose a smaller configuration for the smoke command")
+
+
+def _cython(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
+    new = add_install(add_system(plan, "build-essential"), ctx, "pip install 'cython<3' numpy", before_failing=True)
+    steps = [f"{s} --no-build-isolation" if s.startswith("pip install -r") and "--no-build-isolation" not in s else s
+             for s in new.install_steps]
+    return new.model_copy(update={"install_steps": steps})
+
+
+def _resolution(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
+    if plan.exclude_newer:
+        raise Stop("the dependencies conflict even as of the commit date; the pins themselves contradict each other")
+    return time_travel(plan, ctx)
+
+
+def _wheel_build_failed(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
+    name = next((g for g in m.groups() if g), "a dependency")
+    if "build-essential" not in plan.system_packages:
+        return add_system(plan, "build-essential", "python3-dev")
+    if not plan.exclude_newer and ctx.facts.commit_date is not None:
+        return time_travel(plan, ctx)
+    return move_python(plan, ctx, ["3.9", "3.8"], f"{name} could not be built for Python {plan.python_version}")
+
+
+def _tf1(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
+    new = pin(plan, ctx, "tensorflow<2")
+    return move_python(new, ctx, ["3.7"], "TensorFlow 1.x APIs (tf.placeholder, tf.Session) need tensorflow<2, "
+                                          "which needs Python 3.7")
+
+
+def _display(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
+    return set_env(plan, MPLBACKEND="Agg", QT_QPA_PLATFORM="offscreen", SDL_VIDEODRIVER="dummy")
+
+
+def _rust(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
+    return add_system(plan, "rustc", "cargo", "build-essential")
+
+
+def _python2(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
+    raise Stop("the code is Python 2 (print statements / old syntax); Python 2 images are not supported — the code "
+               "would need porting (2to3)")
+
+
+def _scipy_misc(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
+    return move_python(pin(plan, ctx, "scipy<1.2"), ctx, ["3.7"],
+                       f"scipy.misc.{m.group(1)} was removed in SciPy 1.2, which predates newer Pythons")
+
+
+def _distutils(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
+    return move_python(plan, ctx, ["3.11", "3.10"], "distutils was removed in Python 3.12")
+
+
+def _markupsafe(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
+    return pin(plan, ctx, "markupsafe<2.1")
+
+
+def _protobuf(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
+    return set_env(pin(plan, ctx, "protobuf<3.21"), PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION="python")
+
+
+def _command_not_found(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
+    program = next((g for g in m.groups() if g), "?")
+    return lower_smoke(plan, f"the smoke command's program {program!r} is not installed in the image")
+
+
+def _pillow_antialias(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
+    return pin(plan, ctx, "Pillow<10")
+
+
+def _jax_cuda(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
+    return set_env(plan, JAX_PLATFORMS="cpu")
+
+
+def _pip_editable_setup(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
+    steps = [s for s in plan.source_steps if "-e ." not in s and "install --no-deps ." not in s]
+    return set_env(plan.model_copy(update={"source_steps": steps}), PYTHONPATH=plan.workdir)
+
+
+RULES: list[Rule] = [
+    Rule("cert-verify-failed", "network-tls", _r(r"CERTIFICATE_VERIFY_FAILED|SSL: CERTIFICATE_VERIFY|certificate verify failed"),
+         "TLS certificate verification failed (a TLS-intercepting proxy)", _cert),
+    Rule("network-unreachable", "network", _r(r"Temporary failure in name resolution|Could not resolve host|Network is unreachable|"
+                                            r"Failed to establish a new connection"),
+         "the build could not reach the network", _network),
+    Rule("disk-full", "resources", _r(r"No space left on device"), "the engine's disk is full", _disk_full),
+    Rule("out-of-memory", "resources", _r(r"^Killed$|MemoryError|OOMKilled|exit code 137"), "out of memory", _oom),
+    Rule("python2-syntax", "python2", _r(r"SyntaxError: Missing parentheses in call to 'print'|"
+                                        r"SyntaxError: invalid syntax.*\n.*print [\"']|except \w+, \w+:"),
+         "Python 2 code", _python2),
+    Rule("sklearn-joblib", "removed-api", _r(r"No module named 'sklearn\.externals\.joblib'|cannot import name 'joblib' from 'sklearn\.externals'"),
+         "sklearn.externals.joblib was removed in scikit-learn 0.23", _sklearn_joblib),
+    Rule("torch-six", "removed-api", _r(r"No module named 'torch\._six'"), "torch._six was removed in PyTorch 2.0", _torch_six),
+    Rule("sklearn-deprecated-name", "packaging", _r(r"The 'sklearn' PyPI package is deprecated"),
+         "the 'sklearn' package name is deprecated; the distribution is scikit-learn", _sklearn_name),
+    Rule("cython-missing", "build-deps", _r(r"No module named '?Cython'?|Cython is required|cythonize"),
+         "the build needs Cython before the package is built", _cython),
+    Rule("pkg-resources-missing", "setuptools", _r(r"No module named 'pkg_resources'"),
+         "pkg_resources is gone from the newest setuptools", _pkg_resources),
+    Rule("distutils-removed", "python-too-new", _r(r"No module named 'distutils'|ModuleNotFoundError: No module named 'distutils\.|"
+                                                 r"module 'distutils' has no attribute"),
+         "distutils was removed in Python 3.12", _distutils),
+    Rule("missing-module", "missing-module", _r(r"(?:ModuleNotFoundError|ImportError): No module named '?([\w.]+)'?"),
+         "the Python module {0} is not installed", _missing_module),
+    Rule("missing-shared-library", "missing-system-library", _r(r"(lib[\w.+-]+?\.so(?:\.[\d.]+)?): cannot open shared object file"),
+         "the shared library {0} is missing", _shared_library),
+    Rule("python-headers-missing", "build-deps", _r(r"Python\.h: No such file or directory"),
+         "the Python headers are missing for a C extension", _python_headers),
+    Rule("compiler-missing", "build-deps", _r(r"(?:gcc|cc|g\+\+|x86_64-linux-gnu-gcc)(?:'|:)? (?:failed: No such file|not found)|"
+                                             r"unable to execute '(?:gcc|cc|x86_64-linux-gnu-gcc)'|C compiler cannot create|"
+                                             r"error: command '(?:gcc|cc|x86_64-linux-gnu-gcc)' failed"),
+         "a C compiler is needed to build a dependency", _compiler),
+    Rule("rust-compiler-missing", "build-deps", _r(r"can't find Rust compiler|error: can't find Rust compiler|cargo: not found"),
+         "a Rust compiler is needed to build a dependency (no wheel for this Python)", _rust),
+    Rule("requires-python", "python-version", _r(r"(?:Package '([\w.-]+)' )?requires a different Python: [\d.]+ not in '([^']+)'"),
+         "a dependency needs Python {1}", _requires_python),
+    Rule("ignored-requires-python", "python-version", _r(r"Ignored the following versions that require a different python version:.*?"
+                                                       r"Requires-Python ()([<>=!~][^;\n]+)"),
+         "the pinned release needs Python {1}", _requires_python),
+    Rule("use-2to3", "setuptools", _r(r"use_2to3 is invalid|error in \S+ setup command: use_2to3"),
+         "setuptools 58 removed use_2to3, which this dependency's setup.py uses", _use_2to3),
+    Rule("bdist-wheel-missing", "build-deps", _r(r"invalid command 'bdist_wheel'"), "the wheel package is missing", _bdist_wheel),
+    Rule("resolution-impossible", "dependency-conflict", _r(r"ResolutionImpossible|conflicting dependencies|Cannot install .* because these package versions have conflicting"),
+         "the dependencies conflict as they are resolved today", _resolution),
+    Rule("wheel-build-failed", "build-failed", _r(r"Failed building wheel for ([\w.-]+)|Failed to build ([\w.-]+)|"
+                                                 r"error: subprocess-exited-with-error[\s\S]{0,400}?Building wheel for ([\w.-]+)"),
+         "a dependency ({0}) could not be built from source", _wheel_build_failed),
+    Rule("no-matching-distribution", "pin-unavailable", _r(r"No matching distribution found for ([\w.\-\[\]]+?)(?:\[[\w,]+\])?(?:==([\w.*+!-]+))?\s*$"),
+         "no release of {0} {1} exists for this Python", _no_matching_distribution),
+    Rule("numpy2-abi", "numpy-abi", _r(r"numpy\.core\.multiarray failed to import|_ARRAY_API not found|compiled using NumPy 1\.x cannot be run in|"
+                                      r"numpy\.dtype size changed"),
+         "a compiled package was built against NumPy 1.x and meets NumPy 2", _numpy2),
+    Rule("numpy-removed-aliases", "removed-api", _r(r"module 'numpy' has no attribute '(float|int|bool|object|complex|str|long|unicode)'"),
+         "np.{0} was removed in NumPy 1.24", _numpy_aliases),
+    Rule("collections-abc", "python-too-new", _r(r"cannot import name '(\w+)' from 'collections'"),
+         "collections.{0} moved to collections.abc (Python 3.10)", _collections_abc),
+    Rule("scipy-misc-removed", "removed-api", _r(r"cannot import name '(imread|imresize|imsave|toimage)' from 'scipy\.misc'"),
+         "scipy.misc.{0} was removed in SciPy 1.2", _scipy_misc),
+    Rule("tensorflow-v1-api", "removed-api", _r(r"module 'tensorflow' has no attribute '(placeholder|Session|contrib|get_variable|"
+                                               r"variable_scope|ConfigProto)'"),
+         "TensorFlow 1.x API tf.{0} is not in TensorFlow 2", _tf1),
+    Rule("markupsafe-soft-unicode", "removed-api", _r(r"cannot import name 'soft_unicode' from 'markupsafe'"),
+         "markupsafe 2.1 removed soft_unicode", _markupsafe),
+    Rule("protobuf-descriptors", "removed-api", _r(r"Descriptors cannot (?:not )?be created directly"),
+         "generated protobuf code is older than protobuf 4", _protobuf),
+    Rule("pillow-antialias", "removed-api", _r(r"module 'PIL\.Image' has no attribute 'ANTIALIAS'"),
+         "Image.ANTIALIAS was removed in Pillow 10", _pillow_antialias),
+    Rule("cuda-on-cpu", "needs-gpu", _r(r"Torch not compiled with CUDA enabled|no CUDA GPUs are available|Found no NVIDIA driver|"
+                                       r"CUDA driver initialization failed|nvidia-smi: not found|CUDA error: no kernel image"),
+         "the code needs a CUDA GPU", _cuda_on_cpu),
+    Rule("jax-cuda", "needs-gpu", _r(r"Unable to initialize backend 'cuda'|jaxlib.*CUDA"), "JAX looks for a CUDA backend", _jax_cuda),
+    Rule("externally-managed", "packaging", _r(r"externally-managed-environment"),
+         "the base image's Python refuses system-wide pip installs (PEP 668)", _externally_managed),
+    Rule("git-missing", "build-deps", _r(r"Cannot find command 'git'|git: not found|No such file or directory: 'git'"),
+         "git is needed for dependencies from git URLs", _git_missing),
+    Rule("encoding-ascii", "locale", _r(r"UnicodeDecodeError: 'ascii' codec|UnicodeEncodeError: 'ascii' codec|"
+                                       r"locale\.Error: unsupported locale setting"),
+         "the locale is ASCII-only", _encoding),
+    Rule("display-missing", "headless", _r(r"no display name and no \$DISPLAY|cannot connect to X server|"
+                                          r"could not connect to display|_tkinter\.TclError"),
+         "the code opens a window and there is no display", _display),
+    Rule("editable-install-failed", "packaging", _r(r"(?:does not appear to be a Python project: neither 'setup\.py' nor "
+                                                   r"'pyproject\.toml' found|Multiple top-level packages discovered in a flat-layout)"),
+         "the repository cannot be installed as a package", _pip_editable_setup),
+    Rule("data-file-missing", "missing-data", _r(r"(?:FileNotFoundError|IOError|OSError): \[Errno 2\] No such file or directory: "
+                                                r"'([^']+\.(?:csv|json|npy|npz|pt|pth|ckpt|h5|hdf5|pkl|pickle|txt|tsv|jpg|png|"
+                                                r"mat|bin|tar|zip|gz|parquet|yaml|yml)|[^']*(?:data|dataset|checkpoint)[^']*)'"),
+         "a data file ({0}) is missing", _data_missing),
+    Rule("smoke-command-not-found", "smoke-command", _r(r"^/bin/sh: \d+: ([\w.-]+): not found|^sh: \d+: ([\w.-]+): not found"),
+         "the smoke command's program {0} is not installed", _command_not_found),
+]

@@ -1,0 +1,116 @@
+"""Plan transformations used by the known-failure rules. Each returns a complete new plan."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import shlex
+
+from ...contracts import EnvPlan
+from ...plan.python_version import nearest_available
+from ..base import DiagnosisContext
+
+
+class Stop(Exception):
+    """A rule that recognised the failure but knows no environment change that fixes it."""
+
+
+def add_system(plan: EnvPlan, *packages: str) -> EnvPlan:
+    pkgs = list(plan.system_packages) + [p for p in packages if p not in plan.system_packages]
+    return plan.model_copy(update={"system_packages": pkgs})
+
+
+def _failing_index(plan: EnvPlan, ctx: DiagnosisContext) -> int | None:
+    step = (ctx.attempt.failing_step or "").strip()
+    if ctx.attempt.outcome != "build-failed" or not step.startswith("RUN "):
+        return None
+    cmd = step[4:].strip()
+    for i, s in enumerate(plan.install_steps):
+        if s.strip() == cmd:
+            return i
+    return None
+
+
+def add_install(plan: EnvPlan, ctx: DiagnosisContext, command: str, *, before_failing: bool = False) -> EnvPlan:
+    """Add an install step: before the failing build step (a build-time need) or after the others."""
+    steps = list(plan.install_steps)
+    if command in steps:
+        return plan
+    index = _failing_index(plan, ctx) if before_failing else None
+    if index is None:
+        steps.append(command)
+    else:
+        steps.insert(index, command)
+    return plan.model_copy(update={"install_steps": steps})
+
+
+def pin(plan: EnvPlan, ctx: DiagnosisContext, requirement: str) -> EnvPlan:
+    """Install an upper-bounded version after the dependencies (a constraint the manifests lack)."""
+    return add_install(plan, ctx, f"pip install {shlex.quote(requirement)}")
+
+
+def set_env(plan: EnvPlan, **values: str) -> EnvPlan:
+    return plan.model_copy(update={"env": {**plan.env, **values}})
+
+
+def prefix_steps(plan: EnvPlan, prefix: str) -> EnvPlan:
+    steps = [s if s.startswith(prefix) else f"{prefix} {s}" for s in plan.install_steps]
+    source = [s if s.startswith(prefix) else f"{prefix} {s}" for s in plan.source_steps]
+    return plan.model_copy(update={"install_steps": steps, "source_steps": source})
+
+
+def move_python(plan: EnvPlan, ctx: DiagnosisContext, wanted: list[str], why: str) -> EnvPlan:
+    """Switch the base image to the first wanted Python that exists (configured map, local images, or any when the
+    registry is reachable, i.e. no local list was given)."""
+    local = sorted({m.group(1) for t in ctx.local_images if (m := re.match(r"^python:(3\.\d+)-slim$", t))})
+    current = plan.python_version
+    for version in wanted:
+        if version == current:
+            continue
+        if version in ctx.base_image_map:
+            image = ctx.base_image_map[version]
+        elif not ctx.local_images or version in local:
+            image = f"python:{version}-slim"
+        else:
+            continue
+        return plan.model_copy(update={"base_image": image, "python_version": version,
+                                       "notes": f"{plan.notes}\n- repair: Python {version} ({why})".strip()})
+    near = nearest_available(wanted[0], [v for v in local if v != current]) if wanted and local else None
+    if near and near != current:
+        return plan.model_copy(update={"base_image": f"python:{near}-slim", "python_version": near,
+                                       "notes": f"{plan.notes}\n- repair: Python {near}, the nearest available to "
+                                                f"{wanted[0]} ({why})".strip()})
+    raise Stop(f"{why}; no base image with Python {' or '.join(wanted)} is available here "
+               "(map one with PAPER2RUN_BASE_IMAGE_MAP)")
+
+
+def lower_smoke(plan: EnvPlan, why: str) -> EnvPlan:
+    """Fall back to the next lower rung of the smoke ladder (the report says how green the result is)."""
+    rungs = [r for r in plan.smoke_ladder]
+    index = next((i for i, r in enumerate(rungs) if r.command == plan.smoke_command), len(rungs))
+    if index == 0 or not rungs:
+        raise Stop(why)
+    lower = rungs[index - 1] if index <= len(rungs) else rungs[-1]
+    return plan.model_copy(update={"smoke_command": lower.command,
+                                   "notes": f"{plan.notes}\n- repair: smoke lowered to the {lower.rung} rung ({why})".strip()})
+
+
+def time_travel(plan: EnvPlan, ctx: DiagnosisContext) -> EnvPlan:
+    """Resolve dependencies as of the commit date (pip --uploaded-prior-to), on the Python of that era."""
+    date = ctx.facts.commit_date
+    if date is None:
+        raise Stop("dependencies could not be resolved, and the commit date is unknown, so they cannot be resolved "
+                   "as of it")
+    stamp = date.strftime("%Y-%m-%dT%H:%M:%SZ")
+    flag = f"--uploaded-prior-to={stamp}"
+    steps = [re.sub(r"^pip install (?!--index-url)", f"pip install {flag} ", s) if flag not in s else s
+             for s in plan.install_steps]
+    steps = [s for s in steps if not s.startswith("python -m pip install --upgrade")]
+    steps.insert(0, "python -m pip install --upgrade 'pip>=25.3'")
+    era = {2018: "3.7", 2019: "3.7", 2020: "3.8", 2021: "3.9", 2022: "3.10", 2023: "3.11", 2024: "3.12"}.get(date.year)
+    new = plan.model_copy(update={"install_steps": steps, "exclude_newer": date.date().isoformat(),
+                                  "notes": f"{plan.notes}\n- repair: dependencies resolved as of the commit date {stamp}"})
+    if era and plan.python_version and era != plan.python_version and float(era[2:]) < float(plan.python_version[2:]):
+        with contextlib.suppress(Stop):
+            new = move_python(new, ctx, [era], f"packages of {date.year} were built for Python {era}")
+    return new

@@ -1,0 +1,84 @@
+"""The rule-based diagnoser: the first known failure signature whose fix yields a plan not tried before."""
+
+from __future__ import annotations
+
+from ..contracts import DiagnosisDecision, DiagnosisDelta
+from ..ports import CancelToken, EventSink
+from .base import DiagnosisContext
+from .rules import RULES, Rule, Stop
+
+
+def failure_text(ctx: DiagnosisContext) -> str:
+    """The logs that explain this failure: the build's for a build failure, the smoke run's otherwise."""
+    a = ctx.attempt
+    if a.outcome == "build-failed":
+        parts = [a.log_text("build_stdout"), a.log_text("build_stderr"), a.error or ""]
+    else:
+        parts = [a.log_text("smoke_stdout"), a.log_text("smoke_stderr"), a.error or ""]
+    return "\n".join(p for p in parts if p)
+
+
+def first_error_line(text: str) -> str:
+    for line in text.splitlines():
+        low = line.lower()
+        if "error" in low or "traceback" in low or "failed" in low:
+            return line.strip()[:200]
+    lines = [line for line in text.splitlines() if line.strip()]
+    return lines[-1].strip()[:200] if lines else "no output"
+
+
+class RulesDiagnoser:
+    def __init__(self, rules: list[Rule] | None = None) -> None:
+        self.rules = rules if rules is not None else RULES
+
+    def matching(self, text: str) -> list[tuple[Rule, object]]:
+        return [(rule, m) for rule in self.rules if (m := rule.pattern.search(text))]
+
+    def diagnose(self, ctx: DiagnosisContext, sink: EventSink, cancel: CancelToken) -> DiagnosisDecision:
+        text = failure_text(ctx)
+        matches = self.matching(text)
+        tried = ctx.tried_fingerprints()
+        matched_ids = [rule.id for rule, _ in matches]
+        for rule, m in matches:
+            cancel.raise_if_cancelled()
+            meaning = rule.describe(m)  # type: ignore[arg-type]
+            sink.emit(DiagnosisDelta(attempt=ctx.attempt.number, text=f"rule {rule.id}: {meaning}\n"))
+            try:
+                new_plan = rule.fix(ctx.attempt.plan, m, ctx)  # type: ignore[arg-type]
+            except Stop as stop:
+                return DiagnosisDecision(decision="stop", reason=f"{meaning}: {stop}", confidence="high",
+                                         failure_class=rule.failure_class, matched_rules=matched_ids, source="rules")
+            if new_plan.fingerprint() in tried:
+                continue
+            return DiagnosisDecision(decision="repair", reason=f"{meaning}; repair: {_what_changed(ctx.attempt.plan, new_plan)}",
+                                     confidence="high", failure_class=rule.failure_class, matched_rules=matched_ids,
+                                     new_plan=new_plan, source="rules")
+        if matches:
+            return DiagnosisDecision(
+                decision="stop", confidence="medium", failure_class=matches[0][0].failure_class, matched_rules=matched_ids,
+                reason=f"{matches[0][0].describe(matches[0][1])}; every known fix for it was already tried",  # type: ignore[arg-type]
+                source="rules")
+        return DiagnosisDecision(
+            decision="stop", confidence="low", failure_class="unknown", matched_rules=[], source="rules",
+            reason=f"no known failure signature matched: {first_error_line(text)}",
+        )
+
+
+def _what_changed(old, new) -> str:  # type: ignore[no-untyped-def]
+    changes = []
+    if new.base_image != old.base_image:
+        changes.append(f"base image {new.base_image}")
+    added = [p for p in new.system_packages if p not in old.system_packages]
+    if added:
+        changes.append("system packages " + ", ".join(added))
+    steps = [s for s in new.install_steps if s not in old.install_steps]
+    if steps:
+        changes.append("install " + "; ".join(s[:80] for s in steps))
+    env = {k: v for k, v in new.env.items() if old.env.get(k) != v}
+    if env:
+        changes.append("env " + ", ".join(f"{k}={v}" for k, v in env.items()))
+    if new.smoke_command != old.smoke_command:
+        changes.append(f"smoke command {new.smoke_command[:60]}")
+    if new.source_steps != old.source_steps:
+        changes.append("source steps changed")
+    return "; ".join(changes) or "plan changed"
