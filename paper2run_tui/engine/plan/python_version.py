@@ -49,12 +49,8 @@ def _ceiling_for(dep: Dependency) -> str | None:
         return None
     if m.group(1) == "<":  # '<1.20' allows 1.19.x at most
         pinned = Version(f"{pinned.major}.{max(pinned.minor - 1, 0)}") if pinned.minor else Version(f"{pinned.major - 1}.99")
-    best: str | None = None
-    for dist, upper, python in _PIN_CEILINGS:
-        if dist == name and pinned <= Version(upper):
-            if best is None or Version(python) < Version(best):
-                best = python
-    return best
+    fitting = [python for dist, upper, python in _PIN_CEILINGS if dist == name and pinned <= Version(upper)]
+    return min(fitting, key=Version, default=None)
 
 
 def _spec_of(hint: PythonHint) -> SpecifierSet | None:
