@@ -329,7 +329,8 @@ RULES: list[Rule] = [
     Rule("distutils-removed", "python-too-new", _r(r"No module named 'distutils'|ModuleNotFoundError: No module named 'distutils\.|"
                                                  r"module 'distutils' has no attribute"),
          "distutils was removed in Python 3.12", _distutils),
-    Rule("missing-module", "missing-module", _r(r"(?:ModuleNotFoundError|ImportError): No module named '?([\w.]+)'?"),
+    Rule("missing-module", "missing-module", _r(r"(?:ModuleNotFoundError|ImportError): No module named "
+                                                      r"'?(?!Cython|pkg_resources|distutils|torch\._six|sklearn\.externals)([\w.]+)'?"),
          "the Python module {0} is not installed", _missing_module),
     Rule("missing-shared-library", "missing-system-library", _r(r"(lib[\w.+-]+?\.so(?:\.[\d.]+)?): cannot open shared object file"),
          "the shared library {0} is missing", _shared_library),

@@ -1,0 +1,128 @@
+"""Known-failure rules: each fires on its own log fixture and on no other; each repair is a new, complete plan."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from paper2run_tui.engine.contracts import EnvPlan, RepoFacts, SmokeRung
+from paper2run_tui.engine.contracts.facts import DataExpectation
+from paper2run_tui.engine.diagnose.base import DiagnosisContext, FailedAttempt
+from paper2run_tui.engine.diagnose.rules import RULES
+from paper2run_tui.engine.diagnose.rules_diagnoser import RulesDiagnoser
+from paper2run_tui.engine.ports import CancelToken, ListSink
+
+FIXTURES = Path(__file__).parent / "fixtures" / "rule_logs"
+RULE_IDS = [r.id for r in RULES]
+PLAN = EnvPlan(
+    base_image="python:3.11-slim", python_version="3.11",
+    install_steps=["python -m pip install --upgrade pip setuptools wheel", "pip install -r requirements.txt"],
+    smoke_command="python train.py --help",
+    smoke_ladder=[SmokeRung(rung="import-package", command='python -c "import model"'),
+                  SmokeRung(rung="entrypoint-help", command="python train.py --help")],
+)
+LOCAL = ["python:3.9-slim", "python:3.11-slim", "python:3.13-slim"]
+
+
+def test_there_are_at_least_30_rules_each_with_a_fixture() -> None:
+    assert len(RULES) >= 30
+    assert len(set(RULE_IDS)) == len(RULE_IDS)
+    assert sorted(p.stem for p in FIXTURES.glob("*.log")) == sorted(RULE_IDS)
+
+
+@pytest.mark.parametrize("rule", RULES, ids=RULE_IDS)
+def test_rule_fires_on_its_own_fixture_and_no_other(rule) -> None:  # type: ignore[no-untyped-def]
+    fired_on = sorted(p.stem for p in FIXTURES.glob("*.log") if rule.pattern.search(p.read_text()))
+    assert fired_on == [rule.id]
+
+
+def context(tmp_path: Path, log: str, outcome: str = "build-failed", plan: EnvPlan = PLAN, **facts: object) -> DiagnosisContext:
+    adir = tmp_path / "attempts" / "01"
+    adir.mkdir(parents=True, exist_ok=True)
+    name = "build_stdout" if outcome == "build-failed" else "smoke_stderr"
+    (adir / f"{name}.log").write_text(log)
+    attempt = FailedAttempt(number=1, plan=plan, dockerfile="", outcome=outcome, attempt_dir=adir,  # type: ignore[arg-type]
+                            failing_step="RUN pip install -r requirements.txt" if outcome == "build-failed" else None)
+    return DiagnosisContext(facts=RepoFacts(name="demo", **facts), repo_dir=tmp_path, attempt=attempt,  # type: ignore[arg-type]
+                            local_images=LOCAL)
+
+
+def diagnose(ctx: DiagnosisContext):  # type: ignore[no-untyped-def]
+    return RulesDiagnoser().diagnose(ctx, ListSink(), CancelToken())
+
+
+@pytest.mark.parametrize("rule_id", RULE_IDS)
+def test_every_rule_decides_and_any_repair_is_new(rule_id: str, tmp_path: Path) -> None:
+    outcome = "smoke-failed" if rule_id in ("data-file-missing", "smoke-command-not-found", "cuda-on-cpu") else "build-failed"
+    ctx = context(tmp_path, (FIXTURES / f"{rule_id}.log").read_text(), outcome,
+                  commit_date=datetime(2020, 6, 1, tzinfo=UTC), local_modules=["model"])
+    decision = diagnose(ctx)
+    assert decision.matched_rules[0] == rule_id
+    assert decision.source == "rules" and decision.reason
+    if decision.decision == "repair":
+        assert decision.new_plan is not None
+        assert decision.new_plan.fingerprint() != PLAN.fingerprint()
+
+
+def test_missing_module_maps_import_name_to_distribution_before_the_failing_step(tmp_path: Path) -> None:
+    d = diagnose(context(tmp_path, (FIXTURES / "missing-module.log").read_text()))
+    assert d.decision == "repair" and d.new_plan is not None
+    assert d.new_plan.install_steps == ["python -m pip install --upgrade pip setuptools wheel",
+                                        "pip install opencv-python-headless", "pip install -r requirements.txt"]
+
+
+def test_missing_local_module_sets_pythonpath(tmp_path: Path) -> None:
+    log = "ModuleNotFoundError: No module named 'model'"
+    d = diagnose(context(tmp_path, log, "smoke-failed", local_modules=["model"]))
+    assert d.new_plan is not None and d.new_plan.env["PYTHONPATH"] == "/repo"
+
+
+def test_shared_library_adds_the_debian_package(tmp_path: Path) -> None:
+    d = diagnose(context(tmp_path, (FIXTURES / "missing-shared-library.log").read_text(), "smoke-failed"))
+    assert d.new_plan is not None and d.new_plan.system_packages == ["libgl1"]
+
+
+def test_python_too_new_moves_to_an_available_older_python(tmp_path: Path) -> None:
+    d = diagnose(context(tmp_path, (FIXTURES / "requires-python.log").read_text()))
+    assert d.new_plan is not None and d.new_plan.base_image == "python:3.9-slim"
+
+
+def test_missing_data_stops_with_the_readmes_download_instructions(tmp_path: Path) -> None:
+    plan = PLAN.model_copy(update={"smoke_ladder": []})
+    ctx = context(tmp_path, (FIXTURES / "data-file-missing.log").read_text(), "smoke-failed", plan=plan,
+                  data_expectations=[DataExpectation(target="wget https://example.org/train.zip", kind="readme-instruction",
+                                                     source="README.md")])
+    d = diagnose(ctx)
+    assert d.decision == "stop" and d.failure_class == "missing-data"
+    assert "data/train.csv" in d.reason and "wget https://example.org/train.zip (README.md)" in d.reason
+
+
+def test_missing_data_in_the_smoke_run_lowers_the_rung_first(tmp_path: Path) -> None:
+    d = diagnose(context(tmp_path, (FIXTURES / "data-file-missing.log").read_text(), "smoke-failed"))
+    assert d.decision == "repair" and d.new_plan is not None
+    assert d.new_plan.smoke_command == 'python -c "import model"'
+
+
+def test_time_travel_resolves_as_of_the_commit_date(tmp_path: Path) -> None:
+    ctx = context(tmp_path, (FIXTURES / "resolution-impossible.log").read_text(), commit_date=datetime(2021, 3, 4, tzinfo=UTC))
+    d = diagnose(ctx)
+    assert d.new_plan is not None and d.new_plan.exclude_newer == "2021-03-04"
+    assert "pip install --uploaded-prior-to=2021-03-04T00:00:00Z -r requirements.txt" in d.new_plan.install_steps
+    assert d.new_plan.base_image == "python:3.9-slim"
+
+
+def test_a_repair_already_tried_is_not_proposed_again(tmp_path: Path) -> None:
+    ctx = context(tmp_path, (FIXTURES / "missing-module.log").read_text())
+    first = diagnose(ctx)
+    assert first.new_plan is not None
+    ctx.rejected.append((first.new_plan, "no"))
+    second = diagnose(ctx)
+    assert second.decision == "stop" and "already tried" in second.reason
+
+
+def test_unknown_failure_stops_and_quotes_the_first_error(tmp_path: Path) -> None:
+    d = diagnose(context(tmp_path, "step 3\nRuntimeError: the flux capacitor is empty\nmore\n", "smoke-failed"))
+    assert d.decision == "stop" and d.matched_rules == []
+    assert d.reason == "no known failure signature matched: RuntimeError: the flux capacitor is empty"
