@@ -69,8 +69,9 @@ async def test_start_a_run_from_the_form_and_approve_the_repair(demo: Path, tmp_
         app.screen.query_one("#f-repo", Input).value = str(demo)
         await pilot.press("ctrl+s")
         await pilot.pause()
-        run = app.screen
+        run = app.last_run
         assert isinstance(run, RunScreen) and run.job.config is not None and run.job.config.approve == "ask"
+        assert run.job.config.repo == str(demo) and run.job.config.max_attempts == 3
         gate = await open_gate(pilot, app)
         assert gate.request.kind == "repair" and gate.request.proposed == REPAIRED and gate.request.previous == PLAN
         facts = run.query_one(FactsPane).facts
@@ -165,7 +166,8 @@ async def test_ctrl_c_on_a_live_run_asks_then_records_it_as_interrupted(demo: Pa
         await pilot.press("y")
         await wait_until(pilot, lambda: run.outcome is not None, timeout=30)
         await pilot.pause(0.3)
-    assert app.return_code == 130  # `paper2run-tui run` exits with the interrupted status's code
+    # `paper2run-tui run` exits with the interrupted status's code
+    assert app.return_value == 130 and app.return_code == 130
     assert run.outcome is not None and run.outcome.run_dir is not None
     meta = metadata(run.outcome.run_dir)
     assert meta.status == "interrupted" and "the person quit the app" in meta.reason
@@ -217,3 +219,16 @@ async def test_rerun_a_past_run_from_the_browser(demo: Path, tmp_path: Path) -> 
         assert again.job.config.repo == str(demo) and again.job.config.approve == "auto"
         new_dir = await finished(pilot, again)
     assert new_dir != past and metadata(new_dir).status == "success"
+
+
+async def test_the_run_command_exits_with_the_status_code_of_its_run(demo: Path, tmp_path: Path) -> None:
+    config = RunConfig(repo=str(demo), out=tmp_path / "runs", approve="ask")
+    app = Paper2RunApp("run", config, tmp_path / "runs", parts=Parts())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_gate(pilot, app)
+        await pilot.press("ctrl+r", *"no", "enter")
+        assert app.last_run is not None
+        await finished(pilot, app.last_run)
+        await pilot.press("q")  # the run has ended: no question asked
+        await pilot.pause()
+    assert app.return_value == 8  # rejected-by-user, as the headless CLI would exit

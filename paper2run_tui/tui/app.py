@@ -133,7 +133,7 @@ class Paper2RunApp(App[int]):
     def action_request_quit(self) -> None:
         live = self.live_runs()
         if not live:
-            self.exit(self.exit_code())
+            self.quit_with(self.exit_code())
             return
         if any(isinstance(s, ConfirmScreen) for s in self.screen_stack):
             return
@@ -161,7 +161,11 @@ class Paper2RunApp(App[int]):
         for screen in screens:
             if screen.worker is not None:
                 await screen.worker.wait()
-        self.exit(EXIT_CODES["interrupted"] if self.start == "run" else 0)
+        self.quit_with(EXIT_CODES["interrupted"] if self.start == "run" else 0)
+
+    def quit_with(self, code: int) -> None:
+        """Exit with `code` as both the app's result (what run_app returns) and its return code."""
+        self.exit(code, return_code=code)
 
     # --- the command palette offers every action on the screen ------------------------------------------
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
