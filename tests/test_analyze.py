@@ -1,0 +1,208 @@
+"""Analyzer facts, field by field, on fixture repos the tests make. Nothing in them is ever executed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from paper2run_tui.engine.analyze import AnalyzeLimits, analyze_repo
+
+
+def deps(facts) -> dict[str, tuple[str, str, str | None]]:  # type: ignore[no-untyped-def]
+    return {d.name: (d.specifier, d.source, d.group) for d in facts.dependencies}
+
+
+def test_requirements_with_includes_markers_git_and_options(make_repo) -> None:
+    repo = make_repo({
+        "requirements.txt": """
+            # core
+            numpy==1.21.2
+            torch>=1.8,<2 ; python_version < "3.11"
+            -r requirements/extra.txt
+            --index-url https://example.org/simple
+            git+https://github.com/openai/CLIP.git#egg=clip
+            -e .
+            """,
+        "requirements/extra.txt": "scipy~=1.7\n",
+        "requirements-dev.txt": "pytest\n",
+    })
+    f = analyze_repo(repo)
+    d = deps(f)
+    assert d["numpy"] == ("==1.21.2", "requirements.txt", None)
+    assert d["torch"] == ("<2,>=1.8", "requirements.txt", None)
+    assert next(x for x in f.dependencies if x.name == "torch").marker == 'python_version < "3.11"'
+    assert d["scipy"] == ("~=1.7", "requirements/extra.txt", None)
+    assert d["pytest"] == ("", "requirements-dev.txt", "dev")
+    clip = next(x for x in f.dependencies if x.name == "clip")
+    assert clip.kind == "git" and clip.line == 6
+    assert {m.source for m in f.manifests} == {"requirements.txt", "requirements/extra.txt", "requirements-dev.txt"}
+    assert f.managers == ["pip"]
+
+
+def test_setup_py_is_read_with_ast_never_run(make_repo, tmp_path: Path) -> None:
+    marker = tmp_path / "executed"
+    repo = make_repo({
+        "setup.py": f"""
+            import os
+            from setuptools import setup, find_packages
+            open({str(marker)!r}, "w").write("ran")
+            REQS = ["requests>=2", "tqdm"]
+            setup(
+                name="demo",
+                install_requires=REQS,
+                extras_require={{"viz": ["matplotlib<3.6"]}},
+                python_requires=">=3.7,<3.10",
+                classifiers=["Programming Language :: Python :: 3.8"],
+                entry_points={{"console_scripts": ["demo-train = demo.train:main"]}},
+            )
+            """,
+        "demo/__init__.py": "",
+        "demo/train.py": "import argparse\n",
+    })
+    f = analyze_repo(repo)
+    assert not marker.exists()
+    assert deps(f)["requests"] == (">=2", "setup.py", None)
+    assert deps(f)["matplotlib"] == ("<3.6", "setup.py", "viz")
+    assert [(h.spec, h.kind) for h in f.python_hints] == [(">=3.7,<3.10", "python_requires"), ("3.8", "classifier")]
+    ep = f.entry_points[0]
+    assert (ep.name, ep.target, ep.kind, ep.source) == ("demo-train", "demo.train:main", "console-script", "setup.py")
+    assert f.smoke_candidates[0].command == "demo-train --help"
+
+
+def test_pyproject_pep621_poetry_and_pipfile(make_repo) -> None:
+    repo = make_repo({
+        "pyproject.toml": """
+            [project]
+            name = "a"
+            requires-python = ">=3.9"
+            dependencies = ["einops>=0.6"]
+            [project.optional-dependencies]
+            test = ["pytest"]
+            [project.scripts]
+            a-cli = "a.cli:main"
+            [tool.poetry.dependencies]
+            python = "^3.9"
+            jax = "^0.4.1"
+            [tool.uv]
+            dev-dependencies = []
+            """,
+        "Pipfile": '[packages]\nflask = "==2.0.1"\n[requires]\npython_version = "3.8"\n',
+    })
+    f = analyze_repo(repo)
+    kinds = {m.kind for m in f.manifests}
+    assert {"pyproject-pep621", "pyproject-poetry", "pyproject-uv", "pipfile"} <= kinds
+    d = deps(f)
+    assert d["einops"] == (">=0.6", "pyproject.toml", None)
+    assert d["pytest"][2] == "test"
+    assert d["jax"] == (">=0.4.1,<0.5", "pyproject.toml", None)
+    assert d["flask"] == ("==2.0.1", "Pipfile", None)
+    assert {(h.spec, h.kind) for h in f.python_hints} >= {(">=3.9", "python_requires"), (">=3.9,<4", "poetry"), ("3.8", "pipfile")}
+
+
+def test_conda_environment_and_version_files(make_repo) -> None:
+    repo = make_repo({
+        "environment.yml": "name: x\nchannels: [pytorch]\ndependencies:\n  - python=3.8\n  - pytorch=1.7.1\n  - numpy=1.19.2=py38h54aff64_0\n  - pip:\n    - wandb==0.10.0\n",
+        ".python-version": "3.8.12\n",
+        "tox.ini": "[tox]\nenvlist = py37, py38\n",
+        ".github/workflows/ci.yml": "jobs:\n  t:\n    strategy:\n      matrix:\n        python-version: ['3.8', '3.9']\n",
+        "main.py": "import torch\n",
+    })
+    f = analyze_repo(repo)
+    d = deps(f)
+    assert d["pytorch"] == ("==1.7.1", "environment.yml", None)
+    assert d["numpy"] == ("==1.19.2", "environment.yml", None)
+    assert d["wandb"] == ("==0.10.0", "environment.yml", None)
+    hints = {(h.spec, h.kind, h.source) for h in f.python_hints}
+    assert ("3.8", "conda", "environment.yml") in hints
+    assert ("3.8", "python-version-file", ".python-version") in hints
+    assert {("3.7", "tox", "tox.ini"), ("3.8", "tox", "tox.ini")} <= hints
+    assert ("3.9", "ci", ".github/workflows/ci.yml") in hints
+    assert f.managers == ["conda"]
+
+
+def test_no_manifest_repo_imports_gpu_data_and_scripts(make_repo) -> None:
+    repo = make_repo({
+        "train.py": """
+            import argparse, os
+            import numpy as np
+            import torch
+            from sklearn.metrics import f1_score
+            from models.net import Net
+            import utils
+            data = np.load('data/train.npz')
+            url = "https://example.org/weights/model.pth"
+            if __name__ == "__main__":
+                argparse.ArgumentParser().parse_args()
+                Net().cuda()
+            """,
+        "utils.py": "import cv2\n",
+        "models/__init__.py": "",
+        "models/net.py": "import torch.nn as nn\nclass Net(nn.Module): pass\n",
+        "README.md": "# Demo\n\n```bash\npython train.py --epochs 10 --data data/\n```\nGet data: \n```\nwget https://example.org/data.zip\n```\n",
+    })
+    f = analyze_repo(repo)
+    assert f.manifests == [] and f.is_python and f.primary_language == "Python"
+    assert [i.module for i in f.imports] == ["torch", "numpy", "sklearn", "cv2"]
+    assert next(i for i in f.imports if i.module == "cv2").source == "utils.py"
+    assert {"train", "utils", "models"} <= set(f.local_modules)
+    gpu = {(g.marker, g.source, g.hard) for g in f.gpu_markers}
+    assert (".cuda()", "train.py", True) in gpu
+    data = {(d.target, d.kind, d.source) for d in f.data_expectations}
+    assert ("data/train.npz", "local-path", "train.py") in data
+    assert ("https://example.org/weights/model.pth", "download-url", "train.py") in data
+    assert ("wget https://example.org/data.zip", "readme-instruction", "README.md") in data
+    cmds = [(c.command, c.kind, c.needs_data) for c in f.smoke_candidates]
+    assert ("python train.py --help", "entrypoint-help", False) in cmds
+    assert ("python train.py --epochs 10 --data data/", "readme", True) in cmds
+    assert f.smoke_candidates[0].command == "python train.py --help"
+
+
+def test_gpu_code_with_a_cpu_branch_is_soft(make_repo) -> None:
+    repo = make_repo({"a.py": "import torch\ndev = 'cuda' if torch.cuda.is_available() else 'cpu'\nx = torch.ones(1).cuda()\n"})
+    assert {g.hard for g in analyze_repo(repo).gpu_markers} == {False}
+
+
+def test_non_python_repo(make_repo) -> None:
+    repo = make_repo({"DESCRIPTION": "Package: foo\nVersion: 0.1\n", "R/a.R": "f <- function() 1\n" * 40,
+                      "package.json": '{"dependencies": {"left-pad": "^1.3.0"}}', "index.js": "x\n"})
+    f = analyze_repo(repo)
+    assert not f.is_python and f.primary_language == "R"
+    assert {m.kind for m in f.manifests} == {"r-description", "package.json"}
+
+
+def test_notebooks_python2_binary_and_bad_encodings(make_repo) -> None:
+    nb = '{"cells": [{"cell_type": "code", "source": ["%matplotlib inline\\n", "import pandas as pd\\n"]}]}'
+    repo = make_repo({
+        "analysis.ipynb": nb,
+        "old.py": "import urllib2\nprint 'hello'\n",
+        "blob.py": b"\x00\x01binary",
+        "latin.py": "x = 'caf\xe9'\nimport yaml\n".encode("latin-1"),
+    })
+    f = analyze_repo(repo)
+    modules = [i.module for i in f.imports]
+    assert "pandas" in modules and "yaml" in modules and "urllib2" not in modules
+    assert any("Python 2" in w for w in f.warnings)
+
+
+def test_symlinks_are_never_followed(make_repo, tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.py").write_text("import leaked_module\n")
+    repo = make_repo({"a.py": "import numpy\n"})
+    (repo / "link").symlink_to(outside)
+    (repo / "link.py").symlink_to(outside / "secret.py")
+    f = analyze_repo(repo)
+    assert [i.module for i in f.imports] == ["numpy"] and f.files_skipped >= 2
+
+
+def test_walk_is_bounded_and_says_so(make_repo) -> None:
+    repo = make_repo({f"pkg/m{i}.py": "import numpy\n" for i in range(50)})
+    f = analyze_repo(repo, limits=AnalyzeLimits(max_files=20))
+    assert f.truncated and f.files_seen == 20
+    assert any("stopped after 20 files" in w for w in f.warnings)
+
+
+def test_junk_folders_are_skipped(make_repo) -> None:
+    repo = make_repo({"a.py": "import numpy\n", "node_modules/x/index.js": "x", ".venv/pyvenv.cfg": "home=/usr",
+                      ".venv/lib/site.py": "import junk_venv\n", "myenv/pyvenv.cfg": "x", "myenv/lib/m.py": "import junk2\n"})
+    f = analyze_repo(repo)
+    assert [i.module for i in f.imports] == ["numpy"] and f.files_seen == 1
