@@ -1,0 +1,100 @@
+"""The deterministic planner on fixture repos of each shape: the plan and its reasons."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from paper2run_tui.engine.analyze import analyze_repo
+from paper2run_tui.engine.contracts import EnvPlan
+from paper2run_tui.engine.plan.base import PlanContext
+from paper2run_tui.engine.plan.deterministic import DeterministicPlanner
+from paper2run_tui.engine.ports import CancelToken, ListSink
+
+LOCAL = ["python:3.9-slim", "python:3.11-slim", "python:3.13-slim"]
+
+
+def plan_for(repo: Path, local: list[str] | None = None, image_map: dict[str, str] | None = None) -> EnvPlan:
+    ctx = PlanContext(facts=analyze_repo(repo), repo_dir=repo, local_images=LOCAL if local is None else local,
+                      base_image_map=image_map or {})
+    return DeterministicPlanner().plan(ctx, ListSink(), CancelToken()).plan
+
+
+def test_requirements_repo(make_repo) -> None:
+    repo = make_repo({"requirements.txt": "requests==2.31.0\nopencv-python\n", "app/__init__.py": "import requests\n",
+                      "app/__main__.py": "import argparse\n"})
+    p = plan_for(repo)
+    assert p.base_image == "python:3.11-slim" and p.python_version == "3.11"
+    assert p.install_steps[-1] == "pip install -r requirements.txt"
+    assert p.system_packages == ["libgl1", "libglib2.0-0"]
+    assert p.smoke_command == "python -m app --help"
+    assert [r.rung for r in p.smoke_ladder] == ["static-imports", "import-package", "entrypoint-help"]
+    assert "'requests'" in p.smoke_ladder[0].command
+    assert "dependencies from requirements.txt" in p.notes
+
+
+def test_project_installs_deps_first_and_itself_after_the_source(make_repo) -> None:
+    repo = make_repo({"pyproject.toml": '[project]\nname="a"\nrequires-python=">=3.8,<3.10"\ndependencies=["six>=1.16"]\n'
+                                        '[project.scripts]\na = "a:main"\n', "a/__init__.py": "def main(): pass\n"})
+    p = plan_for(repo)
+    assert p.python_version == "3.9" and p.base_image == "python:3.9-slim"
+    assert p.install_steps[-1] == "pip install 'six>=1.16'"
+    assert p.source_steps == ["pip install --no-deps -e ."]
+    assert p.smoke_command == "a --help"
+
+
+def test_old_pins_choose_an_old_python(make_repo) -> None:
+    repo = make_repo({"requirements.txt": "numpy==1.18.5\ntorch==1.4.0\n", "m.py": "import numpy\n"})
+    p = plan_for(repo, local=[])
+    assert p.python_version == "3.8" and p.base_image == "python:3.8-slim"
+    assert "numpy==1.18.5" in p.notes or "torch==1.4.0" in p.notes
+
+
+def test_missing_local_image_picks_the_nearest_and_says_so(make_repo) -> None:
+    repo = make_repo({"requirements.txt": "numpy==1.18.5\n", "m.py": "import numpy\n"})
+    p = plan_for(repo)
+    assert p.base_image == "python:3.9-slim"
+    assert "python:3.8-slim is not present locally; using the nearest local image python:3.9-slim" in p.notes
+
+
+def test_configured_image_map_wins(make_repo) -> None:
+    repo = make_repo({"requirements.txt": "six\n", "m.py": "import six\n"})
+    assert plan_for(repo, image_map={"3.11": "mirror.local/python:3.11"}).base_image == "mirror.local/python:3.11"
+
+
+def test_torch_comes_from_the_cpu_index_with_a_fallback(make_repo) -> None:
+    repo = make_repo({"requirements.txt": "torch==2.1.0\ntqdm\n", "m.py": "import torch\n"})
+    p = plan_for(repo)
+    assert p.install_steps[1] == ("pip install --index-url https://download.pytorch.org/whl/cpu torch==2.1.0"
+                                  " || pip install torch==2.1.0")
+    assert not p.requires_gpu
+
+
+def test_no_manifest_infers_distributions_from_imports(make_repo) -> None:
+    repo = make_repo({"main.py": "import cv2, yaml\nfrom sklearn import svm\nfrom PIL import Image\nimport helpers\n",
+                      "helpers.py": "import os\n"})
+    p = plan_for(repo)
+    assert p.install_steps[-1] == "pip install opencv-python-headless PyYAML scikit-learn Pillow"
+    assert "dependencies inferred from the code's imports" in p.notes
+
+
+def test_readme_pip_line_beats_imports(make_repo) -> None:
+    repo = make_repo({"main.py": "import numpy\n", "README.md": "Install:\n\n```\npip install numpy==1.26.4 scipy\n```\n"})
+    p = plan_for(repo)
+    assert p.install_steps[-1] == "pip install numpy==1.26.4 scipy"
+
+
+def test_conda_environment_is_translated_to_pip(make_repo) -> None:
+    repo = make_repo({"environment.yml": "dependencies:\n  - python=3.9\n  - pytorch=1.13.1\n  - cudatoolkit=11.3\n"
+                                         "  - numpy=1.23\n  - pip:\n    - einops\n", "m.py": "import torch\n"})
+    p = plan_for(repo)
+    assert p.python_version == "3.9"
+    assert any("torch==1.13.1" in s for s in p.install_steps)
+    assert "pip install einops 'numpy==1.23.*'" in p.install_steps
+    assert "conda-only packages dropped: cudatoolkit" in p.notes
+
+
+def test_hard_gpu_code_asks_for_a_gpu_with_a_cpu_fallback(make_repo) -> None:
+    repo = make_repo({"requirements.txt": "torch\n", "train.py": "import torch\nx = torch.ones(1).cuda()\n"})
+    p = plan_for(repo)
+    assert p.requires_gpu and p.cpu_fallback
+    assert p.install_steps[1] == "pip install torch"
