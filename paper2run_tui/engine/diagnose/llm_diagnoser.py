@@ -1,0 +1,59 @@
+"""The LLM diagnoser: failing plan, Dockerfile, an error-focused log excerpt, matched rules, history and rejections
+in; the model's reasoning streams out as DiagnosisDelta events; a validated stop-or-full-repair comes back."""
+
+from __future__ import annotations
+
+from ..contracts import DiagnosisDecision, DiagnosisDelta
+from ..llm.client import LlmClient, LlmError, schema_text
+from ..llm.prompts import render_prompt
+from ..ports import CancelToken, EventSink
+from .base import DiagnosisContext
+from .excerpt import error_excerpt
+from .rules_diagnoser import failure_text
+
+
+class LlmDiagnoser:
+    def __init__(self, client: LlmClient, budget_tokens: int = 3000) -> None:
+        self.client = client
+        self.budget_tokens = budget_tokens
+
+    def messages(self, ctx: DiagnosisContext) -> list[dict[str, str]]:
+        a = ctx.attempt
+        f = ctx.facts
+        summary = (f"languages {', '.join(x.language for x in f.languages[:3])}; managers {', '.join(f.managers) or 'none'}; "
+                   f"{len(f.dependencies)} dependencies; python hints {', '.join(h.spec for h in f.python_hints[:5]) or 'none'}; "
+                   f"GPU markers {len(f.gpu_markers)}; data expected {', '.join(d.target for d in f.data_expectations[:5]) or 'none'}")
+        return [
+            {"role": "system", "content": render_prompt("diagnose_system", schema=schema_text(DiagnosisDecision))},
+            {"role": "user", "content": render_prompt(
+                "diagnose_user", attempt=a, attempts_left=ctx.attempts_left, plan_json=a.plan.model_dump_json(indent=1),
+                dockerfile=a.dockerfile, excerpt=error_excerpt(failure_text(ctx), self.budget_tokens),
+                matched_rules=ctx.matched_rules,
+                history=[{"number": h.number, "outcome": h.outcome, "plan": h.plan.model_dump_json()} for h in ctx.history],
+                rejected=[(p.model_dump_json(), r) for p, r in ctx.rejected], facts_summary=summary)},
+        ]
+
+    def diagnose(self, ctx: DiagnosisContext, sink: EventSink, cancel: CancelToken) -> DiagnosisDecision:
+        tried = ctx.tried_fingerprints()
+
+        def not_repeated(d: DiagnosisDecision) -> str | None:
+            if d.decision == "repair" and d.new_plan is not None and d.new_plan.fingerprint() in tried:
+                return "new_plan is identical to a plan that already failed or was rejected; propose a different plan or stop"
+            return None
+
+        def stream(text: str) -> None:
+            sink.emit(DiagnosisDelta(attempt=ctx.attempt.number, text=text))
+
+        try:
+            decision = self.client.structured(self.messages(ctx), DiagnosisDecision, purpose="diagnose", cancel=cancel,
+                                              on_delta=stream, validate=not_repeated)
+        except LlmError as err:
+            repeated = "identical to a plan" in str(err)
+            return DiagnosisDecision(
+                decision="stop", confidence="low", source="llm" if repeated else "fallback",
+                matched_rules=list(ctx.matched_rules),
+                reason=("the model kept proposing a plan that already failed" if repeated else
+                        f"no diagnosis: the model could not be used ({err}). Read the attempt's logs, or retry when "
+                        "the endpoint answers"),
+            )
+        return decision.model_copy(update={"source": "llm", "matched_rules": list(ctx.matched_rules)})

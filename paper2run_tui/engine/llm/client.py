@@ -1,0 +1,240 @@
+"""One client for every model call: any OpenAI-compatible endpoint through the `openai` package.
+
+Built lazily (no key needed at import); retries 429/5xx/timeouts itself so each try is logged; records tokens and
+latency per call; dumps prompts and answers (redacted) into the run's logs/; never writes the key anywhere.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from ..config import LlmSettings
+from ..contracts import LlmCall, LlmCallFinished, Message
+from ..ports import CancelToken, EventSink
+from ..record.atomic import write_text_atomic
+from .jsonish import NoJson, extract_json
+from .redact import Redactor
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class LlmError(Exception):
+    """The endpoint could not give a usable answer. `str()` is one redacted, actionable line."""
+
+
+class LlmClient:
+    def __init__(self, settings: LlmSettings, *, dump_dir: Path | None, sink: EventSink,
+                 backoff_s: float = 1.0) -> None:
+        self.settings = settings
+        self.dump_dir = dump_dir
+        self.sink = sink
+        self.calls: list[LlmCall] = []
+        self.backoff_s = backoff_s
+        self._client: Any = None
+        key = settings.api_key.get_secret_value() if settings.api_key else None
+        self.redact = Redactor(key)
+        self._json_schema_supported: bool | None = None
+
+    @property
+    def model(self) -> str:
+        return self.settings.model or "default"
+
+    def _openai(self) -> Any:
+        if self._client is None:
+            import openai
+
+            if not self.settings.api_key and not self.settings.base_url:
+                raise LlmError("no LLM endpoint is configured: set NVIDIA_API_KEY / OPENAI_API_KEY or PAPER2RUN_BASE_URL")
+            self._client = openai.OpenAI(
+                api_key=self.settings.api_key.get_secret_value() if self.settings.api_key else "not-needed",
+                base_url=self.settings.base_url, timeout=self.settings.timeout_s, max_retries=0,
+            )
+        return self._client
+
+    # --- raw calls ----------------------------------------------------------------------------------------------
+
+    def complete(
+        self,
+        messages: list[dict[str, str]],
+        *,
+        purpose: str,
+        cancel: CancelToken | None = None,
+        on_delta: Callable[[str], None] | None = None,
+        response_format: dict[str, Any] | None = None,
+    ) -> str:
+        """One answer's text, retrying 429 (honouring Retry-After), 5xx, connection errors and timeouts."""
+        import openai
+
+        self._dump(purpose, "prompt", "\n\n".join(f"## {m['role']}\n{m['content']}" for m in messages))
+        last_error = ""
+        for attempt in range(self.settings.max_retries + 1):
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            started = time.monotonic()
+            try:
+                text, usage = self._call(messages, on_delta, response_format, cancel)
+            except openai.APIStatusError as exc:
+                last_error = self._status_message(exc)
+                self._record(purpose, started, ok=False, error=last_error, streamed=on_delta is not None)
+                if exc.status_code == 429 or exc.status_code >= 500:
+                    self._wait(attempt, exc, cancel)
+                    continue
+                raise LlmError(last_error) from None
+            except (openai.APITimeoutError, openai.APIConnectionError) as exc:
+                timeout = isinstance(exc, openai.APITimeoutError)
+                last_error = (f"the LLM endpoint did not answer within {self.settings.timeout_s:.0f} s" if timeout else
+                              f"cannot connect to the LLM endpoint {self.settings.base_url or 'default'}: check the URL")
+                self._record(purpose, started, ok=False, error=last_error, streamed=on_delta is not None)
+                self._wait(attempt, None, cancel)
+                continue
+            self._record(purpose, started, ok=True, usage=usage, streamed=on_delta is not None)
+            self._dump(purpose, "answer", text)
+            return text
+        raise LlmError(f"{last_error} (after {self.settings.max_retries + 1} tries)")
+
+    def _call(self, messages: list[dict[str, str]], on_delta: Callable[[str], None] | None,
+              response_format: dict[str, Any] | None, cancel: CancelToken | None) -> tuple[str, Any]:
+        client = self._openai()
+        kwargs: dict[str, Any] = {"model": self.model, "messages": messages, "temperature": 0}
+        if response_format is not None:
+            kwargs["response_format"] = response_format
+        if on_delta is None:
+            resp = client.chat.completions.create(**kwargs)
+            return resp.choices[0].message.content or "", resp.usage
+        stream = client.chat.completions.create(stream=True, stream_options={"include_usage": True}, **kwargs)
+        parts: list[str] = []
+        usage = None
+        try:
+            for chunk in stream:
+                if cancel is not None and cancel.cancelled:
+                    break
+                if getattr(chunk, "usage", None):
+                    usage = chunk.usage
+                for choice in chunk.choices or []:
+                    delta = choice.delta.content if choice.delta else None
+                    if delta:
+                        parts.append(delta)
+                        on_delta(delta)
+        finally:
+            stream.close()
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        return "".join(parts), usage
+
+    def _status_message(self, exc: Any) -> str:
+        code = exc.status_code
+        detail = self.redact(str(getattr(exc, "message", "") or exc))[:200]
+        if code == 401:
+            return f"the LLM endpoint refused the API key (401: expired or wrong): {detail}"
+        if code == 403:
+            return f"the API key may not use this model (403): {detail}"
+        if code == 404:
+            return f"unknown model {self.model!r} or wrong base URL (404): {detail}"
+        if code == 429:
+            return f"rate limited by the LLM endpoint (429): {detail}"
+        return f"the LLM endpoint failed ({code}): {detail}"
+
+    def _wait(self, attempt: int, exc: Any, cancel: CancelToken | None) -> None:
+        if attempt >= self.settings.max_retries:
+            return
+        delay = self.backoff_s * (2**attempt)
+        retry_after = exc.response.headers.get("retry-after") if exc is not None and exc.response is not None else None
+        if retry_after:
+            with contextlib.suppress(ValueError):
+                delay = min(float(retry_after), 60.0)
+        self.sink.emit(Message(level="warning", text=f"LLM call failed; retrying in {delay:.1f} s"))
+        if cancel is not None:
+            if cancel.wait(delay):
+                cancel.raise_if_cancelled()
+        else:
+            time.sleep(delay)
+
+    def _record(self, purpose: str, started: float, *, ok: bool, usage: Any = None, error: str | None = None,
+                streamed: bool = False) -> None:
+        call = LlmCall(
+            purpose=purpose if purpose in ("plan", "diagnose", "implement", "fix-citations") else "other",  # type: ignore[arg-type]
+            model=self.model, prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
+            completion_tokens=getattr(usage, "completion_tokens", 0) or 0,
+            latency_s=round(time.monotonic() - started, 3), ok=ok, error=self.redact(error) if error else None,
+            streamed=streamed,
+        )
+        self.calls.append(call)
+        self.sink.emit(LlmCallFinished(call=call))
+        if error:
+            self.sink.emit(Message(level="warning", text=f"LLM {purpose}: {call.error}"))
+
+    def _dump(self, purpose: str, kind: str, text: str) -> None:
+        if self.dump_dir is None:
+            return
+        n = len(list(self.dump_dir.glob(f"llm-*-{purpose}-{kind}.txt"))) + 1 if self.dump_dir.exists() else 1
+        write_text_atomic(self.dump_dir / f"llm-{n:02d}-{purpose}-{kind}.txt", self.redact(text))
+
+    # --- structured answers ---------------------------------------------------------------------------------------
+
+    def structured(
+        self,
+        messages: list[dict[str, str]],
+        model: type[M],
+        *,
+        purpose: str,
+        cancel: CancelToken | None = None,
+        on_delta: Callable[[str], None] | None = None,
+        validate: Callable[[M], str | None] | None = None,
+    ) -> M:
+        """A validated `model` instance. JSON-schema response format where the endpoint supports it; fenced or chatty
+        JSON tolerated; one corrective retry showing the model its errors; LlmError after that."""
+        convo = list(messages)
+        for round_ in range(2):
+            text = self._complete_json(convo, model, purpose=purpose, cancel=cancel,
+                                       on_delta=on_delta if round_ == 0 else None)
+            try:
+                value = model.model_validate(extract_json(text))
+                problem = validate(value) if validate else None
+                if problem is None:
+                    return value
+                errors = problem
+            except (NoJson, ValidationError) as exc:
+                errors = _short_errors(exc)
+            if round_ == 0:
+                self.sink.emit(Message(level="warning", text=f"LLM {purpose}: invalid answer ({errors[:160]}); asking again"))
+                convo = convo + [
+                    {"role": "assistant", "content": text[:20000]},
+                    {"role": "user", "content": "Your answer was not valid. Problems:\n" + errors +
+                     "\nAnswer again with one JSON object that follows the schema exactly, nothing else."},
+                ]
+        raise LlmError(f"the model's {purpose} answer was invalid twice: {errors[:300]}")
+
+    def _complete_json(self, messages: list[dict[str, str]], model: type[BaseModel], *, purpose: str,
+                       cancel: CancelToken | None, on_delta: Callable[[str], None] | None) -> str:
+        import openai
+
+        if self._json_schema_supported is not False and on_delta is None:
+            fmt = {"type": "json_schema", "json_schema": {"name": model.__name__, "schema": model.model_json_schema()}}
+            try:
+                text = self.complete(messages, purpose=purpose, cancel=cancel, response_format=fmt)
+                self._json_schema_supported = True
+                return text
+            except LlmError as err:
+                if "(400)" not in str(err) and "response_format" not in str(err):
+                    raise
+                self._json_schema_supported = False
+            except openai.BadRequestError:
+                self._json_schema_supported = False
+        return self.complete(messages, purpose=purpose, cancel=cancel, on_delta=on_delta)
+
+
+def _short_errors(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'root'}: {e['msg']}" for e in exc.errors()[:20])
+    return str(exc)
+
+
+def schema_text(model: type[BaseModel]) -> str:
+    return json.dumps(model.model_json_schema(), indent=1)

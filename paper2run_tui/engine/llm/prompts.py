@@ -1,0 +1,20 @@
+"""Prompt templates (files in prompts/), rendered with StrictUndefined."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import jinja2
+
+PROMPTS = Path(__file__).parent / "prompts"
+
+
+@lru_cache(maxsize=1)
+def _env() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(PROMPTS)), undefined=jinja2.StrictUndefined,
+                              autoescape=False, keep_trailing_newline=True)
+
+
+def render_prompt(name: str, **values: object) -> str:
+    return _env().get_template(f"{name}.md.j2").render(**values)
