@@ -58,7 +58,7 @@ def analyze_repo(
     readme_rel = find_readme(walk)
     installs, readme_cmds, downloads = readme_facts(walk, readme_rel)
     code_files = [f for f in walk.files if f.suffix in (".py", ".ipynb")]
-    code = scan_code(walk, code_files)
+    code = scan_code(walk, code_files, deadline=started + limits.time_budget_s)
     if cancel is not None:
         cancel.raise_if_cancelled()
     local = local_modules(walk)
@@ -86,6 +86,8 @@ def analyze_repo(
     is_python = primary in PYTHONIC or (has_py_manifest and py_share > 0.0) or (py_share >= 0.3)
     managers = list(dict.fromkeys(m.manager for m in manifests.manifests))
     warnings = walk.warnings + manifests.warnings
+    if code.truncated:
+        warnings.append(f"code scan stopped after {limits.time_budget_s:.0f} s: imports and markers cover part of the code")
     if code.py2_files:
         warnings.append(f"{len(code.py2_files)} file(s) look like Python 2 (e.g. {code.py2_files[0]}); imports read line by line")
     if code.unparsable:
@@ -121,7 +123,7 @@ def analyze_repo(
         has_tests=bool(test_files),
         files_seen=len(walk.files),
         files_skipped=walk.skipped,
-        truncated=walk.truncated,
+        truncated=walk.truncated or code.truncated,
         analysis_seconds=round(time.monotonic() - started, 3),
         warnings=warnings,
     )

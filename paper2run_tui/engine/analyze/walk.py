@@ -23,19 +23,17 @@ class AnalyzeLimits:
     max_read_bytes: int = MAX_READ_BYTES
 
 
-@dataclass
 class RepoFile:
-    rel: str
-    size: int
+    """A file of the walk; name and suffix computed once (the analyzer asks for them many times)."""
 
-    @property
-    def name(self) -> str:
-        return self.rel.rsplit("/", 1)[-1]
+    __slots__ = ("name", "rel", "size", "suffix")
 
-    @property
-    def suffix(self) -> str:
-        name = self.name
-        return name[name.rfind("."):].lower() if "." in name else ""
+    def __init__(self, rel: str, size: int) -> None:
+        self.rel = rel
+        self.size = size
+        self.name = rel.rsplit("/", 1)[-1]
+        dot = self.name.rfind(".")
+        self.suffix = self.name[dot:].lower() if dot > 0 else ""
 
 
 @dataclass
@@ -55,7 +53,8 @@ class Walk:
         if f.size > limit:
             return None
         try:
-            data = (self.root / f.rel).read_bytes()
+            with open(os.path.join(self.root, f.rel), "rb") as fh:
+                data = fh.read()
         except OSError:
             return None
         if b"\0" in data[:8192]:
