@@ -63,6 +63,7 @@ class RecordingSink:
         self._runlog: IO[str] = open(folder.run_log_path, "a", encoding="utf-8")  # noqa: SIM115
         self._attempt_logs: dict[tuple[int, str, str], IO[str]] = {}
         self._closed = False
+        self._client_failed = False
 
     def emit(self, event: Event) -> None:
         with self._lock:
@@ -81,7 +82,18 @@ class RecordingSink:
                 self._runlog.write(f"{event.ts.strftime('%Y-%m-%dT%H:%M:%SZ')} {describe(event)}\n")
                 self._runlog.flush()
         if self.downstream is not None:
-            self.downstream.emit(event)
+            try:
+                self.downstream.emit(event)
+            except Exception as exc:  # noqa: BLE001 - a failing display must not lose the run; it is on disk
+                self._client_error(exc)
+
+    def _client_error(self, exc: Exception) -> None:
+        with self._lock:
+            if self._closed or self._client_failed:
+                return
+            self._client_failed = True
+            self._runlog.write(f"client display failed ({type(exc).__name__}: {exc}); the run goes on, recorded here\n")
+            self._runlog.flush()
 
     def _attempt_log(self, event: LogLine) -> IO[str]:
         key = (event.attempt or 0, event.source, event.stream)
