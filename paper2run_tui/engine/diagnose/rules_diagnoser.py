@@ -11,10 +11,11 @@ from .rules import RULES, Rule, Stop
 def failure_text(ctx: DiagnosisContext) -> str:
     """The logs that explain this failure: the build's for a build failure, the smoke run's otherwise."""
     a = ctx.attempt
+    # The executor's own summary goes first, so that the logs' last line is what a person sees when nothing matches.
     if a.outcome == "build-failed":
-        parts = [a.log_text("build_stdout"), a.log_text("build_stderr"), a.error or ""]
+        parts = [a.error or "", a.log_text("build_stdout"), a.log_text("build_stderr")]
     else:
-        parts = [a.log_text("smoke_stdout"), a.log_text("smoke_stderr"), a.error or ""]
+        parts = [a.error or "", a.log_text("smoke_stdout"), a.log_text("smoke_stderr")]
     return "\n".join(p for p in parts if p)
 
 

@@ -1,0 +1,165 @@
+"""End to end on the real Docker engine through the real SDK: builds, smoke runs, repairs, CA bundle, GPU, cancel,
+a dead engine. Images are small (the local python:3.11-slim) and share layers, so this file stays quick."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from docker_support import docker_or_fail, managed
+from scripted import FixedPlanner
+
+from paper2run_tui.engine.build.base import BuildRequest
+from paper2run_tui.engine.build.cleanup import cleanup
+from paper2run_tui.engine.build.docker_executor import DockerExecutor
+from paper2run_tui.engine.config import DockerLimits, RunConfig
+from paper2run_tui.engine.contracts import EnvPlan
+from paper2run_tui.engine.errors import PreflightError
+from paper2run_tui.engine.pipeline import run_pipeline
+from paper2run_tui.engine.ports import Cancelled, CancelToken, ListSink
+from paper2run_tui.engine.record.store import load_run
+from paper2run_tui.engine.render import render_dockerfile
+
+pytestmark = pytest.mark.docker
+CA = Path("/etc/ssl/certs/ca-certificates.crt")
+
+
+@pytest.fixture(scope="module")
+def client():  # type: ignore[no-untyped-def]
+    return docker_or_fail()
+
+
+def test_a_repo_builds_and_its_smoke_run_passes_first_time(make_repo, tmp_path: Path, client) -> None:  # type: ignore[no-untyped-def]
+    repo = make_repo({"demo/__init__.py": "VERSION = '1'\n",
+                      "demo/__main__.py": "import argparse\nif __name__ == '__main__':\n    argparse.ArgumentParser().parse_args()\n"},
+                     git=True, name="demo")
+    sink = ListSink()
+    outcome = run_pipeline(RunConfig(repo=str(repo), out=tmp_path, timeout=60, no_ca=True), sink)
+    assert outcome.status == "success", outcome.reason
+    meta = load_run(outcome.run_dir).metadata  # type: ignore[arg-type]
+    assert meta.smoke_outcome == "exit-0" and meta.highest_smoke_rung == "entrypoint-help"
+    assert any(e.kind == "build-progress" for e in sink.events)
+    smoke_lines = [e.text for e in sink.events if e.kind == "log" and e.source == "smoke"]
+    assert any("usage:" in line for line in smoke_lines)
+    containers, images = managed(client, outcome.run_dir.name)  # type: ignore[union-attr]
+    assert containers == [] and len(images) == 1
+
+
+def test_missing_module_fails_first_and_the_rule_repair_passes(make_repo, tmp_path: Path, client) -> None:  # type: ignore[no-untyped-def]
+    # The smoke command imports a module nobody declared; the known-failure rule installs it (from PyPI, with the CA).
+    repo = make_repo({"app.py": "import argparse\nif __name__ == '__main__':\n    argparse.ArgumentParser().parse_args()\n"},
+                     name="needs-six")
+    plan = EnvPlan(base_image="python:3.11-slim", smoke_command="python -c 'import six; print(six.__version__)'")
+    sink = ListSink()
+    outcome = run_pipeline(RunConfig(repo=str(repo), out=tmp_path, timeout=60, ca_cert=CA), sink,
+                           planner=FixedPlanner(plan))
+    assert outcome.status == "success", outcome.reason
+    meta = load_run(outcome.run_dir).metadata  # type: ignore[arg-type]
+    assert [a.outcome for a in meta.attempts] == ["smoke-failed", "smoke-ok"]
+    assert meta.attempts[0].matched_rules[0] == "missing-module"
+    assert "pip install six" in (outcome.run_dir / "attempts/02/Dockerfile").read_text()  # type: ignore[operator]
+    assert meta.attempts[1].steps_cached and meta.attempts[1].steps_cached >= 3  # earlier layers reused
+
+
+def test_a_smoke_command_that_fails_with_no_known_fix(make_repo, tmp_path: Path, client) -> None:  # type: ignore[no-untyped-def]
+    repo = make_repo({"x.py": "print(1)\n"}, name="fails")
+    plan = EnvPlan(base_image="python:3.11-slim", smoke_command="python -c 'raise SystemExit(\"flux capacitor empty\")'")
+    outcome = run_pipeline(RunConfig(repo=str(repo), out=tmp_path, timeout=60, no_ca=True), ListSink(),
+                           planner=FixedPlanner(plan))
+    assert outcome.status == "stopped-by-rules"
+    assert outcome.reason == "no known failure signature matched: flux capacitor empty"
+    assert "flux capacitor empty" in (outcome.run_dir / "attempts/01/smoke_stderr.log").read_text()  # type: ignore[operator]
+
+
+def test_still_alive_at_the_timeout_counts_as_success(make_repo, tmp_path: Path, client) -> None:  # type: ignore[no-untyped-def]
+    repo = make_repo({"serve.py": "import time\nprint('serving', flush=True)\ntime.sleep(1000)\n"}, name="server")
+    plan = EnvPlan(base_image="python:3.11-slim", smoke_command="python serve.py")
+    outcome = run_pipeline(RunConfig(repo=str(repo), out=tmp_path, timeout=3, no_ca=True), ListSink(),
+                           planner=FixedPlanner(plan))
+    assert outcome.status == "success"
+    assert load_run(outcome.run_dir).metadata.smoke_outcome == "alive-at-timeout"  # type: ignore[arg-type]
+    assert managed(client, outcome.run_dir.name)[0] == []  # type: ignore[union-attr]
+
+
+def test_the_ca_bundle_is_what_lets_pip_reach_the_registry(make_repo, tmp_path: Path, client) -> None:  # type: ignore[no-untyped-def]
+    repo = make_repo({"requirements.txt": "six==1.16.0\n", "m.py": "import six\n"}, name="ca")
+    plan = EnvPlan(base_image="python:3.11-slim", install_steps=["pip install --no-cache-dir -r requirements.txt"],
+                   smoke_command="python -c 'import six'")
+    executor = DockerExecutor(DockerLimits())
+    results = {}
+    for with_ca in (False, True):
+        text = render_dockerfile(plan, facts=None, repo_dir=repo, ca_bundle=with_ca)
+        request = BuildRequest(attempt=1, context_dir=repo, dockerfile=text, tag=f"paper2run/test-ca:{with_ca}".lower(),
+                               labels={"org.paper2run.run": "test-ca"}, extra_files={"ca.crt": CA.read_bytes()} if with_ca else {})
+        sink = ListSink()
+        results[with_ca] = (executor.build(request, sink, CancelToken()), "\n".join(e.text for e in sink.events if e.kind == "log"))
+    assert not results[False][0].ok and "CERTIFICATE_VERIFY_FAILED" in results[False][1]
+    assert results[False][0].failing_step == "RUN pip install --no-cache-dir -r requirements.txt"
+    assert results[True][0].ok, results[True][1][-2000:]
+    cleanup(client, run_id="test-ca")
+
+
+def test_gpu_plan_without_a_gpu_runtime_is_actionable(make_repo, tmp_path: Path, client) -> None:  # type: ignore[no-untyped-def]
+    repo = make_repo({"x.py": "print(1)\n"}, name="gpu")
+    plan = EnvPlan(base_image="python:3.11-slim", smoke_command="python x.py", requires_gpu=True)
+    outcome = run_pipeline(RunConfig(repo=str(repo), out=tmp_path, no_ca=True), ListSink(), planner=FixedPlanner(plan))
+    assert outcome.status == "preflight-failed"
+    assert "no NVIDIA runtime" in outcome.reason and "NVIDIA Container Toolkit" in outcome.reason
+    fallback = plan.model_copy(update={"cpu_fallback": True})
+    outcome = run_pipeline(RunConfig(repo=str(repo), out=tmp_path, no_ca=True), ListSink(), planner=FixedPlanner(fallback))
+    assert outcome.status == "success"
+    assert "used the CPU fallback" in (outcome.run_dir / "report.md").read_text()  # type: ignore[operator]
+
+
+def test_cancel_during_the_smoke_run_removes_the_container(make_repo, tmp_path: Path, client) -> None:  # type: ignore[no-untyped-def]
+    repo = make_repo({"serve.py": "import time\nprint('up', flush=True)\ntime.sleep(1000)\n"}, name="cancel")
+    plan = EnvPlan(base_image="python:3.11-slim", smoke_command="python serve.py")
+    cancel = CancelToken()
+
+    class CancelOnSmoke(ListSink):
+        def emit(self, event):  # type: ignore[no-untyped-def]
+            super().emit(event)
+            if event.kind == "log" and event.source == "smoke" and event.text == "up":
+                threading.Timer(0.3, cancel.cancel, args=("Ctrl-C",)).start()
+
+    outcome = run_pipeline(RunConfig(repo=str(repo), out=tmp_path, timeout=120, no_ca=True), CancelOnSmoke(), None, cancel,
+                           planner=FixedPlanner(plan))
+    assert outcome.status == "interrupted"
+    assert managed(client, outcome.run_dir.name)[0] == []  # type: ignore[union-attr]
+    assert load_run(outcome.run_dir).metadata.status == "interrupted"  # type: ignore[arg-type]
+
+
+def test_cancel_during_a_build(make_repo, tmp_path: Path, client) -> None:  # type: ignore[no-untyped-def]
+    repo = make_repo({"x.py": "print(1)\n"}, name="cancel-build")
+    plan = EnvPlan(base_image="python:3.11-slim", install_steps=["echo start && sleep 30"], smoke_command="true")
+    cancel = CancelToken()
+    executor = DockerExecutor()
+    sink = ListSink()
+    text = render_dockerfile(plan, facts=None, repo_dir=repo)
+    threading.Timer(3, cancel.cancel, args=("Ctrl-C",)).start()
+    with pytest.raises(Cancelled):
+        executor.build(BuildRequest(attempt=1, context_dir=repo, dockerfile=text, tag="paper2run/cancel-build:1",
+                                    labels={"org.paper2run.run": "cancel-build"}), sink, cancel)
+
+
+def test_a_dead_engine_is_a_preflight_failure_with_the_fix(make_repo, tmp_path: Path) -> None:
+    repo = make_repo({"x.py": "print(1)\n"}, name="dead")
+    plan = EnvPlan(base_image="python:3.11-slim", smoke_command="python x.py")
+    outcome = run_pipeline(RunConfig(repo=str(repo), out=tmp_path, no_ca=True), ListSink(), planner=FixedPlanner(plan),
+                           executor=DockerExecutor(host="unix:///tmp/paper2run-no-such.sock"))
+    assert outcome.status == "preflight-failed"
+    assert outcome.reason.startswith("no Docker engine answers at unix:///tmp/paper2run-no-such.sock")
+    assert load_run(outcome.run_dir).metadata.status == "preflight-failed"  # type: ignore[arg-type]
+    with pytest.raises(PreflightError, match="start it"):
+        DockerExecutor(host="unix:///tmp/paper2run-no-such.sock").local_images()
+
+
+def test_cleanup_finds_and_removes_what_a_run_made(client) -> None:  # type: ignore[no-untyped-def]
+    client.images.build(fileobj=__import__("io").BytesIO(b"FROM python:3.11-slim\nLABEL x=1\n"), tag="paper2run/cleanup:1",
+                        labels={"org.paper2run.managed": "true", "org.paper2run.run": "cleanup-test"})
+    dry = cleanup(client, run_id="cleanup-test", dry_run=True)
+    assert dry.images == ["paper2run/cleanup:1"] and "would remove" in dry.summary()
+    done = cleanup(client, run_id="cleanup-test")
+    assert done.images == ["paper2run/cleanup:1"]
+    assert managed(client, "cleanup-test") == ([], [])
