@@ -1,0 +1,25 @@
+"""ImplementConfig: paper to code, then (optionally) the same build-and-smoke loop."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from ..config import ApproveMode, LlmSettings
+
+
+class ImplementConfig(BaseModel):
+    paper: str
+    out: Path = Path("runs")
+    framework: Literal["pytorch", "jax", "tensorflow"] = "pytorch"
+    mode: Literal["minimal", "full", "educational"] = "minimal"
+    llm: LlmSettings = Field(default_factory=LlmSettings)
+    run: bool = True
+    timeout: int = Field(default=900, gt=0)
+    max_attempts: int = Field(default=3, ge=1)
+    approve: ApproveMode = "auto"
+    arxiv_base_url: str = "https://arxiv.org"
+    cache_dir: Path | None = None
+    no_ca: bool = False
