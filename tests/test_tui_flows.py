@@ -74,8 +74,11 @@ async def test_start_a_run_from_the_form_and_approve_the_repair(demo: Path, tmp_
         assert run.job.config.repo == str(demo) and run.job.config.max_attempts == 3
         gate = await open_gate(pilot, app)
         assert gate.request.kind == "repair" and gate.request.proposed == REPAIRED and gate.request.previous == PLAN
-        facts = run.query_one(FactsPane).facts
+        pane = run.query_one(FactsPane)
+        facts = pane.facts
         assert facts is not None and {d.name for d in facts.dependencies} == {"six", "numpy"}
+        assert pane.paper is not None and pane.paper.kind == "repo-markdown"  # no paper given: the README stands in
+        assert str(pane.root.children[0].label).startswith("paper: ")
         assert "no C compiler" in run.query_one(DiagnosisPane).text
         assert any("Failed building wheel" in line for line in run.query_one(Log).lines)
         await pilot.press("ctrl+s")

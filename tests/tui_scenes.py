@@ -316,6 +316,7 @@ def no_blink(app) -> None:  # type: ignore[no-untyped-def]
     for screen in app.screen_stack:
         for widget in screen.query("Input, TextArea"):
             widget.cursor_blink = False
+            widget.refresh()  # repaint the cursor's line: it may have been drawn in the blink's "off" phase
 
 
 async def wait_until(pilot, condition, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
@@ -371,14 +372,19 @@ async def settle_gate_invalid(pilot) -> None:  # type: ignore[no-untyped-def]
     app.start_job(EngineJob(title="./demo", run=events_job()))
     await wait_until(pilot, lambda: isinstance(app.screen, GateScreen))
     await pilot.pause(0.2)
+    no_blink(app)
     area = app.screen.query_one("#plan-editor-text", TextArea)
     broken = REPAIRED.model_dump_json(indent=2).replace('"workdir": "/repo"', '"workdir": "repo"').replace(
         '"python -m demo"', '""')
     area.load_text(broken)
     area.move_cursor((3, 14))
-    await pilot.pause(0.6)
+    await pilot.pause(0.4)  # let the debounced check fire, then check at once so the picture never races it
+    gate = app.screen
+    gate.editor.validate_now()
+    await wait_until(pilot, lambda: gate.query_one("#approve").disabled and gate.editor.errors)
     no_blink(app)
-    await pilot.pause()
+    await pilot.pause(0.2)
+    await pilot.wait_for_scheduled_animations()
 
 
 async def settle_runs(pilot) -> None:  # type: ignore[no-untyped-def]

@@ -7,7 +7,6 @@ posted messages, log lines go to a thread-safe buffer, and the gate opens its mo
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -19,10 +18,9 @@ from ..engine.config import RunConfig
 from ..engine.contracts import Event, GateRequest, HumanDecision, LogLine
 from ..engine.ports import Cancelled, CancelToken, EventSink, Reviewer
 from .log_buffer import LineBuffer, normalise_line
-from .messages import EngineEvent
+from .messages import EngineEvent, GateAbandoned, GateRequested
 
 if TYPE_CHECKING:
-    from textual.app import App
     from textual.message_pump import MessagePump
 
     from ..engine.pipeline import RunOutcome
@@ -100,13 +98,15 @@ class TuiSink:
 
 
 class TuiReviewer:
-    """The human gate as the engine sees it: blocks its thread until the person decides in the modal."""
+    """The human gate as the engine sees it: blocks its thread until the person decides in the modal.
 
-    def __init__(self, app: App[Any], open_gate: Callable[[GateRequest, Callable[[HumanDecision | None], None]], Any],
-                 close_gate: Callable[[], Any]) -> None:
-        self.app = app
-        self._open_gate = open_gate
-        self._close_gate = close_gate
+    The request is posted to the run screen as a message (thread-safe, and ordered after the events emitted
+    before it); the screen opens the modal, whose result resolves a Future this thread waits on while it
+    polls the cancel token.
+    """
+
+    def __init__(self, target: MessagePump) -> None:
+        self.target = target
 
     def review(self, request: GateRequest, cancel: CancelToken) -> HumanDecision:
         decided: Future[HumanDecision | None] = Future()
@@ -115,25 +115,19 @@ class TuiReviewer:
             if not decided.done():
                 decided.set_result(decision)
 
-        try:
-            self.app.call_from_thread(self._open_gate, request, resolve)
-        except RuntimeError as exc:  # the app is closing: nobody can decide any more
-            raise Cancelled("the app closed before the plan was decided") from exc
+        if not self.target.post_message(GateRequested(request, resolve)):
+            raise Cancelled("the app closed before the plan was decided")
         while True:
             try:
                 decision = decided.result(timeout=0.1)
             except FutureTimeout:
                 if cancel.cancelled:
-                    self._close_quietly()
+                    self.target.post_message(GateAbandoned())
                     raise Cancelled(cancel.reason or "cancelled at the gate") from None
                 continue
             if decision is None:
                 raise Cancelled(cancel.reason or "the gate was closed without a decision")
             return decision
-
-    def _close_quietly(self) -> None:
-        with contextlib.suppress(RuntimeError):
-            self.app.call_from_thread(self._close_gate)
 
 
 #: What the worker runs: (sink, reviewer, cancel) -> RunOutcome.

@@ -22,9 +22,9 @@ from ...engine.contracts import (
     Event,
     FactsReady,
     GateOpened,
-    GateRequest,
     HumanDecision,
     Message,
+    PaperReady,
     PhaseChanged,
     PlanProposed,
     RunFinished,
@@ -32,7 +32,7 @@ from ...engine.contracts import (
 )
 from ...engine.ports import CancelToken, EventSink, Reviewer
 from ..bridge import EngineJob, TuiReviewer, TuiSink
-from ..messages import EngineEvent
+from ..messages import EngineEvent, GateAbandoned, GateRequested
 from ..widgets.diagnosis_pane import DiagnosisPane
 from ..widgets.facts_pane import FactsPane
 from ..widgets.log_pane import LogPane
@@ -107,7 +107,7 @@ class RunScreen(Screen[None]):
     # --- the engine on its thread ------------------------------------------------------------
     def start(self) -> None:
         sink = TuiSink(self, self.log_pane.buffer)
-        reviewer = TuiReviewer(self.app, self._open_gate, self._close_gate)
+        reviewer = TuiReviewer(self)
         self.worker = self._drive(sink, reviewer)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="engine")
@@ -140,15 +140,21 @@ class RunScreen(Screen[None]):
         self._update_banner()
         self.app.run_finished(self)  # type: ignore[attr-defined]
 
-    # --- the gate, opened from the engine's thread via call_from_thread ---------------------------
-    def _open_gate(self, request: GateRequest, resolve: Callable[[HumanDecision | None], None]) -> None:
-        self.gate = GateScreen(request)
+    # --- the gate: the engine's thread posts GateRequested and waits -----------------------------
+    @on(GateRequested)
+    def _gate_requested(self, message: GateRequested) -> None:
+        self.log_pane.flush()  # everything up to the gate is on screen before the question is asked
+        self.gate = GateScreen(message.request)
 
         def decided(decision: HumanDecision | None) -> None:
             self.gate = None
-            resolve(decision)
+            message.resolve(decision)
 
         self.app.push_screen(self.gate, decided)
+
+    @on(GateAbandoned)
+    def _gate_abandoned(self) -> None:
+        self._close_gate()
 
     def _close_gate(self) -> None:
         if self.gate is not None:
@@ -176,6 +182,8 @@ class RunScreen(Screen[None]):
             status.attempt, status.step = event.attempt, (event.step, event.total)
         elif isinstance(event, Message) and event.level == "error":
             self.notify(event.text, severity="error")
+        elif isinstance(event, PaperReady):
+            self.query_one(FactsPane).show_paper(event.paper)
         elif isinstance(event, FactsReady):
             self.query_one(FactsPane).show_facts(event.facts)
         elif isinstance(event, PlanProposed):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from ...engine.contracts import RepoFacts
+from ...engine.contracts import PaperInfo, RepoFacts
 
 #: Rows shown per section; the full list is repo_facts.json in the run folder.
 MAX_ROWS = 40
@@ -24,15 +24,37 @@ class FactsPane(Tree[str]):
         super().__init__("repository facts", id=id)
         self.show_root = False
         self.facts: RepoFacts | None = None
+        self.paper: PaperInfo | None = None
 
     def on_mount(self) -> None:
         self.border_title = "Facts"
         self.root.add_leaf("[dim]waiting for the analysis…[/dim]")
 
+    def show_paper(self, paper: PaperInfo) -> None:
+        """The paper arrives before the facts; it is shown at the top of the tree from then on."""
+        self.paper = paper
+        if self.facts is not None:
+            self.show_facts(self.facts)
+        else:
+            self.clear()
+            self._paper_node(self.root)
+
+    def _paper_node(self, root: TreeNode[str]) -> None:
+        paper = self.paper
+        if paper is None:
+            return
+        title = paper.title or paper.source
+        node = root.add(f"paper: {title}", expand=False)
+        node.add_leaf(f"{paper.kind} · {len(paper.sections)} sections · {len(paper.equations)} equations"
+                      f"{' · ' + str(paper.pages) + ' pages' if paper.pages else ''}")
+        for hp in paper.hyperparameters[:MAX_ROWS]:
+            node.add_leaf(f"{hp.name} = {hp.value}  [dim]§{hp.section}[/dim]")
+
     def show_facts(self, facts: RepoFacts) -> None:
         self.facts = facts
         self.clear()
         root = self.root
+        self._paper_node(root)
         head = facts.name + (f" @ {facts.commit[:10]}" if facts.commit else "")
         root.add_leaf(f"[b]{head}[/b]  {facts.files_seen} files{' (truncated)' if facts.truncated else ''}")
         langs = ", ".join(f"{x.language} {x.share:.0%}" for x in facts.languages[:5]) or "no recognised code"
