@@ -210,7 +210,8 @@ def _cmd_resume(args: argparse.Namespace) -> int:
 
 
 def _cmd_implement(args: argparse.Namespace) -> int:
-    from .engine.implement.runner import ImplementConfig, run_implement
+    from .engine.implement.config import ImplementConfig
+    from .engine.implement.runner import run_implement
     from .engine.llm.settings import llm_settings_from_env
 
     env = load_environment()
@@ -222,7 +223,12 @@ def _cmd_implement(args: argparse.Namespace) -> int:
     cancel = CancelToken()
     _install_sigint(cancel)
     outcome = run_implement(config, PrintSink(), None, cancel)
-    return int(getattr(outcome, "exit_code", 0))
+    state = "code generated" if outcome.generated_code else "no code generated (no LLM endpoint)"
+    checks = "citations checked: ok" if outcome.citations.ok else f"{len(outcome.citations.violations)} citation problem(s)"
+    print(f"implementation: {outcome.folder} ({state}; {checks})")
+    if outcome.run is not None:
+        print(f"run: {outcome.run.run_dir} ({outcome.run.status})")
+    return outcome.exit_code
 
 
 def _cmd_cleanup(args: argparse.Namespace) -> int:

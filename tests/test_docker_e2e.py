@@ -4,6 +4,7 @@ a dead engine. Images are small (the local python:3.11-slim) and share layers, s
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -132,15 +133,22 @@ def test_cancel_during_the_smoke_run_removes_the_container(make_repo, tmp_path: 
 
 def test_cancel_during_a_build(make_repo, tmp_path: Path, client) -> None:  # type: ignore[no-untyped-def]
     repo = make_repo({"x.py": "print(1)\n"}, name="cancel-build")
-    plan = EnvPlan(base_image="python:3.11-slim", install_steps=["echo start && sleep 30"], smoke_command="true")
+    import uuid
+
+    # A step no earlier run has cached, so the build is really running when the cancel comes.
+    plan = EnvPlan(base_image="python:3.11-slim", install_steps=[f"echo {uuid.uuid4()} && sleep 30"], smoke_command="true")
     cancel = CancelToken()
     executor = DockerExecutor()
     sink = ListSink()
     text = render_dockerfile(plan, facts=None, repo_dir=repo)
     threading.Timer(3, cancel.cancel, args=("Ctrl-C",)).start()
+    started = time.monotonic()
     with pytest.raises(Cancelled):
         executor.build(BuildRequest(attempt=1, context_dir=repo, dockerfile=text, tag="paper2run/cancel-build:1",
                                     labels={"org.paper2run.run": "cancel-build"}), sink, cancel)
+    assert time.monotonic() - started < 15  # noticed while the step runs, not after it
+    time.sleep(2)
+    assert not client.containers.list(filters={"ancestor": "python:3.11-slim", "status": "running"})  # build aborted
 
 
 def test_a_dead_engine_is_a_preflight_failure_with_the_fix(make_repo, tmp_path: Path) -> None:

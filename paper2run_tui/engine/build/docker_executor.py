@@ -10,8 +10,10 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import queue
 import re
 import shutil
+import socket
 import tarfile
 import tempfile
 import threading
@@ -78,6 +80,33 @@ def build_context(request: BuildRequest) -> tempfile.SpooledTemporaryFile[bytes]
         add(".dockerignore", (ignore.rstrip("\n") + "\n.git\n.paper2run/Dockerfile\n").lstrip("\n").encode())
     spool.seek(0)
     return spool
+
+
+def _abort(response: Any) -> None:
+    """Shut the build connection's socket down (a plain close can wait on the reader), then close the response."""
+    sock = getattr(getattr(response.raw, "_connection", None), "sock", None)
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+    with contextlib.suppress(Exception):
+        response.close()
+
+
+def _read_json_lines(response: Any, out: queue.Queue[dict[str, Any] | None]) -> None:
+    """Decode the engine's JSON-lines build stream into `out`; None marks the end (or a closed connection)."""
+    import json as _json
+
+    try:
+        for raw in response.iter_lines():
+            if raw:
+                try:
+                    out.put(_json.loads(raw))
+                except ValueError:
+                    out.put({"stream": raw.decode("utf-8", errors="replace")})
+    except Exception:  # noqa: BLE001 - closed on cancel
+        pass
+    finally:
+        out.put(None)
 
 
 class DockerExecutor:
@@ -154,16 +183,22 @@ class DockerExecutor:
         current_step = ""
         step_no = 0
         errors: list[str] = []
-        stream = self.client.api.build(
-            fileobj=context, custom_context=True, dockerfile=".paper2run/Dockerfile", tag=request.tag, labels=labels,
-            buildargs=request.build_args or None, decode=True, rm=True, forcerm=True, timeout=request.timeout_s,
-        )
+        response = self._start_build(request, context, labels)
+        chunks: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        reader = threading.Thread(target=_read_json_lines, args=(response, chunks), daemon=True)
+        reader.start()
         try:
-            for chunk in stream:
+            while True:
+                try:
+                    chunk = chunks.get(timeout=0.2)
+                except queue.Empty:
+                    chunk = {}
                 if cancel.cancelled:
                     raise Cancelled(cancel.reason or "cancelled")
                 if time.monotonic() - started > request.timeout_s:
                     errors.append(f"the build took longer than {request.timeout_s} s")
+                    break
+                if chunk is None:
                     break
                 if "stream" in chunk:
                     for line in _ANSI.sub("", chunk["stream"]).splitlines():
@@ -188,9 +223,8 @@ class DockerExecutor:
                 elif "aux" in chunk and "ID" in chunk["aux"]:
                     result.image_id = chunk["aux"]["ID"]
         finally:
-            close = getattr(stream, "close", None)
-            if close:
-                close()
+            # Closing the connection is what makes the engine abort a build in progress (cancel, timeout).
+            _abort(response)
             context.close()
         result.seconds = time.monotonic() - started
         result.steps_cached = len(result.cached_steps)
@@ -201,6 +235,23 @@ class DockerExecutor:
         result.ok = True
         result.image_tag = request.tag
         return result
+
+    def _start_build(self, request: BuildRequest, context: Any, labels: dict[str, str]) -> Any:
+        """POST /build with our own context; the streamed response is ours to close (the SDK's generator hides it)."""
+        import json as _json
+
+        api = self.client.api
+        params = {"t": request.tag, "dockerfile": ".paper2run/Dockerfile", "rm": "1", "forcerm": "1",
+                  "labels": _json.dumps(labels)}
+        if request.build_args:
+            params["buildargs"] = _json.dumps(request.build_args)
+        response = api.post(api._url("/build"), params=params, data=context, stream=True, timeout=None,
+                            headers={"Content-Type": "application/tar"})
+        if response.status_code >= 400:
+            detail = response.text[:300]
+            response.close()
+            raise PreflightError(f"the engine refused the build ({response.status_code}): {detail}")
+        return response
 
     # --- smoke ------------------------------------------------------------------------------------------------------
 
