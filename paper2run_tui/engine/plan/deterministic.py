@@ -49,8 +49,9 @@ def _torch_step(deps: list[Dependency], gpu: bool) -> str | None:
     torch = [d for d in deps if _is_torch(d)]
     if not torch:
         return None
-    specs = " ".join(shlex.quote(f"{'torch' if canonicalize_name(d.name) == 'pytorch' else d.name}{d.specifier}")
-                     for d in torch)
+    # Local version labels (+cu113, +cpu) name a build from PyTorch's own index; PyPI knows only the plain version.
+    specs = " ".join(shlex.quote(f"{'torch' if canonicalize_name(d.name) == 'pytorch' else d.name}"
+                                 f"{re.sub(r'[+][A-Za-z0-9.]+', '', d.specifier)}") for d in torch)
     if gpu:
         return f"pip install {specs}"
     return f"pip install --index-url {TORCH_CPU_INDEX} {specs} || pip install {specs}"
@@ -219,6 +220,10 @@ class DeterministicPlanner:
             notes.append("PyTorch from its CPU wheel index (falls back to the default index)" if not gpu else
                          "PyTorch from the default index (CUDA build) for the GPU")
         if main_reqs:
+            if any("+cu" in d.specifier or "+cpu" in d.specifier for d in facts.dependencies if d.source in main_reqs):
+                files = " ".join(shlex.quote(r) for r in main_reqs)
+                install.append(f"sed -i -E 's/[+](cu[0-9]+|cpu)//g' {files}")
+                notes.append("CUDA-specific local versions (+cuXXX) stripped from the requirements: the CPU build is used")
             for req in main_reqs:
                 if reqs_install_self:
                     source.append(f"pip install -r {shlex.quote(req)}")
