@@ -109,7 +109,8 @@ def test_time_travel_resolves_as_of_the_commit_date(tmp_path: Path) -> None:
     ctx = context(tmp_path, (FIXTURES / "resolution-impossible.log").read_text(), commit_date=datetime(2021, 3, 4, tzinfo=UTC))
     d = diagnose(ctx)
     assert d.new_plan is not None and d.new_plan.exclude_newer == "2021-03-04"
-    assert "pip install --uploaded-prior-to=2021-03-04T00:00:00Z -r requirements.txt" in d.new_plan.install_steps
+    assert "export PIP_UPLOADED_PRIOR_TO=2021-03-04T00:00:00Z && pip install -r requirements.txt" in d.new_plan.install_steps
+    assert d.new_plan.install_steps[0] == "python -m pip install --upgrade 'pip>=25.3'"
     assert d.new_plan.base_image == "python:3.9-slim"
 
 

@@ -277,7 +277,13 @@ def _scipy_misc(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPl
 
 
 def _distutils(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
-    return move_python(plan, ctx, ["3.11", "3.10"], "distutils was removed in Python 3.12")
+    if (plan.python_version or "3.11") >= "3.12":
+        return move_python(plan, ctx, ["3.11", "3.10"], "distutils was removed in Python 3.12")
+    # On an older Python the missing distutils is today's setuptools meeting an old sdist: build it with the tools
+    # of its own time.
+    if plan.exclude_newer:
+        raise Stop("an old dependency needs distutils even with the packages of its own time")
+    return time_travel(plan, ctx)
 
 
 def _markupsafe(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:

@@ -102,11 +102,15 @@ def time_travel(plan: EnvPlan, ctx: DiagnosisContext) -> EnvPlan:
         raise Stop("dependencies could not be resolved, and the commit date is unknown, so they cannot be resolved "
                    "as of it")
     stamp = date.strftime("%Y-%m-%dT%H:%M:%SZ")
-    flag = f"--uploaded-prior-to={stamp}"
-    steps = [re.sub(r"^pip install (?!--index-url)", f"pip install {flag} ", s) if flag not in s else s
-             for s in plan.install_steps]
-    steps = [s for s in steps if not s.startswith("python -m pip install --upgrade")]
+    # An exported variable, not a flag: pip's isolated build environments inherit it, so build dependencies
+    # (setuptools, numpy for old sdists) come from the same era as the pins.
+    prefix = f"export PIP_UPLOADED_PRIOR_TO={stamp} &&"
+    steps = [s for s in plan.install_steps if not s.startswith("python -m pip install --upgrade")]
+    steps = [s if s.startswith(prefix) or not re.search(r"\bpip\b", s) else f"{prefix} {s}" for s in steps]
+    source = [s if s.startswith(prefix) or not re.search(r"\bpip\b", s) else f"{prefix} {s}" for s in plan.source_steps]
     steps.insert(0, "python -m pip install --upgrade 'pip>=25.3'")
+    new = plan.model_copy(update={"install_steps": steps, "source_steps": source, "exclude_newer": date.date().isoformat(),
+                                  "notes": f"{plan.notes}\n- repair: dependencies resolved as of the commit date {stamp}"})
     era = {2018: "3.7", 2019: "3.7", 2020: "3.8", 2021: "3.9", 2022: "3.10", 2023: "3.11", 2024: "3.12"}.get(date.year)
     new = plan.model_copy(update={"install_steps": steps, "exclude_newer": date.date().isoformat(),
                                   "notes": f"{plan.notes}\n- repair: dependencies resolved as of the commit date {stamp}"})
