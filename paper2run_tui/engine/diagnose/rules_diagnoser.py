@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from ..contracts import DiagnosisDecision, DiagnosisDelta
 from ..ports import CancelToken, EventSink
 from .base import DiagnosisContext
@@ -19,7 +21,14 @@ def failure_text(ctx: DiagnosisContext) -> str:
     return "\n".join(p for p in parts if p)
 
 
+_EXCEPTION = re.compile(r"^\s*[\w.]*(?:Error|Exception|Exit|Interrupt)\b(?::.*)?$")
+
+
 def first_error_line(text: str) -> str:
+    """The line a person should read first: a Python exception if there is one, else the first error-ish line."""
+    for line in text.splitlines():
+        if _EXCEPTION.match(line) and len(line.strip()) > 10:
+            return line.strip()[:200]
     for line in text.splitlines():
         low = line.lower()
         if "error" in low or "traceback" in low or "failed" in low:
