@@ -167,6 +167,8 @@ def new_run_job(config: RunConfig, parts: EngineParts) -> EngineJob:
 
 
 def resume_job(run_dir: Path, attempt: int, parts: EngineParts, approve: str = "ask") -> EngineJob:
+    """Resume from the app: a person is watching, so repairs are asked about (unlike the old run's policy)."""
+
     def run(sink: EventSink, reviewer: Reviewer, cancel: CancelToken) -> RunOutcome:
         from ..engine.resume import resume_run
 
