@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 from collections import deque
 
-_ERROR = re.compile(r"(?:^|\b)(?:error|Error|ERROR|Exception|Traceback|FAILED|fatal|Killed|No module named|"
-                    r"cannot open shared object|not found|No matching distribution)\b")
+_ERROR = re.compile(r"\w*(?:Error|Exception)\b|\b(?:error|ERROR|Traceback|FAILED|fatal|Killed|Retrying|cannot|"
+                    r"failed|No module named|not found|No matching distribution|No such file)\b")
 _STEP = re.compile(r"^Step \d+/\d+ : ")
 _NOISE = re.compile(r"^\s*(?:Downloading|Collecting|Requirement already|Using cached|Obtaining|Installing|Building wheel|"
                     r"Created wheel|Stored in|Preparing metadata|  Downloading|━|Progress|\s*\d+%)")
