@@ -61,6 +61,7 @@ def test_missing_module_fails_first_and_the_rule_repair_passes(make_repo, tmp_pa
     assert meta.attempts[0].matched_rules[0] == "missing-module"
     assert "pip install six" in (outcome.run_dir / "attempts/02/Dockerfile").read_text()  # type: ignore[operator]
     assert meta.attempts[1].steps_cached and meta.attempts[1].steps_cached >= 3  # earlier layers reused
+    assert meta.attempts[1].cached_steps[:3] == [2, 3, 4]  # which ones: the layers before the repair
 
 
 def test_a_smoke_command_that_fails_with_no_known_fix(make_repo, tmp_path: Path, client) -> None:  # type: ignore[no-untyped-def]

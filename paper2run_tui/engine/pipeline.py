@@ -445,6 +445,7 @@ def _attempt(
     run.sink.close_attempt(attempt)
     summary.build_seconds = round(built.seconds, 3)
     summary.steps_total, summary.steps_cached = built.steps_total, built.steps_cached
+    summary.cached_steps = list(built.cached_steps)
     summary.failing_step = built.failing_step
     if not built.ok:
         summary.outcome = "build-failed"

@@ -80,6 +80,7 @@ class AttemptSummary(BaseModel):
     exit_code: int | None = None
     steps_total: int | None = None
     steps_cached: int | None = None
+    cached_steps: list[int] = Field(default_factory=list, description="Dockerfile step numbers taken from the cache")
     smoke_rung: SmokeRungName | None = None
     failing_step: str | None = None
     diagnosis: str | None = None
