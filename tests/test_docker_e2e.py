@@ -174,3 +174,34 @@ def test_cleanup_finds_and_removes_what_a_run_made(client) -> None:  # type: ign
     done = cleanup(client, run_id="cleanup-test")
     assert done.images == ["paper2run/cleanup:1"]
     assert managed(client, "cleanup-test") == ([], [])
+
+
+def test_time_travel_installs_what_was_current_at_the_commit_date(make_repo, tmp_path: Path, client) -> None:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime
+
+    from paper2run_tui.engine.build.base import SmokeRequest
+    from paper2run_tui.engine.contracts import RepoFacts
+    from paper2run_tui.engine.diagnose.base import DiagnosisContext, FailedAttempt
+    from paper2run_tui.engine.diagnose.rules.transforms import time_travel
+
+    repo = make_repo({"requirements.txt": "six\n", "m.py": "import six\n"}, name="old")
+    plan = EnvPlan(base_image="python:3.11-slim", python_version="3.11", install_steps=["pip install -r requirements.txt"],
+                   smoke_command="python -c 'import six; print(\"six\", six.__version__)'")
+    ctx = DiagnosisContext(facts=RepoFacts(name="old", commit_date=datetime(2019, 6, 1, tzinfo=UTC)), repo_dir=repo,
+                           attempt=FailedAttempt(number=1, plan=plan, dockerfile="", outcome="build-failed",
+                                                 attempt_dir=tmp_path),
+                           local_images=["python:3.11-slim"])
+    old = time_travel(plan, ctx)
+    assert old.exclude_newer == "2019-06-01"
+    executor = DockerExecutor()
+    text = render_dockerfile(old, facts=None, repo_dir=repo, ca_bundle=True)
+    built = executor.build(BuildRequest(attempt=1, context_dir=repo, dockerfile=text, tag="paper2run/time-travel:1",
+                                        labels={"org.paper2run.run": "time-travel"}, extra_files={"ca.crt": CA.read_bytes()}),
+                           ListSink(), CancelToken())
+    assert built.ok, built.error
+    sink = ListSink()
+    smoked = executor.smoke(SmokeRequest(attempt=1, image_tag=built.image_tag or "", plan=old, timeout_s=60,
+                                         labels={"org.paper2run.run": "time-travel"}), sink, CancelToken())
+    assert smoked.ok
+    assert "six 1.12.0" in [e.text for e in sink.events if e.kind == "log"]  # six 1.13.0 came out in November 2019
+    cleanup(client, run_id="time-travel")
