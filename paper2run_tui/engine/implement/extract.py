@@ -81,31 +81,46 @@ def hyperparameters(paper: PaperInfo) -> list[Hyperparameter]:
     return found
 
 
+def _section_lines(paper: PaperInfo) -> list[tuple[str, str]]:
+    """(section number, line) pairs. Section texts keep their lines for markdown; PDF section texts may come back
+    flattened, so then the raw text's lines are used, each placed in the section whose text contains it."""
+    pairs = [(s.number, line) for s in paper.sections for line in s.text.splitlines()]
+    if not paper.text or len(pairs) >= len(paper.text.splitlines()) // 2:
+        return pairs
+    flat = [(s.number, re.sub(r"\s+", " ", s.text)) for s in paper.sections]
+    out = []
+    for line in paper.text.splitlines():
+        key = re.sub(r"\s+", " ", line).strip()
+        owner = next((number for number, text in flat if key and key in text), None)
+        if owner is not None:
+            out.append((owner, line))
+    return out
+
+
 def equations(paper: PaperInfo) -> list[PaperEquation]:
     out: list[PaperEquation] = []
     seen: set[str] = set()
-    for section in paper.sections:
-        for line in section.text.splitlines():
-            m = _EQ_TAG.search(line.strip())
-            if not m:
-                continue
-            number = m.group(1) or m.group(2)
-            body = line.strip()
-            # A numbered equation line has maths in it, not just a parenthesised number in prose.
-            if m.group(2) and not re.search(r"[=∑∏√^_\\]|\bsoftmax\b|\bmax\b", body):
-                continue
-            if number not in seen:
-                seen.add(number)
-                out.append(PaperEquation(number=number, section=section.number, text=body[:500]))
+    for section, line in _section_lines(paper):
+        m = _EQ_TAG.search(line.strip())
+        if not m:
+            continue
+        number = m.group(1) or m.group(2)
+        body = line.strip()
+        # A numbered equation line has maths in it, not just a parenthesised number in prose.
+        if m.group(2) and not re.search(r"[=∑∏√^_\\]|\bsoftmax\b|\bmax\b", body):
+            continue
+        if number not in seen:
+            seen.add(number)
+            out.append(PaperEquation(number=number, section=section, text=body[:500]))
     return out
 
 
 def tables(paper: PaperInfo) -> list[PaperTable]:
-    out = []
-    for section in paper.sections:
-        for m in _TABLE.finditer(section.text):
-            if all(t.number != m.group(1) for t in out):
-                out.append(PaperTable(number=m.group(1), caption=m.group(2).strip()[:300], section=section.number))
+    out: list[PaperTable] = []
+    for section, line in _section_lines(paper):
+        m = _TABLE.match(line)
+        if m and all(t.number != m.group(1) for t in out):
+            out.append(PaperTable(number=m.group(1), caption=m.group(2).strip()[:300], section=section))
     return out
 
 
