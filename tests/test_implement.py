@@ -86,7 +86,7 @@ def test_without_an_llm_the_output_is_cited_config_and_audit_only(tmp_path: Path
 
 def test_generation_with_violations_is_fixed_in_one_round(tmp_path: Path) -> None:
     bad = {**GOOD, "src/model.py": GOOD["src/model.py"].replace("§3.1", "§9.9"),
-           "configs/base.yaml": GOOD["configs/base.yaml"] + "epochs: 5\n"}
+           "configs/base.yaml": GOOD["configs/base.yaml"].replace('"d_model = 64"', '"d_model = 128"') + "epochs: 5\n"}
     replies = [Reply(json.dumps({"files": bad, "notes": "first"})), Reply(json.dumps({"files": GOOD, "notes": "fixed"}))]
     sink = ListSink()
     with ScriptedLlmServer(replies) as server:
@@ -96,6 +96,10 @@ def test_generation_with_violations_is_fixed_in_one_round(tmp_path: Path) -> Non
     assert outcome.generated_code and outcome.citations.ok and outcome.exit_code == 0
     fix_prompt = server.user_prompt(1)
     assert "§9.9 is not a section of the paper" in fix_prompt and "epochs: 5 has neither a citation nor a flag" in fix_prompt
+    assert '"d_model = 128" does not occur in the paper' in fix_prompt
+    assert "d_model: 64 does not match any number in the quoted sentence" in fix_prompt
+    saved = json.loads((outcome.folder / "citations.json").read_text())
+    assert saved["violations"] == [] and saved["citations"] == outcome.citations.citations > 0
     assert (outcome.folder / "src/model.py").read_text() == GOOD["src/model.py"]
     assert "## Citation check" in (outcome.folder / "REPRODUCTION_NOTES.md").read_text()
     assert "citation problem(s); asking the model to fix them" in " ".join(e.text for e in sink.events if e.kind == "message")
