@@ -131,3 +131,14 @@ def test_a_generated_folder_builds_and_passes_its_shape_check(tmp_path: Path) ->
     assert "(2, 64)" in (run_dir / "attempts/01/smoke_stdout.log").read_text()
     assert json.loads((run_dir / "metadata.json").read_text())["implement_of"] == str(outcome.folder)
     assert json.loads((outcome.folder / "IMPLEMENTED_FROM.json").read_text())["run_dir"] == str(run_dir)
+
+
+def test_framework_and_mode_reach_the_prompt_and_the_file_list(tmp_path: Path) -> None:
+    with ScriptedLlmServer([Reply(json.dumps({"files": GOOD}))]) as server:
+        llm = LlmSettings(base_url=server.base_url, model="m", max_retries=0)
+        run_implement(ImplementConfig(paper=str(PAPER), out=tmp_path, llm=llm, run=False, framework="jax",
+                                      mode="educational", cache_dir=tmp_path / "c"), ListSink(), None, CancelToken())
+    system = "\n".join(m["content"] for m in server.requests[0]["messages"] if m["role"] == "system")
+    assert "citation-anchored jax implementation" in system and "`flax` (linen) and `optax`" in system
+    assert "notebooks/walkthrough.ipynb" in system and "src/train.py" in system
+    assert "PyTorch" not in system
