@@ -24,6 +24,8 @@ LINES = [
     "The network has 3 layers with a hidden size of 128.",
     "y = softmax(W x + b)   (1)",
     "Table 1: Sizes of the small network.",
+    "Each block is a pre-",
+    "norm residual block.",
     "3 Training",
     "We use the SGD optimizer with momentum of 0.9.",
     "The learning rate was 0.05 and the weight decay of 0.0005 was applied.",
@@ -58,3 +60,7 @@ def test_pdf_sections_equations_tables_and_hyperparameters(tmp_path: Path) -> No
     bad = {"configs/base.yaml": 'weight_decay: 0.005  # §3 — "the weight decay of 0.0005 was applied"\n'}
     assert checker.check(good).ok, checker.check(good).markdown()
     assert [v.kind for v in checker.check(bad).violations] == ["value-mismatch"]
+    hyphenated = {"src/model.py": '# §2.1 — "Each block is a pre-norm residual block."\n'}
+    assert checker.check(hyphenated).ok, checker.check(hyphenated).markdown()
+    wrong = {"src/model.py": '# §2.1 — "Each block is a post-norm residual block."\n'}
+    assert [v.kind for v in checker.check(wrong).violations] == ["misquote"]

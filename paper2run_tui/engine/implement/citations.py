@@ -49,7 +49,8 @@ class CitationReport(BaseModel):
 def _norm_text(text: str) -> str:
     text = re.sub(r"-\s*\n\s*", "", text)  # hyphenation at line ends in PDF text
     text = text.replace("−", "-").replace("“", '"').replace("”", '"').replace("’", "'")
-    return re.sub(r"\s+", " ", text).strip().lower()
+    # Hyphens dropped on both sides: "pre-norm" split as "pre-\nnorm" in the PDF and quoted whole still matches.
+    return re.sub(r"\s+", " ", text.replace("-", "")).strip().lower()
 
 
 def _numbers(text: str) -> set[float]:
