@@ -36,6 +36,8 @@ def test_sections_equations_tables_and_hyperparameters(paper: PaperInfo) -> None
                   "label_smoothing": ("0.1", "5.2"), "batch_size": ("32", "5.2")}
     lr = next(h for h in paper.hyperparameters if h.name == "learning_rate")
     assert lr.quote == "The learning rate was 0.001 with warmup_steps = 400."
+    d_ff = next(h for h in paper.hyperparameters if h.name == "d_ff")
+    assert d_ff.quote == "We set d_ff = 256 in all layers."  # the numbered equation before it ends its own sentence
 
 
 GOOD = {

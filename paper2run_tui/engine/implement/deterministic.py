@@ -26,6 +26,8 @@ def short_quote(h: Hyperparameter, width: int = 140) -> str:
         return sentence
     at = max(sentence.find(h.value), 0)
     start = max(0, at - width // 2)
+    if start > 0 and not sentence[start - 1].isspace():  # begin on a word, not inside one
+        start = sentence.find(" ", start) + 1 or start
     return sentence[start:start + width].strip()
 
 

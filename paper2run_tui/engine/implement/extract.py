@@ -40,8 +40,20 @@ _TABLE = re.compile(r"^\s*Table\s+(\d+)[:.]\s*(.+)$", re.MULTILINE)
 
 
 def _sentences(text: str) -> list[str]:
-    flat = re.sub(r"\s*\n\s*", " ", text)
-    return [s.strip() for s in re.split(r"(?<=[.;])\s+(?=[A-Z(])", flat) if s.strip()]
+    """Sentences, with a numbered equation line or a blank line ending one (an equation has no full stop)."""
+    chunks: list[list[str]] = [[]]
+    for line in text.splitlines():
+        if not line.strip():
+            chunks.append([])
+            continue
+        chunks[-1].append(line)
+        if _EQ_TAG.search(line.strip()):
+            chunks.append([])
+    out: list[str] = []
+    for chunk in chunks:
+        flat = re.sub(r"\s+", " ", " ".join(chunk)).strip()
+        out += [s.strip() for s in re.split(r"(?<=[.;])\s+(?=[A-Z(])", flat) if s.strip()]
+    return out
 
 
 def normalise_number(value: str) -> str:
