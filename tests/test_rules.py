@@ -127,3 +127,13 @@ def test_unknown_failure_stops_and_quotes_the_first_error(tmp_path: Path) -> Non
     d = diagnose(context(tmp_path, "step 3\nRuntimeError: the flux capacitor is empty\nmore\n", "smoke-failed"))
     assert d.decision == "stop" and d.matched_rules == []
     assert d.reason == "no known failure signature matched: RuntimeError: the flux capacitor is empty"
+
+
+def test_missing_module_also_installs_other_undeclared_library_imports(tmp_path: Path) -> None:
+    from paper2run_tui.engine.contracts.facts import ImportedModule
+    imports = [ImportedModule(module="cv2", source="model/io.py"), ImportedModule(module="yaml", source="model/cfg.py"),
+               ImportedModule(module="torch", source="model/net.py"),
+               ImportedModule(module="matplotlib", source="examples/plot.py")]
+    d = diagnose(context(tmp_path, (FIXTURES / "missing-module.log").read_text(), imports=imports))
+    assert d.new_plan is not None
+    assert "pip install opencv-python-headless PyYAML" in d.new_plan.install_steps
