@@ -1,0 +1,113 @@
+"""The DockerExecutor on its own, on the real engine: build progress and the failing step, cache reuse after a
+smoke-only change, each smoke outcome with its container removed, and the context tar it sends."""
+
+from __future__ import annotations
+
+import tarfile
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from docker_support import docker_or_fail, managed
+
+from paper2run_tui.engine.build.base import BuildRequest, SmokeRequest
+from paper2run_tui.engine.build.cleanup import cleanup
+from paper2run_tui.engine.build.docker_executor import DockerExecutor, build_context
+from paper2run_tui.engine.config import DockerLimits
+from paper2run_tui.engine.contracts import EnvPlan
+from paper2run_tui.engine.ports import CancelToken, ListSink
+from paper2run_tui.engine.render import render_dockerfile
+
+
+@pytest.fixture(scope="module")
+def client():  # type: ignore[no-untyped-def]
+    return docker_or_fail()
+
+
+def _build(executor: DockerExecutor, repo: Path, plan: EnvPlan, run_id: str, attempt: int = 1) -> tuple[Any, ListSink]:
+    sink = ListSink()
+    text = render_dockerfile(plan, facts=None, repo_dir=repo, attempt=attempt)
+    result = executor.build(BuildRequest(attempt=attempt, context_dir=repo, dockerfile=text,
+                                         tag=f"paper2run/{run_id}:{attempt}", labels={"org.paper2run.run": run_id}),
+                            sink, CancelToken())
+    return result, sink
+
+
+def test_context_tar_skips_git_honours_dockerignore_and_hides_the_dockerfile(make_repo) -> None:  # type: ignore[no-untyped-def]
+    repo = make_repo({"a.py": "x = 1\n", "data/big.bin": "0" * 10, ".dockerignore": "data\n"}, git=True, name="ctx")
+    request = BuildRequest(attempt=1, context_dir=repo, dockerfile="FROM scratch\n", tag="t:1",
+                           extra_files={"ca.crt": b"PEM"})
+    with tarfile.open(fileobj=build_context(request)) as tar:
+        names = set(tar.getnames())
+        ignore = tar.extractfile(".dockerignore").read().decode()  # type: ignore[union-attr]
+    assert {"a.py", ".paper2run/Dockerfile", ".paper2run/ca.crt"} <= names
+    assert not any(n == ".git" or n.startswith(".git/") for n in names)
+    assert ignore.splitlines()[0] == "data" and ".paper2run/Dockerfile" in ignore.splitlines()
+
+
+@pytest.mark.docker
+def test_build_streams_progress_and_a_failure_names_its_step(make_repo, client) -> None:  # type: ignore[no-untyped-def]
+    repo = make_repo({"x.py": "print(1)\n"}, name="fail-step")
+    marker = uuid.uuid4().hex[:8]
+    executor = DockerExecutor()
+    ok_plan = EnvPlan(base_image="python:3.11-slim", install_steps=[f"echo ok-{marker}"], smoke_command="python x.py")
+    result, sink = _build(executor, repo, ok_plan, f"t-ok-{marker}")
+    assert result.ok and result.steps_total and result.image_id
+    progress = [e for e in sink.events if e.kind == "build-progress"]
+    assert progress and progress[-1].step == progress[-1].total == result.steps_total
+    assert any(e.kind == "log" and e.source == "build" and f"ok-{marker}" in e.text for e in sink.events)
+
+    bad_plan = ok_plan.model_copy(update={"install_steps": [f"echo boom-{marker} && exit 3"]})
+    result, sink = _build(executor, repo, bad_plan, f"t-bad-{marker}")
+    assert not result.ok
+    assert result.failing_step == f"RUN echo boom-{marker} && exit 3"
+    assert result.error and "3" in result.error
+    cleanup(client, run_id=f"t-ok-{marker}")
+    cleanup(client, run_id=f"t-bad-{marker}")
+
+
+@pytest.mark.docker
+def test_a_smoke_only_change_rebuilds_only_the_last_steps(make_repo, client) -> None:  # type: ignore[no-untyped-def]
+    repo = make_repo({"x.py": "print(1)\n", "requirements.txt": "\n"}, name="cache")
+    marker = uuid.uuid4().hex[:8]
+    executor = DockerExecutor()
+    plan = EnvPlan(base_image="python:3.11-slim", install_steps=[f"echo dep-{marker}"], smoke_command="python x.py")
+    first, sink = _build(executor, repo, plan, f"t-cache-{marker}")
+    assert f"dep-{marker}" in [e.text.strip() for e in sink.events if e.kind == "log"]
+    assert first.ok and first.steps_total
+    second, sink = _build(executor, repo, plan.model_copy(update={"smoke_command": "python -c 'print(2)'"}),
+                       f"t-cache-{marker}", attempt=2)
+    assert second.ok and second.steps_total == first.steps_total
+    outputs = [e.text.strip() for e in sink.events if e.kind == "log"]
+    assert f"dep-{marker}" not in outputs  # the install step's echo did not run again
+    uncached = set(range(2, second.steps_total + 1)) - set(second.cached_steps)  # step 1 is FROM
+    assert uncached and min(uncached) >= second.steps_total - 2, (second.cached_steps, second.steps_total)
+    assert second.steps_cached == len(second.cached_steps)
+    cleanup(client, run_id=f"t-cache-{marker}")
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize(("command", "timeout", "outcome", "ok", "code"), [
+    ("python -c 'print(\"hi\")'", 30, "exit-0", True, 0),
+    ("python -c 'import sys; print(\"bad\", file=sys.stderr); sys.exit(4)'", 30, "failed", False, 4),
+    ("sleep 1000", 3, "alive-at-timeout", True, None),
+])
+def test_smoke_outcomes_and_the_container_is_always_removed(make_repo, client, command: str, timeout: int,  # type: ignore[no-untyped-def]
+                                                             outcome: str, ok: bool, code: int | None) -> None:
+    repo = make_repo({"x.py": "print(1)\n"}, name="smoke")
+    run_id = f"t-smoke-{uuid.uuid4().hex[:8]}"
+    executor = DockerExecutor(DockerLimits())
+    plan = EnvPlan(base_image="python:3.11-slim", smoke_command=command)
+    built, _ = _build(executor, repo, plan, run_id)
+    assert built.ok
+    sink = ListSink()
+    result = executor.smoke(SmokeRequest(attempt=1, image_tag=f"paper2run/{run_id}:1", plan=plan, timeout_s=timeout,
+                                         labels={"org.paper2run.run": run_id}), sink, CancelToken())
+    assert (result.outcome, result.ok) == (outcome, ok)
+    if code is not None:
+        assert result.exit_code == code
+    if outcome == "failed":
+        assert [e.text for e in sink.events if e.kind == "log" and e.source == "smoke" and e.stream == "stderr"] == ["bad"]
+    assert managed(client, run_id)[0] == []
+    cleanup(client, run_id=run_id)
