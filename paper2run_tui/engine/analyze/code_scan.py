@@ -113,7 +113,7 @@ def scan_code(walk: Walk, files: list[RepoFile], deadline: float | None = None) 
             out.first_import_source.setdefault(mod, f.rel)
         if "cuda" in code or "cupy" in code or "GPU" in code or "apex" in code or "flash_attn" in code:
             _gpu(code, f.rel, out)
-        if "/" in code or "(" in code:
+        if len(out.data) < 200 and ("/" in code or "(" in code):  # the list is capped: stop scanning once full
             _data(code, f.rel, out)
     return out
 

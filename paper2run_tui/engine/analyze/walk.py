@@ -53,7 +53,7 @@ class Walk:
         if f.size > limit:
             return None
         try:
-            with open(os.path.join(self.root, f.rel), "rb") as fh:
+            with open(f"{self.root}/{f.rel}", "rb") as fh:
                 data = fh.read()
         except OSError:
             return None
