@@ -137,3 +137,28 @@ def test_missing_module_also_installs_other_undeclared_library_imports(tmp_path:
     d = diagnose(context(tmp_path, (FIXTURES / "missing-module.log").read_text(), imports=imports))
     assert d.new_plan is not None
     assert "pip install opencv-python-headless PyYAML" in d.new_plan.install_steps
+
+
+def test_python_versions_compare_as_numbers_not_strings(tmp_path: Path) -> None:
+    # On Python 3.9 a missing distutils is an old sdist meeting new setuptools (time travel), not "3.9 >= 3.12".
+    plan = PLAN.model_copy(update={"python_version": "3.9", "base_image": "python:3.9-slim"})
+    ctx = context(tmp_path, "ModuleNotFoundError: No module named 'distutils'", plan=plan,
+                  commit_date=datetime(2019, 1, 1, tzinfo=UTC))
+    d = diagnose(ctx)
+    assert d.new_plan is not None and d.new_plan.python_version == "3.9" and d.new_plan.exclude_newer is not None
+
+
+def test_old_numpy_distutils_sdist_moves_to_the_oldest_local_python(tmp_path: Path) -> None:
+    d = diagnose(context(tmp_path, (FIXTURES / "numpy-distutils-sdist.log").read_text()))
+    assert d.matched_rules == ["numpy-distutils-sdist"]
+    assert d.new_plan is not None and d.new_plan.base_image == "python:3.9-slim"
+
+
+def test_time_travel_prefixes_source_steps_and_never_moves_python_up(tmp_path: Path) -> None:
+    plan = PLAN.model_copy(update={"python_version": "3.9", "base_image": "python:3.9-slim",
+                                   "source_steps": ["pip install --no-deps -e ."]})
+    ctx = context(tmp_path, "ModuleNotFoundError: No module named 'distutils'", plan=plan,
+                  commit_date=datetime(2018, 5, 1, tzinfo=UTC))
+    d = diagnose(ctx)
+    assert d.new_plan is not None and d.new_plan.python_version == "3.9"
+    assert d.new_plan.source_steps == ["export PIP_UPLOADED_PRIOR_TO=2018-05-01T00:00:00Z && pip install --no-deps -e ."]

@@ -63,6 +63,26 @@ SHARED_LIBS = {
 }
 
 
+def _py(plan: EnvPlan) -> tuple[int, ...]:
+    """The plan's Python as a tuple: compared as strings, "3.9" would sort above "3.12"."""
+    try:
+        return tuple(int(p) for p in (plan.python_version or "3.11").split(".")[:2])
+    except ValueError:
+        return (3, 11)
+
+
+def _numpy_distutils_sdist(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
+    """numpy.distutils (old scipy/numpy sdists) calls today's setuptools compiler with an argument it dropped: the
+    pin has no wheel for this Python, so the build needs the Python (and setuptools) of the pin's own time."""
+    if _py(plan) > (3, 9):
+        return move_python(plan, ctx, ["3.9", "3.8", "3.7"],
+                           f"an old numpy.distutils sdist cannot build on Python {plan.python_version}")
+    if not plan.exclude_newer and ctx.facts.commit_date is not None:
+        return time_travel(plan, ctx)
+    raise Stop("an old numpy/scipy pin has no wheel for this Python and its numpy.distutils sdist cannot build; "
+               "the pins need an older Python (map its base image with PAPER2RUN_BASE_IMAGE_MAP)")
+
+
 def _missing_module(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
     module = m.group(1).split(".")[0]
     if module in ctx.facts.local_modules:
@@ -126,7 +146,7 @@ def _requires_python(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> 
 
 def _no_matching_distribution(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
     name, version = m.group(1), m.group(2)
-    if version and plan.python_version and plan.python_version >= "3.10":
+    if version and plan.python_version and _py(plan) >= (3, 10):
         try:
             return move_python(plan, ctx, ["3.9", "3.8"], f"{name}=={version} has no release for Python "
                                                           f"{plan.python_version}")
@@ -165,7 +185,7 @@ def _collections_abc(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> 
 def _torch_six(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
     new = pin(plan, ctx, "torch<2")
     return move_python(new, ctx, ["3.10", "3.9"], "torch<2 has no wheels for newer Pythons") \
-        if (plan.python_version or "3.11") > "3.10" else new
+        if _py(plan) > (3, 10) else new
 
 
 def _sklearn_joblib(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
@@ -297,7 +317,7 @@ def _scipy_misc(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPl
 
 
 def _distutils(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
-    if (plan.python_version or "3.11") >= "3.12":
+    if _py(plan) >= (3, 12):
         return move_python(plan, ctx, ["3.11", "3.10"], "distutils was removed in Python 3.12")
     # On an older Python the missing distutils is today's setuptools meeting an old sdist: build it with the tools
     # of its own time.
@@ -352,6 +372,10 @@ RULES: list[Rule] = [
          "the build needs Cython before the package is built", _cython),
     Rule("pkg-resources-missing", "setuptools", _r(r"No module named 'pkg_resources'"),
          "pkg_resources is gone from the newest setuptools", _pkg_resources),
+    Rule("numpy-distutils-sdist", "python-too-new",
+         _r(r"TypeError: C?Compiler\.__init__\(\) takes from \d+ to \d+ positional arguments but \d+ were given"),
+         "an old numpy.distutils sdist (a pin without a wheel for this Python) cannot build with today's setuptools",
+         _numpy_distutils_sdist),
     Rule("distutils-removed", "python-too-new", _r(r"No module named 'distutils'|ModuleNotFoundError: No module named 'distutils\.|"
                                                  r"module 'distutils' has no attribute"),
          "distutils was removed in Python 3.12", _distutils),

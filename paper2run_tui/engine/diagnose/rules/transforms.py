@@ -112,9 +112,10 @@ def time_travel(plan: EnvPlan, ctx: DiagnosisContext) -> EnvPlan:
     new = plan.model_copy(update={"install_steps": steps, "source_steps": source, "exclude_newer": date.date().isoformat(),
                                   "notes": f"{plan.notes}\n- repair: dependencies resolved as of the commit date {stamp}"})
     era = {2018: "3.7", 2019: "3.7", 2020: "3.8", 2021: "3.9", 2022: "3.10", 2023: "3.11", 2024: "3.12"}.get(date.year)
-    new = plan.model_copy(update={"install_steps": steps, "exclude_newer": date.date().isoformat(),
-                                  "notes": f"{plan.notes}\n- repair: dependencies resolved as of the commit date {stamp}"})
     if era and plan.python_version and era != plan.python_version and float(era[2:]) < float(plan.python_version[2:]):
         with contextlib.suppress(Stop):
-            new = move_python(new, ctx, [era], f"packages of {date.year} were built for Python {era}")
+            moved = move_python(new, ctx, [era], f"packages of {date.year} were built for Python {era}")
+            # The nearest local image may be newer than the current one: moving up would defeat the point.
+            if float((moved.python_version or "3.99")[2:]) < float(plan.python_version[2:]):
+                new = moved
     return new
