@@ -42,11 +42,13 @@ def one(repo: str, out: Path, minutes: float) -> dict[str, str]:
     finally:
         timer.cancel()
     elapsed = time.monotonic() - started
-    row = {"repo": Path(repo).name, "status": outcome.status, "reason": outcome.reason.replace("\n", " ")[:160]}
+    row = {"repo": Path(repo).name, "status": outcome.status, "reason": outcome.reason.replace("\n", " ")[:160],
+           "run_id": ""}
     if outcome.run_dir is None:
         return row
     run = load_run(outcome.run_dir)
     meta = run.metadata
+    row["run_id"] = meta.run_id
     diagnoses = [a.diagnosis for a in run.attempts if a.diagnosis]
     row.update({
         "commit": (meta.commit_sha or "")[:10],
@@ -66,9 +68,10 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("benchmarks/work/runs"))
     ap.add_argument("--keep-images", action="store_true")
     ap.add_argument("--minutes", type=float, default=15)
+    ap.add_argument("--tag", default="", help="suffix for the result files (reproduce-<date>-<tag>.md), e.g. a re-run")
     args = ap.parse_args()
     repos = [line.strip() for line in args.list.read_text().splitlines() if line.strip() and not line.startswith("#")]
-    stamp = datetime.now(UTC).strftime("%Y-%m-%d")
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d") + (f"-{args.tag}" if args.tag else "")
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     results = Path(__file__).parent / "results"
     rows: list[dict[str, str]] = []
@@ -77,8 +80,9 @@ def main() -> None:
         row = one(repo, args.out, args.minutes)
         rows.append(row)
         print("   ", row, flush=True)
-        if not args.keep_images:
-            cleanup(connect())
+        if not args.keep_images and row.get("run_id"):
+            # Only this run's containers and images: others (tests, other benchmarks) may share the engine.
+            cleanup(connect(), run_id=row["run_id"])
         write(results, stamp, commit, rows, len(repos))
 
 
