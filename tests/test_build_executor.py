@@ -16,6 +16,7 @@ from paper2run_tui.engine.build.cleanup import cleanup
 from paper2run_tui.engine.build.docker_executor import DockerExecutor, build_context
 from paper2run_tui.engine.config import DockerLimits
 from paper2run_tui.engine.contracts import EnvPlan
+from paper2run_tui.engine.errors import PreflightError
 from paper2run_tui.engine.ports import CancelToken, ListSink
 from paper2run_tui.engine.render import render_dockerfile
 
@@ -111,3 +112,17 @@ def test_smoke_outcomes_and_the_container_is_always_removed(make_repo, client, c
         assert [e.text for e in sink.events if e.kind == "log" and e.source == "smoke" and e.stream == "stderr"] == ["bad"]
     assert managed(client, run_id)[0] == []
     cleanup(client, run_id=run_id)
+
+
+@pytest.mark.docker
+def test_preflight_reports_the_engine_and_names_a_missing_base_image(client) -> None:  # type: ignore[no-untyped-def]
+    executor = DockerExecutor()
+    sink = ListSink()
+    report = executor.preflight(EnvPlan(base_image="python:3.11-slim", smoke_command="true"), sink, CancelToken())
+    assert report.engine_version == client.version()["Version"]
+    assert report.base_image_present and report.free_disk_gb is not None and report.free_disk_gb > 0
+    assert any(e.kind == "log" and report.engine_version in e.text for e in sink.events)
+    missing = f"paper2run-absent/none-{uuid.uuid4().hex[:6]}:1"
+    with pytest.raises(PreflightError) as err:
+        executor.preflight(EnvPlan(base_image=missing, smoke_command="true"), ListSink(), CancelToken())
+    assert missing in str(err.value) and "PAPER2RUN_BASE_IMAGE_MAP" in str(err.value)

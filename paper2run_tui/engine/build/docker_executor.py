@@ -19,7 +19,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from ..config import DockerLimits
 from ..contracts import BuildProgress, EnvPlan, LogLine, Message
@@ -33,6 +33,7 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 MANAGED = {"org.paper2run.managed": "true"}
 CONTEXT_SKIP = {".git", "__pycache__", ".mypy_cache", ".pytest_cache", ".ipynb_checkpoints"}
 LADDER_TIMEOUT_S = 120
+PULL_TIMEOUT_S = 60
 
 
 def _parse_memory(text: str) -> int:
@@ -163,15 +164,33 @@ class DockerExecutor:
         except docker.errors.ImageNotFound:
             pass
         sink.emit(LogLine(source="preflight", text=f"pulling {image}…"))
-        try:
-            self.client.api.pull(image)
-            self.client.images.get(image)
-            return True
-        except Exception as exc:  # noqa: BLE001
-            raise PreflightError(
-                f"the base image {image} is not present and cannot be pulled ({str(exc)[:120]})",
-                "pull or build it locally, or map another image with PAPER2RUN_BASE_IMAGE_MAP",
-            ) from None
+        # The pull runs in a thread so an unreachable or slow registry costs PULL_TIMEOUT_S, not the client's timeout.
+        failure: list[str] = []
+
+        def pull() -> None:
+            try:
+                self.client.api.pull(image)
+            except Exception as exc:  # noqa: BLE001 - every kind of failure is reported the same way
+                failure.append(str(exc)[:120])
+
+        puller = threading.Thread(target=pull, daemon=True)
+        puller.start()
+        deadline = time.monotonic() + PULL_TIMEOUT_S
+        while puller.is_alive() and time.monotonic() < deadline:
+            if cancel.wait(0.2):
+                raise Cancelled(cancel.reason or "cancelled")
+        if puller.is_alive():
+            failure.append(f"no answer within {PULL_TIMEOUT_S} s")
+        if not failure:
+            try:
+                self.client.images.get(image)
+                return True
+            except docker.errors.ImageNotFound:
+                failure.append("the pull ended without the image")
+        raise PreflightError(
+            f"the base image {image} is not present and cannot be pulled ({failure[0]})",
+            f"pull or build it locally (docker pull {image}), or map another image with PAPER2RUN_BASE_IMAGE_MAP",
+        )
 
     # --- build ------------------------------------------------------------------------------------------------------
 
@@ -264,6 +283,7 @@ class DockerExecutor:
         started = time.monotonic()
         exit_code, alive = self._run(request.image_tag, None, request.timeout_s, request, sink, cancel, gpu)
         seconds = time.monotonic() - started
+        outcome: Literal["exit-0", "alive-at-timeout"]
         if alive:
             outcome = "alive-at-timeout"
         elif exit_code == 0:
