@@ -5,7 +5,9 @@ Run by hand: .venv/bin/python benchmarks/bench_analyze.py   -> benchmarks/result
 
 from __future__ import annotations
 
+import os
 import random
+import resource
 import subprocess
 import sys
 import tempfile
@@ -51,6 +53,7 @@ def main() -> None:
             facts = analyze_repo(root)
             walls.append(time.perf_counter() - t0)
         wall = min(walls)
+        load = os.getloadavg()[0]
         tracemalloc.start()  # memory in a separate run: tracemalloc slows allocation-heavy code several times
         analyze_repo(root)
         _, peak = tracemalloc.get_traced_memory()
@@ -63,7 +66,10 @@ def main() -> None:
         f"- repository: {FILES} generated files (two thirds .py with imports, one third text), generated in {gen_s:.1f} s",
         f"- analyze_repo wall time: first run {cold:.2f} s, best of 3 warm runs **{wall:.2f} s** (aim: under 2 s;"
         f" {'met' if wall < 2 else 'not met'})",
-        f"- peak Python memory (tracemalloc): **{peak / 1e6:.1f} MB**",
+        f"- peak Python memory (tracemalloc): **{peak / 1e6:.1f} MB**; process peak RSS (getrusage, whole script incl."
+        f" generation): {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3:.0f} MB",
+        f"- machine: {os.cpu_count()} CPUs, load average {load:.2f} while measuring (other jobs share the CPUs;"
+        " wall times scale with it)",
         f"- files seen {facts.files_seen}, truncated {facts.truncated}, imports found {len(facts.imports)}",
         "",
     ]
