@@ -167,7 +167,7 @@ def test_a_dead_engine_is_a_preflight_failure_with_the_fix(make_repo, tmp_path: 
 
 
 def test_cleanup_finds_and_removes_what_a_run_made(client) -> None:  # type: ignore[no-untyped-def]
-    client.images.build(fileobj=__import__("io").BytesIO(b"FROM python:3.11-slim\nLABEL x=1\n"), tag="paper2run/cleanup:1",
+    client.images.build(fileobj=__import__("io").BytesIO(b"FROM python:3.11-slim\nLABEL x=1\n"), tag="paper2run/cleanup:1", rm=True, forcerm=True,
                         labels={"org.paper2run.managed": "true", "org.paper2run.run": "cleanup-test"})
     dry = cleanup(client, run_id="cleanup-test", dry_run=True)
     assert dry.images == ["paper2run/cleanup:1"] and "would remove" in dry.summary()
