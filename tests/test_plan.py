@@ -98,3 +98,15 @@ def test_hard_gpu_code_asks_for_a_gpu_with_a_cpu_fallback(make_repo) -> None:
     p = plan_for(repo)
     assert p.requires_gpu and p.cpu_fallback
     assert p.install_steps[1] == "pip install torch"
+
+
+def test_torch_index_lines_dropped_from_requirements_when_torch_has_its_own_step(make_repo, tmp_path) -> None:
+    import subprocess
+    reqs = "--find-links https://download.pytorch.org/whl/torch_stable.html\n\ntorch==1.11.0+cu113\npandas==1.3.5\n"
+    repo = make_repo({"requirements.txt": reqs, "m.py": "import torch\n"})
+    p = plan_for(repo)
+    sed = next(s for s in p.install_steps if "pytorch[.]org" in s)
+    copy = tmp_path / "requirements.txt"
+    copy.write_text(reqs)
+    subprocess.run(sed, shell=True, cwd=tmp_path, check=True)  # the step itself, run on a copy
+    assert copy.read_text() == "\ntorch==1.11.0+cu113\npandas==1.3.5\n"

@@ -122,6 +122,15 @@ def _inferred_deps(facts: RepoFacts, notes: list[str]) -> list[Dependency]:
     return deps
 
 
+def _names_torch_index(path: Path) -> bool:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")[:200_000]
+    except OSError:
+        return False
+    return re.search(r"^\s*(-f|--find-links|--extra-index-url|--index-url)[\s=].*download\.pytorch\.org", text,
+                     re.MULTILINE) is not None
+
+
 def _builds_extensions(repo_dir: Path) -> bool:
     try:
         text = (repo_dir / "setup.py").read_text(encoding="utf-8", errors="replace")[:200_000]
@@ -224,6 +233,12 @@ class DeterministicPlanner:
                 files = " ".join(shlex.quote(r) for r in main_reqs)
                 install.append(f"sed -i -E 's/[+](cu[0-9]+|cpu)//g' {files}")
                 notes.append("CUDA-specific local versions (+cuXXX) stripped from the requirements: the CPU build is used")
+            with_torch_index = [r for r in main_reqs if _names_torch_index(ctx.repo_dir / r)]
+            if torch_step and with_torch_index:
+                # pip would retry the unreachable index for every package; torch has its own step above.
+                install.append("sed -i -E '/^[[:space:]]*(-f|--find-links|--extra-index-url|--index-url)[[:space:]=]"
+                               ".*download[.]pytorch[.]org/d' " + " ".join(shlex.quote(r) for r in with_torch_index))
+                notes.append("PyTorch index lines removed from the requirements (torch is installed in its own step)")
             for req in main_reqs:
                 if reqs_install_self:
                     source.append(f"pip install -r {shlex.quote(req)}")
