@@ -4,6 +4,7 @@ smoke-only change, each smoke outcome with its container removed, and the contex
 from __future__ import annotations
 
 import tarfile
+import threading
 import uuid
 from pathlib import Path
 from typing import Any
@@ -15,9 +16,9 @@ from paper2run_tui.engine.build.base import BuildRequest, SmokeRequest
 from paper2run_tui.engine.build.cleanup import cleanup
 from paper2run_tui.engine.build.docker_executor import DockerExecutor, build_context
 from paper2run_tui.engine.config import DockerLimits
-from paper2run_tui.engine.contracts import EnvPlan
+from paper2run_tui.engine.contracts import EnvPlan, SmokeRung
 from paper2run_tui.engine.errors import PreflightError
-from paper2run_tui.engine.ports import CancelToken, ListSink
+from paper2run_tui.engine.ports import Cancelled, CancelToken, ListSink
 from paper2run_tui.engine.render import render_dockerfile
 
 
@@ -126,3 +127,31 @@ def test_preflight_reports_the_engine_and_names_a_missing_base_image(client) -> 
     with pytest.raises(PreflightError) as err:
         executor.preflight(EnvPlan(base_image=missing, smoke_command="true"), ListSink(), CancelToken())
     assert missing in str(err.value) and "PAPER2RUN_BASE_IMAGE_MAP" in str(err.value)
+
+
+@pytest.mark.docker
+def test_the_ladder_records_the_highest_passing_rung_and_cancel_removes_the_container(make_repo, client) -> None:  # type: ignore[no-untyped-def]
+    repo = make_repo({"x.py": "print(1)\n"}, name="ladder")
+    run_id = f"t-ladder-{uuid.uuid4().hex[:8]}"
+    executor = DockerExecutor()
+    plan = EnvPlan(base_image="python:3.11-slim", smoke_command="python x.py")
+    assert _build(executor, repo, plan, run_id)[0].ok
+    ladder = [SmokeRung(rung="static-imports", command="python -m py_compile x.py"),
+              SmokeRung(rung="import-package", command="python -c 'import x'"),
+              SmokeRung(rung="entrypoint-help", command="exit 1")]
+    request = SmokeRequest(attempt=1, image_tag=f"paper2run/{run_id}:1", plan=plan, timeout_s=30,
+                           labels={"org.paper2run.run": run_id}, ladder=ladder)
+    result = executor.smoke(request, ListSink(), CancelToken())
+    assert (result.outcome, result.highest_rung) == ("exit-0", "import-package")
+    assert managed(client, run_id)[0] == []
+
+    cancel = CancelToken()
+    long_plan = plan.model_copy(update={"smoke_command": "sleep 1000"})
+    long_image = _build(executor, repo, long_plan, run_id, attempt=2)[0]
+    assert long_image.ok
+    threading.Timer(1.5, cancel.cancel, args=("Ctrl-C",)).start()
+    with pytest.raises(Cancelled):
+        executor.smoke(request.model_copy(update={"image_tag": long_image.image_tag, "plan": long_plan, "ladder": []}),
+                       ListSink(), cancel)
+    assert managed(client, run_id)[0] == []
+    cleanup(client, run_id=run_id)
