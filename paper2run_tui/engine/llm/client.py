@@ -110,6 +110,7 @@ class LlmClient:
             return resp.choices[0].message.content or "", resp.usage
         stream = client.chat.completions.create(stream=True, stream_options={"include_usage": True}, **kwargs)
         parts: list[str] = []
+        live = _RedactingStream(on_delta, self.redact)
         usage = None
         try:
             for chunk in stream:
@@ -121,9 +122,10 @@ class LlmClient:
                     delta = choice.delta.content if choice.delta else None
                     if delta:
                         parts.append(delta)
-                        on_delta(delta)
+                        live.write(delta)
         finally:
             stream.close()
+            live.flush()
         if cancel is not None:
             cancel.raise_if_cancelled()
         return "".join(parts), usage
@@ -228,6 +230,29 @@ class LlmClient:
             except openai.BadRequestError:
                 self._json_schema_supported = False
         return self.complete(messages, purpose=purpose, cancel=cancel, on_delta=on_delta)
+
+
+class _RedactingStream:
+    """Streams model text live while keeping secrets out of it: the tail that could be the start of a secret split
+    across chunks is held back until the next chunk (or the end) shows what it is."""
+
+    def __init__(self, out: Callable[[str], None], redact: Redactor) -> None:
+        self.out = out
+        self.redact = redact
+        self.hold = max((len(s) for s in redact.secrets), default=1) - 1
+        self.pending = ""
+
+    def write(self, text: str) -> None:
+        self.pending = self.redact.exact(self.pending + text)
+        cut = max(0, len(self.pending) - self.hold)
+        if cut:
+            self.out(self.pending[:cut])
+            self.pending = self.pending[cut:]
+
+    def flush(self) -> None:
+        if self.pending:
+            self.out(self.redact.exact(self.pending))
+            self.pending = ""
 
 
 def _short_errors(exc: Exception) -> str:

@@ -12,8 +12,13 @@ class Redactor:
     def __init__(self, *secrets: str | None) -> None:
         self.secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
 
-    def __call__(self, text: str) -> str:
+    def exact(self, text: str) -> str:
+        """Only the known secrets (safe on partial text: a pattern could cut a key in two and show its tail)."""
         for secret in self.secrets:
             text = text.replace(secret, "***")
+        return text
+
+    def __call__(self, text: str) -> str:
+        text = self.exact(text)
         text = _BEARER.sub(r"\1***", text)
         return _KEYLIKE.sub(r"\1***", text)
