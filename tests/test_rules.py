@@ -162,3 +162,13 @@ def test_time_travel_prefixes_source_steps_and_never_moves_python_up(tmp_path: P
     d = diagnose(ctx)
     assert d.new_plan is not None and d.new_plan.python_version == "3.9"
     assert d.new_plan.source_steps == ["export PIP_UPLOADED_PRIOR_TO=2018-05-01T00:00:00Z && pip install --no-deps -e ."]
+
+
+def test_the_expected_failure_of_the_cpu_torch_index_is_not_a_network_problem(tmp_path: Path) -> None:
+    log = ("Looking in indexes: https://download.pytorch.org/whl/cpu\n"
+           "WARNING: Retrying (Retry(total=0)) after connection broken by 'NewConnectionError(': Failed to establish a new "
+           "connection: [Errno -2] Name or service not known')': /whl/cpu/torch/\n"
+           "ERROR: Could not find a version that satisfies the requirement torch==1.3.1\n"
+           "ERROR: No matching distribution found for torch==1.3.1\n")
+    d = diagnose(context(tmp_path, log))
+    assert d.matched_rules == ["no-matching-distribution"]

@@ -54,7 +54,7 @@ def _torch_step(deps: list[Dependency], gpu: bool) -> str | None:
                                  f"{re.sub(r'[+][A-Za-z0-9.]+', '', d.specifier)}") for d in torch)
     if gpu:
         return f"pip install {specs}"
-    return f"pip install --index-url {TORCH_CPU_INDEX} {specs} || pip install {specs}"
+    return f"pip install --retries 0 --timeout 15 --index-url {TORCH_CPU_INDEX} {specs} || pip install {specs}"
 
 
 def _split_requirements(facts: RepoFacts) -> tuple[list[str], bool]:

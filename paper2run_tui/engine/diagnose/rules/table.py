@@ -355,8 +355,9 @@ def _pip_editable_setup(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) 
 RULES: list[Rule] = [
     Rule("cert-verify-failed", "network-tls", _r(r"CERTIFICATE_VERIFY_FAILED|SSL: CERTIFICATE_VERIFY|certificate verify failed"),
          "TLS certificate verification failed (a TLS-intercepting proxy)", _cert),
-    Rule("network-unreachable", "network", _r(r"Temporary failure in name resolution|Could not resolve host|Network is unreachable|"
-                                            r"Failed to establish a new connection"),
+    Rule("network-unreachable", "network", _r(r"^(?!.*(?:/whl/|download\.pytorch\.org))"  # the CPU-index attempt is expected to fail offline
+                                            r".*(?:Temporary failure in name resolution|Could not resolve host|"
+                                            r"Network is unreachable|Failed to establish a new connection)"),
          "the build could not reach the network", _network),
     Rule("disk-full", "resources", _r(r"No space left on device"), "the engine's disk is full", _disk_full),
     Rule("out-of-memory", "resources", _r(r"^Killed$|MemoryError|OOMKilled|exit code 137"), "out of memory", _oom),
