@@ -10,6 +10,13 @@ from pydantic import BaseModel, Field, SecretStr, field_validator
 ApproveMode = Literal["ask", "auto", "never"]
 
 
+def default_cache_dir() -> Path:
+    """Where downloads (arXiv papers) are cached when no --cache-dir is given."""
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("paper2run-tui"))
+
+
 class LlmSettings(BaseModel):
     """An OpenAI-compatible endpoint. `api_key` None with a base_url = a local server that needs no key."""
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from .. import __version__
 from .build.base import BuildRequest, Executor, SmokeRequest
-from .config import RunConfig
+from .config import RunConfig, default_cache_dir
 from .contracts import (
     EXIT_CODES,
     AttemptFinished,
@@ -324,7 +324,7 @@ def _load_paper(run: _Run) -> None:
     config = run.config
     with run.phase("acquire", detail="paper" if config.paper else "repository markdown"):
         if config.paper:
-            cache = config.cache_dir or _default_cache_dir()
+            cache = config.cache_dir or default_cache_dir()
             paper = load_paper(
                 config.paper, cache_dir=cache, arxiv_base_url=config.arxiv_base_url, sink=run.sink, cancel=run.cancel
             )
@@ -507,12 +507,6 @@ def _diagnose(
 
 
 # --- defaults built from the configuration ---------------------------------------------------------------
-
-
-def _default_cache_dir() -> Path:
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("paper2run-tui"))
 
 
 def _llm_client(run: _Run) -> Any:

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ..acquire.paper import load_paper
-from ..config import RunConfig
+from ..config import RunConfig, default_cache_dir
 from ..contracts import Message
 from ..errors import UserError
 from ..llm.client import LlmClient, LlmError
@@ -57,9 +57,7 @@ class ShapeCheckPlanner:
 
 
 def run_implement(config: ImplementConfig, sink: EventSink, reviewer: Reviewer | None, cancel: CancelToken) -> ImplementOutcome:
-    import platformdirs
-
-    cache = config.cache_dir or Path(platformdirs.user_cache_dir("paper2run-tui"))
+    cache = config.cache_dir or default_cache_dir()
     paper = enrich_paper(load_paper(config.paper, cache_dir=cache, arxiv_base_url=config.arxiv_base_url, sink=sink,
                                     cancel=cancel))
     name = slug((paper.title or Path(config.paper).stem).lower().replace(" ", "_"))[:50]

@@ -19,7 +19,7 @@ from ..contracts.facts import Dependency
 from ..ports import CancelToken, EventSink
 from .base import PlanContext, PlanResult
 from .packages import TORCH_CPU_INDEX, TORCH_FAMILY, dist_for_import, system_packages_for
-from .python_version import choose_python, nearest_available
+from .python_version import choose_python, local_python_versions, nearest_available
 
 _PROJECT_KINDS = {"setup.py", "setup.cfg", "pyproject-pep621", "pyproject-poetry", "pyproject-hatch", "pyproject-pdm",
                   "pyproject-uv", "pyproject-build-system"}
@@ -279,9 +279,9 @@ class DeterministicPlanner:
             notes.append(f"base image for Python {version} from the configured map")
             return ctx.base_image_map[version]
         tag = f"python:{version}-slim"
-        local = {m.group(1) for t in ctx.local_images if (m := re.match(r"^python:(3\.\d+)-slim$", t))}
+        local = local_python_versions(ctx.local_images)
         if ctx.local_images and tag not in ctx.local_images and local:
-            nearest = nearest_available(version, sorted(local))
+            nearest = nearest_available(version, local)
             if nearest:
                 text = f"{tag} is not present locally; using the nearest local image python:{nearest}-slim"
                 notes.append(text)

@@ -107,6 +107,11 @@ def choose_python(hints: list[PythonHint], deps: list[Dependency]) -> tuple[str,
     return DEFAULT, reasons
 
 
+def local_python_versions(images: list[str]) -> list[str]:
+    """The X.Y versions of the python:X.Y-slim images present locally."""
+    return sorted({m.group(1) for t in images if (m := re.match(r"^python:(3\.\d+)-slim$", t))}, key=Version)
+
+
 def nearest_available(version: str, available: list[str]) -> str | None:
     """The closest available version (by minor distance, older preferred on ties)."""
     if not available:

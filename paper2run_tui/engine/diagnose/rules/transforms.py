@@ -7,7 +7,7 @@ import re
 import shlex
 
 from ...contracts import EnvPlan
-from ...plan.python_version import nearest_available
+from ...plan.python_version import local_python_versions, nearest_available
 from ..base import DiagnosisContext
 
 
@@ -62,7 +62,7 @@ def prefix_steps(plan: EnvPlan, prefix: str) -> EnvPlan:
 def move_python(plan: EnvPlan, ctx: DiagnosisContext, wanted: list[str], why: str) -> EnvPlan:
     """Switch the base image to the first wanted Python that exists (configured map, local images, or any when the
     registry is reachable, i.e. no local list was given)."""
-    local = sorted({m.group(1) for t in ctx.local_images if (m := re.match(r"^python:(3\.\d+)-slim$", t))})
+    local = local_python_versions(ctx.local_images)
     current = plan.python_version
     for version in wanted:
         if version == current:
