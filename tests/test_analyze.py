@@ -206,3 +206,19 @@ def test_junk_folders_are_skipped(make_repo) -> None:
                       ".venv/lib/site.py": "import junk_venv\n", "myenv/pyvenv.cfg": "x", "myenv/lib/m.py": "import junk2\n"})
     f = analyze_repo(repo)
     assert [i.module for i in f.imports] == ["numpy"] and f.files_seen == 1
+
+
+def test_an_unguarded_script_that_parses_arguments_first_is_an_entry_point(make_repo) -> None:
+    """PyTorch-GAN's scripts have no __main__ guard, but parse_args() comes before any work: --help is safe."""
+    from paper2run_tui.engine.analyze.code_scan import parses_args_before_work
+    safe = ("import argparse, os\nimport torch\nos.makedirs('images', exist_ok=True)\n"
+            "parser = argparse.ArgumentParser()\nparser.add_argument('--n', type=int, default=2)\n"
+            "opt = parser.parse_args()\nfor epoch in range(opt.n):\n    pass\n")
+    works_first = "import argparse\nimport torch\nmodel = torch.load('ckpt.pt')\nopt = argparse.ArgumentParser().parse_args()\n"
+    assert parses_args_before_work(safe)
+    assert not parses_args_before_work(works_first)
+    assert not parses_args_before_work("import argparse\nprint('training')\n")
+    repo = make_repo({"requirements.txt": "torch\n", "implementations/gan/gan.py": safe, "other/load.py": works_first})
+    facts = analyze_repo(repo)
+    assert [e.target for e in facts.entry_points if e.kind == "script"] == ["implementations/gan/gan.py"]
+    assert any(c.command == "python implementations/gan/gan.py --help" for c in facts.smoke_candidates)

@@ -110,3 +110,50 @@ def test_torch_index_lines_dropped_from_requirements_when_torch_has_its_own_step
     copy.write_text(reqs)
     subprocess.run(sed, shell=True, cwd=tmp_path, check=True)  # the step itself, run on a copy
     assert copy.read_text() == "\ntorch==1.11.0+cu113\npandas==1.3.5\n"
+
+
+FROZEN_ENV = ("dill==0.3.3\nmsgpack-python==1.0.2\npython==3.6.12\npytorch==1.3.1\ntorchvision==0.4.2\n"
+              "tensorflow==1.14.0\ntqdm==4.56.0\n")
+
+
+def _run_step(step: str, repo: Path, tmp_path: Path) -> str:
+    """Run a plan's sed step on a copy of the requirements file and return what pip will read."""
+    import shutil
+    import subprocess
+    work = tmp_path / "copy"
+    work.mkdir()
+    shutil.copy(repo / "requirements.txt", work / "requirements.txt")
+    subprocess.run(step, shell=True, cwd=work, check=True)
+    return (work / "requirements.txt").read_text()
+
+
+def test_a_frozen_conda_env_is_made_installable_on_the_python_available(make_repo, tmp_path) -> None:
+    """python==, pytorch and msgpack-python make pip fail on their first line; pins with no release for the only
+    Python here are re-pinned within their major version when the code imports them, left out when it does not."""
+    repo = make_repo({"requirements.txt": FROZEN_ENV, "train.py": "import torch, torchvision, dill, tqdm, msgpack\nimport argparse\n"})
+    p = plan_for(repo, local=["python:3.9-slim", "python:3.11-slim"])
+    assert p.base_image == "python:3.9-slim"
+    sed = next(s for s in p.install_steps if s.startswith("sed -i -E -e"))
+    assert p.install_steps.index(sed) < p.install_steps.index("pip install -r requirements.txt")
+    assert _run_step(sed, repo, tmp_path).splitlines() == [
+        "dill==0.3.3", "msgpack==1.0.2", "torch>=1.3.1,<2", "torchvision>=0.4.2,<1", "tqdm==4.56.0"]
+    torch_step = next(s for s in p.install_steps if "download.pytorch.org" in s)
+    assert "'torch>=1.3.1,<2'" in torch_step and "1.3.1 " not in torch_step
+    assert "tensorflow==1.14.0 (requirements.txt) has no release for Python 3.9 and no code imports it" in p.notes
+    assert "python==3.6.12 (requirements.txt) is a conda package" in p.notes
+    assert "so the newest torch>=1.3.1,<2 is asked for (same major version)" in p.notes
+
+
+def test_pins_are_left_alone_when_the_python_they_need_is_available(make_repo) -> None:
+    repo = make_repo({"requirements.txt": "tensorflow==1.15.4\nnumpy==1.15.4\n", "m.py": "import tensorflow\n"})
+    p = plan_for(repo, local=["python:3.7-slim", "python:3.9-slim"])
+    assert p.base_image == "python:3.7-slim"
+    assert not any(s.startswith("sed") for s in p.install_steps)
+
+
+def test_an_imported_pin_whose_whole_major_series_is_too_old_is_repinned_not_dropped(make_repo, tmp_path) -> None:
+    """tensorflow 1.x has nothing for Python 3.9: the build will say so and the rules stop with that reason."""
+    repo = make_repo({"requirements.txt": "tensorflow==1.15.4\nscipy==1.1.0\n", "m.py": "import tensorflow, scipy\n"})
+    p = plan_for(repo, local=["python:3.9-slim"])
+    sed = next(s for s in p.install_steps if s.startswith("sed -i -E -e"))
+    assert _run_step(sed, repo, tmp_path).splitlines() == ["tensorflow>=1.15.4,<2", "scipy>=1.1.0,<2"]

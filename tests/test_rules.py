@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from paper2run_tui.engine.contracts import EnvPlan, RepoFacts, SmokeRung
-from paper2run_tui.engine.contracts.facts import DataExpectation
+from paper2run_tui.engine.contracts.facts import DataExpectation, Dependency
 from paper2run_tui.engine.diagnose.base import DiagnosisContext, FailedAttempt
 from paper2run_tui.engine.diagnose.rules import RULES
 from paper2run_tui.engine.diagnose.rules_diagnoser import RulesDiagnoser
@@ -172,3 +172,46 @@ def test_the_expected_failure_of_the_cpu_torch_index_is_not_a_network_problem(tm
            "ERROR: No matching distribution found for torch==1.3.1\n")
     d = diagnose(context(tmp_path, log))
     assert d.matched_rules == ["no-matching-distribution"]
+
+
+def test_the_failure_that_ended_the_build_wins_over_one_recovered_from(tmp_path: Path) -> None:
+    """The CPU torch index fails first (and the step falls back); the requirement that really failed comes last."""
+    log = ("ERROR: No matching distribution found for torch\n"
+           "Successfully installed torch-2.8.0\n"
+           "ERROR: Could not find a version that satisfies the requirement msgpack-python==1.0.2 (from versions: 0.5.6)\n"
+           "ERROR: No matching distribution found for msgpack-python==1.0.2\n")
+    plan = PLAN.model_copy(update={"python_version": "3.9", "base_image": "python:3.9-slim"})
+    d = diagnose(context(tmp_path, log, plan=plan))
+    assert d.decision == "repair" and d.new_plan is not None
+    assert d.reason.startswith("no release of msgpack-python==1.0.2 exists for this Python")
+    assert "the pin of msgpack-python relaxed" in d.new_plan.notes
+
+
+GAP_PLAN = PLAN.model_copy(update={"python_version": "3.7", "base_image": "python:3.9-slim"})
+TF1 = [Dependency(name="tensorflow", specifier="==1.15.4", raw="tensorflow==1.15.4", source="requirements.txt")]
+
+
+def test_a_pin_with_no_release_for_the_python_available_stops_naming_the_python_it_needs(tmp_path: Path) -> None:
+    log = "ERROR: No matching distribution found for tensorflow<2,>=1.15.4\n"
+    d = diagnose(context(tmp_path, log, plan=GAP_PLAN, dependencies=TF1))
+    assert d.decision == "stop" and d.failure_class == "pin-unavailable"
+    assert "tensorflow<2,>=1.15.4 has no release for Python 3.9" in d.reason
+    assert "tensorflow==1.15.4 (requirements.txt) need Python 3.7" in d.reason
+    assert "docker pull python:3.7-slim" in d.reason
+
+
+def test_a_stop_on_a_symptom_also_names_the_python_the_pins_needed(tmp_path: Path) -> None:
+    """gcn: scipy==1.1.0 has no wheel for 3.9 and its sdist fails on distutils; the cause is the missing 3.7."""
+    plan = GAP_PLAN.model_copy(update={"exclude_newer": "2020-09-26"})
+    d = diagnose(context(tmp_path, "ModuleNotFoundError: No module named 'distutils.msvccompiler'", plan=plan,
+                         dependencies=TF1, commit_date=datetime(2020, 9, 26, tzinfo=UTC)))
+    assert d.decision == "stop"
+    assert not d.reason.startswith("distutils was removed in Python 3.12")
+    assert "only python:3.9-slim was available here" in d.reason
+
+
+def test_time_travel_to_a_recent_commit_is_refused_as_useless(tmp_path: Path) -> None:
+    plan = PLAN.model_copy(update={"python_version": "3.9", "base_image": "python:3.9-slim"})
+    d = diagnose(context(tmp_path, "ModuleNotFoundError: No module named 'distutils'", plan=plan,
+                         commit_date=datetime.now(UTC)))
+    assert d.decision == "stop" and "the commit is recent" in d.reason

@@ -3,6 +3,7 @@ scripts with a CLI. Nothing is imported or executed."""
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import sys
@@ -39,6 +40,35 @@ _LOADERS = [
 ]
 _CLI = re.compile(r"\bargparse\b|\bimport click\b|\bfrom click\b|\bimport typer\b|\bfire\.Fire\b|\babsl\.app\b|\bhydra\b")
 _MAIN_GUARD = re.compile(r"""if\s+__name__\s*==\s*['"]__main__['"]""")
+
+
+#: Module-level calls that do no real work before the arguments are parsed.
+_HARMLESS_CALLS = {"add_argument", "add_argument_group", "add_mutually_exclusive_group", "set_defaults", "makedirs",
+                   "mkdir", "filterwarnings", "simplefilter", "append", "insert", "seed", "manual_seed", "basicConfig",
+                   "getLogger", "setLevel", "ArgumentParser", "use", "environ", "get", "dirname", "abspath", "join"}
+
+
+def parses_args_before_work(code: str) -> bool:
+    """A script without a __main__ guard whose module level does nothing but imports, definitions, constants and
+    parser set-up before it calls parse_args(): `--help` then exits after the imports and before any work, like
+    the scripts of PyTorch-GAN."""
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError):
+        return False
+    for stmt in tree.body:
+        calls = [n for n in ast.walk(stmt) if isinstance(n, ast.Call)]
+        names = {c.func.attr if isinstance(c.func, ast.Attribute) else getattr(c.func, "id", "") for c in calls}
+        if names & {"parse_args", "parse_known_args"}:
+            return True
+        if isinstance(stmt, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            continue
+        if isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.Expr)) and names <= _HARMLESS_CALLS:
+            continue
+        if isinstance(stmt, ast.Try) and not calls:
+            continue
+        return False
+    return False
 
 
 @dataclass
@@ -107,7 +137,7 @@ def scan_code(walk: Walk, files: list[RepoFile], deadline: float | None = None) 
             if _PRINT_STATEMENT.search(code):
                 out.py2_files.append(f.rel)
             if _CLI.search(code):
-                out.cli_scripts[f.rel] = bool(_MAIN_GUARD.search(code))
+                out.cli_scripts[f.rel] = bool(_MAIN_GUARD.search(code)) or parses_args_before_work(code)
         for mod in imports_in(code):
             out.imports[mod] += 1
             out.first_import_source.setdefault(mod, f.rel)

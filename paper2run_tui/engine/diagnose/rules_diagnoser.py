@@ -8,6 +8,7 @@ from ..contracts import DiagnosisDecision, DiagnosisDelta
 from ..ports import CancelToken, EventSink
 from .base import DiagnosisContext
 from .rules import RULES, Rule, Stop
+from .rules.transforms import python_gap
 
 
 def failure_text(ctx: DiagnosisContext) -> str:
@@ -42,7 +43,16 @@ class RulesDiagnoser:
         self.rules = rules if rules is not None else RULES
 
     def matching(self, text: str) -> list[tuple[Rule, object]]:
-        return [(rule, m) for rule in self.rules if (m := rule.pattern.search(text))]
+        """Each rule's last match: a log can hold a failure that was recovered from (a fallback index that
+        did not answer, a retried download) before the one that ended the build."""
+        found = []
+        for rule in self.rules:
+            last = None
+            for last in rule.pattern.finditer(text):  # noqa: B007 - only the last one is wanted
+                pass
+            if last is not None:
+                found.append((rule, last))
+        return found
 
     def diagnose(self, ctx: DiagnosisContext, sink: EventSink, cancel: CancelToken) -> DiagnosisDecision:
         text = failure_text(ctx)
@@ -56,7 +66,12 @@ class RulesDiagnoser:
             try:
                 new_plan = rule.fix(ctx.attempt.plan, m, ctx)  # type: ignore[arg-type]
             except Stop as stop:
-                return DiagnosisDecision(decision="stop", reason=f"{meaning}: {stop}", confidence="high",
+                reason = f"{meaning}: {stop}"
+                gap = python_gap(ctx.attempt.plan, ctx)
+                if gap and gap not in reason:
+                    # The root cause is often the Python the planner could not get, not the symptom that matched.
+                    reason += f" (note: {gap})"
+                return DiagnosisDecision(decision="stop", reason=reason, confidence="high",
                                          failure_class=rule.failure_class, matched_rules=matched_ids, source="rules")
             if new_plan.fingerprint() in tried:
                 continue

@@ -19,7 +19,8 @@ from ..contracts.facts import Dependency
 from ..ports import CancelToken, EventSink
 from .base import PlanContext, PlanResult
 from .packages import TORCH_CPU_INDEX, TORCH_FAMILY, dist_for_import, system_packages_for
-from .python_version import choose_python, local_python_versions, nearest_available
+from .python_version import choose_python, image_python, local_python_versions, nearest_available
+from .requirement_fixes import apply_to_deps, requirement_edits
 
 _PROJECT_KINDS = {"setup.py", "setup.cfg", "pyproject-pep621", "pyproject-poetry", "pyproject-hatch", "pyproject-pdm",
                   "pyproject-uv", "pyproject-build-system"}
@@ -214,6 +215,12 @@ class DeterministicPlanner:
         version, why = choose_python(facts.python_hints, all_deps)
         notes += why
         base_image = self._base_image(ctx, version, notes, messages)
+        imported = {canonicalize_name(d) for imp in facts.imports if (d := dist_for_import(imp.module))}
+        edits = requirement_edits([d for d in declared if d.source in main_reqs],
+                                  image_python(base_image, version) or version, imported)
+        if edits:
+            notes += edits.notes
+            all_deps = apply_to_deps(all_deps, edits)
         gpu, _ = _gpu_needed(facts)
         cpu_fallback = gpu
         if gpu:
@@ -233,6 +240,9 @@ class DeterministicPlanner:
                 files = " ".join(shlex.quote(r) for r in main_reqs)
                 install.append(f"sed -i -E 's/[+](cu[0-9]+|cpu)//g' {files}")
                 notes.append("CUDA-specific local versions (+cuXXX) stripped from the requirements: the CPU build is used")
+            if edits:
+                install.append(edits.sed([r for r in main_reqs
+                                          if any(d.source == r for d in declared)]))
             with_torch_index = [r for r in main_reqs if _names_torch_index(ctx.repo_dir / r)]
             if torch_step and with_torch_index:
                 # pip would retry the unreachable index for every package; torch has its own step above.

@@ -20,6 +20,9 @@ _PIN_CEILINGS: list[tuple[str, str, str]] = [
     ("tensorflow-gpu", "2.0", "3.7"), ("tensorflow-gpu", "2.12", "3.10"),
     ("torch", "1.5", "3.8"), ("torch", "1.11", "3.9"), ("torch", "1.13", "3.10"), ("torch", "2.1", "3.11"),
     ("torch", "2.5", "3.12"),
+    ("torchvision", "0.6", "3.8"), ("torchvision", "0.12", "3.9"), ("torchvision", "0.14", "3.10"),
+    ("torchvision", "0.16", "3.11"), ("torchvision", "0.20", "3.12"),
+    ("torchaudio", "0.5", "3.8"), ("torchaudio", "0.11", "3.9"), ("torchaudio", "0.13", "3.10"), ("torchaudio", "2.1", "3.11"),
     ("numpy", "1.19", "3.8"), ("numpy", "1.22", "3.9"), ("numpy", "1.23.2", "3.10"), ("numpy", "1.26", "3.11"),
     ("numpy", "2.1", "3.12"),
     ("scipy", "1.6", "3.8"), ("scipy", "1.8", "3.9"), ("scipy", "1.9.2", "3.10"), ("scipy", "1.11.2", "3.11"),
@@ -31,7 +34,7 @@ _PIN_CEILINGS: list[tuple[str, str, str]] = [
 ]
 
 
-def _ceiling_for(dep: Dependency) -> str | None:
+def pin_ceiling(dep: Dependency) -> str | None:
     """Newest Python a pinned dependency can install on, or None when it does not limit the choice."""
     name = canonicalize_name(dep.name)
     if name == "pytorch":
@@ -74,7 +77,7 @@ def choose_python(hints: list[PythonHint], deps: list[Dependency]) -> tuple[str,
     exact_kinds = ("python-version-file", "runtime.txt", "conda")
     exact = [h for h in hints if h.kind in exact_kinds and _spec_of(h)]
     soft = [h.spec for h in hints if h.kind in ("classifier", "ci", "tox") and re.match(r"^3\.\d+$", h.spec)]
-    ceilings = [(d, c) for d in deps if d.group is None and (c := _ceiling_for(d))]
+    ceilings = [(d, c) for d in deps if d.group is None and (c := pin_ceiling(d))]
     ceiling = min((Version(c) for _, c in ceilings), default=None)
 
     def ok(v: str) -> bool:
@@ -105,6 +108,12 @@ def choose_python(hints: list[PythonHint], deps: list[Dependency]) -> tuple[str,
             return v, reasons
     reasons.append(f"the hints contradict each other; using Python {DEFAULT}")
     return DEFAULT, reasons
+
+
+def image_python(base_image: str, fallback: str | None) -> str | None:
+    """The X.Y of a python:X.Y[-variant] image, else the fallback (a mapped or custom image keeps the plan's)."""
+    m = re.match(r"^(?:[\w.-]+/)*python:(3\.\d+)(?:[.-]|$)", base_image)
+    return m.group(1) if m else fallback
 
 
 def local_python_versions(images: list[str]) -> list[str]:

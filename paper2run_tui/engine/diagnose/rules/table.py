@@ -21,6 +21,8 @@ from .transforms import (
     move_python,
     pin,
     prefix_steps,
+    python_gap,
+    running_python,
     set_env,
     time_travel,
 )
@@ -64,9 +66,9 @@ SHARED_LIBS = {
 
 
 def _py(plan: EnvPlan) -> tuple[int, ...]:
-    """The plan's Python as a tuple: compared as strings, "3.9" would sort above "3.12"."""
+    """The image's Python as a tuple: compared as strings, "3.9" would sort above "3.12"."""
     try:
-        return tuple(int(p) for p in (plan.python_version or "3.11").split(".")[:2])
+        return tuple(int(p) for p in running_python(plan).split(".")[:2])
     except ValueError:
         return (3, 11)
 
@@ -76,7 +78,7 @@ def _numpy_distutils_sdist(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContex
     pin has no wheel for this Python, so the build needs the Python (and setuptools) of the pin's own time."""
     if _py(plan) > (3, 9):
         return move_python(plan, ctx, ["3.9", "3.8", "3.7"],
-                           f"an old numpy.distutils sdist cannot build on Python {plan.python_version}")
+                           f"an old numpy.distutils sdist cannot build on Python {running_python(plan)}")
     if not plan.exclude_newer and ctx.facts.commit_date is not None:
         return time_travel(plan, ctx)
     raise Stop("an old numpy/scipy pin has no wheel for this Python and its numpy.distutils sdist cannot build; "
@@ -145,13 +147,17 @@ def _requires_python(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> 
 
 
 def _no_matching_distribution(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
-    name, version = m.group(1), m.group(2)
-    if version and plan.python_version and _py(plan) >= (3, 10):
+    name, spec = m.group(1), (m.group(2) or "").strip()
+    if spec and _py(plan) >= (3, 10):
         try:
-            return move_python(plan, ctx, ["3.9", "3.8"], f"{name}=={version} has no release for Python "
-                                                          f"{plan.python_version}")
+            return move_python(plan, ctx, ["3.9", "3.8"], f"{name}{spec} has no release for Python "
+                                                          f"{running_python(plan)}")
         except Stop:
             pass
+    gap = python_gap(plan, ctx)
+    if gap and re.search(r"<\s*\d", spec):
+        # The planner already re-pinned it to the newest release of its major version: nothing newer fits the code.
+        raise Stop(f"{name}{spec} has no release for Python {running_python(plan)}; {gap}")
     return _relax_pin(plan, name, ctx)
 
 
@@ -289,7 +295,7 @@ def _wheel_build_failed(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) 
         return add_system(plan, "build-essential", "python3-dev")
     if not plan.exclude_newer and ctx.facts.commit_date is not None:
         return time_travel(plan, ctx)
-    return move_python(plan, ctx, ["3.9", "3.8"], f"{name} could not be built for Python {plan.python_version}")
+    return move_python(plan, ctx, ["3.9", "3.8"], f"{name} could not be built for Python {running_python(plan)}")
 
 
 def _tf1(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
@@ -379,7 +385,7 @@ RULES: list[Rule] = [
          _numpy_distutils_sdist),
     Rule("distutils-removed", "python-too-new", _r(r"No module named 'distutils'|ModuleNotFoundError: No module named 'distutils\.|"
                                                  r"module 'distutils' has no attribute"),
-         "distutils was removed in Python 3.12", _distutils),
+         "an old build needs distutils (gone from Python 3.12, and in part from today's setuptools)", _distutils),
     Rule("missing-module", "missing-module", _r(r"(?:ModuleNotFoundError|ImportError): No module named "
                                                       r"'?(?!Cython|pkg_resources|distutils|torch\._six|sklearn\.externals)([\w.]+)'?"),
          "the Python module {0} is not installed", _missing_module),
@@ -406,8 +412,8 @@ RULES: list[Rule] = [
     Rule("wheel-build-failed", "build-failed", _r(r"Failed building wheel for ([\w.-]+)|Failed to build ([\w.-]+)|"
                                                  r"error: subprocess-exited-with-error[\s\S]{0,400}?Building wheel for ([\w.-]+)"),
          "a dependency ({0}) could not be built from source", _wheel_build_failed),
-    Rule("no-matching-distribution", "pin-unavailable", _r(r"No matching distribution found for ([\w.\-\[\]]+?)(?:\[[\w,]+\])?(?:==([\w.*+!-]+))?\s*$"),
-         "no release of {0} {1} exists for this Python", _no_matching_distribution),
+    Rule("no-matching-distribution", "pin-unavailable", _r(r"No matching distribution found for ([\w.\-]+?)(?:\[[\w,]+\])?((?:\s*[=<>!~]=?\s*[\w.*+!-]+,?)*)\s*$"),
+         "no release of {0}{1} exists for this Python", _no_matching_distribution),
     Rule("numpy2-abi", "numpy-abi", _r(r"numpy\.core\.multiarray failed to import|_ARRAY_API not found|compiled using NumPy 1\.x cannot be run in|"
                                       r"numpy\.dtype size changed"),
          "a compiled package was built against NumPy 1.x and meets NumPy 2", _numpy2),

@@ -5,14 +5,38 @@ from __future__ import annotations
 import contextlib
 import re
 import shlex
+from datetime import UTC, datetime, timedelta
+
+from packaging.version import Version
 
 from ...contracts import EnvPlan
-from ...plan.python_version import local_python_versions, nearest_available
+from ...plan.python_version import image_python, local_python_versions, nearest_available, pin_ceiling
 from ..base import DiagnosisContext
 
 
 class Stop(Exception):
     """A rule that recognised the failure but knows no environment change that fixes it."""
+
+
+def running_python(plan: EnvPlan) -> str:
+    """The Python the image really has. plan.python_version is the one wanted, which differs when no image for it
+    was available (then the planner took the nearest one)."""
+    return image_python(plan.base_image, plan.python_version) or "3.11"
+
+
+def python_gap(plan: EnvPlan, ctx: DiagnosisContext) -> str | None:
+    """Why the pins cannot install as written, when the planner had to use a newer Python than they need."""
+    wanted, running = plan.python_version, running_python(plan)
+    try:
+        if not wanted or Version(wanted) >= Version(running):
+            return None
+    except ValueError:
+        return None
+    limits = [d for d in ctx.facts.dependencies if (c := pin_ceiling(d)) and Version(c) < Version(running)]
+    which = ", ".join(f"{d.raw.strip()} ({d.source})" for d in limits[:3]) or "the pins"
+    return (f"{which} need Python {wanted}, and only {plan.base_image} was available here: with a "
+            f"python:{wanted}-slim image (docker pull python:{wanted}-slim, or PAPER2RUN_BASE_IMAGE_MAP) they could "
+            "install as written")
 
 
 def add_system(plan: EnvPlan, *packages: str) -> EnvPlan:
@@ -63,7 +87,7 @@ def move_python(plan: EnvPlan, ctx: DiagnosisContext, wanted: list[str], why: st
     """Switch the base image to the first wanted Python that exists (configured map, local images, or any when the
     registry is reachable, i.e. no local list was given)."""
     local = local_python_versions(ctx.local_images)
-    current = plan.python_version
+    current = running_python(plan)
     for version in wanted:
         if version == current:
             continue
@@ -101,6 +125,10 @@ def time_travel(plan: EnvPlan, ctx: DiagnosisContext) -> EnvPlan:
     if date is None:
         raise Stop("dependencies could not be resolved, and the commit date is unknown, so they cannot be resolved "
                    "as of it")
+    age = datetime.now(UTC) - (date if date.tzinfo else date.replace(tzinfo=UTC))
+    if age < timedelta(days=90):
+        raise Stop(f"the commit is recent ({date.date()}), so resolving the dependencies as of its date would "
+                   "change nothing")
     stamp = date.strftime("%Y-%m-%dT%H:%M:%SZ")
     # An exported variable, not a flag: pip's isolated build environments inherit it, so build dependencies
     # (setuptools, numpy for old sdists) come from the same era as the pins.
@@ -112,10 +140,11 @@ def time_travel(plan: EnvPlan, ctx: DiagnosisContext) -> EnvPlan:
     new = plan.model_copy(update={"install_steps": steps, "source_steps": source, "exclude_newer": date.date().isoformat(),
                                   "notes": f"{plan.notes}\n- repair: dependencies resolved as of the commit date {stamp}"})
     era = {2018: "3.7", 2019: "3.7", 2020: "3.8", 2021: "3.9", 2022: "3.10", 2023: "3.11", 2024: "3.12"}.get(date.year)
-    if era and plan.python_version and era != plan.python_version and float(era[2:]) < float(plan.python_version[2:]):
+    current = running_python(plan)
+    if era and Version(era) < Version(current):
         with contextlib.suppress(Stop):
             moved = move_python(new, ctx, [era], f"packages of {date.year} were built for Python {era}")
             # The nearest local image may be newer than the current one: moving up would defeat the point.
-            if float((moved.python_version or "3.99")[2:]) < float(plan.python_version[2:]):
+            if Version(running_python(moved)) < Version(current):
                 new = moved
     return new
