@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import textwrap
@@ -50,3 +51,29 @@ def make_repo(tmp_path: Path) -> Callable[..., Path]:
         return root
 
     return _make
+
+
+@pytest.fixture(autouse=True)
+def _remove_images_of_test_runs(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """The product keeps a run's image (it is the result); a test suite must not: remove the images of every run
+    folder a test left under its tmp_path, so repeated runs of the suite do not fill the disk."""
+    yield
+    run_ids = []
+    for meta in tmp_path.rglob("metadata.json"):
+        try:
+            data = json.loads(meta.read_text())
+        except (OSError, ValueError):
+            continue
+        if isinstance(data, dict) and data.get("run_id") and data.get("attempts"):
+            run_ids.append(data["run_id"])
+    if not run_ids:
+        return
+    from paper2run_tui.engine.build.cleanup import cleanup
+    from paper2run_tui.engine.build.docker_client import connect
+    from paper2run_tui.engine.errors import PreflightError
+    try:
+        client = connect(timeout=10)
+    except PreflightError:
+        return  # the test itself failed on the missing engine, with the message that says so
+    for run_id in run_ids:
+        cleanup(client, run_id)
