@@ -714,6 +714,18 @@ def test_a_token_in_the_url_is_not_shown_in_errors(forge: _Forge, tmp_path: Path
     assert f"{forge.url.replace('http://', 'http://user:***@')}/private/repo.git" in str(info.value)
 
 
+def test_a_lone_token_as_the_user_part_is_not_shown_in_errors_or_events(forge: _Forge, tmp_path: Path) -> None:
+    """GitHub accepts https://<token>@github.com/...: the whole user part is the secret."""
+    url = forge.url.replace("http://", "http://ghp_s3cretTOKEN@") + "/private/repo.git"
+    sink = ListSink()
+    with pytest.raises(UserError) as info:
+        acquire_repo(parse_repo_spec(url), tmp_path / "repo", None, sink, CancelToken())
+    assert "ghp_s3cretTOKEN" not in str(info.value) and "http://***@" in str(info.value)
+    assert all("ghp_s3cretTOKEN" not in e.model_dump_json() for e in sink.events)
+    assert "ghp_s3cretTOKEN" not in parse_repo_spec(url).model_dump_json()
+    assert parse_repo_spec("ssh://git@example.org/a/b.git").model_dump_json().count("git@") == 1, "ssh's git@ is no secret"
+
+
 def test_repository_not_found_on_the_server(forge: _Forge, tmp_path: Path) -> None:
     url = f"{forge.url}/missing/repo.git"
     with pytest.raises(UserError) as info:

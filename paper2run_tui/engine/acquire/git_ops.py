@@ -26,6 +26,7 @@ from git import RemoteProgress
 from ..contracts.events import LogLine
 from ..errors import UserError
 from ..ports import Cancelled, CancelToken, EventSink
+from .spec import scrub
 
 _STAGES = {
     RemoteProgress.COUNTING: "counting objects",
@@ -97,8 +98,8 @@ class GitFailed(Exception):
     def __init__(self, args: Sequence[str], returncode: int, stderr: str) -> None:
         self.args_ = list(args)
         self.returncode = returncode
-        self.stderr = stderr
-        super().__init__(f"git {' '.join(args)} exited {returncode}: {last_line(stderr)}")
+        self.stderr = scrub(stderr)
+        super().__init__(scrub(f"git {' '.join(args)} exited {returncode}: {last_line(stderr)}"))
 
 
 def last_line(text: str) -> str:
@@ -190,7 +191,7 @@ def run_git(
                     err_text.append(line)
                     del err_text[:-_MAX_STDERR_LINES]
                     if progress:
-                        sink.emit(LogLine(source="acquire", stream="stderr", text=line.strip()[:500]))
+                        sink.emit(LogLine(source="acquire", stream="stderr", text=scrub(line.strip())[:500]))
         proc.wait()
     except BaseException:
         _kill(proc)

@@ -43,8 +43,18 @@ class RepoSource(BaseModel):
 
 
 def redact(url: str) -> str:
-    """https://user:token@host/... -> https://user:***@host/... for messages and logs."""
-    return re.sub(r"^([a-z+]+://[^/@:]*):[^/@]*@", r"\1:***@", url, flags=re.IGNORECASE)
+    """https://user:token@host/... -> https://user:***@host/... for messages and logs. A lone user part of an http(s)
+    URL is a token too (https://<token>@github.com/...); ssh's git@ is not a secret and stays."""
+    url = re.sub(r"^([a-z+]+://[^/@:]*):[^/@]*@", r"\1:***@", url, flags=re.IGNORECASE)
+    return re.sub(r"^(https?://)[^/@:]+@", r"\1***@", url, flags=re.IGNORECASE)
+
+
+_USERINFO_ANYWHERE = re.compile(r"\b(https?://)[^/@\s'\"]+@", re.IGNORECASE)
+
+
+def scrub(text: str) -> str:
+    """Every http(s) URL's user part in free text (git's messages quote the URL) -> ***."""
+    return _USERINFO_ANYWHERE.sub(r"\1***@", text)
 
 
 def _strip_git(name: str) -> str:
