@@ -53,3 +53,7 @@ def connect(host: str | None = None, timeout: int = 120) -> Any:
     except Exception as exc:  # noqa: BLE001 - docker raises many kinds for "not there"
         raise explain(exc, host) from None
     return client
+
+
+#: The label on every image and container paper2run-tui makes: `cleanup` finds them by it.
+MANAGED = {"org.paper2run.managed": "true"}

@@ -1,0 +1,126 @@
+"""The streamed build: our own POST /build, decoded line by line into log and progress events."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import queue
+import re
+import socket
+import threading
+import time
+from typing import Any
+
+from ..contracts import BuildProgress, LogLine
+from ..errors import PreflightError
+from ..ports import Cancelled, CancelToken, EventSink
+from .base import BuildRequest, BuildResult
+from .context import build_context
+from .docker_client import MANAGED
+
+_STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def _abort(response: Any) -> None:
+    """Shut the build connection's socket down (a plain close can wait on the reader), then close the response."""
+    sock = getattr(getattr(response.raw, "_connection", None), "sock", None)
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+    with contextlib.suppress(Exception):
+        response.close()
+
+
+def _read_json_lines(response: Any, out: queue.Queue[dict[str, Any] | None]) -> None:
+    """Decode the engine's JSON-lines build stream into `out`; None marks the end (or a closed connection)."""
+    try:
+        for raw in response.iter_lines():
+            if raw:
+                try:
+                    out.put(json.loads(raw))
+                except ValueError:
+                    out.put({"stream": raw.decode("utf-8", errors="replace")})
+    except Exception:  # noqa: BLE001 - closed on cancel
+        pass
+    finally:
+        out.put(None)
+
+
+def stream_build(client: Any, request: BuildRequest, sink: EventSink, cancel: CancelToken) -> BuildResult:
+    """Build from our own context, every log line an event; on cancel or timeout the connection is shut, which is
+    what makes the engine abort the step in progress."""
+    started = time.monotonic()
+    context = build_context(request)
+    labels = {**request.labels, **MANAGED}
+    result = BuildResult(ok=False)
+    current_step = ""
+    step_no = 0
+    errors: list[str] = []
+    response = start_build(client, request, context, labels)
+    chunks: queue.Queue[dict[str, Any] | None] = queue.Queue()
+    reader = threading.Thread(target=_read_json_lines, args=(response, chunks), daemon=True)
+    reader.start()
+    try:
+        while True:
+            try:
+                chunk = chunks.get(timeout=0.2)
+            except queue.Empty:
+                chunk = {}
+            if cancel.cancelled:
+                raise Cancelled(cancel.reason or "cancelled")
+            if time.monotonic() - started > request.timeout_s:
+                errors.append(f"the build took longer than {request.timeout_s} s")
+                break
+            if chunk is None:
+                break
+            if "stream" in chunk:
+                for line in _ANSI.sub("", chunk["stream"]).splitlines():
+                    if not line.strip():
+                        continue
+                    sink.emit(LogLine(source="build", text=line, attempt=request.attempt))
+                    m = _STEP.match(line)
+                    if m:
+                        step_no, current_step = int(m.group(1)), m.group(3)
+                        result.steps_total = int(m.group(2))
+                        sink.emit(BuildProgress(attempt=request.attempt, step=step_no, total=result.steps_total,
+                                                instruction=current_step))
+                    elif line.strip() == "---> Using cache":
+                        result.cached_steps.append(step_no)
+                        sink.emit(BuildProgress(attempt=request.attempt, step=step_no, total=result.steps_total or 0,
+                                                instruction=current_step, cached=True))
+            elif "error" in chunk or "errorDetail" in chunk:
+                text = chunk.get("error") or chunk.get("errorDetail", {}).get("message", "")
+                errors.append(text.strip())
+                for line in text.splitlines():
+                    sink.emit(LogLine(source="build", stream="stderr", text=line, attempt=request.attempt))
+            elif "aux" in chunk and "ID" in chunk["aux"]:
+                result.image_id = chunk["aux"]["ID"]
+    finally:
+        # Closing the connection is what makes the engine abort a build in progress (cancel, timeout).
+        _abort(response)
+        context.close()
+    result.seconds = time.monotonic() - started
+    result.steps_cached = len(result.cached_steps)
+    if errors:
+        result.error = errors[-1]
+        result.failing_step = current_step or None
+        return result
+    result.ok = True
+    result.image_tag = request.tag
+    return result
+
+def start_build(client: Any, request: BuildRequest, context: Any, labels: dict[str, str]) -> Any:
+    """POST /build with our own context; the streamed response is ours to close (the SDK's generator hides it)."""
+    api = client.api
+    params = {"t": request.tag, "dockerfile": ".paper2run/Dockerfile", "rm": "1", "forcerm": "1",
+              "labels": json.dumps(labels)}
+    if request.build_args:
+        params["buildargs"] = json.dumps(request.build_args)
+    response = api.post(api._url("/build"), params=params, data=context, stream=True, timeout=None,
+                        headers={"Content-Type": "application/tar"})
+    if response.status_code >= 400:
+        detail = response.text[:300]
+        response.close()
+        raise PreflightError(f"the engine refused the build ({response.status_code}): {detail}")
+    return response
