@@ -80,5 +80,15 @@ async def test_pane_does_not_yank_a_reader_who_scrolled_up_and_search_finds_line
         await pilot.pause()
         assert pane._match_line == 42 and "line 43" in pane.status.note
         assert 30 <= log.scroll_y <= 42
+
+        def marked(y: int) -> list[str]:
+            """The text of the segments drawn in the match style on screen row y."""
+            return [seg.text for seg in log.render_line(y) if seg.style and seg.style.bgcolor
+                    and seg.style.bgcolor.name == "yellow"]
+
+        row = 42 - int(log.scroll_y)
+        assert marked(row) == ["line 42"], "the match is highlighted"
+        assert marked(row + 1) == [], "line 43 does not contain 'line 42'"
         await pilot.press("escape")
         assert not pane.query_one("#log-search").display
+        assert marked(row) == [], "closing the search removes the marks"

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
+
+from rich.highlighter import Highlighter
+from rich.text import Text
 
 from textual import on
 from textual.app import ComposeResult
@@ -24,6 +28,22 @@ def format_elapsed(seconds: float) -> str:
     h, rest = divmod(seconds, 3600)
     m, s = divmod(rest, 60)
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
+
+
+class MatchHighlighter(Highlighter):
+    """Marks every occurrence of the search query, case-insensitively, as `less` does."""
+
+    STYLE = "bold black on yellow"
+
+    def __init__(self) -> None:
+        self.pattern: re.Pattern[str] | None = None
+
+    def set_query(self, query: str) -> None:
+        self.pattern = re.compile(re.escape(query), re.IGNORECASE) if query else None
+
+    def highlight(self, text: Text) -> None:
+        if self.pattern is not None:
+            text.highlight_regex(self.pattern, style=self.STYLE)
 
 
 class LogStatus(Static):
@@ -78,10 +98,13 @@ class LogPane(Vertical):
         self.flushes = 0
         self._query = ""
         self._match_line = -1
+        self.highlighter = MatchHighlighter()
 
     def compose(self) -> ComposeResult:
         yield LogStatus(id="log-status")
-        yield Log(max_lines=self.max_lines, auto_scroll=True, id="log")
+        log = Log(max_lines=self.max_lines, auto_scroll=True, highlight=True, id="log")
+        log.highlighter = self.highlighter
+        yield log
         yield Input(placeholder="search the log (enter: next match, esc: close)", id="log-search")
 
     def on_mount(self) -> None:
@@ -150,13 +173,21 @@ class LogPane(Vertical):
         query = event.value.strip()
         if query != self._query:
             self._query, self._match_line = query, -1
+            self._show_matches(query)
         self.find(query, after=self._match_line)
+
+    def _show_matches(self, query: str) -> None:
+        self.highlighter.set_query(query)
+        log = self.query_one(Log)
+        log.refresh_lines(0, log.line_count)
 
     def on_key(self, event: object) -> None:
         key = getattr(event, "key", "")
         box = self.query_one("#log-search", Input)
         if key == "escape" and box.has_focus:
             box.display = False
+            self._query, self._match_line = "", -1
+            self._show_matches("")
             self.query_one(Log).focus()
             getattr(event, "stop", lambda: None)()
 
