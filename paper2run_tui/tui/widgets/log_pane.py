@@ -8,7 +8,6 @@ from collections.abc import Callable
 
 from rich.highlighter import Highlighter
 from rich.text import Text
-
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
