@@ -25,6 +25,9 @@ def test_field_checks_say_what_to_do(tmp_path: Path) -> None:
     assert paper_problem("") is None and paper_problem("2101.00001") is None and paper_problem("arxiv:1706.03762v5") is None
     assert "a paper is a .pdf" in (paper_problem("notes.txt") or "")
     assert "no such file" in (paper_problem(str(tmp_path / "p.pdf")) or "")
+    assert paper_problem("https://arxiv.org/abs/1706.03762v5") is None
+    assert paper_problem("https://arxiv.org/pdf/1706.03762.pdf") is None
+    assert "only arXiv links" in (paper_problem("https://example.org/paper.pdf") or ""), "other URLs fail at run time"
     assert ref_problem("v1.0") is None and ref_problem("my branch") and ref_problem("--force")
     assert int_problem("0", 1, 20, "attempts") == "attempts: between 1 and 20"
     assert int_problem("ten", 1, None, "timeout") == "timeout: a whole number"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -40,8 +41,15 @@ def repo_problem(value: str) -> str | None:
 
 def paper_problem(value: str) -> str | None:
     value = value.strip()
-    if not value or _ARXIV_ID.match(value) or re.match(r"^https?://\S+$", value):
+    if not value or _ARXIV_ID.match(value):
         return None
+    if re.match(r"^https?://\S+$", value):
+        from ..engine.acquire.arxiv import arxiv_id_of
+
+        base = os.environ.get("PAPER2RUN_ARXIV_BASE_URL", "https://arxiv.org")
+        if arxiv_id_of(value) or arxiv_id_of(value, base):
+            return None
+        return "only arXiv links (…/abs/ID or …/pdf/ID) are downloaded: save the paper and give its file"
     path = Path(value).expanduser()
     if path.suffix.lower() not in PAPER_SUFFIXES:
         return "a paper is a .pdf, a .md/.markdown file, an arXiv id (2101.00001) or a URL"
