@@ -707,3 +707,13 @@ def test_split_authors() -> None:
         "L. Jones",
         "J. Uszkoreit",
     ]
+
+
+def test_a_markdown_byline_without_a_label_gives_the_authors() -> None:
+    """The line under the title, when it reads as names (superscript affiliations dropped); not a subtitle."""
+    byline = "# Tiny\n\nAda Lovelace¹, Alan M. Turing², and Grace Hopper*\n\n## Abstract\nWe copy.\n"
+    assert structure_paper(byline, "markdown")[1] == ["Ada Lovelace", "Alan M. Turing", "Grace Hopper"]
+    subtitle = "# Tiny\n\nSequence Models Matter\n\n## Abstract\nWe copy.\n"
+    assert structure_paper(subtitle, "markdown")[1] == []
+    sentence = "# Tiny\n\nWe present a tiny model, and it copies.\n\n## Abstract\nWe copy.\n"
+    assert structure_paper(sentence, "markdown")[1] == []

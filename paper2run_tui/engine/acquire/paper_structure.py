@@ -176,7 +176,23 @@ def _markdown_authors(lines: list[str], title_line: int, stop: int) -> list[str]
         )
         if m and m.group(2).strip():
             return split_authors(m.group(2))
+    # No "Authors:" label: the line right under the title is the byline when it reads as a list of names.
+    for line in lines[title_line + 1 : min(stop, title_line + 6)]:
+        if line.strip():
+            names = split_authors(re.sub(r"[\d¹²³⁴⁵⁶⁷⁸⁹⁰†‡*^]+", "", line))
+            # One capitalised phrase could be a subtitle ("Sequence Models Matter"): a lone name needs an initial.
+            plausible = len(names) >= 2 or (len(names) == 1 and re.search(r"\b[A-Z]\.", names[0]))
+            return names if plausible and all(_looks_like_a_name(n) for n in names) else []
     return []
+
+
+_NAME_WORD = re.compile(r"^(?:[A-Z][\w'’.-]*|[A-Z]\.|van|von|de|der|den|da|di|du|la|le|bin|al)$")
+
+
+def _looks_like_a_name(text: str) -> bool:
+    """'Ada Lovelace', 'A. M. Turing', 'Ludwig van Beethoven'; not a sentence or a heading-like phrase."""
+    words = text.split()
+    return 2 <= len(words) <= 5 and all(_NAME_WORD.match(w) for w in words) and not text.endswith(":")
 
 
 def _abstract_from_sections(sections: list[PaperSection]) -> str:
