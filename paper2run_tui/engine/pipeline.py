@@ -323,6 +323,7 @@ def _load_paper(run: _Run) -> None:
 
     config = run.config
     with run.phase("acquire", detail="paper" if config.paper else "repository markdown"):
+        paper: PaperInfo | None
         if config.paper:
             cache = config.cache_dir or default_cache_dir()
             paper = load_paper(
@@ -332,12 +333,9 @@ def _load_paper(run: _Run) -> None:
             paper = paper_from_repo_markdown(run.folder.repo_dir)
     if paper is None:
         return
-    try:
-        from .implement.extract import enrich_paper
-    except ImportError:  # pragma: no cover - the extractor ships with the implement step
-        enrich_paper = None
-    if enrich_paper is not None:
-        paper = enrich_paper(paper)
+    from .implement.extract import enrich_paper
+
+    paper = enrich_paper(paper)
     run.paper = paper
     run.folder.write_json("paper.json", paper)
     run.sink.emit(PaperReady(paper=paper))

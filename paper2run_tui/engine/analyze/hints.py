@@ -37,12 +37,12 @@ def python_hints(walk: Walk, readme_rel: str | None) -> list[PythonHint]:
         elif f.rel.startswith(".github/workflows/") and f.suffix in (".yml", ".yaml"):
             hints += _workflow(walk.read(f) or "", f.rel)
     if readme_rel:
-        f = next((x for x in walk.files if x.rel == readme_rel), None)
-        text = walk.read(f) if f else None
-        for m in _README.finditer(text or ""):
+        readme = next((x for x in walk.files if x.rel == readme_rel), None)
+        readme_text = (walk.read(readme) if readme else None) or ""
+        for m in _README.finditer(readme_text):
             spec = f"{m.group(1) or ''}{m.group(2)}"
             if not any(h.spec == spec and h.kind == "readme" for h in hints):
-                hints.append(PythonHint(spec=spec, kind="readme", source=readme_rel, line=text.count("\n", 0, m.start()) + 1))  # type: ignore[union-attr]
+                hints.append(PythonHint(spec=spec, kind="readme", source=readme_rel, line=readme_text.count("\n", 0, m.start()) + 1))
     return hints
 
 

@@ -11,7 +11,7 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from posixpath import dirname, join, normpath
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 
@@ -213,7 +213,7 @@ def _pyproject(text: str, rel: str, out: ManifestFacts) -> None:
                 if name.lower() == "python":
                     out.python_hints.append(PythonHint(spec=_poetry_spec(value) or str(value), kind="poetry", source=rel))
                     continue
-                kind = "git" if isinstance(value, dict) and "git" in value else "pypi"
+                kind: Literal["git", "pypi"] = "git" if isinstance(value, dict) and "git" in value else "pypi"
                 out.dependencies.append(Dependency(name=name, specifier=_poetry_spec(value) if kind == "pypi" else "",
                                                   raw=f"{name} = {value}", kind=kind, source=rel, group=group_name or None))
         _console_scripts([f"{k}={v}" for k, v in (poetry.get("scripts") or {}).items()], rel, out)

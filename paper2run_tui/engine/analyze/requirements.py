@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Literal
 
 from packaging.requirements import InvalidRequirement, Requirement
 
@@ -44,7 +45,7 @@ def parse_requirement(raw: str, source: str, line: int | None = None, group: str
         spec = f"{op}{m.group(3)}" if m.group(3) else ""
         return Dependency(name=m.group(1), specifier=spec, raw=raw.strip(), source=source, line=line, group=group)
     if req.url:
-        kind = "git" if req.url.startswith("git+") else "url"
+        kind: Literal["git", "url"] = "git" if req.url.startswith("git+") else "url"
         return Dependency(name=req.name, raw=raw.strip(), kind=kind, source=source, line=line, group=group)
     return Dependency(
         name=req.name, specifier=str(req.specifier), raw=raw.strip(), source=source, line=line,

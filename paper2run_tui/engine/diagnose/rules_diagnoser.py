@@ -42,10 +42,10 @@ class RulesDiagnoser:
     def __init__(self, rules: list[Rule] | None = None) -> None:
         self.rules = rules if rules is not None else RULES
 
-    def matching(self, text: str) -> list[tuple[Rule, object]]:
+    def matching(self, text: str) -> list[tuple[Rule, re.Match[str]]]:
         """Each rule's last match: a log can hold a failure that was recovered from (a fallback index that
         did not answer, a retried download) before the one that ended the build."""
-        found = []
+        found: list[tuple[Rule, re.Match[str]]] = []
         for rule in self.rules:
             last = None
             for last in rule.pattern.finditer(text):  # noqa: B007 - only the last one is wanted

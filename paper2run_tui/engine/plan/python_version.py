@@ -36,7 +36,7 @@ _PIN_CEILINGS: list[tuple[str, str, str]] = [
 
 def pin_ceiling(dep: Dependency) -> str | None:
     """Newest Python a pinned dependency can install on, or None when it does not limit the choice."""
-    name = canonicalize_name(dep.name)
+    name: str = canonicalize_name(dep.name)
     if name == "pytorch":
         name = "torch"
     m = re.match(r"^(==|~=|<=|<)\s*([0-9][0-9a-z.]*)", dep.specifier.split(",")[0].strip()) if dep.specifier else None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
 from packaging.utils import canonicalize_name
@@ -65,7 +66,7 @@ def _within_major(specifier: str) -> str | None:
     return f">={v},<{v.major + 1}"
 
 
-def requirement_edits(deps: list[Dependency], image_python: str, imported_dists: set[str]) -> RequirementEdits:
+def requirement_edits(deps: list[Dependency], image_python: str, imported_dists: AbstractSet[str]) -> RequirementEdits:
     """The edits for the dependencies read from requirement files, for a base image with `image_python`."""
     edits = RequirementEdits()
     for dep in deps:

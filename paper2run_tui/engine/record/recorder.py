@@ -13,42 +13,42 @@ from .run_folder import RunFolder
 
 def describe(event: Event) -> str:
     """One human line per event: run.log and the headless CLI print the same words."""
-    k = event.kind
-    if k == "run-started":
+    # Comparing event.kind itself (not a copy) lets the type checker narrow the union.
+    if event.kind == "run-started":
         return f"run {event.run_id} started for {event.repo} -> {event.run_dir}"
-    if k == "phase":
+    if event.kind == "phase":
         at = f" (attempt {event.attempt})" if event.attempt else ""
         return f"phase {event.phase}{at}{': ' + event.detail if event.detail else ''}"
-    if k == "log":
+    if event.kind == "log":
         at = f"#{event.attempt} " if event.attempt else ""
         return f"{at}{event.source}/{event.stream}: {event.text}"
-    if k == "build-progress":
+    if event.kind == "build-progress":
         return f"#{event.attempt} step {event.step}/{event.total}{' (cached)' if event.cached else ''} {event.instruction}"
-    if k == "message":
+    if event.kind == "message":
         return f"{event.level}: {event.text}"
-    if k == "paper":
+    if event.kind == "paper":
         return f"paper: {event.paper.title or event.paper.source} ({len(event.paper.sections)} sections)"
-    if k == "facts":
+    if event.kind == "facts":
         f = event.facts
         langs = ", ".join(f"{x.language} {x.share:.0%}" for x in f.languages[:3]) or "no code"
         return f"facts: {langs}; managers: {', '.join(f.managers) or 'none'}; {len(f.dependencies)} dependencies"
-    if k == "plan":
+    if event.kind == "plan":
         return f"plan for attempt {event.attempt} ({event.source}): {event.plan.base_image}; smoke: {event.plan.smoke_command}"
-    if k == "diagnosis-delta":
+    if event.kind == "diagnosis-delta":
         return f"#{event.attempt} diagnosis…"
-    if k == "diagnosis":
+    if event.kind == "diagnosis":
         d = event.diagnosis
         return f"diagnosis of attempt {event.attempt}: {d.decision} ({d.confidence}, {d.source}): {d.reason}"
-    if k == "gate":
+    if event.kind == "gate":
         return f"gate: {event.request.kind} plan for attempt {event.request.attempt} awaits a decision"
-    if k == "decision":
-        d = event.decision
-        return f"decision on attempt {event.attempt}: {d.action} by {d.decided_by}{': ' + d.reason if d.reason else ''}"
-    if k == "attempt-finished":
+    if event.kind == "decision":
+        h = event.decision
+        return f"decision on attempt {event.attempt}: {h.action} by {h.decided_by}{': ' + h.reason if h.reason else ''}"
+    if event.kind == "attempt-finished":
         return f"attempt {event.attempt} finished: {event.outcome}{' — ' + event.detail if event.detail else ''}"
-    if k == "run-finished":
+    if event.kind == "run-finished":
         return f"run finished: {event.status}{' — ' + event.reason if event.reason else ''} ({event.run_dir})"
-    return k
+    return event.kind
 
 
 class RecordingSink:
