@@ -215,3 +215,32 @@ def test_time_travel_to_a_recent_commit_is_refused_as_useless(tmp_path: Path) ->
     d = diagnose(context(tmp_path, "ModuleNotFoundError: No module named 'distutils'", plan=plan,
                          commit_date=datetime.now(UTC)))
     assert d.decision == "stop" and "the commit is recent" in d.reason
+
+
+GCN_LOG = ("ERROR: Ignored the following versions that require a different python version: 1.14.0 Requires-Python >=3.10;"
+           " 2.1.0 Requires-Python >=3.10; 3.5 Requires-Python >=3.11\n"
+           "ERROR: Could not find a version that satisfies the requirement tensorflow<2,>=1.15.4 (from versions: 2.5.0)\n"
+           "ERROR: No matching distribution found for tensorflow<2,>=1.15.4\n")
+
+
+def test_releases_pip_skipped_for_other_packages_do_not_move_python_up(tmp_path: Path) -> None:
+    """gcn: pip lists the numpy/scipy releases it skipped; they say nothing about tensorflow 1.x, which needs an
+    older Python, not a newer one."""
+    d = diagnose(context(tmp_path, GCN_LOG, plan=GAP_PLAN, dependencies=TF1))
+    assert d.decision == "stop" and d.new_plan is None
+    assert d.matched_rules == ["no-matching-distribution"]
+    assert "need Python 3.7" in d.reason
+
+
+def test_a_skipped_release_that_is_the_failing_pin_moves_python(tmp_path: Path) -> None:
+    d = diagnose(context(tmp_path, (FIXTURES / "ignored-requires-python.log").read_text()))
+    assert d.matched_rules[0] == "ignored-requires-python"
+    assert d.new_plan is not None and d.new_plan.base_image == "python:3.9-slim"
+
+
+def test_meson_without_a_compiler_adds_build_essential(tmp_path: Path) -> None:
+    log = ("  ../meson.build:1:0: ERROR: Unknown compiler(s): [['cc'], ['gcc'], ['clang'], ['nvc'], ['pgcc']]\n"
+           "error: metadata-generation-failed\n")
+    d = diagnose(context(tmp_path, log))
+    assert d.matched_rules == ["compiler-missing"]
+    assert d.new_plan is not None and d.new_plan.system_packages == ["build-essential"]

@@ -8,7 +8,7 @@ from ..contracts import DiagnosisDecision, DiagnosisDelta
 from ..ports import CancelToken, EventSink
 from .base import DiagnosisContext
 from .rules import RULES, Rule, Stop
-from .rules.transforms import python_gap
+from .rules.transforms import NotApplicable, python_gap
 
 
 def failure_text(ctx: DiagnosisContext) -> str:
@@ -64,7 +64,10 @@ class RulesDiagnoser:
             meaning = rule.describe(m)  # type: ignore[arg-type]
             sink.emit(DiagnosisDelta(attempt=ctx.attempt.number, text=f"rule {rule.id}: {meaning}\n"))
             try:
-                new_plan = rule.fix(ctx.attempt.plan, m, ctx)  # type: ignore[arg-type]
+                new_plan = rule.fix(ctx.attempt.plan, m, ctx)
+            except NotApplicable:
+                matched_ids.remove(rule.id)
+                continue
             except Stop as stop:
                 reason = f"{meaning}: {stop}"
                 gap = python_gap(ctx.attempt.plan, ctx)
@@ -78,11 +81,12 @@ class RulesDiagnoser:
             return DiagnosisDecision(decision="repair", reason=f"{meaning}; repair: {_what_changed(ctx.attempt.plan, new_plan)}",
                                      confidence="high", failure_class=rule.failure_class, matched_rules=matched_ids,
                                      new_plan=new_plan, source="rules")
-        if matches:
+        applicable = [(rule, m) for rule, m in matches if rule.id in matched_ids]
+        if applicable:
+            rule, m = applicable[0]
             return DiagnosisDecision(
-                decision="stop", confidence="medium", failure_class=matches[0][0].failure_class, matched_rules=matched_ids,
-                reason=f"{matches[0][0].describe(matches[0][1])}; every known fix for it was already tried",  # type: ignore[arg-type]
-                source="rules")
+                decision="stop", confidence="medium", failure_class=rule.failure_class, matched_rules=matched_ids,
+                reason=f"{rule.describe(m)}; every known fix for it was already tried", source="rules")
         return DiagnosisDecision(
             decision="stop", confidence="low", failure_class="unknown", matched_rules=[], source="rules",
             reason=f"no known failure signature matched: {first_error_line(text)}",

@@ -14,6 +14,7 @@ from ...contracts import EnvPlan
 from ...plan.packages import dist_for_import
 from ..base import DiagnosisContext
 from .transforms import (
+    NotApplicable,
     Stop,
     add_install,
     add_system,
@@ -135,15 +136,29 @@ def _python_headers(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> E
 
 
 def _requires_python(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
+    return _python_within(plan, ctx, m.group(2), m.group(1) or "a package")
+
+
+def _python_within(plan: EnvPlan, ctx: DiagnosisContext, spec_text: str, who: str) -> EnvPlan:
     from packaging.specifiers import InvalidSpecifier, SpecifierSet
     from packaging.version import Version
 
     try:
-        spec = SpecifierSet(m.group(2).replace(" ", ""))
+        spec = SpecifierSet(spec_text.replace(" ", ""))
     except InvalidSpecifier:
-        raise Stop(f"{m.group(1) or 'a package'} needs Python {m.group(2)}") from None
+        raise Stop(f"{who} needs Python {spec_text}") from None
     wanted = [v for v in ("3.11", "3.10", "3.12", "3.9", "3.13", "3.8", "3.7") if Version(f"{v}.0") in spec]
-    return move_python(plan, ctx, wanted, f"a dependency requires Python {m.group(2)}")
+    return move_python(plan, ctx, wanted, f"{who} requires Python {spec_text}")
+
+
+def _ignored_requires_python(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
+    """pip lists every release it skipped for its Requires-Python, of every package it looked at. That says which
+    Python to move to only when the release that failed is in the list."""
+    skipped = dict(re.findall(r"(\S+) Requires-Python ([^;]+)", m.group(1)))
+    failing = re.findall(r"satisfies the requirement [\w.\-\[\]]+==([\w.+!-]+)", m.string[m.end():])
+    if not failing or failing[-1] not in skipped:
+        raise NotApplicable("the release that failed is not among the skipped ones")
+    return _python_within(plan, ctx, skipped[failing[-1]].strip(), f"release {failing[-1]}")
 
 
 def _no_matching_distribution(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
@@ -395,15 +410,15 @@ RULES: list[Rule] = [
          "the Python headers are missing for a C extension", _python_headers),
     Rule("compiler-missing", "build-deps", _r(r"(?:gcc|cc|g\+\+|x86_64-linux-gnu-gcc)(?:'|:)? (?:failed: No such file|not found)|"
                                              r"unable to execute '(?:gcc|cc|x86_64-linux-gnu-gcc)'|C compiler cannot create|"
-                                             r"error: command '(?:gcc|cc|x86_64-linux-gnu-gcc)' failed"),
+                                             r"error: command '(?:gcc|cc|x86_64-linux-gnu-gcc)' failed|"
+                                             r"ERROR: Unknown compiler\(s\): \[\['cc'\]"),
          "a C compiler is needed to build a dependency", _compiler),
     Rule("rust-compiler-missing", "build-deps", _r(r"can't find Rust compiler|error: can't find Rust compiler|cargo: not found"),
          "a Rust compiler is needed to build a dependency (no wheel for this Python)", _rust),
     Rule("requires-python", "python-version", _r(r"(?:Package '([\w.-]+)' )?requires a different Python: [\d.]+ not in '([^']+)'"),
          "a dependency needs Python {1}", _requires_python),
-    Rule("ignored-requires-python", "python-version", _r(r"Ignored the following versions that require a different python version:.*?"
-                                                       r"Requires-Python ()([<>=!~][^;\n]+)"),
-         "the pinned release needs Python {1}", _requires_python),
+    Rule("ignored-requires-python", "python-version", _r(r"Ignored the following versions that require a different python version:(.*)$"),
+         "the pinned release needs another Python", _ignored_requires_python),
     Rule("use-2to3", "setuptools", _r(r"use_2to3 is invalid|error in \S+ setup command: use_2to3"),
          "setuptools 58 removed use_2to3, which this dependency's setup.py uses", _use_2to3),
     Rule("bdist-wheel-missing", "build-deps", _r(r"invalid command 'bdist_wheel'"), "the wheel package is missing", _bdist_wheel),

@@ -18,6 +18,10 @@ class Stop(Exception):
     """A rule that recognised the failure but knows no environment change that fixes it."""
 
 
+class NotApplicable(Exception):
+    """The signature matched, but a closer look shows the rule is not about this failure: try the next rule."""
+
+
 def running_python(plan: EnvPlan) -> str:
     """The Python the image really has. plan.python_version is the one wanted, which differs when no image for it
     was available (then the planner took the nearest one)."""
