@@ -172,7 +172,7 @@ def _no_matching_distribution(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisCon
     gap = python_gap(plan, ctx)
     if gap and re.search(r"<\s*\d", spec):
         # The planner already re-pinned it to the newest release of its major version: nothing newer fits the code.
-        raise Stop(f"{name}{spec} has no release for Python {running_python(plan)}; {gap}")
+        raise Stop(f"the image has Python {running_python(plan)}; {gap}")
     return _relax_pin(plan, name, ctx)
 
 

@@ -36,9 +36,11 @@ def python_gap(plan: EnvPlan, ctx: DiagnosisContext) -> str | None:
             return None
     except ValueError:
         return None
-    limits = [d for d in ctx.facts.dependencies if (c := pin_ceiling(d)) and Version(c) < Version(running)]
-    which = ", ".join(f"{d.raw.strip()} ({d.source})" for d in limits[:3]) or "the pins"
-    return (f"{which} need Python {wanted}, and only {plan.base_image} was available here: with a "
+    limits = sorted(((d, c) for d in ctx.facts.dependencies if (c := pin_ceiling(d)) and Version(c) < Version(running)),
+                    key=lambda dc: Version(dc[1]))
+    which = ", ".join(f"{d.raw.strip()} ({d.source}) needs Python <= {c}" for d, c in limits[:3]) or \
+        f"the pins need Python {wanted}"
+    return (f"{which}, and only {plan.base_image} was available here: with a "
             f"python:{wanted}-slim image (docker pull python:{wanted}-slim, or PAPER2RUN_BASE_IMAGE_MAP) they could "
             "install as written")
 
