@@ -64,6 +64,24 @@ def test_missing_module_fails_first_and_the_rule_repair_passes(make_repo, tmp_pa
     assert meta.attempts[1].cached_steps[:3] == [2, 3, 4]  # which ones: the layers before the repair
 
 
+def test_code_that_needs_a_terminal_passes_at_its_rung_after_the_repair(make_repo, tmp_path: Path, client) -> None:  # type: ignore[no-untyped-def]
+    """Like pytorch-cifar: a module asks `stty size` at import. The smoke container has no terminal; the rule runs
+    the command under `script`, and the entry point's --help rung is reached, not a lower one."""
+    utils = "import os\n_, term_width = os.popen('stty size', 'r').read().split()\n"
+    main = "import argparse\nimport utils\nparser = argparse.ArgumentParser()\nparser.add_argument('--lr')\nparser.parse_args()\n"
+    repo = make_repo({"utils.py": utils, "main.py": main}, name="needs-tty")
+    outcome = run_pipeline(RunConfig(repo=str(repo), out=tmp_path, timeout=60, no_ca=True), ListSink())
+    assert outcome.status == "success", outcome.reason
+    meta = load_run(outcome.run_dir).metadata  # type: ignore[arg-type]
+    assert [a.outcome for a in meta.attempts] == ["smoke-failed", "smoke-ok"]
+    assert meta.attempts[0].matched_rules == ["needs-terminal"]
+    assert meta.highest_smoke_rung == "entrypoint-help"
+    steps = [line.split()[0] for line in (outcome.run_dir / "attempts/02/Dockerfile").read_text().splitlines()  # type: ignore[operator]
+             if line[:1].isupper()]
+    last_run = max(i for i, word in enumerate(steps, start=1) if word == "RUN")
+    assert set(range(2, last_run + 1)) <= set(meta.attempts[1].cached_steps), "a smoke-only repair reruns no RUN step"
+
+
 def test_a_smoke_command_that_fails_with_no_known_fix(make_repo, tmp_path: Path, client) -> None:  # type: ignore[no-untyped-def]
     repo = make_repo({"x.py": "print(1)\n"}, name="fails")
     plan = EnvPlan(base_image="python:3.11-slim", smoke_command="python -c 'raise SystemExit(\"flux capacitor empty\")'")

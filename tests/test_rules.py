@@ -55,7 +55,8 @@ def diagnose(ctx: DiagnosisContext):  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize("rule_id", RULE_IDS)
 def test_every_rule_decides_and_any_repair_is_new(rule_id: str, tmp_path: Path) -> None:
-    outcome = "smoke-failed" if rule_id in ("data-file-missing", "smoke-command-not-found", "cuda-on-cpu") else "build-failed"
+    smoke_rules = ("data-file-missing", "smoke-command-not-found", "cuda-on-cpu", "needs-terminal")
+    outcome = "smoke-failed" if rule_id in smoke_rules else "build-failed"
     ctx = context(tmp_path, (FIXTURES / f"{rule_id}.log").read_text(), outcome,
                   commit_date=datetime(2020, 6, 1, tzinfo=UTC), local_modules=["model"])
     decision = diagnose(ctx)
@@ -244,3 +245,13 @@ def test_meson_without_a_compiler_adds_build_essential(tmp_path: Path) -> None:
     d = diagnose(context(tmp_path, log))
     assert d.matched_rules == ["compiler-missing"]
     assert d.new_plan is not None and d.new_plan.system_packages == ["build-essential"]
+
+
+def test_code_that_asks_the_terminal_for_its_size_gets_a_pseudo_terminal(tmp_path: Path) -> None:
+    """pytorch-cifar's utils.py runs `stty size` at import; `script` gives the smoke command a terminal."""
+    d = diagnose(context(tmp_path, (FIXTURES / "needs-terminal.log").read_text(), "smoke-failed"))
+    assert d.decision == "repair" and d.new_plan is not None
+    assert d.new_plan.smoke_command == "script -qec 'python train.py --help' /dev/null"
+    assert d.new_plan.smoke_ladder[-1].command == d.new_plan.smoke_command, "the rung still counts"
+    again = diagnose(context(tmp_path, (FIXTURES / "needs-terminal.log").read_text(), "smoke-failed", plan=d.new_plan))
+    assert again.decision == "stop", "wrapping twice would change nothing"

@@ -26,6 +26,7 @@ from .transforms import (
     running_python,
     set_env,
     time_travel,
+    with_terminal,
 )
 
 Transform = Callable[[EnvPlan, re.Match[str], DiagnosisContext], EnvPlan]
@@ -125,6 +126,12 @@ def _shared_library(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> E
     if lib.startswith(("libcuda", "libcudart", "libcublas", "libcudnn", "libnvidia")):
         raise Stop(f"{lib} is part of the NVIDIA driver/CUDA runtime: the code needs a GPU build and a GPU")
     raise Stop(f"the shared library {lib} is missing and no Debian package is known for it")
+
+
+def _needs_terminal(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
+    if ctx.attempt.outcome == "build-failed":
+        raise NotApplicable("a build step, not the smoke command")
+    return with_terminal(plan, "the code asks the terminal for its size (stty), and a container has no terminal")
 
 
 def _compiler(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
@@ -408,6 +415,9 @@ RULES: list[Rule] = [
          "the shared library {0} is missing", _shared_library),
     Rule("python-headers-missing", "build-deps", _r(r"Python\.h: No such file or directory"),
          "the Python headers are missing for a C extension", _python_headers),
+    Rule("needs-terminal", "environment", _r(r"^stty: '?standard input'?: Inappropriate ioctl for device|"
+                                             r"stty: not a tty|tput: No value for \$TERM"),
+         "the code needs a terminal", _needs_terminal),
     Rule("compiler-missing", "build-deps", _r(r"(?:gcc|cc|g\+\+|x86_64-linux-gnu-gcc)(?:'|:)? (?:failed: No such file|not found)|"
                                              r"unable to execute '(?:gcc|cc|x86_64-linux-gnu-gcc)'|C compiler cannot create|"
                                              r"error: command '(?:gcc|cc|x86_64-linux-gnu-gcc)' failed|"

@@ -114,6 +114,19 @@ def move_python(plan: EnvPlan, ctx: DiagnosisContext, wanted: list[str], why: st
                "(map one with PAPER2RUN_BASE_IMAGE_MAP)")
 
 
+def with_terminal(plan: EnvPlan, why: str) -> EnvPlan:
+    """Run the smoke command under `script`, which gives it a pseudo-terminal (util-linux, in every Debian image)
+    and passes its exit code on. The ladder's rung for that command is wrapped too, so it still counts."""
+    if plan.smoke_command.startswith("script -qec "):
+        raise Stop(why)
+    wrapped = f"script -qec {shlex.quote(plan.smoke_command)} /dev/null"
+    ladder = [r.model_copy(update={"command": wrapped}) if r.command == plan.smoke_command else r
+              for r in plan.smoke_ladder]
+    return plan.model_copy(update={"smoke_command": wrapped, "smoke_ladder": ladder,
+                                   "notes": f"{plan.notes}\n- repair: the smoke command runs with a pseudo-terminal "
+                                            f"({why})".strip()})
+
+
 def lower_smoke(plan: EnvPlan, why: str) -> EnvPlan:
     """Fall back to the next lower rung of the smoke ladder (the report says how green the result is)."""
     rungs = [r for r in plan.smoke_ladder]
