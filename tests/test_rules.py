@@ -11,6 +11,7 @@ from paper2run_tui.engine.contracts import EnvPlan, RepoFacts, SmokeRung
 from paper2run_tui.engine.contracts.facts import DataExpectation, Dependency
 from paper2run_tui.engine.diagnose.base import DiagnosisContext, FailedAttempt
 from paper2run_tui.engine.diagnose.rules import RULES
+from paper2run_tui.engine.diagnose.rules.table import KEEP_TORCH
 from paper2run_tui.engine.diagnose.rules_diagnoser import RulesDiagnoser
 from paper2run_tui.engine.ports import CancelToken, ListSink
 
@@ -255,3 +256,23 @@ def test_code_that_asks_the_terminal_for_its_size_gets_a_pseudo_terminal(tmp_pat
     assert d.new_plan.smoke_ladder[-1].command == d.new_plan.smoke_command, "the rung still counts"
     again = diagnose(context(tmp_path, (FIXTURES / "needs-terminal.log").read_text(), "smoke-failed", plan=d.new_plan))
     assert again.decision == "stop", "wrapping twice would change nothing"
+
+
+def test_installing_a_torch_companion_keeps_the_torch_already_installed(tmp_path: Path) -> None:
+    """attention-is-all-you-need: a bare `pip install torchtext` pulled torchtext 0.18 and torch 2.8 over torch 1.13,
+    and torchtext's library then failed to load. Keeping torch makes pip pick the torchtext built for it."""
+    plan = PLAN.model_copy(update={"install_steps": [*PLAN.install_steps, "pip install 'torch>=1.3.1,<2'"],
+                                   "smoke_command": "python train.py --help"})
+    d = diagnose(context(tmp_path, "ModuleNotFoundError: No module named 'torchtext'", "smoke-failed", plan=plan))
+    assert d.new_plan is not None
+    step = d.new_plan.install_steps[-1]
+    assert step.startswith("pip install torchtext ") and step.endswith(KEEP_TORCH)
+    plain = diagnose(context(tmp_path, "ModuleNotFoundError: No module named 'yaml'", "smoke-failed", plan=plan))
+    assert plain.new_plan is not None and KEEP_TORCH not in plain.new_plan.install_steps[-1]
+
+
+def test_torchtext_legacy_imports_get_the_torchtext_that_still_had_them(tmp_path: Path) -> None:
+    plan = PLAN.model_copy(update={"python_version": "3.9", "base_image": "python:3.9-slim"})
+    d = diagnose(context(tmp_path, (FIXTURES / "torchtext-legacy-api.log").read_text(), "smoke-failed", plan=plan))
+    assert d.new_plan is not None and d.new_plan.install_steps[-1] == "pip install 'torchtext<0.9'"
+    assert d.new_plan.base_image == "python:3.9-slim"

@@ -96,7 +96,15 @@ def _missing_module(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> E
         raise Stop(f"the code imports {module!r}, which is not an installable package (Python 2 or a platform "
                    "module); the code itself would have to change")
     together = [dist, *_other_undeclared(plan, ctx, dist)]
+    if set(together) & _TORCH_COMPANIONS and "torch" in " ".join(plan.install_steps):
+        together.append(KEEP_TORCH)
     return add_install(plan, ctx, "pip install " + " ".join(together), before_failing=True)
+
+
+#: Built against one exact torch release each: installed alone, pip upgrades torch to the newest to match them.
+_TORCH_COMPANIONS = {"torchvision", "torchaudio", "torchtext"}
+#: A requirement that keeps the torch already installed, so pip picks the companion release built for it.
+KEEP_TORCH = "\"torch==$(python -c 'import torch; print(torch.__version__.split(\"+\")[0])')\""
 
 
 _NOT_LIBRARY_CODE = ("test", "tests", "example", "examples", "docs", "doc", "notebooks", "benchmarks")
@@ -339,6 +347,18 @@ def _python2(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
                "would need porting (2to3)")
 
 
+def _torchtext_legacy(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
+    # pip then takes the torch that torchtext 0.8 was built for (1.7.1, which has wheels up to Python 3.9).
+    new = pin(plan, ctx, "torchtext<0.9")
+    return move_python(new, ctx, ["3.9", "3.8"], "torchtext 0.8 and its torch have no wheels for newer Pythons") \
+        if _py(plan) > (3, 9) else new
+
+
+def _torch_extension_abi(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
+    raise Stop(f"{m.group(1)} was built for another torch release than the one installed; install the {m.group(1)} "
+               "release made for that torch (each one names its torch in its requirements) or pin both together")
+
+
 def _scipy_misc(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
     return move_python(pin(plan, ctx, "scipy<1.2"), ctx, ["3.7"],
                        f"scipy.misc.{m.group(1)} was removed in SciPy 1.2, which predates newer Pythons")
@@ -446,6 +466,12 @@ RULES: list[Rule] = [
          "np.{0} was removed in NumPy 1.24", _numpy_aliases),
     Rule("collections-abc", "python-too-new", _r(r"cannot import name '(\w+)' from 'collections'"),
          "collections.{0} moved to collections.abc (Python 3.10)", _collections_abc),
+    Rule("torchtext-legacy-api", "removed-api", _r(r"cannot import name '(Field|BucketIterator|TabularDataset|Iterator|"
+                                                  r"Example|ReversibleField|NestedField)' from 'torchtext\.data'"),
+         "torchtext.data.{0} was removed in torchtext 0.9 (it lived on in torchtext.legacy until 0.12)", _torchtext_legacy),
+    Rule("torch-extension-abi", "dependency-conflict", _r(r"(torchtext|torchvision|torchaudio)/(?:lib/)?[\w.]+\.so: undefined symbol: "
+                                                         r"_ZN(?:5torch|3c10|2at)"),
+         "{0}'s compiled library does not match the installed torch", _torch_extension_abi),
     Rule("scipy-misc-removed", "removed-api", _r(r"cannot import name '(imread|imresize|imsave|toimage)' from 'scipy\.misc'"),
          "scipy.misc.{0} was removed in SciPy 1.2", _scipy_misc),
     Rule("tensorflow-v1-api", "removed-api", _r(r"module 'tensorflow' has no attribute '(placeholder|Session|contrib|get_variable|"
