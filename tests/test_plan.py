@@ -157,3 +157,12 @@ def test_an_imported_pin_whose_whole_major_series_is_too_old_is_repinned_not_dro
     p = plan_for(repo, local=["python:3.9-slim"])
     sed = next(s for s in p.install_steps if s.startswith("sed -i -E -e"))
     assert _run_step(sed, repo, tmp_path).splitlines() == ["tensorflow>=1.15.4,<2", "scipy>=1.1.0,<2"]
+
+
+def test_requirement_edits_run_after_the_source_copy_when_the_file_installs_the_project(make_repo) -> None:
+    repo = make_repo({"requirements.txt": "-e .\npytorch==1.3.1\n", "setup.py": "from setuptools import setup\nsetup(name='a')\n",
+                      "a/__init__.py": "import torch\n"})
+    p = plan_for(repo, local=["python:3.9-slim"])
+    sed = next(s for s in p.source_steps if s.startswith("sed -i -E -e"))
+    assert p.source_steps.index(sed) < p.source_steps.index("pip install -r requirements.txt")
+    assert not any(s.startswith("sed -i -E -e") for s in p.install_steps)

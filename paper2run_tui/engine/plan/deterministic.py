@@ -241,8 +241,10 @@ class DeterministicPlanner:
                 install.append(f"sed -i -E 's/[+](cu[0-9]+|cpu)//g' {files}")
                 notes.append("CUDA-specific local versions (+cuXXX) stripped from the requirements: the CPU build is used")
             if edits:
-                install.append(edits.sed([r for r in main_reqs
-                                          if any(d.source == r for d in declared)]))
+                # Where the files are read: after the source copy when they install the project (`-e .`), since
+                # that copy brings the unedited files back.
+                (source if reqs_install_self else install).append(
+                    edits.sed([r for r in main_reqs if any(d.source == r for d in declared)]))
             with_torch_index = [r for r in main_reqs if _names_torch_index(ctx.repo_dir / r)]
             if torch_step and with_torch_index:
                 # pip would retry the unreachable index for every package; torch has its own step above.
