@@ -222,3 +222,27 @@ def test_an_unguarded_script_that_parses_arguments_first_is_an_entry_point(make_
     facts = analyze_repo(repo)
     assert [e.target for e in facts.entry_points if e.kind == "script"] == ["implementations/gan/gan.py"]
     assert any(c.command == "python implementations/gan/gan.py --help" for c in facts.smoke_candidates)
+
+
+def test_toy_runs_need_nothing_the_repository_does_not_hold(make_repo) -> None:
+    """pygcn's README says ```python train.py``` (one line) meaning `cd pygcn` first, and its data is in the repo;
+    makemore's reads names.txt, which is in the repo; a README command on a missing file, a script that downloads
+    its dataset and a demo with a required argument are never toy runs."""
+    guarded = "import argparse\nif __name__ == '__main__':\n    argparse.ArgumentParser().parse_args()\n"
+    repo = make_repo({
+        "README.md": ("# GCN\n\n## Usage\n\n```python train.py```\n\nOr `python makemore.py -i names.txt -o out`.\n\n"
+                      "```bash\n$ python makemore.py -i missing.txt\npython fetch.py\npython /path/to/x.py\n```\n"),
+        "pkg/train.py": guarded, "data/cora/cora.content": "1 2\n", "makemore.py": guarded, "names.txt": "emma\n",
+        "fetch.py": guarded + "datasets.CIFAR10(root='.', download=True)\n",
+        "examples/ode_demo.py": guarded.replace("parse_args()", "add_argument('--n', default=3)"),
+        "examples/needs_demo.py": guarded.replace("parse_args()", "add_argument('--ckpt', required=True)"),
+        "examples/positional_demo.py": guarded.replace("parse_args()", "add_argument('config')"),
+        "examples/bert_demo.py": guarded + "AutoModel.from_pretrained('bert-base-uncased')\n",
+    })
+    facts = analyze_repo(repo)
+    toys = [(c.command, c.source, c.line) for c in facts.smoke_candidates if c.kind == "toy-run"]
+    assert toys == [("cd pkg && python train.py", "README.md", 5),
+                    ("python makemore.py -i names.txt -o out", "README.md", 7),
+                    ("python examples/ode_demo.py", "examples/ode_demo.py", None)]
+    readme = [c.command for c in facts.smoke_candidates if c.kind == "readme"]
+    assert readme[:2] == ["python makemore.py -i missing.txt", "python fetch.py"]  # the fence still reads as one block

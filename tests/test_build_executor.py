@@ -155,3 +155,32 @@ def test_the_ladder_records_the_highest_passing_rung_and_cancel_removes_the_cont
                        ListSink(), cancel)
     assert managed(client, run_id)[0] == []
     cleanup(client, run_id=run_id)
+
+
+@pytest.mark.docker
+def test_the_toy_run_goes_offline_and_only_it_counts_when_still_running(make_repo, client) -> None:  # type: ignore[no-untyped-def]
+    repo = make_repo({"x.py": "print(1)\n"}, name="toy")
+    run_id = f"t-toy-{uuid.uuid4().hex[:8]}"
+    executor = DockerExecutor()
+    plan = EnvPlan(base_image="python:3.11-slim", smoke_command="python x.py")
+    assert _build(executor, repo, plan, run_id)[0].ok
+    offline_cpu = ("python -c \"import os, socket; assert os.environ['CUDA_VISIBLE_DEVICES'] == ''; "
+                   "assert [n for _, n in socket.if_nameindex()] == ['lo']\"")
+    ladder = [SmokeRung(rung="static-imports", command="python x.py"),
+              SmokeRung(rung="entrypoint-help", command=offline_cpu),  # other rungs keep the network: this fails
+              SmokeRung(rung="tests", command="sleep 100"),  # a hanging test suite has not passed
+              SmokeRung(rung="toy-run", command=offline_cpu + " && sleep 100")]
+    request = SmokeRequest(attempt=1, image_tag=f"paper2run/{run_id}:1", plan=plan, timeout_s=4,
+                           labels={"org.paper2run.run": run_id}, ladder=ladder)
+    sink = ListSink()
+    result = executor.smoke(request, sink, CancelToken())
+    assert [(r.rung, r.outcome, r.counted) for r in result.rungs] == [
+        ("static-imports", "passed", True), ("entrypoint-help", "failed", False),
+        ("tests", "alive-at-timeout", False), ("toy-run", "alive-at-timeout", True)]
+    assert result.rungs[1].exit_code == 1
+    assert result.highest_rung == "toy-run"
+    texts = [getattr(e, "text", "") for e in sink.events]
+    assert any("toy run on the CPU, no network, up to 4 s" in t for t in texts)
+    assert any("still running after 4 s: not counted" in t for t in texts)
+    assert managed(client, run_id)[0] == []
+    cleanup(client, run_id=run_id)

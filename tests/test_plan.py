@@ -166,3 +166,13 @@ def test_requirement_edits_run_after_the_source_copy_when_the_file_installs_the_
     sed = next(s for s in p.source_steps if s.startswith("sed -i -E -e"))
     assert p.source_steps.index(sed) < p.source_steps.index("pip install -r requirements.txt")
     assert not any(s.startswith("sed -i -E -e") for s in p.install_steps)
+
+
+def test_a_toy_run_tops_the_ladder_and_the_notes_say_which(make_repo) -> None:
+    repo = make_repo({"requirements.txt": "numpy\n", "README.md": "Run `python train.py --epochs 2`.\n",
+                      "train.py": "import argparse, numpy\nif __name__ == '__main__':\n    argparse.ArgumentParser()\n"})
+    p = plan_for(repo)
+    assert [r.rung for r in p.smoke_ladder] == ["static-imports", "entrypoint-help", "toy-run"]
+    assert p.smoke_ladder[-1].command == "python train.py --epochs 2"
+    assert p.smoke_command == "python train.py --help"  # the toy run adds a rung; it never replaces the smoke command
+    assert "CPU toy run, without network: python train.py --epochs 2" in p.notes

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from paper2run_tui.engine.contracts import EnvPlan, RepoFacts, RunMetadata
+from paper2run_tui.engine.contracts import AttemptSummary, EnvPlan, RepoFacts, RungResult, RunMetadata
 from paper2run_tui.engine.contracts.facts import Manifest
 from paper2run_tui.engine.render import manifest_paths, render_dockerfile, render_instructions, render_report
 
@@ -111,3 +111,11 @@ def test_instructions_and_report_render_for_success_and_failure() -> None:
     report = render_report(meta, RepoFacts(name="demo"), ["used the CPU fallback"])
     assert "**Status: `stopped-by-rules`** — data file data/train.csv is missing" in report
     assert "What to try next" in report and "used the CPU fallback" in report
+    meta.attempts = [AttemptSummary(number=1, outcome="smoke-ok", smoke_seconds=1.0, smoke_rung="toy-run", rungs=[
+        RungResult(rung="import-package", command="python -c 'import demo'", outcome="passed", counted=True),
+        RungResult(rung="tests", command="pytest", outcome="failed", exit_code=2, counted=False),
+        RungResult(rung="toy-run", command="python train.py", outcome="alive-at-timeout", seconds=120, counted=True)])]
+    report = render_report(meta, RepoFacts(name="demo"), [])
+    assert "  - rung import-package: passed — `python -c 'import demo'`" in report
+    assert "  - rung tests: failed (exit 2) — `pytest`" in report
+    assert "  - rung toy-run: still running after 120 s without an error — `python train.py`" in report

@@ -465,6 +465,7 @@ def _attempt(
     summary.smoke_seconds = round(smoked.seconds, 3)
     summary.exit_code = smoked.exit_code
     summary.smoke_rung = smoked.highest_rung
+    summary.rungs = list(smoked.rungs)
     if smoked.ran_on_cpu:
         run.note("no GPU runtime: the smoke run used the CPU fallback the plan allows", "warning")
     if smoked.ok:

@@ -16,6 +16,7 @@ from .languages import PYTHONIC, language_shares, primary_language
 from .manifests import read_manifests
 from .readme import find_readme, readme_facts
 from .smoke import module_mains, rank_candidates, script_entry_points
+from .toy_run import demo_toy_runs, readme_toy_runs
 from .walk import AnalyzeLimits, walk_repo
 
 __all__ = ["AnalyzeLimits", "analyze_repo"]
@@ -76,9 +77,13 @@ def analyze_repo(
                        for f in walk.files if f.name == "__init__.py" and 2 <= f.rel.count("/") + 1 <= 3
                        and not f.rel.startswith(("tests/", "test/", "docs/", "examples/"))})
     packages = [p for p in packages if p.isidentifier()]
+    rels = {f.rel for f in walk.files}
+    toy_runs = (readme_toy_runs(readme_cmds, readme_rel, rels, code.data)
+                + demo_toy_runs(code.cli_scripts, code.needs_args, rels, code.data))
     candidates = rank_candidates(
         entry_points=entry_points, readme_commands=readme_cmds, readme_rel=readme_rel, packages=packages,
         has_tests=bool(test_files), tests_need_data=tests_need_data, test_source=test_files[0].rel if test_files else None,
+        toy_runs=toy_runs,
     )
     py_share = sum(s.share for s in languages if s.language in PYTHONIC)
     has_py_manifest = any(m.kind in _PY_MANIFESTS for m in manifests.manifests)

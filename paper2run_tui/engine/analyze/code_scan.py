@@ -40,6 +40,8 @@ _LOADERS = [
 ]
 _CLI = re.compile(r"\bargparse\b|\bimport click\b|\bfrom click\b|\bimport typer\b|\bfire\.Fire\b|\babsl\.app\b|\bhydra\b")
 _MAIN_GUARD = re.compile(r"""if\s+__name__\s*==\s*['"]__main__['"]""")
+#: A script that cannot run without arguments: a required option, a positional argument, argv read by hand.
+_NEEDS_ARGS = re.compile(r"""required\s*=\s*True|add_argument\(\s*['"][^-'"]|click\.argument\(|sys\.argv\[\s*[1-9]""")
 
 
 #: Module-level calls that do no real work before the arguments are parsed.
@@ -78,6 +80,7 @@ class CodeFacts:
     gpu_markers: list[GpuMarker] = field(default_factory=list)
     data: list[DataExpectation] = field(default_factory=list)
     cli_scripts: dict[str, bool] = field(default_factory=dict)  # rel -> has a __main__ guard
+    needs_args: set[str] = field(default_factory=set)  # CLI scripts that cannot run without arguments
     py2_files: list[str] = field(default_factory=list)
     unparsable: list[str] = field(default_factory=list)
     truncated: bool = False
@@ -138,6 +141,8 @@ def scan_code(walk: Walk, files: list[RepoFile], deadline: float | None = None) 
                 out.py2_files.append(f.rel)
             if _CLI.search(code):
                 out.cli_scripts[f.rel] = bool(_MAIN_GUARD.search(code)) or parses_args_before_work(code)
+                if _NEEDS_ARGS.search(code):
+                    out.needs_args.add(f.rel)
         for mod in imports_in(code):
             out.imports[mod] += 1
             out.first_import_source.setdefault(mod, f.rel)

@@ -8,8 +8,10 @@ from ..contracts.facts import DataExpectation, ReadmeInstall
 from .walk import Walk
 
 _INSTALL = re.compile(r"^\s*(?:\$\s*)?((?:python3?\s+-m\s+)?pip3?\s+install\s+[^\n`]+|conda\s+install\s+[^\n`]+)", re.MULTILINE)
-_FENCE = re.compile(r"```[a-zA-Z]*\n(.*?)```", re.DOTALL)
+_FENCE = re.compile(r"^[ \t]*```[\w+-]*[ \t]*\n(.*?)^[ \t]*```", re.DOTALL | re.MULTILINE)
 _RUN = re.compile(r"^\s*(?:\$\s*)?((?:python3?|bash|sh)\s+[^\n]+)$", re.MULTILINE)
+#: `python train.py` in prose, or a one-line fence such as ```python train.py```.
+_INLINE_RUN = re.compile(r"(?<!`)`{1,3}((?:python3?|bash|sh)\s+[^`\n]+?)`{1,3}(?!`)")
 _DOWNLOAD = re.compile(r"^\s*(?:\$\s*)?((?:wget|curl)\s+[^\n]*https?://\S+[^\n]*)$", re.MULTILINE)
 
 
@@ -37,6 +39,12 @@ def readme_facts(walk: Walk, rel: str | None) -> tuple[list[ReadmeInstall], list
             cmd = m.group(1).strip().rstrip("\\").strip()
             if "pip install" not in cmd:
                 commands.append((cmd, _line(text, block.start(1) + m.start())))
+    fenced = {c for c, _ in commands}
+    prose = _FENCE.sub(lambda b: "\n" * b.group(0).count("\n"), text)  # same line numbers, no fenced blocks
+    for m in _INLINE_RUN.finditer(prose):
+        cmd = m.group(1).strip()
+        if cmd not in fenced and "pip install" not in cmd:
+            commands.append((cmd, _line(prose, m.start())))
     downloads = [DataExpectation(target=m.group(1).strip(), kind="readme-instruction", source=rel, line=_line(text, m.start()))
                  for m in _DOWNLOAD.finditer(text)][:20]
     return installs, commands[:40], downloads

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from ..contracts.facts import EntryPoint, SmokeCandidate
 from .walk import Walk
@@ -37,8 +38,9 @@ def rank_candidates(
     has_tests: bool,
     tests_need_data: bool,
     test_source: str | None,
+    toy_runs: Sequence[SmokeCandidate] = (),
 ) -> list[SmokeCandidate]:
-    out: list[SmokeCandidate] = []
+    out: list[SmokeCandidate] = list(toy_runs)
     for ep in entry_points:
         if ep.kind == "console-script":
             out.append(SmokeCandidate(command=f"{ep.name} --help", kind="entrypoint-help", source=ep.source, score=80,
@@ -61,10 +63,11 @@ def rank_candidates(
         needs = bool(_DATA_WORDS.search(cmd))
         out.append(SmokeCandidate(command=cmd, kind="readme", source=readme_rel or "README", line=line,
                                   score=35 if not needs else 10, needs_data=needs, reason="a command from the README"))
-    seen: set[str] = set()
+    seen: set[tuple[bool, str]] = set()
     unique = []
     for c in sorted(out, key=lambda c: -c.score):
-        if c.command not in seen:
-            seen.add(c.command)
+        key = (c.kind == "toy-run", c.command)  # a README command may be both a candidate and a toy run
+        if key not in seen:
+            seen.add(key)
             unique.append(c)
     return unique[:30]

@@ -7,7 +7,7 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, Field
 
-from ..contracts import EnvPlan, SmokeRung
+from ..contracts import EnvPlan, RungResult, SmokeRung
 from ..contracts.plan import SmokeRungName
 from ..ports import CancelToken, EventSink
 
@@ -53,6 +53,7 @@ class SmokeResult(BaseModel):
     seconds: float = 0.0
     ran_on_cpu: bool = False
     highest_rung: SmokeRungName | None = None
+    rungs: list[RungResult] = Field(default_factory=list)
     error: str | None = None
 
 

@@ -10,12 +10,14 @@ import time
 from typing import Any, Literal
 
 from ..config import DockerLimits
-from ..contracts import LogLine, Message
+from ..contracts import SMOKE_RUNGS, LogLine, Message, RungResult
 from ..ports import Cancelled, CancelToken, EventSink
 from .base import SmokeRequest, SmokeResult
 from .docker_client import MANAGED
 
 LADDER_TIMEOUT_S = 120
+#: How long the toy run may go: long enough to build a model and take training steps, short enough for every run.
+TOY_RUN_TIMEOUT_S = 120
 
 
 def parse_memory(text: str) -> int:
@@ -44,31 +46,61 @@ def smoke_run(client: Any, limits: DockerLimits, request: SmokeRequest, sink: Ev
     else:
         return SmokeResult(ok=False, outcome="failed", exit_code=exit_code, seconds=seconds, ran_on_cpu=ran_on_cpu,
                            error=f"the smoke command exited with {exit_code}")
-    highest = None
+    rungs = ladder_results(client, limits, request, sink, cancel, gpu, outcome, exit_code, seconds)
+    counted = [r.rung for r in rungs if r.counted]
+    highest = max(counted, key=SMOKE_RUNGS.index) if counted else None
+    return SmokeResult(ok=True, outcome=outcome, exit_code=None if alive else exit_code, seconds=seconds,
+                       ran_on_cpu=ran_on_cpu, highest_rung=highest, rungs=rungs)
+
+
+def ladder_results(client: Any, limits: DockerLimits, request: SmokeRequest, sink: EventSink, cancel: CancelToken,
+                   gpu: bool, smoke_outcome: str, smoke_exit: int | None, smoke_seconds: float) -> list[RungResult]:
+    """Every rung of the ladder, quietly; the smoke command's own rung takes the smoke run's result.
+
+    A rung still running at its time limit counts only for the toy run (it ran that long without an error);
+    a --help or a test suite that hangs has not passed. The toy run gets no network and no GPU, so it proves the
+    code runs on the CPU with what the image holds."""
+    plan = request.plan
+    out = []
     for rung in request.ladder:
         if rung.command == plan.smoke_command:
-            highest = rung.rung
+            alive = smoke_outcome == "alive-at-timeout"
+            out.append(RungResult(rung=rung.rung, command=rung.command, exit_code=smoke_exit,
+                                  outcome="alive-at-timeout" if alive else "passed", seconds=round(smoke_seconds, 1),
+                                  counted=True))
             continue
-        code, still = run_container(client, limits, request.image_tag, rung.command, min(LADDER_TIMEOUT_S, request.timeout_s), request,
-                                sink, cancel, gpu, quiet=True)
-        if code == 0 or still:
-            highest = rung.rung
-    if highest is None and request.ladder:
-        highest = next((r.rung for r in request.ladder if r.command == plan.smoke_command), None)
-    return SmokeResult(ok=True, outcome=outcome, exit_code=None if alive else exit_code, seconds=seconds,
-                       ran_on_cpu=ran_on_cpu, highest_rung=highest)
+        toy = rung.rung == "toy-run"
+        timeout = min(TOY_RUN_TIMEOUT_S if toy else LADDER_TIMEOUT_S, request.timeout_s)
+        if toy:
+            sink.emit(Message(text=f"smoke ladder: toy run on the CPU, no network, up to {timeout} s: `{rung.command[:80]}`"))
+        started = time.monotonic()
+        code, still = run_container(client, limits, request.image_tag, rung.command, timeout, request, sink, cancel,
+                                    gpu and not toy, quiet=True, offline=toy)
+        outcome: Literal["passed", "failed", "alive-at-timeout"] = (
+            "alive-at-timeout" if still else "passed" if code == 0 else "failed")
+        if still:
+            sink.emit(Message(text=f"smoke ladder: `{rung.command[:80]}` still running after {timeout} s"
+                                   + (" without an error: the toy run counts" if toy else ": not counted")))
+        out.append(RungResult(rung=rung.rung, command=rung.command, outcome=outcome, exit_code=code,
+                              seconds=round(time.monotonic() - started, 1),
+                              counted=outcome == "passed" or (toy and still)))
+    return out
+
 
 def run_container(client: Any, limits: DockerLimits, image: str, command: str | None, timeout_s: int,
                   request: SmokeRequest, sink: EventSink, cancel: CancelToken, gpu: bool,
-                  quiet: bool = False) -> tuple[int | None, bool]:
-    """(exit code, still alive at the timeout). The container is always removed."""
+                  quiet: bool = False, offline: bool = False) -> tuple[int | None, bool]:
+    """(exit code, still alive at the timeout). The container is always removed. `offline`: no network, and CUDA
+    hidden from the code."""
     import docker
 
     kwargs: dict[str, Any] = {
         "labels": {**request.labels, **MANAGED}, "detach": True, "mem_limit": parse_memory(limits.memory),
         "nano_cpus": int(limits.cpus * 1e9), "pids_limit": limits.pids, "privileged": False,
-        "security_opt": ["no-new-privileges"], "network_disabled": not limits.network,
+        "security_opt": ["no-new-privileges"], "network_disabled": offline or not limits.network,
     }
+    if offline:
+        kwargs["environment"] = {"CUDA_VISIBLE_DEVICES": ""}
     if command is not None:
         kwargs["command"] = ["/bin/sh", "-c", command]
     if gpu:

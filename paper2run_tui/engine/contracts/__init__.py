@@ -24,7 +24,7 @@ from .events import (
     parse_event,
 )
 from .facts import RepoFacts
-from .metadata import EXIT_CODES, AttemptSummary, LlmCall, PhaseTiming, RunMetadata, RunStatus
+from .metadata import EXIT_CODES, AttemptSummary, LlmCall, PhaseTiming, RungResult, RunMetadata, RunStatus
 from .paper import Hyperparameter, PaperEquation, PaperInfo, PaperSection, PaperTable
 from .plan import SMOKE_RUNGS, EnvPlan, SmokeRung
 
@@ -33,6 +33,7 @@ __all__ = [
     "SMOKE_RUNGS",
     "AttemptFinished",
     "AttemptSummary",
+    "RungResult",
     "BuildProgress",
     "DecisionMade",
     "DiagnosisDecision",

@@ -70,6 +70,18 @@ class LlmCall(BaseModel):
     streamed: bool = False
 
 
+class RungResult(BaseModel):
+    """One rung of the smoke ladder as it ran: the report shows each, so "green" says exactly how green."""
+
+    rung: SmokeRungName
+    command: str
+    outcome: Literal["passed", "failed", "alive-at-timeout"]
+    exit_code: int | None = None
+    seconds: float = 0.0
+    counted: bool = Field(description="Whether it counts for the highest rung: a pass, or a toy run still going "
+                                      "at its time limit without an error")
+
+
 class AttemptSummary(BaseModel):
     number: int
     plan_source: str = ""
@@ -82,6 +94,7 @@ class AttemptSummary(BaseModel):
     steps_cached: int | None = None
     cached_steps: list[int] = Field(default_factory=list, description="Dockerfile step numbers taken from the cache")
     smoke_rung: SmokeRungName | None = None
+    rungs: list[RungResult] = Field(default_factory=list, description="Each smoke-ladder rung that ran")
     failing_step: str | None = None
     diagnosis: str | None = None
     matched_rules: list[str] = Field(default_factory=list)

@@ -182,6 +182,11 @@ def smoke_ladder(facts: RepoFacts, import_names: list[str]) -> tuple[list[SmokeR
     has_pytest = any(canonicalize_name(d.name) == "pytest" for d in facts.dependencies)
     if tests and has_pytest:
         ladder.append(SmokeRung(rung="tests", command="timeout 600 " + tests[0].command))
+    toys = [c for c in facts.smoke_candidates if c.kind == "toy-run"]
+    if toys:
+        ladder.append(SmokeRung(rung="toy-run", command=toys[0].command))
+        reasons.append(f"smoke ladder tops out with a CPU toy run, without network: {toys[0].command[:80]} "
+                       f"({toys[0].reason})")
     for rung in ("entrypoint-help", "import-package", "static-imports"):
         chosen = next((r for r in ladder if r.rung == rung), None)
         if chosen:

@@ -1,0 +1,89 @@
+"""Toy-run candidates: an entry point run for real, on the CPU, with nothing the repository does not hold.
+
+The top rung of the smoke ladder. It is only offered when the analysis can see that the run needs no data from
+outside: a README command whose script and file arguments all exist in the checkout, or a demo/example script
+whose arguments all have defaults. Scripts that download data or weights are never offered, and the run itself
+gets no network (build/smoke_run.py), so a pass never means "was busy downloading a dataset".
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import shlex
+
+from ..contracts.facts import DataExpectation, SmokeCandidate
+
+_FETCHES = {"download-url", "dataset-loader", "pretrained-weights"}
+_DEMO_NAME = re.compile(r"(demo|example|toy|quickstart|tutorial|minimal)", re.IGNORECASE)
+_FILE_ARG = re.compile(r"^[\w./-]+\.[A-Za-z][A-Za-z0-9]{0,5}$")
+_PLACEHOLDER = re.compile(r"[$<>|;&`]|path/to|/path/|\bYOUR_|\.\.\.|^/")
+
+
+def _needs_outside_data(script: str, data: list[DataExpectation], files: set[str]) -> bool:
+    for d in data:
+        if d.source != script:
+            continue
+        if d.kind in _FETCHES:
+            return True
+        if d.kind == "local-path" and not any(f == d.target.lstrip("./") or f.startswith(d.target.lstrip("./").rstrip("/") + "/")
+                                              for f in files):
+            return True
+    return False
+
+
+def _resolve_script(path: str, files: set[str]) -> tuple[str, str] | None:
+    """(script rel, folder to run from) for a README's `python path.py`: the path itself, or the one file of that
+    name further down (READMEs often say `python train.py` meaning "cd pkg first")."""
+    path = posixpath.normpath(path.removeprefix("./"))
+    if path in files:
+        return path, "."
+    matches = [f for f in files if f.endswith("/" + path)]
+    if len(matches) == 1:
+        return matches[0], matches[0][: -len(path) - 1]
+    return None
+
+
+def readme_toy_runs(commands: list[tuple[str, int]], readme_rel: str | None, files: set[str],
+                    data: list[DataExpectation]) -> list[SmokeCandidate]:
+    out = []
+    for command, line in commands:
+        try:
+            tokens = shlex.split(command)
+        except ValueError:
+            continue
+        if len(tokens) < 2 or tokens[0] not in ("python", "python3") or not tokens[1].endswith(".py"):
+            continue
+        args = tokens[2:]
+        if posixpath.basename(tokens[1]) == "setup.py" or any(_PLACEHOLDER.search(t) for t in tokens) \
+                or any(a in ("-h", "--help") for a in args):
+            continue
+        resolved = _resolve_script(tokens[1], files)
+        if resolved is None:
+            continue
+        script, folder = resolved
+        values = [a.split("=", 1)[1] if a.startswith("-") and "=" in a else a for a in args]
+        file_args = [v for v in values if not v.startswith("-") and _FILE_ARG.match(v)]
+        if any(posixpath.normpath(posixpath.join(folder, v)) not in files for v in file_args):
+            continue  # reads (or writes) a file the checkout does not hold: not a toy run
+        if _needs_outside_data(script, data, files):
+            continue
+        run = shlex.join(["python", posixpath.relpath(script, folder), *args])
+        cmd = run if folder == "." else f"cd {shlex.quote(folder)} && {run}"
+        out.append(SmokeCandidate(command=cmd, kind="toy-run", source=readme_rel or "README", line=line, score=30,
+                                  reason="a README command whose script and files are all in the repository"))
+    return out
+
+
+def demo_toy_runs(cli_scripts: dict[str, bool], required_args: set[str], files: set[str],
+                  data: list[DataExpectation]) -> list[SmokeCandidate]:
+    out = []
+    for rel, guarded in sorted(cli_scripts.items()):
+        name = posixpath.basename(rel)
+        if not guarded or rel.startswith(("tests/", "test/")) or not _DEMO_NAME.search(name[:-3]):
+            continue
+        if rel in required_args or _needs_outside_data(rel, data, files):
+            continue
+        out.append(SmokeCandidate(command=f"python {shlex.quote(rel)}", kind="toy-run", source=rel, score=25,
+                                  reason=f"{rel} is a demo whose arguments all have defaults and which fetches no data"))
+    return out
