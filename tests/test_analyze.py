@@ -161,6 +161,16 @@ def test_gpu_code_with_a_cpu_branch_is_soft(make_repo) -> None:
     assert {g.hard for g in analyze_repo(repo).gpu_markers} == {False}
 
 
+def test_cuda_in_a_library_modules_demo_block_is_soft(make_repo) -> None:
+    """vit-pytorch's look_vit.py ends with a `__main__` demo calling .cuda(): the library does not need a GPU.
+    The same block in a script (its real work) stays hard, and so does CUDA in the module's own code."""
+    demo = "import torch\ndef f(x):\n    return x\nif __name__ == '__main__':\n    m = torch.nn.Linear(1, 1).cuda()\n"
+    repo = make_repo({"pkg/__init__.py": "", "pkg/look_vit.py": demo, "train.py": demo,
+                      "pkg/ops.py": "import torch\nbuf = torch.zeros(1).cuda()\nif __name__ == '__main__':\n    pass\n"})
+    hard = {(g.source, g.hard) for g in analyze_repo(repo).gpu_markers}
+    assert hard == {("pkg/look_vit.py", False), ("train.py", True), ("pkg/ops.py", True)}
+
+
 def test_non_python_repo(make_repo) -> None:
     repo = make_repo({"DESCRIPTION": "Package: foo\nVersion: 0.1\n", "R/a.R": "f <- function() 1\n" * 40,
                       "package.json": '{"dependencies": {"left-pad": "^1.3.0"}}', "index.js": "x\n"})
@@ -246,3 +256,21 @@ def test_toy_runs_need_nothing_the_repository_does_not_hold(make_repo) -> None:
                     ("python examples/ode_demo.py", "examples/ode_demo.py", None)]
     readme = [c.command for c in facts.smoke_candidates if c.kind == "readme"]
     assert readme[:2] == ["python makemore.py -i missing.txt", "python fetch.py"]  # the fence still reads as one block
+
+
+def test_torch_tensorboard_counts_as_importing_tensorboard(make_repo) -> None:
+    """makemore imports torch.utils.tensorboard, which imports the tensorboard distribution's module."""
+    repo = make_repo({"makemore.py": "import torch\nfrom torch.utils.tensorboard import SummaryWriter\n",
+                      "other.py": "import torch.utils.data\n"})
+    assert sorted(i.module for i in analyze_repo(repo).imports) == ["tensorboard", "torch"]
+
+
+def test_train_and_sample_scripts_rank_above_data_preparation(make_repo) -> None:
+    """improved-diffusion: datasets/lsun_bedroom.py sorts first, but scripts/image_sample.py says more."""
+    cli = "import argparse\nif __name__ == '__main__':\n    argparse.ArgumentParser().parse_args()\n"
+    repo = make_repo({"datasets/lsun_bedroom.py": cli, "scripts/image_nll.py": cli, "scripts/image_sample.py": cli,
+                      "scripts/image_train.py": cli, "datasets/train_split.py": cli})
+    helps = [c.command for c in analyze_repo(repo).smoke_candidates if c.kind == "entrypoint-help"]
+    assert helps == ["python scripts/image_sample.py --help", "python scripts/image_train.py --help",
+                     "python datasets/train_split.py --help", "python scripts/image_nll.py --help",
+                     "python datasets/lsun_bedroom.py --help"]

@@ -19,6 +19,9 @@ STDLIB = set(sys.stdlib_module_names) | {"__future__"}
 PY2_STDLIB = {"urllib2", "cPickle", "StringIO", "cStringIO", "Queue", "ConfigParser", "httplib", "urlparse",
               "HTMLParser", "commands", "thread", "itertools2", "__builtin__", "exceptions", "sets", "md5"}
 
+#: Submodules that import another distribution's top-level module: the code imports it too, in effect.
+IMPLIED_IMPORTS = {"torch.utils.tensorboard": "tensorboard"}
+
 _GPU_PATTERNS = [
     (re.compile(r"\.cuda\(\)"), ".cuda()"),
     (re.compile(r"torch\.cuda\.[a-z_]+"), "torch.cuda"),
@@ -116,18 +119,16 @@ def imports_in(code: str) -> list[str]:
     trees and tolerant of Python 2 files). Relative imports ('from . import x') are the repo's own."""
     names: list[str] = []
     for m in _IMPORT_LINE.finditer(code):
-        if m.group(1):
-            names.append(m.group(1).split(".")[0])
-        else:
-            for part in m.group(2).split(","):
-                part = part.strip().split(" as ")[0].strip()
-                if part:
-                    names.append(part.split(".")[0])
+        dotted = [m.group(1)] if m.group(1) else [p.strip().split(" as ")[0].strip() for p in m.group(2).split(",")]
+        for name in filter(None, dotted):
+            names.append(name.split(".")[0])
+            names += [needs for sub, needs in IMPLIED_IMPORTS.items() if name == sub or name.startswith(sub + ".")]
     return [n for n in names if n.isidentifier()]
 
 
 def scan_code(walk: Walk, files: list[RepoFile], deadline: float | None = None) -> CodeFacts:
     out = CodeFacts()
+    package_dirs = {f.rel.rpartition("/")[0] for f in walk.files if f.name == "__init__.py"}
     for i, f in enumerate(files):
         if deadline is not None and i % 256 == 0 and time.monotonic() > deadline:
             out.truncated = True
@@ -147,23 +148,28 @@ def scan_code(walk: Walk, files: list[RepoFile], deadline: float | None = None) 
             out.imports[mod] += 1
             out.first_import_source.setdefault(mod, f.rel)
         if "cuda" in code or "cupy" in code or "GPU" in code or "apex" in code or "flash_attn" in code:
-            _gpu(code, f.rel, out)
+            _gpu(code, f.rel, out, f.suffix == ".py" and f.rel.rpartition("/")[0] in package_dirs)
         if len(out.data) < 200 and ("/" in code or "(" in code):  # the list is capped: stop scanning once full
             _data(code, f.rel, out)
     return out
 
 
-def _gpu(code: str, rel: str, out: CodeFacts) -> None:
+def _gpu(code: str, rel: str, out: CodeFacts, library_module: bool) -> None:
+    """In a package's module, CUDA calls under `if __name__ == "__main__":` are a demo of the module (vit-pytorch's
+    look_vit.py ends with `model.cuda()`), not a need of the library: they are soft."""
+    guard = _MAIN_GUARD.search(code) if library_module else None
+    demo_from = guard.start() if guard else len(code)
     found = []
     for pattern, label in _GPU_PATTERNS:
         m = pattern.search(code)
         if m:
-            found.append((label, _line_of(code, m.start())))
+            found.append((label, _line_of(code, m.start()), m.start() < demo_from))
     if not found:
         return
     hard = not _CPU_BRANCH.search(code)
-    for label, line in found:
-        out.gpu_markers.append(GpuMarker(marker=label, source=rel, line=line, hard=hard and label != "torch.cuda"))
+    for label, line, in_library in found:
+        out.gpu_markers.append(GpuMarker(marker=label, source=rel, line=line,
+                                         hard=hard and in_library and label != "torch.cuda"))
 
 
 def _data(code: str, rel: str, out: CodeFacts) -> None:

@@ -8,8 +8,10 @@ from collections.abc import Sequence
 from ..contracts.facts import EntryPoint, SmokeCandidate
 from .walk import Walk
 
-_SCRIPT_NAMES = re.compile(r"^(train|eval|evaluate|test_model|demo|main|run|inference|infer|predict|sample|generate|app)"
-                           r"[\w-]*\.py$", re.IGNORECASE)
+_SCRIPT_NAMES = re.compile(r"(^|[_-])(train|eval|evaluate|test_model|demo|main|run|inference|infer|predict|sample|generate|app)"
+                           r"([_-][\w-]*)?\.py$", re.IGNORECASE)
+#: Folders of data-preparation scripts: their --help proves less about the method than a train or sample script's.
+_DATA_PREP_DIRS = {"data", "datasets", "dataset", "preprocessing", "preprocess", "tools"}
 _DATA_WORDS = re.compile(r"\b(data|dataset|datasets|checkpoint|ckpt|weights|\.pt|\.pth|\.h5|--data|--dataset)\b")
 
 
@@ -49,7 +51,7 @@ def rank_candidates(
             out.append(SmokeCandidate(command=f"python -m {ep.target} --help", kind="entrypoint-help", source=ep.source,
                                       score=70, reason=f"package {ep.target} has a __main__.py"))
         elif ep.kind == "script":
-            bonus = 10 if _SCRIPT_NAMES.match(ep.name) else 0
+            bonus = (10 if _SCRIPT_NAMES.search(ep.name) else 0) - (5 if ep.target.split("/")[0] in _DATA_PREP_DIRS else 0)
             out.append(SmokeCandidate(command=f"python {ep.target} --help", kind="entrypoint-help", source=ep.source,
                                       score=60 + bonus, reason=f"{ep.target} parses arguments, so --help exits before any work"))
     for pkg in packages[:5]:
