@@ -223,3 +223,20 @@ def test_time_travel_installs_what_was_current_at_the_commit_date(make_repo, tmp
     assert smoked.ok
     assert "six 1.12.0" in [e.text for e in sink.events if e.kind == "log"]  # six 1.13.0 came out in November 2019
     cleanup(client, run_id="time-travel")
+
+
+def test_a_project_with_a_lock_file_gets_the_locked_versions(make_repo, tmp_path: Path, client) -> None:  # type: ignore[no-untyped-def]
+    # six is declared unpinned; today's release is 1.17, the lock says 1.12.0, and the package refuses anything else.
+    lock = ('version = 1\n\n[[package]]\nname = "demo"\nversion = "0.1.0"\nsource = { editable = "." }\n\n'
+            '[[package]]\nname = "six"\nversion = "1.12.0"\nsource = { registry = "https://pypi.org/simple" }\n')
+    repo = make_repo({"pyproject.toml": '[project]\nname = "demo"\nversion = "0.1.0"\ndependencies = ["six"]\n'
+                                        '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n',
+                      "uv.lock": lock,
+                      "demo/__init__.py": "import six\nassert six.__version__ == '1.12.0', six.__version__\n"},
+                     git=True, name="locked")
+    outcome = run_pipeline(RunConfig(repo=str(repo), out=tmp_path, timeout=60, ca_cert=CA), ListSink())
+    assert outcome.status == "success", outcome.reason
+    meta = load_run(outcome.run_dir).metadata  # type: ignore[arg-type]
+    assert meta.highest_smoke_rung == "import-package" and len(meta.attempts) == 1
+    dockerfile = (outcome.run_dir / "Dockerfile").read_text()  # type: ignore[operator]
+    assert "six==1.12.0 > /tmp/paper2run-lock-constraints.txt" in dockerfile

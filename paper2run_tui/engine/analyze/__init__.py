@@ -13,6 +13,7 @@ from ..ports import CancelToken
 from .code_scan import PY2_STDLIB, STDLIB, local_modules, scan_code
 from .hints import python_hints
 from .languages import PYTHONIC, language_shares, primary_language
+from .lockfiles import read_lockfiles
 from .manifests import read_manifests
 from .readme import find_readme, readme_facts
 from .smoke import module_mains, rank_candidates, script_entry_points
@@ -56,6 +57,7 @@ def analyze_repo(
         cancel.raise_if_cancelled()
     languages = language_shares(walk.files)
     manifests = read_manifests(walk)
+    locked, lock_warnings = read_lockfiles(walk)
     readme_rel = find_readme(walk)
     installs, readme_cmds, downloads = readme_facts(walk, readme_rel)
     code_files = [f for f in walk.files if f.suffix in (".py", ".ipynb")]
@@ -90,7 +92,7 @@ def analyze_repo(
     primary = primary_language(languages)
     is_python = primary in PYTHONIC or (has_py_manifest and py_share > 0.0) or (py_share >= 0.3)
     managers = list(dict.fromkeys(m.manager for m in manifests.manifests))
-    warnings = walk.warnings + manifests.warnings
+    warnings = walk.warnings + manifests.warnings + lock_warnings
     if code.truncated:
         warnings.append(f"code scan stopped after {limits.time_budget_s:.0f} s: imports and markers cover part of the code")
     if code.py2_files:
@@ -115,6 +117,7 @@ def analyze_repo(
         managers=managers,
         manifests=manifests.manifests,
         dependencies=unique_deps,
+        locked=locked,
         python_hints=manifests.python_hints + python_hints(walk, readme_rel),
         entry_points=entry_points,
         smoke_candidates=candidates,

@@ -57,6 +57,14 @@ class Dependency(Sourced):
     group: str | None = Field(default=None, description="Optional group (dev, test, docs, an extra's name); None = main")
 
 
+class LockedPin(Sourced):
+    """An exact version a lock file (poetry.lock, uv.lock, pdm.lock, Pipfile.lock) resolved a package to."""
+
+    name: str
+    version: str
+    group: str | None = Field(default=None, description="dev when the lock marks the package as dev-only; None = main")
+
+
 class PythonHint(Sourced):
     spec: str = Field(description="A version or specifier, e.g. '3.9', '>=3.8,<3.11'")
     kind: Literal[
@@ -119,6 +127,7 @@ class RepoFacts(BaseModel):
     managers: list[str] = Field(default_factory=list)
     manifests: list[Manifest] = Field(default_factory=list)
     dependencies: list[Dependency] = Field(default_factory=list)
+    locked: list[LockedPin] = Field(default_factory=list, description="Exact versions from the lock files")
     python_hints: list[PythonHint] = Field(default_factory=list)
     entry_points: list[EntryPoint] = Field(default_factory=list)
     smoke_candidates: list[SmokeCandidate] = Field(default_factory=list)

@@ -18,6 +18,7 @@ from ..contracts import EnvPlan, RepoFacts, SmokeRung
 from ..contracts.facts import Dependency
 from ..ports import CancelToken, EventSink
 from .base import PlanContext, PlanResult
+from .lock import LOCK_CONSTRAINTS, lock_install
 from .packages import TORCH_CPU_INDEX, TORCH_FAMILY, dist_for_import, system_packages_for
 from .python_version import choose_python, image_python, local_python_versions, nearest_available
 from .requirement_fixes import apply_to_deps, requirement_edits
@@ -216,8 +217,16 @@ class DeterministicPlanner:
         else:
             inferred = []
 
+        lock = None
+        if facts.locked and main_reqs:
+            notes.append(f"{facts.locked[0].source} not used: the requirements files are what the project installs from")
+        elif facts.locked and declared:
+            lock = lock_install(declared, facts.locked)
+            declared = lock.deps
+            notes += lock.notes
+
         all_deps = declared + conda + inferred
-        version, why = choose_python(facts.python_hints, all_deps)
+        version, why = choose_python(facts.python_hints, all_deps + (lock.pins if lock else []))
         notes += why
         base_image = self._base_image(ctx, version, notes, messages)
         imported = {canonicalize_name(d) for imp in facts.imports if (d := dist_for_import(imp.module))}
@@ -266,7 +275,10 @@ class DeterministicPlanner:
             listed = [d for d in all_deps if not _is_torch(d) and d.kind != "path"]
             if listed and is_project:
                 notes.append("dependencies from the project's metadata, installed before the source for caching")
-            if listed:
+            if listed and lock and lock.step:
+                install.append(lock.step)
+                install.append(f"pip install -c {LOCK_CONSTRAINTS} " + " ".join(_quote(d) for d in listed))
+            elif listed:
                 install.append("pip install " + " ".join(_quote(d) for d in listed))
         if is_project and not reqs_install_self:
             source.append("pip install --no-deps -e ." if "setup.py" in kinds or "pyproject" in str(kinds)

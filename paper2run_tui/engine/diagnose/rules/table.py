@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ...contracts import EnvPlan
+from ...plan.lock import LOCK_CONSTRAINTS
 from ...plan.packages import dist_for_import
 from ..base import DiagnosisContext
 from .transforms import (
@@ -314,6 +315,12 @@ def _cython(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
 
 
 def _resolution(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
+    if any(LOCK_CONSTRAINTS in s for s in plan.install_steps):
+        # A lock that no longer agrees with its manifest (edited by hand, or for another platform): without it.
+        steps = [s.replace(f"-c {LOCK_CONSTRAINTS} ", "") for s in plan.install_steps
+                 if not s.rstrip().endswith(f"> {LOCK_CONSTRAINTS}")]
+        return plan.model_copy(update={"install_steps": steps, "notes": f"{plan.notes}\n- repair: the lock file's "
+                                       "versions conflict with the declared dependencies; installed without them"})
     if plan.exclude_newer:
         raise Stop("the dependencies conflict even as of the commit date; the pins themselves contradict each other")
     return time_travel(plan, ctx)
