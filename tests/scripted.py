@@ -57,6 +57,9 @@ class ScriptedExecutor:
     def local_images(self) -> list[str]:
         return ["python:3.11-slim", "python:3.9-slim", "python:3.13-slim"]
 
+    def gpu_runtime(self) -> bool:
+        return False
+
     def preflight(self, plan: EnvPlan, sink: EventSink, cancel: CancelToken) -> PreflightReport:
         if self.preflight_error:
             raise PreflightError(self.preflight_error, "start the Docker engine")

@@ -274,3 +274,15 @@ def test_train_and_sample_scripts_rank_above_data_preparation(make_repo) -> None
     assert helps == ["python scripts/image_sample.py --help", "python scripts/image_train.py --help",
                      "python datasets/train_split.py --help", "python scripts/image_nll.py --help",
                      "python datasets/lsun_bedroom.py --help"]
+
+
+def test_cuda_in_notebooks_and_as_a_parameter_default_is_not_a_need(make_repo) -> None:
+    notebook = '{"cells": [{"cell_type": "code", "source": ["model = model.cuda()\\n"]}]}'
+    repo = make_repo({
+        "demo.ipynb": notebook,
+        "pkg/__init__.py": "",
+        "pkg/fid.py": "class FID:\n    def __init__(\n        self,\n        device=\"cuda\",\n    ):\n        self.device = device\n",
+        "pkg/run.py": "import torch\ndef go(x):\n    return x.to(device='cuda')\n",
+    })
+    hard = {(g.source, g.hard) for g in analyze_repo(repo).gpu_markers}
+    assert hard == {("demo.ipynb", False), ("pkg/fid.py", False), ("pkg/run.py", True)}

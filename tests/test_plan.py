@@ -13,9 +13,10 @@ from paper2run_tui.engine.ports import CancelToken, ListSink
 LOCAL = ["python:3.9-slim", "python:3.11-slim", "python:3.13-slim"]
 
 
-def plan_for(repo: Path, local: list[str] | None = None, image_map: dict[str, str] | None = None) -> EnvPlan:
+def plan_for(repo: Path, local: list[str] | None = None, image_map: dict[str, str] | None = None,
+             gpu_available: bool | None = None) -> EnvPlan:
     ctx = PlanContext(facts=analyze_repo(repo), repo_dir=repo, local_images=LOCAL if local is None else local,
-                      base_image_map=image_map or {})
+                      base_image_map=image_map or {}, gpu_available=gpu_available)
     return DeterministicPlanner().plan(ctx, ListSink(), CancelToken()).plan
 
 
@@ -95,9 +96,18 @@ def test_conda_environment_is_translated_to_pip(make_repo) -> None:
 
 def test_hard_gpu_code_asks_for_a_gpu_with_a_cpu_fallback(make_repo) -> None:
     repo = make_repo({"requirements.txt": "torch\n", "train.py": "import torch\nx = torch.ones(1).cuda()\n"})
-    p = plan_for(repo)
-    assert p.requires_gpu and p.cpu_fallback
-    assert p.install_steps[1] == "pip install torch"
+    for gpu_available in (True, None):  # an engine with a GPU runtime, or one not asked (a dry run)
+        p = plan_for(repo, gpu_available=gpu_available)
+        assert p.requires_gpu and p.cpu_fallback
+        assert p.install_steps[1] == "pip install torch"
+
+
+def test_hard_gpu_code_on_an_engine_without_a_gpu_gets_the_cpu_plan_and_says_why(make_repo) -> None:
+    repo = make_repo({"requirements.txt": "torch\n", "train.py": "import torch\nx = torch.ones(1).cuda()\n"})
+    p = plan_for(repo, gpu_available=False)
+    assert not p.requires_gpu
+    assert "--index-url https://download.pytorch.org/whl/cpu torch" in p.install_steps[1]
+    assert "train.py; this engine has no GPU runtime, so the plan is for the CPU" in p.notes
 
 
 def test_torch_index_lines_dropped_from_requirements_when_torch_has_its_own_step(make_repo, tmp_path) -> None:
@@ -176,3 +186,48 @@ def test_a_toy_run_tops_the_ladder_and_the_notes_say_which(make_repo) -> None:
     assert p.smoke_ladder[-1].command == "python train.py --epochs 2"
     assert p.smoke_command == "python train.py --help"  # the toy run adds a rung; it never replaces the smoke command
     assert "CPU toy run, without network: python train.py --epochs 2" in p.notes
+
+
+def test_the_readme_names_the_python_when_nothing_else_does(make_repo) -> None:
+    repo = make_repo({"README.md": "# demo\n\nTested with Python 3.9 and PyTorch.\n", "requirements.txt": "six\n",
+                      "m.py": "import six\n"})
+    p = plan_for(repo)
+    assert p.python_version == "3.9"
+    assert "Python 3.9: the version the README names (README.md, line 3)" in p.notes
+
+
+def test_a_readme_lower_bound_moves_the_default_up(make_repo) -> None:
+    repo = make_repo({"README.md": "Requirements: Python 3.12+ (or Python 3.12 or later)\n", "requirements.txt": "six\n",
+                      "m.py": "import six\n"})
+    p = plan_for(repo, local=[])
+    assert p.python_version == "3.12"
+    assert "the README asks for Python >=3.12" in p.notes
+
+
+def test_ci_and_manifests_win_over_the_readme(make_repo) -> None:
+    ci = "jobs:\n  t:\n    strategy:\n      matrix:\n        python-version: ['3.10']\n"
+    repo = make_repo({"README.md": "Python 3.9\n", ".github/workflows/ci.yml": ci, "requirements.txt": "six\n",
+                      "m.py": "import six\n"})
+    assert plan_for(repo, local=[]).python_version == "3.10"
+    repo = make_repo({"README.md": "Needs Python 3.9 or later.\n", "setup.py": "from setuptools import setup\n"
+                      "setup(name='a', python_requires='<3.9')\n", "a/__init__.py": ""})
+    p = plan_for(repo, local=[])
+    assert p.python_version == "3.8"
+    assert "the README's Python (>=3.9) contradicts the manifests, which win" in p.notes
+
+
+def test_classifiers_that_had_reached_end_of_life_before_the_commit_are_stale() -> None:
+    from datetime import UTC, datetime
+
+    from paper2run_tui.engine.contracts.facts import PythonHint
+    from paper2run_tui.engine.plan.python_version import choose_python
+
+    hints = [PythonHint(spec=v, kind="classifier", source="setup.py") for v in ("3.6", "3.8")]
+    hints.append(PythonHint(spec=">=3.8", kind="python_requires", source="setup.py"))
+    # Then: 3.8 was current, so it is what the authors meant.
+    assert choose_python(hints, [], datetime(2023, 5, 1, tzinfo=UTC))[0] == "3.8"
+    # In 2026, a package still declaring 3.8 at most has stale metadata: the default is used, and said so.
+    version, reasons = choose_python(hints, [], datetime(2026, 8, 2, tzinfo=UTC))
+    assert version == "3.11"
+    assert ("the classifiers name Python 3.8 at the newest, which had reached its end of life (2024-10-07) before "
+            "the commit (2026-08-02): stale metadata, not used") in reasons

@@ -137,6 +137,9 @@ class FlakyExecutor:
     def local_images(self) -> list[str]:
         return ["python:3.11-slim"]
 
+    def gpu_runtime(self) -> bool:
+        return False
+
     def preflight(self, plan: EnvPlan, sink: EventSink, cancel: CancelToken) -> PreflightReport:
         return PreflightReport(engine_version="scripted", base_image_present=True)
 

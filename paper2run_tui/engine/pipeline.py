@@ -260,7 +260,7 @@ def _execute(
 
     ctx = PlanContext(
         facts=facts, repo_dir=folder.repo_dir, paper=run.paper, local_images=local_images,
-        base_image_map=config.base_image_map, run_id=folder.run_id,
+        gpu_available=_gpu_runtime(executor), base_image_map=config.base_image_map, run_id=folder.run_id,
     )
     if initial_plan is not None:
         plan, plan_source = initial_plan, "resumed"
@@ -554,6 +554,15 @@ def _local_images(executor: Executor | None) -> list[str]:
         return list(executor.local_images())
     except Exception:  # noqa: BLE001 - an unreachable engine is reported by preflight, not here
         return []
+
+
+def _gpu_runtime(executor: Executor | None) -> bool | None:
+    if executor is None:
+        return None
+    try:
+        return bool(executor.gpu_runtime())
+    except Exception:  # noqa: BLE001 - unknown; preflight reports an unreachable engine
+        return None
 
 
 def _setup_ca_and_proxy(run: _Run) -> None:

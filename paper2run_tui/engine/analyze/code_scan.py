@@ -154,19 +154,28 @@ def scan_code(walk: Walk, files: list[RepoFile], deadline: float | None = None) 
     return out
 
 
+def _is_parameter_default(code: str, pos: int) -> bool:
+    """`def f(..., device="cuda")`: a default the caller can change, not a need."""
+    start = code.rfind("def ", 0, pos)
+    return start != -1 and not re.search(r"\)\s*(->[^:]+)?:", code[start:pos])
+
+
 def _gpu(code: str, rel: str, out: CodeFacts, library_module: bool) -> None:
-    """In a package's module, CUDA calls under `if __name__ == "__main__":` are a demo of the module (vit-pytorch's
-    look_vit.py ends with `model.cuda()`), not a need of the library: they are soft."""
+    """Which CUDA uses are hard needs. Soft: in a package's module, CUDA calls under `if __name__ == "__main__":`
+    (a demo of the module: vit-pytorch's look_vit.py ends with `model.cuda()`); anything in a notebook (an example,
+    not the code a container runs); `device="cuda"` as a parameter default (denoising-diffusion-pytorch's FID
+    evaluator)."""
     guard = _MAIN_GUARD.search(code) if library_module else None
     demo_from = guard.start() if guard else len(code)
     found = []
     for pattern, label in _GPU_PATTERNS:
         m = pattern.search(code)
         if m:
-            found.append((label, _line_of(code, m.start()), m.start() < demo_from))
+            needed = m.start() < demo_from and not (label == "device='cuda'" and _is_parameter_default(code, m.start()))
+            found.append((label, _line_of(code, m.start()), needed))
     if not found:
         return
-    hard = not _CPU_BRANCH.search(code)
+    hard = not _CPU_BRANCH.search(code) and not rel.endswith(".ipynb")
     for label, line, in_library in found:
         out.gpu_markers.append(GpuMarker(marker=label, source=rel, line=line,
                                          hard=hard and in_library and label != "torch.cuda"))

@@ -11,7 +11,8 @@ from .walk import Walk
 
 _VERSION = re.compile(r"^\s*(?:python-?)?(3\.\d{1,2}|2\.7)(?:\.\d+)?\s*$")
 _TOX_ENV = re.compile(r"\bpy3(\d{1,2})\b")
-_README = re.compile(r"\b[Pp]ython\s*(?:version\s*)?(>=|==|>|~=)?\s*(3\.\d{1,2}|2\.7)\b")
+_README = re.compile(r"\b[Pp]ython\s*(?:version\s*)?(>=|==|>|~=)?\s*(3\.\d{1,2}|2\.7)\b"
+                     r"(\+|\s+(?:or|and)\s+(?:later|higher|newer|above|up)\b)?")
 
 
 def python_hints(walk: Walk, readme_rel: str | None) -> list[PythonHint]:
@@ -40,7 +41,8 @@ def python_hints(walk: Walk, readme_rel: str | None) -> list[PythonHint]:
         readme = next((x for x in walk.files if x.rel == readme_rel), None)
         readme_text = (walk.read(readme) if readme else None) or ""
         for m in _README.finditer(readme_text):
-            spec = f"{m.group(1) or ''}{m.group(2)}"
+            # "Python 3.6+" and "Python 3.6 or later" are lower bounds; a bare "Python 3.7" is what was tested.
+            spec = f"{m.group(1) or ('>=' if m.group(3) else '')}{m.group(2)}"
             if not any(h.spec == spec and h.kind == "readme" for h in hints):
                 hints.append(PythonHint(spec=spec, kind="readme", source=readme_rel, line=readme_text.count("\n", 0, m.start()) + 1))
     return hints

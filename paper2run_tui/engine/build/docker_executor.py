@@ -39,6 +39,10 @@ class DockerExecutor:
     def local_images(self) -> list[str]:
         return sorted({tag for image in self.client.images.list() for tag in image.tags})
 
+    def gpu_runtime(self) -> bool:
+        """Whether the engine can give a container a GPU (the NVIDIA runtime is registered)."""
+        return "nvidia" in (self.client.info().get("Runtimes") or {})
+
     def preflight(self, plan: EnvPlan, sink: EventSink, cancel: CancelToken) -> PreflightReport:
         return preflight(self.client, self.host or engine_host(), plan, sink, cancel)
 

@@ -19,6 +19,8 @@ class PlanContext:
     paper: PaperInfo | None = None
     #: Images present on the engine (tags), so a planner can pick one that exists offline.
     local_images: list[str] = field(default_factory=list)
+    #: Whether the engine has a GPU runtime (None: not known, e.g. a dry run without an engine).
+    gpu_available: bool | None = None
     #: Python version -> image overrides from the configuration (mirrors, offline machines).
     base_image_map: dict[str, str] = field(default_factory=dict)
     #: Plans a person rejected, with their reason: a new plan must differ and should address it.

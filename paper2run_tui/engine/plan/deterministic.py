@@ -141,9 +141,6 @@ def _builds_extensions(repo_dir: Path) -> bool:
     return "ext_modules" in text or "Extension(" in text or "cythonize" in text
 
 
-def _gpu_needed(facts: RepoFacts) -> tuple[bool, bool]:
-    hard = [g for g in facts.gpu_markers if g.hard]
-    return bool(hard), bool(hard)
 
 
 def _checkable_imports(facts: RepoFacts, deps: list[Dependency]) -> list[str]:
@@ -226,7 +223,7 @@ class DeterministicPlanner:
             notes += lock.notes
 
         all_deps = declared + conda + inferred
-        version, why = choose_python(facts.python_hints, all_deps + (lock.pins if lock else []))
+        version, why = choose_python(facts.python_hints, all_deps + (lock.pins if lock else []), facts.commit_date)
         notes += why
         base_image = self._base_image(ctx, version, notes, messages)
         imported = {canonicalize_name(d) for imp in facts.imports if (d := dist_for_import(imp.module))}
@@ -235,12 +232,18 @@ class DeterministicPlanner:
         if edits:
             notes += edits.notes
             all_deps = apply_to_deps(all_deps, edits)
-        gpu, _ = _gpu_needed(facts)
+        hard_gpu = sorted({g.source for g in facts.gpu_markers if g.hard})
+        # A CUDA build only when the code needs a GPU and the engine can give it one: without a GPU runtime the
+        # smoke runs on the CPU anyway, and the CPU build of torch is a few hundred MB instead of several GB.
+        gpu = bool(hard_gpu) and ctx.gpu_available is not False
         cpu_fallback = gpu
         if gpu:
-            notes.append("GPU: the code calls CUDA without a CPU branch in "
-                         + ", ".join(sorted({g.source for g in facts.gpu_markers if g.hard})[:3])
+            notes.append("GPU: the code calls CUDA without a CPU branch in " + ", ".join(hard_gpu[:3])
                          + "; the plan asks for a GPU and allows the CPU for the smoke run")
+        elif hard_gpu:
+            notes.append("GPU: the code calls CUDA without a CPU branch in " + ", ".join(hard_gpu[:3])
+                         + "; this engine has no GPU runtime, so the plan is for the CPU (on a machine with one, "
+                         "the plan asks for a GPU and the CUDA build of torch)")
 
         install: list[str] = ["python -m pip install --upgrade pip setuptools wheel"]
         source: list[str] = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date, datetime
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
@@ -69,14 +70,33 @@ def _spec_of(hint: PythonHint) -> SpecifierSet | None:
         return None
 
 
-def choose_python(hints: list[PythonHint], deps: list[Dependency]) -> tuple[str, list[str]]:
+#: End of life of each Python (python.org's release schedule): a version that had reached it by the commit date
+#: was no longer the one anybody tested on.
+END_OF_LIFE = {"3.6": date(2021, 12, 23), "3.7": date(2023, 6, 27), "3.8": date(2024, 10, 7),
+               "3.9": date(2025, 10, 31), "3.10": date(2026, 10, 31), "3.11": date(2027, 10, 31)}
+
+
+def choose_python(hints: list[PythonHint], deps: list[Dependency],
+                  commit_date: datetime | None = None) -> tuple[str, list[str]]:
     """(version, reasons). Hard constraints (python_requires, poetry, pipfile, pin ceilings) must hold; soft ones
-    (exact versions from CI, tox, .python-version, classifiers, README) are preferences, newest first."""
+    (exact versions from CI, tox, .python-version, classifiers, README) are preferences, newest first. Classifiers
+    whose newest Python had reached its end of life before the commit are stale metadata, not a preference."""
     reasons: list[str] = []
     hard = [(h, s) for h in hints if h.kind in ("python_requires", "poetry", "pipfile") and (s := _spec_of(h))]
     exact_kinds = ("python-version-file", "runtime.txt", "conda")
     exact = [h for h in hints if h.kind in exact_kinds and _spec_of(h)]
     soft = [h.spec for h in hints if h.kind in ("classifier", "ci", "tox") and re.match(r"^3\.\d+$", h.spec)]
+    classifiers = [h.spec for h in hints if h.kind == "classifier" and re.match(r"^3\.\d+$", h.spec)]
+    newest = max(classifiers, key=Version, default=None)
+    day = commit_date.date() if commit_date else None
+    if newest and day and (eol := END_OF_LIFE.get(newest)) and eol < day:
+        soft = [v for v in soft if v not in classifiers]
+        reasons.append(f"the classifiers name Python {newest} at the newest, which had reached its end of life "
+                       f"({eol}) before the commit ({day}): stale metadata, not used")
+    # The README is the weakest hint: prose ("tested with Python 3.7", "Python 3.6+") that nobody checks.
+    readme = [h for h in hints if h.kind == "readme" and h.spec.lstrip("<>=~!").startswith("3")]
+    readme_exact = [h for h in readme if re.match(r"^3\.\d+$", h.spec)]
+    readme_bounds = [(h, s) for h in readme if not re.match(r"^3\.\d+$", h.spec) and (s := _spec_of(h))]
     ceilings = [(d, c) for d in deps if d.group is None and (c := pin_ceiling(d))]
     ceiling = min((Version(c) for _, c in ceilings), default=None)
 
@@ -84,6 +104,9 @@ def choose_python(hints: list[PythonHint], deps: list[Dependency]) -> tuple[str,
         if any(Version(v) not in s for _, s in hard):
             return False
         return ceiling is None or Version(v) <= ceiling
+
+    def ok_with_readme(v: str) -> bool:
+        return ok(v) and all(Version(v) in s for _, s in readme_bounds)
 
     for h in exact:
         spec = _spec_of(h)
@@ -101,10 +124,22 @@ def choose_python(hints: list[PythonHint], deps: list[Dependency]) -> tuple[str,
         if ok(v):
             reasons.append(f"Python {v}: the newest version the project tests or declares (CI/tox/classifiers)")
             return v, reasons
+    for h in readme_exact:
+        if h.spec in CANDIDATES and ok_with_readme(h.spec):
+            reasons.append(f"Python {h.spec}: the version the README names ({h.source}, line {h.line})")
+            return h.spec, reasons
+    for v in CANDIDATES:
+        if ok_with_readme(v):
+            if readme_bounds and not hard and not ceilings:
+                h, spec = readme_bounds[0]
+                reasons.append(f"Python {v}: the README asks for Python {spec} ({h.source}, line {h.line})")
+            elif not any(r.startswith("Python ") for r in reasons):
+                reasons.append(f"Python {v}: no version hints, the default")
+            return v, reasons
     for v in CANDIDATES:
         if ok(v):
-            if not reasons:
-                reasons.append(f"Python {v}: no version hints, the default")
+            reasons.append(f"Python {v}: the README's Python ({', '.join(h.spec for h in readme)}) contradicts "
+                           "the manifests, which win")
             return v, reasons
     reasons.append(f"the hints contradict each other; using Python {DEFAULT}")
     return DEFAULT, reasons
