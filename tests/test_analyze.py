@@ -286,3 +286,25 @@ def test_cuda_in_notebooks_and_as_a_parameter_default_is_not_a_need(make_repo) -
     })
     hard = {(g.source, g.hard) for g in analyze_repo(repo).gpu_markers}
     assert hard == {("demo.ipynb", False), ("pkg/fid.py", False), ("pkg/run.py", True)}
+
+
+def test_loose_files_offer_their_library_module_for_the_import_rung(make_repo) -> None:
+    repo = make_repo({
+        "model.py": "import torch\nclass GPT:\n    pass\n",
+        "train.py": "import argparse\nfrom model import GPT\nif __name__ == '__main__':\n    argparse.ArgumentParser().parse_args()\n",
+        "sample.py": "import model\nprint(model.GPT())\n",
+        "configurator.py": "import sys\nfor arg in sys.argv[1:]:\n    exec(arg)\n",  # imported by nobody
+    })
+    imports = [c.command for c in analyze_repo(repo).smoke_candidates if c.kind == "import"]
+    assert imports == ['python -c "import model"']
+
+
+def test_a_script_that_fetches_over_the_network_is_never_a_toy_run(make_repo) -> None:
+    fetch = ("import os, requests\nurl = 'https://example.com/input.txt'\n"
+             "if not os.path.exists('input.txt'):\n    open('input.txt', 'w').write(requests.get(url).text)\n")
+    repo = make_repo({"README.md": "```\npython data/a/prepare.py\npython data/b/prepare.py\n```\n",
+                      "data/a/prepare.py": fetch, "data/b/prepare.py": fetch})
+    facts = analyze_repo(repo)
+    assert {(d.source, d.kind) for d in facts.data_expectations} == {("data/a/prepare.py", "download-url"),
+                                                                     ("data/b/prepare.py", "download-url")}
+    assert [c for c in facts.smoke_candidates if c.kind == "toy-run"] == []

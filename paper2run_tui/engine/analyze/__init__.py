@@ -10,7 +10,7 @@ from packaging.utils import canonicalize_name
 
 from ..contracts.facts import BuildFile, ImportedModule, RepoFacts
 from ..ports import CancelToken
-from .code_scan import PY2_STDLIB, STDLIB, local_modules, scan_code
+from .code_scan import PY2_STDLIB, STDLIB, CodeFacts, local_modules, scan_code
 from .hints import python_hints
 from .languages import PYTHONIC, language_shares, primary_language
 from .lockfiles import read_lockfiles
@@ -18,7 +18,7 @@ from .manifests import read_manifests
 from .readme import find_readme, readme_facts
 from .smoke import module_mains, rank_candidates, script_entry_points
 from .toy_run import demo_toy_runs, readme_toy_runs
-from .walk import AnalyzeLimits, walk_repo
+from .walk import AnalyzeLimits, Walk, walk_repo
 
 __all__ = ["AnalyzeLimits", "analyze_repo"]
 
@@ -39,6 +39,23 @@ def _build_file(rel: str) -> BuildFile | None:
     if rel.startswith(".devcontainer/") or name == ".devcontainer.json":
         return BuildFile(kind="devcontainer", source=rel)
     return None
+
+
+def _library_modules(walk: Walk, code: CodeFacts) -> list[str]:
+    """A repository of loose files has no package to import, but its own library modules are the next best proof:
+    root modules that other files import and that are neither scripts nor run anything under a __main__ guard
+    (nanoGPT's model.py, imported by train.py and sample.py)."""
+    names = []
+    for f in walk.files:
+        name = f.name[:-3]
+        if "/" in f.rel or f.suffix != ".py" or not name.isidentifier() or name in ("setup", "conftest", "__init__"):
+            continue
+        if f.rel in code.cli_scripts or f.rel in code.main_guarded or code.first_import_source.get(name, f.rel) == f.rel:
+            continue
+        if any(d.source == f.rel for d in code.data):
+            continue
+        names.append(name)
+    return sorted(names, key=lambda n: -code.imports[n])[:3]
 
 
 def analyze_repo(
@@ -79,6 +96,8 @@ def analyze_repo(
                        for f in walk.files if f.name == "__init__.py" and 2 <= f.rel.count("/") + 1 <= 3
                        and not f.rel.startswith(("tests/", "test/", "docs/", "examples/"))})
     packages = [p for p in packages if p.isidentifier()]
+    if not packages:
+        packages = _library_modules(walk, code)
     rels = {f.rel for f in walk.files}
     toy_runs = (readme_toy_runs(readme_cmds, readme_rel, rels, code.data)
                 + demo_toy_runs(code.cli_scripts, code.needs_args, rels, code.data))

@@ -40,6 +40,9 @@ _LOADERS = [
     (re.compile(r"tfds\.load\(\s*['\"]([^'\"]+)"), "dataset-loader"),
     (re.compile(r"load_dataset\(\s*['\"]([^'\"]+)"), "dataset-loader"),
     (re.compile(r"from_pretrained\(\s*['\"]([^'\"]+)"), "pretrained-weights"),
+    # Fetches over the network, whatever the URL looks like (nanoGPT's prepare.py gets input.txt with requests).
+    (re.compile(r"\b((?:requests\.get|urlretrieve|urlopen|wget\.download|gdown\.download|torch\.hub\.load|"
+                r"load_state_dict_from_url|hf_hub_download|snapshot_download)\(\s*[^,)\n]{1,120})"), "download-url"),
 ]
 _CLI = re.compile(r"\bargparse\b|\bimport click\b|\bfrom click\b|\bimport typer\b|\bfire\.Fire\b|\babsl\.app\b|\bhydra\b")
 _MAIN_GUARD = re.compile(r"""if\s+__name__\s*==\s*['"]__main__['"]""")
@@ -84,6 +87,7 @@ class CodeFacts:
     data: list[DataExpectation] = field(default_factory=list)
     cli_scripts: dict[str, bool] = field(default_factory=dict)  # rel -> has a __main__ guard
     needs_args: set[str] = field(default_factory=set)  # CLI scripts that cannot run without arguments
+    main_guarded: set[str] = field(default_factory=set)  # .py files with an `if __name__ == "__main__":` block
     py2_files: list[str] = field(default_factory=list)
     unparsable: list[str] = field(default_factory=list)
     truncated: bool = False
@@ -140,8 +144,10 @@ def scan_code(walk: Walk, files: list[RepoFile], deadline: float | None = None) 
         if f.suffix == ".py":
             if _PRINT_STATEMENT.search(code):
                 out.py2_files.append(f.rel)
+            if _MAIN_GUARD.search(code):
+                out.main_guarded.add(f.rel)
             if _CLI.search(code):
-                out.cli_scripts[f.rel] = bool(_MAIN_GUARD.search(code)) or parses_args_before_work(code)
+                out.cli_scripts[f.rel] = f.rel in out.main_guarded or parses_args_before_work(code)
                 if _NEEDS_ARGS.search(code):
                     out.needs_args.add(f.rel)
         for mod in imports_in(code):
@@ -182,7 +188,8 @@ def _gpu(code: str, rel: str, out: CodeFacts, library_module: bool) -> None:
 
 
 def _data(code: str, rel: str, out: CodeFacts) -> None:
-    seen = {d.target for d in out.data}
+    """What this file expects: once per target and file (two prepare.py scripts fetching alike both fetch)."""
+    seen = {d.target for d in out.data if d.source == rel}
     for m in _URL.finditer(code):
         if m.group(0) not in seen and len(out.data) < 200:
             out.data.append(DataExpectation(target=m.group(0), kind="download-url", source=rel, line=_line_of(code, m.start())))
