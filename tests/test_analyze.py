@@ -308,3 +308,16 @@ def test_a_script_that_fetches_over_the_network_is_never_a_toy_run(make_repo) ->
     assert {(d.source, d.kind) for d in facts.data_expectations} == {("data/a/prepare.py", "download-url"),
                                                                      ("data/b/prepare.py", "download-url")}
     assert [c for c in facts.smoke_candidates if c.kind == "toy-run"] == []
+
+
+def test_versions_stated_in_the_readme_prose() -> None:
+    from paper2run_tui.engine.analyze.readme_versions import readme_versions
+
+    text = ("## Requirements\n* [Python 3.5+](https://www.python.org)\n* [PyTorch 0.4.0+](http://pytorch.org/)\n"
+            "* TensorFlow 1.x (for the logger), numpy >= 1.16, scipy==1.2.1\n"
+            "Runnable with PyTorch v1.0.0 or above.\n"  # a second torch mention: the first one wins
+            "```\npip install torchvision==0.2.1\n```\n")  # pip lines are read elsewhere
+    got = [(d.name, d.specifier, d.raw, d.line) for d in readme_versions(text, "README.md")]
+    assert got == [("torch", ">=0.4.0", "PyTorch 0.4.0+", 3), ("tensorflow", ">=1.0,<2", "TensorFlow 1.x", 4),
+                   ("numpy", ">=1.16", "numpy >= 1.16", 4), ("scipy", "==1.2.1", "scipy==1.2.1", 4)]
+    assert readme_versions("see http://pytorch.org/ and the torch_utils folder", "README.md") == []

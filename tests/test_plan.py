@@ -231,3 +231,14 @@ def test_classifiers_that_had_reached_end_of_life_before_the_commit_are_stale() 
     assert version == "3.11"
     assert ("the classifiers name Python 3.8 at the newest, which had reached its end of life (2024-10-07) before "
             "the commit (2026-08-02): stale metadata, not used") in reasons
+
+
+def test_no_manifest_uses_the_versions_the_readme_states(make_repo) -> None:
+    repo = make_repo({"README.md": "Requirements: PyTorch 1.7+ and TensorFlow 1.x\n",
+                      "main.py": "import torch\nimport numpy\n", "log.py": "import tensorflow as tf\n"})
+    p = plan_for(repo, local=[])
+    assert "'torch>=1.7'" in p.install_steps[1]
+    assert p.install_steps[2] == "pip install 'tensorflow>=1.0,<2' numpy"
+    assert 'torch>=1.7: the README says "PyTorch 1.7+" (README.md, line 1)' in p.notes
+    # TensorFlow 1 has no wheels past Python 3.7: the README's statement chooses the Python too.
+    assert p.python_version == "3.7"

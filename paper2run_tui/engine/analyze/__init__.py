@@ -8,7 +8,7 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
-from ..contracts.facts import BuildFile, ImportedModule, RepoFacts
+from ..contracts.facts import BuildFile, Dependency, ImportedModule, RepoFacts
 from ..ports import CancelToken
 from .code_scan import PY2_STDLIB, STDLIB, CodeFacts, local_modules, scan_code
 from .hints import python_hints
@@ -16,6 +16,7 @@ from .languages import PYTHONIC, language_shares, primary_language
 from .lockfiles import read_lockfiles
 from .manifests import read_manifests
 from .readme import find_readme, readme_facts
+from .readme_versions import readme_versions
 from .smoke import module_mains, rank_candidates, script_entry_points
 from .toy_run import demo_toy_runs, readme_toy_runs
 from .walk import AnalyzeLimits, Walk, walk_repo
@@ -56,6 +57,12 @@ def _library_modules(walk: Walk, code: CodeFacts) -> list[str]:
             continue
         names.append(name)
     return sorted(names, key=lambda n: -code.imports[n])[:3]
+
+
+def _readme_versions(walk: Walk, readme_rel: str | None) -> list[Dependency]:
+    readme = next((f for f in walk.files if f.rel == readme_rel), None) if readme_rel else None
+    text = walk.read(readme) if readme else None
+    return readme_versions(text, readme.rel) if text and readme else []
 
 
 def analyze_repo(
@@ -147,6 +154,7 @@ def analyze_repo(
         local_modules=local,
         readme_path=readme_rel,
         readme_installs=installs,
+        readme_versions=_readme_versions(walk, readme_rel),
         has_tests=bool(test_files),
         files_seen=len(walk.files),
         files_skipped=walk.skipped,

@@ -138,6 +138,7 @@ class RepoFacts(BaseModel):
     local_modules: list[str] = Field(default_factory=list, description="Top-level packages/modules of the repo itself")
     readme_path: str | None = None
     readme_installs: list[ReadmeInstall] = Field(default_factory=list)
+    readme_versions: list[Dependency] = Field(default_factory=list, description="Versions the README's prose states")
     has_tests: bool = False
     files_seen: int = 0
     files_skipped: int = 0

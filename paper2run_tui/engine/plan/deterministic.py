@@ -121,6 +121,13 @@ def _inferred_deps(facts: RepoFacts, notes: list[str]) -> list[Dependency]:
             deps.append(Dependency(name=dist, raw=dist, source=imp.source))
     if from_imports:
         notes.append("no manifest: dependencies inferred from the code's imports: " + ", ".join(from_imports[:25]))
+    stated = {canonicalize_name(v.name): v for v in facts.readme_versions}
+    for i, dep in enumerate(deps):
+        version = stated.get(canonicalize_name(dep.name))
+        if version is not None and not dep.specifier:
+            deps[i] = dep.model_copy(update={"specifier": version.specifier})
+            notes.append(f"{dep.name}{version.specifier}: the README says \"{version.raw}\" ({version.source}, line "
+                         f"{version.line})")
     return deps
 
 
