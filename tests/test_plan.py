@@ -242,3 +242,15 @@ def test_no_manifest_uses_the_versions_the_readme_states(make_repo) -> None:
     assert 'torch>=1.7: the README says "PyTorch 1.7+" (README.md, line 1)' in p.notes
     # TensorFlow 1 has no wheels past Python 3.7: the README's statement chooses the Python too.
     assert p.python_version == "3.7"
+
+
+def test_tests_get_their_rung_and_pytest_when_the_project_does_not_install_it(make_repo) -> None:
+    repo = make_repo({"requirements.txt": "six\n", "requirements-dev.txt": "pytest\n", "pkg/__init__.py": "import six\n",
+                      "tests/test_pkg.py": "import pkg\ndef test_it():\n    assert pkg\n"})
+    p = plan_for(repo)
+    assert [r.rung for r in p.smoke_ladder] == ["static-imports", "import-package", "tests"]
+    assert p.smoke_ladder[-1].command == "timeout 600 python -m pytest -x -q"
+    assert p.install_steps[-1] == "pip install pytest"  # the dev file is not installed, so pytest is not there
+    repo = make_repo({"requirements.txt": "six\npytest\n", "pkg/__init__.py": "import six\n",
+                      "tests/test_pkg.py": "import pkg\n"})
+    assert "pip install pytest" not in plan_for(repo).install_steps

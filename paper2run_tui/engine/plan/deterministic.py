@@ -184,8 +184,7 @@ def smoke_ladder(facts: RepoFacts, import_names: list[str]) -> tuple[list[SmokeR
     if helps:
         ladder.append(SmokeRung(rung="entrypoint-help", command=helps[0].command))
     tests = [c for c in facts.smoke_candidates if c.kind == "tests" and not c.needs_data]
-    has_pytest = any(canonicalize_name(d.name) == "pytest" for d in facts.dependencies)
-    if tests and has_pytest:
+    if tests:
         ladder.append(SmokeRung(rung="tests", command="timeout 600 " + tests[0].command))
     toys = [c for c in facts.smoke_candidates if c.kind == "toy-run"]
     if toys:
@@ -299,6 +298,9 @@ class DeterministicPlanner:
         import_names = _checkable_imports(facts, all_deps)
         ladder, smoke, reasons = smoke_ladder(facts, import_names)
         notes += reasons
+        if any(r.rung == "tests" for r in ladder) and not any(canonicalize_name(d.name) == "pytest" for d in all_deps):
+            install.append("pip install pytest")
+            notes.append("pytest installed for the tests rung (the project's main dependencies do not include it)")
         if facts.commit_date is not None and facts.commit_date.year <= 2021:
             notes.append(f"the commit is from {facts.commit_date.date()}: if unpinned dependencies have moved on, "
                          "the time-travel repair resolves them as of that date")
