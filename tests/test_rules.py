@@ -274,5 +274,16 @@ def test_installing_a_torch_companion_keeps_the_torch_already_installed(tmp_path
 def test_torchtext_legacy_imports_get_the_torchtext_that_still_had_them(tmp_path: Path) -> None:
     plan = PLAN.model_copy(update={"python_version": "3.9", "base_image": "python:3.9-slim"})
     d = diagnose(context(tmp_path, (FIXTURES / "torchtext-legacy-api.log").read_text(), "smoke-failed", plan=plan))
-    assert d.new_plan is not None and d.new_plan.install_steps[-1] == "pip install 'torchtext<0.9'"
+    assert d.new_plan is not None and d.new_plan.install_steps[-1] == "pip install 'torchtext<0.9' 'numpy<2'"
+    assert d.new_plan.base_image == "python:3.9-slim"
+
+
+def test_a_missing_torchtext_that_the_code_uses_the_legacy_api_of_gets_the_old_one_at_once(tmp_path: Path) -> None:
+    """attention-is-all-you-need took three rounds: torchtext missing, then its legacy API gone, then NumPy 2 under
+    the old torch. The code's imports already say which torchtext it needs, and that one needs NumPy 1."""
+    (tmp_path / "train.py").write_text("from torchtext.data import Field, Dataset, BucketIterator\n")
+    d = diagnose(context(tmp_path, "ModuleNotFoundError: No module named 'torchtext'", "smoke-failed"))
+    assert d.new_plan is not None
+    assert d.new_plan.install_steps[-1].startswith("pip install 'torchtext<0.9' 'numpy<2'")
+    assert KEEP_TORCH not in d.new_plan.install_steps[-1]  # torchtext 0.8 brings the torch it was built for
     assert d.new_plan.base_image == "python:3.9-slim"

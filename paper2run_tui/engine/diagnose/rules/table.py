@@ -96,10 +96,37 @@ def _missing_module(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> E
     if dist is None:
         raise Stop(f"the code imports {module!r}, which is not an installable package (Python 2 or a platform "
                    "module); the code itself would have to change")
+    if dist == "torchtext" and _uses_torchtext_legacy(ctx):
+        # The code's own imports say which torchtext it was written for: install that one at once, rather than the
+        # newest and then learning of the removed API from the next failure.
+        new = add_install(plan, ctx, f"pip install {OLD_TORCHTEXT} " + " ".join(_other_undeclared(plan, ctx, dist)),
+                          before_failing=True)
+        return move_python(new, ctx, ["3.9", "3.8"], "torchtext 0.8 and its torch have no wheels for newer Pythons") \
+            if _py(plan) > (3, 9) else new
     together = [dist, *_other_undeclared(plan, ctx, dist)]
     if set(together) & _TORCH_COMPANIONS and "torch" in " ".join(plan.install_steps):
         together.append(KEEP_TORCH)
     return add_install(plan, ctx, "pip install " + " ".join(together), before_failing=True)
+
+
+_TORCHTEXT_LEGACY = re.compile(r"^\s*from\s+torchtext\.data\s+import\s+[^\n]*\b(Field|BucketIterator|TabularDataset|"
+                               r"ReversibleField|NestedField)\b|\btorchtext\.data\.(Field|BucketIterator|TabularDataset)\b",
+                               re.MULTILINE)
+#: torchtext 0.8 (torch 1.7.1) is the last with the legacy API at torchtext.data; it was built against NumPy 1.
+OLD_TORCHTEXT = "'torchtext<0.9' 'numpy<2'"
+
+
+def _uses_torchtext_legacy(ctx: DiagnosisContext) -> bool:
+    """Whether the repository's code imports torchtext's legacy API (read, never run; a bounded number of files)."""
+    for i, path in enumerate(sorted(ctx.repo_dir.rglob("*.py"))):
+        if i >= 2000:
+            return False
+        try:
+            if _TORCHTEXT_LEGACY.search(path.read_text(encoding="utf-8", errors="replace")[:500_000]):
+                return True
+        except OSError:
+            continue
+    return False
 
 
 #: Built against one exact torch release each: installed alone, pip upgrades torch to the newest to match them.
@@ -356,7 +383,7 @@ def _python2(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
 
 def _torchtext_legacy(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
     # pip then takes the torch that torchtext 0.8 was built for (1.7.1, which has wheels up to Python 3.9).
-    new = pin(plan, ctx, "torchtext<0.9")
+    new = add_install(plan, ctx, f"pip install {OLD_TORCHTEXT}")
     return move_python(new, ctx, ["3.9", "3.8"], "torchtext 0.8 and its torch have no wheels for newer Pythons") \
         if _py(plan) > (3, 9) else new
 
