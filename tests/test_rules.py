@@ -287,3 +287,14 @@ def test_a_missing_torchtext_that_the_code_uses_the_legacy_api_of_gets_the_old_o
     assert d.new_plan.install_steps[-1].startswith("pip install 'torchtext<0.9' 'numpy<2'")
     assert KEEP_TORCH not in d.new_plan.install_steps[-1]  # torchtext 0.8 brings the torch it was built for
     assert d.new_plan.base_image == "python:3.9-slim"
+
+
+def test_a_release_with_legacy_metadata_gets_the_last_pip_that_installs_it(tmp_path: Path) -> None:
+    d = diagnose(context(tmp_path, (FIXTURES / "pip-invalid-metadata.log").read_text()))
+    assert d.decision == "repair" and d.new_plan is not None
+    assert d.reason.startswith("an old release (pytorch-lightning==1.5.6) has metadata today's pip refuses")
+    assert d.new_plan.install_steps[0] == "python -m pip install --upgrade 'pip<24.1' setuptools wheel"
+    assert d.new_plan.install_steps[1:] == PLAN.install_steps[1:]
+    # pip 24.0 refusing it too: nothing more to try.
+    again = diagnose(context(tmp_path, (FIXTURES / "pip-invalid-metadata.log").read_text(), plan=d.new_plan))
+    assert again.decision == "stop" and "even pip 24.0 refuses it" in again.reason

@@ -341,6 +341,19 @@ def _cython(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
     return new.model_copy(update={"install_steps": steps})
 
 
+def _old_pip(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
+    """pip 24.1 refuses releases whose metadata has a legacy specifier (pytorch-lightning 1.5.6 asks for
+    `torch (>=1.7.*)`); pip 24.0 still installs them. The pip upgrade step keeps setuptools and wheel new."""
+    steps = [re.sub(r"^python -m pip install --upgrade pip\b", "python -m pip install --upgrade 'pip<24.1'", s)
+             for s in plan.install_steps]
+    if steps == plan.install_steps:
+        if any("'pip<24.1'" in s for s in steps):
+            raise Stop("even pip 24.0 refuses it; the release's metadata is broken")
+        steps.insert(0, "python -m pip install 'pip<24.1'")
+    return plan.model_copy(update={"install_steps": steps, "notes": f"{plan.notes}\n- repair: pip<24.1, which still "
+                                   "installs releases with legacy metadata"})
+
+
 def _resolution(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
     if any(LOCK_CONSTRAINTS in s for s in plan.install_steps):
         # A lock that no longer agrees with its manifest (edited by hand, or for another platform): without it.
@@ -486,6 +499,9 @@ RULES: list[Rule] = [
     Rule("use-2to3", "setuptools", _r(r"use_2to3 is invalid|error in \S+ setup command: use_2to3"),
          "setuptools 58 removed use_2to3, which this dependency's setup.py uses", _use_2to3),
     Rule("bdist-wheel-missing", "build-deps", _r(r"invalid command 'bdist_wheel'"), "the wheel package is missing", _bdist_wheel),
+    Rule("pip-invalid-metadata", "packaging", _r(r"Requested ([\w.\-]+==[\w.+!-]+) from [^\n]*has invalid metadata"
+                                                r"[\s\S]{0,800}?Please use pip<24\.1 if you need to use this version"),
+         "an old release ({0}) has metadata today's pip refuses (pip 24.1 dropped support for it)", _old_pip),
     Rule("resolution-impossible", "dependency-conflict", _r(r"ResolutionImpossible|conflicting dependencies|Cannot install .* because these package versions have conflicting"),
          "the dependencies conflict as they are resolved today", _resolution),
     Rule("wheel-build-failed", "build-failed", _r(r"Failed building wheel for ([\w.-]+)|Failed to build ([\w.-]+)|"
