@@ -298,3 +298,17 @@ def test_a_release_with_legacy_metadata_gets_the_last_pip_that_installs_it(tmp_p
     # pip 24.0 refusing it too: nothing more to try.
     again = diagnose(context(tmp_path, (FIXTURES / "pip-invalid-metadata.log").read_text(), plan=d.new_plan))
     assert again.decision == "stop" and "even pip 24.0 refuses it" in again.reason
+
+
+def test_a_missing_module_repair_brings_the_system_packages_of_what_it_installs(tmp_path: Path) -> None:
+    """improved-diffusion: numpy missing, and the repair installed mpi4py too, whose wheel loads the system's MPI:
+    the next attempt failed on libmpi.so.40. The repair now adds what the planner adds for mpi4py."""
+    from paper2run_tui.engine.contracts.facts import ImportedModule
+    imports = [ImportedModule(module="numpy", source="improved_diffusion/nn.py"),
+               ImportedModule(module="mpi4py", source="improved_diffusion/dist_util.py")]
+    d = diagnose(context(tmp_path, "ModuleNotFoundError: No module named 'numpy'", "smoke-failed", imports=imports))
+    assert d.new_plan is not None and d.new_plan.install_steps[-1] == "pip install numpy mpi4py"
+    assert d.new_plan.system_packages == ["libopenmpi-dev", "build-essential"]
+    log = "RuntimeError: cannot load MPI library\nlibmpi.so.40: cannot open shared object file: No such file or directory\n"
+    d = diagnose(context(tmp_path, log, "smoke-failed"))
+    assert d.new_plan is not None and d.new_plan.system_packages == ["libopenmpi-dev"]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from ...contracts import EnvPlan
 from ...plan.lock import LOCK_CONSTRAINTS
-from ...plan.packages import dist_for_import
+from ...plan.packages import dist_for_import, system_packages_for
 from ..base import DiagnosisContext
 from .transforms import (
     NotApplicable,
@@ -64,7 +64,8 @@ SHARED_LIBS = {
     "libOpenGL.so": "libopengl0", "libjpeg.so": "libjpeg62-turbo", "libpng16.so": "libpng16-16",
     "libtiff.so": "libtiff6", "libgfortran.so": "libgfortran5", "libopenblas.so": "libopenblas0",
     "liblapack.so": "liblapack3", "libblas.so": "libblas3", "libgeos_c.so": "libgeos-c1v5", "libproj.so": "proj-bin",
-    "libavcodec.so": "ffmpeg", "libavformat.so": "ffmpeg", "libsox": "sox",
+    "libavcodec.so": "ffmpeg", "libavformat.so": "ffmpeg", "libsox": "sox", "libmpi.so": "libopenmpi-dev",
+    "libmpi_cxx.so": "libopenmpi-dev", "libopenblasp": "libopenblas0", "libsnappy.so": "libsnappy1v5",
 }
 
 
@@ -104,9 +105,11 @@ def _missing_module(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> E
         return move_python(new, ctx, ["3.9", "3.8"], "torchtext 0.8 and its torch have no wheels for newer Pythons") \
             if _py(plan) > (3, 9) else new
     together = [dist, *_other_undeclared(plan, ctx, dist)]
+    # What the planner would have added had the manifests named them (mpi4py's wheels load the system's MPI).
+    system = [pkg for pkg, _ in system_packages_for(together)]
     if set(together) & _TORCH_COMPANIONS and "torch" in " ".join(plan.install_steps):
         together.append(KEEP_TORCH)
-    return add_install(plan, ctx, "pip install " + " ".join(together), before_failing=True)
+    return add_install(add_system(plan, *system), ctx, "pip install " + " ".join(together), before_failing=True)
 
 
 _TORCHTEXT_LEGACY = re.compile(r"^\s*from\s+torchtext\.data\s+import\s+[^\n]*\b(Field|BucketIterator|TabularDataset|"
