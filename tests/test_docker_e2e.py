@@ -240,3 +240,18 @@ def test_a_project_with_a_lock_file_gets_the_locked_versions(make_repo, tmp_path
     assert meta.highest_smoke_rung == "import-package" and len(meta.attempts) == 1
     dockerfile = (outcome.run_dir / "Dockerfile").read_text()  # type: ignore[operator]
     assert "six==1.12.0 > /tmp/paper2run-lock-constraints.txt" in dockerfile
+
+
+def test_an_unreachable_git_dependency_is_installed_from_pypi_after_the_repair(make_repo, tmp_path: Path, client) -> None:  # type: ignore[no-untyped-def]
+    # A forge the build cannot reach (.invalid never resolves, so this fails the same way on every machine).
+    repo = make_repo({"requirements.txt": "git+https://git.example.invalid/arogozhnikov/einops.git#egg=einops\n",
+                      "model.py": "import einops\nprint('einops', einops.__version__)\n",
+                      "train.py": "import argparse\nimport model\nif __name__ == '__main__':\n"
+                                  "    argparse.ArgumentParser().parse_args()\n"},
+                     git=True, name="gitdep")
+    outcome = run_pipeline(RunConfig(repo=str(repo), out=tmp_path, timeout=60, ca_cert=CA), ListSink())
+    assert outcome.status == "success", outcome.reason
+    meta = load_run(outcome.run_dir).metadata  # type: ignore[arg-type]
+    assert [a.outcome for a in meta.attempts] == ["build-failed", "smoke-ok"]
+    assert meta.attempts[0].matched_rules[0] == "git-unreachable"
+    assert meta.highest_smoke_rung == "entrypoint-help"

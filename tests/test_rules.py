@@ -312,3 +312,33 @@ def test_a_missing_module_repair_brings_the_system_packages_of_what_it_installs(
     log = "RuntimeError: cannot load MPI library\nlibmpi.so.40: cannot open shared object file: No such file or directory\n"
     d = diagnose(context(tmp_path, log, "smoke-failed"))
     assert d.new_plan is not None and d.new_plan.system_packages == ["libopenmpi-dev"]
+
+
+def test_an_unreachable_git_dependency_comes_from_pypi_when_it_is_released_there(tmp_path: Path) -> None:
+    import subprocess
+
+    from paper2run_tui.engine.contracts.facts import Dependency
+    cocoapi = Dependency(name="pycocotools", kind="git", source="requirements.txt", line=2,
+                         raw="git+https://github.com/cocodataset/cocoapi.git#subdirectory=PythonAPI&egg=pycocotools")
+    log = (FIXTURES / "git-unreachable.log").read_text()
+    d = diagnose(context(tmp_path, log, dependencies=[cocoapi]))
+    assert d.decision == "repair" and d.new_plan is not None
+    sed = d.new_plan.install_steps[1]  # before the failing `pip install -r requirements.txt`
+    assert sed.startswith("sed -i -E ") and d.new_plan.install_steps[2] == "pip install -r requirements.txt"
+    # The edit itself, run by a real shell on the file as detr writes it: only the git line changes.
+    (tmp_path / "requirements.txt").write_text("cython\n" + cocoapi.raw + "\ntorch>=1.5.0\n")
+    subprocess.run(["bash", "-c", sed], cwd=tmp_path, check=True)
+    assert (tmp_path / "requirements.txt").read_text() == "cython\npycocotools\ntorch>=1.5.0\n"
+
+
+def test_an_unreachable_git_dependency_with_no_release_stops_naming_it(tmp_path: Path) -> None:
+    from paper2run_tui.engine.contracts.facts import Dependency
+    deps = [Dependency(name="pycocotools", kind="git", source="requirements.txt",
+                       raw="git+https://github.com/cocodataset/cocoapi.git#subdirectory=PythonAPI&egg=pycocotools"),
+            Dependency(name="panopticapi", kind="git", source="requirements.txt",
+                       raw="git+https://github.com/cocodataset/panopticapi.git#egg=panopticapi")]
+    d = diagnose(context(tmp_path, (FIXTURES / "git-unreachable.log").read_text(), dependencies=deps))
+    assert d.decision == "stop" and d.matched_rules[0] == "git-unreachable"
+    assert ("the build cannot reach github.com, and panopticapi (https://github.com/cocodataset/panopticapi.git) "
+            "comes only from there") in d.reason
+    assert "pycocotools could come from PyPI instead" in d.reason

@@ -7,10 +7,12 @@ raises Stop with the reason a person needs (e.g. the data set is missing, and wh
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from ...contracts import EnvPlan
+from ...contracts.facts import Dependency
 from ...plan.lock import LOCK_CONSTRAINTS
 from ...plan.packages import dist_for_import, system_packages_for
 from ..base import DiagnosisContext
@@ -323,6 +325,56 @@ def _cert(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
                "--ca-cert PATH (your organisation's CA bundle); no plan change can fix this")
 
 
+#: Git repositories whose package is also released on PyPI, by repository name (lower case).
+GIT_TO_PYPI = {"cocoapi": "pycocotools", "pytorch-image-models": "timm", "transformers": "transformers",
+               "diffusers": "diffusers", "accelerate": "accelerate", "peft": "peft", "einops": "einops",
+               "pytorch-fid": "pytorch-fid", "perceptualsimilarity": "lpips", "kornia": "kornia",
+               "fairscale": "fairscale", "segment-anything": "segment-anything", "lvis-api": "lvis",
+               "tensorboardx": "tensorboardX", "pytorch-lightning": "pytorch-lightning", "lightning": "lightning",
+               "gym": "gym", "gymnasium": "gymnasium", "jax": "jax", "flax": "flax", "optax": "optax",
+               "sentencepiece": "sentencepiece", "tokenizers": "tokenizers", "datasets": "datasets"}
+
+
+def _git_name(raw: str) -> tuple[str, str]:
+    """(URL without the git+ prefix and fragment, the package's name: egg= if given, else the repository's)."""
+    url = raw.strip().removeprefix("-e ").strip()
+    url = re.sub(r"^[\w.-]+\s*@\s*", "", url).removeprefix("git+")  # PEP 508 `name @ git+https://...`
+    egg = re.search(r"[#&]egg=([\w.\-]+)", url)
+    base = url.split("#")[0].split("@")[0] if url.count("@") <= 1 else url.split("#")[0].rsplit("@", 1)[0]
+    repo = base.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git")
+    return base, egg.group(1) if egg else repo
+
+
+def _sed_escape(text: str) -> str:
+    return re.sub(r"([\\.^$*+?()\[\]{}|#&/])", r"\\\1", text)
+
+
+def _git_unreachable(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
+    """The build reaches PyPI but not the forge: install the PyPI release of each git dependency on that host when
+    one is known (detr's cocoapi is pycocotools), and say which have none."""
+    host = m.group(2)
+    deps = [d for d in ctx.facts.dependencies if d.kind == "git" and d.group is None and host in d.raw]
+    known: list[tuple[Dependency, str, str]] = []
+    unknown: list[tuple[Dependency, str, str]] = []
+    for d in deps:
+        url, name = _git_name(d.raw)
+        pypi = GIT_TO_PYPI.get(url.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git").lower())
+        (known if pypi else unknown).append((d, url, pypi or name))
+    if unknown or not known:
+        which = ", ".join(f"{name} ({url})" for _, url, name in unknown) or m.group(1)
+        raise Stop(f"the build cannot reach {host}, and {which} comes only from there: make {host} reachable "
+                   "(HTTP(S)_PROXY are passed as build args) or vendor the package into the repository"
+                   + (f"; {', '.join(p for _, _, p in known)} could come from PyPI instead" if known else ""))
+    edits = [f"sed -i -E 's#^[[:space:]]*(-e[[:space:]]+)?([[:alnum:]_.-]+[[:space:]]*@[[:space:]]*)?(git[+])?"
+             f"{_sed_escape(url)}([.]git)?([@#][^[:space:]]*)?[[:space:]]*$#{pypi}#' {shlex.quote(d.source)}"
+             for d, url, pypi in known]
+    new = plan
+    for edit in edits:
+        new = add_install(new, ctx, edit, before_failing=True)
+    return new.model_copy(update={"notes": f"{plan.notes}\n- repair: {host} is out of reach; from PyPI instead: "
+                                           + ", ".join(f"{p} (for {u})" for _, u, p in known)})
+
+
 def _network(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
     raise Stop(f"the build could not reach the network ({m.group(0).strip()[:80]}): check the engine's DNS and "
                "proxy settings (HTTP(S)_PROXY are passed as build args)")
@@ -453,7 +505,10 @@ def _pip_editable_setup(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) 
 RULES: list[Rule] = [
     Rule("cert-verify-failed", "network-tls", _r(r"CERTIFICATE_VERIFY_FAILED|SSL: CERTIFICATE_VERIFY|certificate verify failed"),
          "TLS certificate verification failed (a TLS-intercepting proxy)", _cert),
-    Rule("network-unreachable", "network", _r(r"^(?!.*(?:/whl/|download\.pytorch\.org))"  # the CPU-index attempt is expected to fail offline
+    Rule("git-unreachable", "network", _r(r"fatal: unable to access '(https?://([\w.-]+)/[^']*)': "
+                                         r"(?:Could not resolve host|Failed to connect|Connection timed out|Could not connect)"),
+         "git could not fetch {0}", _git_unreachable),
+    Rule("network-unreachable", "network", _r(r"^(?!.*(?:/whl/|download\.pytorch\.org|fatal: unable to access))"  # the CPU-index attempt is expected to fail offline
                                             r".*(?:Temporary failure in name resolution|Could not resolve host|"
                                             r"Network is unreachable|Failed to establish a new connection)"),
          "the build could not reach the network", _network),
