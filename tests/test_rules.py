@@ -342,3 +342,39 @@ def test_an_unreachable_git_dependency_with_no_release_stops_naming_it(tmp_path:
     assert ("the build cannot reach github.com, and panopticapi (https://github.com/cocodataset/panopticapi.git) "
             "comes only from there") in d.reason
     assert "pycocotools could come from PyPI instead" in d.reason
+
+
+def test_a_name_gone_from_a_library_resolves_the_dependencies_as_of_the_commit(tmp_path: Path) -> None:
+    log = (FIXTURES / "api-moved-on.log").read_text()
+    old = dict(commit_date=datetime(2021, 12, 22, tzinfo=UTC))
+    d = diagnose(context(tmp_path, log, "smoke-failed", **old))
+    assert d.decision == "repair" and d.new_plan is not None and d.new_plan.exclude_newer == "2021-12-22"
+    assert "pytorch_lightning.utilities.seed.seed_everything" in d.reason
+    again = diagnose(context(tmp_path, log, "smoke-failed", plan=d.new_plan, **old))
+    assert again.decision == "stop"
+    assert "missing even with pytorch-lightning as of the commit date" in again.reason
+    recent = diagnose(context(tmp_path, log, "smoke-failed", commit_date=datetime.now(UTC)))
+    assert recent.decision == "stop"
+    assert "the installed pytorch-lightning no longer has pytorch_lightning.utilities.seed.seed_everything" in recent.reason
+
+
+def test_a_missing_name_in_the_repositorys_own_code_or_in_python_is_not_a_library_that_moved_on(tmp_path: Path) -> None:
+    own = "ImportError: cannot import name 'helper' from 'utils' (/repo/utils.py)\n"
+    d = diagnose(context(tmp_path, own, "smoke-failed", local_modules=["utils"]))
+    assert d.decision == "stop" and d.matched_rules == [] and d.reason.startswith("no known failure signature matched")
+    stdlib = "AttributeError: module 'os' has no attribute 'made_up'\n"
+    assert diagnose(context(tmp_path, stdlib, "smoke-failed")).matched_rules == []
+
+
+def test_a_standard_library_name_python_removed_moves_to_the_python_before(tmp_path: Path) -> None:
+    d = diagnose(context(tmp_path, (FIXTURES / "stdlib-removed.log").read_text(), "smoke-failed"))
+    assert d.decision == "repair" and d.new_plan is not None
+    assert d.reason.startswith("the code uses inspect.getargspec, which Python 3.11 removed")
+    assert d.new_plan.base_image == "python:3.9-slim"  # 3.10 is not local here; 3.9 is the newest before 3.11
+    imp = diagnose(context(tmp_path, "ModuleNotFoundError: No module named 'imp'", "smoke-failed",
+                           plan=PLAN.model_copy(update={"base_image": "python:3.13-slim", "python_version": "3.13"})))
+    assert imp.matched_rules[0] == "stdlib-removed" and imp.new_plan is not None
+    assert imp.new_plan.base_image == "python:3.11-slim"
+    clock = diagnose(context(tmp_path, "AttributeError: module 'time' has no attribute 'clock'", "smoke-failed"))
+    assert clock.decision == "stop"
+    assert "time.clock was removed in Python 3.8; no base image with Python 3.7" in clock.reason

@@ -11,10 +11,14 @@ import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from packaging.version import Version
+
+from ...analyze.code_scan import STDLIB
 from ...contracts import EnvPlan
 from ...contracts.facts import Dependency
 from ...plan.lock import LOCK_CONSTRAINTS
 from ...plan.packages import dist_for_import, system_packages_for
+from ...plan.python_version import local_python_versions
 from ..base import DiagnosisContext
 from .transforms import (
     NotApplicable,
@@ -40,10 +44,12 @@ class Rule:
     id: str
     failure_class: str
     pattern: re.Pattern[str]
-    explain: str  # may use {0}, {1}... from the match groups
+    explain: str | Callable[[re.Match[str]], str]  # a str may use {0}, {1}... from the match groups
     fix: Transform
 
     def describe(self, match: re.Match[str]) -> str:
+        if callable(self.explain):
+            return self.explain(match)
         groups = [g or "" for g in match.groups()]
         try:
             return self.explain.format(*groups)
@@ -189,8 +195,7 @@ def _requires_python(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> 
 
 def _python_within(plan: EnvPlan, ctx: DiagnosisContext, spec_text: str, who: str) -> EnvPlan:
     from packaging.specifiers import InvalidSpecifier, SpecifierSet
-    from packaging.version import Version
-
+    
     try:
         spec = SpecifierSet(spec_text.replace(" ", ""))
     except InvalidSpecifier:
@@ -436,6 +441,72 @@ def _tf1(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
                                           "which needs Python 3.7")
 
 
+def _api_moved_on(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
+    """A name the code imports from a library is gone from the release installed: the library moved on since the
+    commit (PyTorch-VAE's `seed_everything` left pytorch_lightning.utilities.seed). Resolve as of the commit date."""
+    name, module = (m.group(1), m.group(2)) if m.group(1) else (m.group(4), m.group(3))
+    top = module.split(".")[0]
+    if top in ctx.facts.local_modules or top in STDLIB or dist_for_import(top) is None:
+        raise NotApplicable(module)  # the repository's own code, or Python itself: not a library that moved on
+    dist = dist_for_import(top)
+    if plan.exclude_newer:
+        raise Stop(f"{module}.{name} is missing even with {dist} as of the commit date: the code needs a {dist} "
+                   "release older than its own commit (pin one in the requirements)")
+    try:
+        return time_travel(plan, ctx)
+    except Stop as stop:
+        raise Stop(f"the installed {dist} no longer has {module}.{name}, and {stop}: pin the {dist} release the code "
+                   "was written for") from None
+
+
+#: Standard-library modules and names, and the Python release that removed them (PEPs 594 and 632, and the
+#: deprecations that ran out): code that uses one needs the Python before.
+STDLIB_REMOVED: dict[str, str] = {
+    "imp": "3.12", "asynchat": "3.12", "asyncore": "3.12", "smtpd": "3.12",
+    **dict.fromkeys(["cgi", "cgitb", "pipes", "imghdr", "crypt", "telnetlib", "nntplib", "audioop", "chunk",
+                     "mailcap", "sndhdr", "sunau", "uu", "xdrlib", "spwd", "nis", "ossaudiodev", "msilib",
+                     "lib2to3"], "3.13"),
+    "inspect.getargspec": "3.11", "inspect.formatargspec": "3.11", "asyncio.coroutine": "3.11",
+    "time.clock": "3.8", "platform.linux_distribution": "3.8", "platform.dist": "3.8", "cgi.escape": "3.8",
+    "base64.encodestring": "3.9", "base64.decodestring": "3.9", "fractions.gcd": "3.9",
+    "configparser.SafeConfigParser": "3.12", "unittest.makeSuite": "3.13", "unittest.findTestCases": "3.13",
+    "locale.format": "3.12", "ssl.wrap_socket": "3.12", "ssl.match_hostname": "3.12",
+}
+_MODULES = "|".join(re.escape(k) for k in STDLIB_REMOVED if "." not in k)
+_NAMES = [k.split(".", 1) for k in STDLIB_REMOVED if "." in k]
+_NAMED = "|".join(f"{re.escape(mod)}' has no attribute '{re.escape(name)}" for mod, name in _NAMES)
+_FROM = "|".join(f"{re.escape(name)}' from '{re.escape(mod)}" for mod, name in _NAMES)
+
+
+def _stdlib_what(m: re.Match[str]) -> str:
+    """inspect.getargspec, from whichever of the three messages matched."""
+    what = m.group(1) or m.group(2) or m.group(3)
+    if "' has no attribute '" in what:
+        mod, name = what.split("' has no attribute '")
+        return f"{mod}.{name}"
+    if "' from '" in what:
+        name, mod = what.split("' from '")
+        return f"{mod}.{name}"
+    return what
+
+
+def _stdlib_removed(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
+    what = _stdlib_what(m)
+    removed = Version(STDLIB_REMOVED[what])
+    if Version(running_python(plan)) < removed:
+        raise NotApplicable(what)  # this Python still has it: something else is wrong
+    why = f"{what} was removed in Python {removed}"
+    if ctx.local_images or ctx.base_image_map:
+        # Only an older Python helps: never "the nearest" one, which may be just as new.
+        have = sorted({*local_python_versions(ctx.local_images), *ctx.base_image_map}, key=Version, reverse=True)
+        older = [v for v in have if Version(v) < removed]
+        if not older:
+            raise Stop(f"{why}; no base image with Python 3.{removed.minor - 1} or older is available here (map one "
+                       "with PAPER2RUN_BASE_IMAGE_MAP)")
+        return move_python(plan, ctx, older, why)
+    return move_python(plan, ctx, [f"3.{removed.minor - 1}"], why)
+
+
 def _display(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
     return set_env(plan, MPLBACKEND="Agg", QT_QPA_PLATFORM="offscreen", SDL_VIDEODRIVER="dummy")
 
@@ -533,8 +604,12 @@ RULES: list[Rule] = [
     Rule("distutils-removed", "python-too-new", _r(r"No module named 'distutils'|ModuleNotFoundError: No module named 'distutils\.|"
                                                  r"module 'distutils' has no attribute"),
          "an old build needs distutils (gone from Python 3.12, and in part from today's setuptools)", _distutils),
+    Rule("stdlib-removed", "python-too-new", _r(rf"No module named '({_MODULES})'|module '({_NAMED})'|"
+                                               rf"cannot import name '({_FROM})'"),
+         lambda m: f"the code uses {_stdlib_what(m)}, which Python {STDLIB_REMOVED[_stdlib_what(m)]} removed",
+         _stdlib_removed),
     Rule("missing-module", "missing-module", _r(r"(?:ModuleNotFoundError|ImportError): No module named "
-                                                      r"'?(?!Cython|pkg_resources|distutils|torch\._six|sklearn\.externals)([\w.]+)'?"),
+                                                      rf"'?(?!Cython|pkg_resources|distutils|torch\._six|sklearn\.externals|(?:{_MODULES})')([\w.]+)'?"),
          "the Python module {0} is not installed", _missing_module),
     Rule("missing-shared-library", "missing-system-library", _r(r"(lib[\w.+-]+?\.so(?:\.[\d.]+)?): cannot open shared object file"),
          "the shared library {0} is missing", _shared_library),
@@ -591,6 +666,15 @@ RULES: list[Rule] = [
          "generated protobuf code is older than protobuf 4", _protobuf),
     Rule("pillow-antialias", "removed-api", _r(r"module 'PIL\.Image' has no attribute 'ANTIALIAS'"),
          "Image.ANTIALIAS was removed in Pillow 10", _pillow_antialias),
+    # After the specific removed-API rules: any other name gone from a library the code imports.
+    Rule("api-moved-on", "removed-api", _r(
+        rf"ImportError: cannot import name '(?!(?:{_FROM})')(\w+)' from "
+        r"'(?!(?:collections|markupsafe|scipy\.misc|sklearn\.externals|torchtext\.data)')([\w.]+)'|"
+        rf"AttributeError: module '(?!(?:{_NAMED})')"
+        r"(?!numpy' has no attribute '(?:float|int|bool|object|complex|str|long|unicode)'|"
+        r"PIL\.Image' has no attribute 'ANTIALIAS'|tensorflow' has no attribute '(?:placeholder|Session|contrib|"
+        r"get_variable|variable_scope|ConfigProto)')([\w.]+)' has no attribute '(\w+)'"),
+         "a library the code uses no longer has the name it imports ({1}{2}.{0}{3})", _api_moved_on),
     Rule("cuda-on-cpu", "needs-gpu", _r(r"Torch not compiled with CUDA enabled|no CUDA GPUs are available|Found no NVIDIA driver|"
                                        r"CUDA driver initialization failed|nvidia-smi: not found|CUDA error: no kernel image"),
          "the code needs a CUDA GPU", _cuda_on_cpu),
