@@ -378,3 +378,20 @@ def test_a_standard_library_name_python_removed_moves_to_the_python_before(tmp_p
     clock = diagnose(context(tmp_path, "AttributeError: module 'time' has no attribute 'clock'", "smoke-failed"))
     assert clock.decision == "stop"
     assert "time.clock was removed in Python 3.8; no base image with Python 3.7" in clock.reason
+
+
+@pytest.mark.parametrize(("line", "expected"), [
+    ("timm @ git+https://github.com/huggingface/pytorch-image-models.git@v0.9.2", "timm"),
+    ("-e git+https://github.com/huggingface/pytorch-image-models@main#egg=timm", "timm"),
+    ("git+https://github.com/cocodataset/cocoapi.git#subdirectory=PythonAPI&egg=pycocotools", "pycocotools"),
+])
+def test_the_git_line_is_replaced_however_it_names_its_ref(tmp_path: Path, line: str, expected: str) -> None:
+    import subprocess
+
+    from paper2run_tui.engine.contracts.facts import Dependency
+    dep = Dependency(name="x", kind="git", source="requirements.txt", raw=line)
+    d = diagnose(context(tmp_path, (FIXTURES / "git-unreachable.log").read_text(), dependencies=[dep]))
+    assert d.new_plan is not None
+    (tmp_path / "requirements.txt").write_text(f"numpy\n{line}\n")
+    subprocess.run(["bash", "-c", d.new_plan.install_steps[1]], cwd=tmp_path, check=True)
+    assert (tmp_path / "requirements.txt").read_text() == f"numpy\n{expected}\n"

@@ -345,8 +345,9 @@ def _git_name(raw: str) -> tuple[str, str]:
     url = raw.strip().removeprefix("-e ").strip()
     url = re.sub(r"^[\w.-]+\s*@\s*", "", url).removeprefix("git+")  # PEP 508 `name @ git+https://...`
     egg = re.search(r"[#&]egg=([\w.\-]+)", url)
-    base = url.split("#")[0].split("@")[0] if url.count("@") <= 1 else url.split("#")[0].rsplit("@", 1)[0]
-    repo = base.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git")
+    head, _, last = url.split("#")[0].rstrip("/").rpartition("/")
+    base = f"{head}/{last.split('@')[0]}"  # a ref (@v1.0) follows the repository's name, a user (git@) precedes the host
+    repo = base.rsplit("/", 1)[-1].removesuffix(".git")
     return base, egg.group(1) if egg else repo
 
 
