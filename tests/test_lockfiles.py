@@ -165,3 +165,13 @@ def test_a_conflict_under_the_lock_drops_the_lock_first(tmp_path: Path) -> None:
     assert decision.matched_rules[0] == "resolution-impossible" and decision.new_plan is not None
     assert decision.new_plan.install_steps == ["pip install 'six==1.15.0' other"]
     assert "installed without them" in decision.new_plan.notes
+
+
+def test_a_pipenv_project_installs_under_pipfile_lock(make_repo) -> None:
+    lock = {"default": {"requests": {"version": "==2.25.1"}, "urllib3": {"version": "==1.26.4"}}, "develop": {}}
+    repo = make_repo({"Pipfile": '[packages]\nrequests = "*"\n[requires]\npython_version = "3.9"\n',
+                      "Pipfile.lock": json.dumps(lock), "app.py": "import requests\n"})
+    p = plan_for(repo)
+    assert p.python_version == "3.9"
+    assert p.install_steps[-2] == f"printf '%s\\n' requests==2.25.1 urllib3==1.26.4 > {LOCK_CONSTRAINTS}"
+    assert p.install_steps[-1] == f"pip install -c {LOCK_CONSTRAINTS} requests==2.25.1"
