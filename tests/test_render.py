@@ -119,3 +119,19 @@ def test_instructions_and_report_render_for_success_and_failure() -> None:
     assert "  - rung import-package: passed — `python -c 'import demo'`" in report
     assert "  - rung tests: failed (exit 2) — `pytest`" in report
     assert "  - rung toy-run: still running after 120 s without an error — `python train.py`" in report
+
+
+def test_the_report_names_the_lock_and_the_versions_the_readme_states() -> None:
+    from paper2run_tui.engine.contracts.facts import Dependency, LockedPin
+
+    meta = RunMetadata(run_id="demo-20260101T000000Z", repo="x", repo_name="demo",
+                       started_at=datetime(2026, 1, 1, tzinfo=UTC), status="success")
+    facts = RepoFacts(name="demo", dependencies=[Dependency(name="six", raw="six", source="pyproject.toml")],
+                      locked=[LockedPin(name="six", version="1.16.0", source="uv.lock"),
+                              LockedPin(name="colorama", version="0.4.6", source="uv.lock")],
+                      readme_versions=[Dependency(name="torch", specifier=">=0.4.0", raw="PyTorch 0.4.0+",
+                                                  source="README.md", line=18, group="readme")])
+    report = render_report(meta, facts, [])
+    assert "- Dependencies declared: 1 (six)\n- Locked versions: 2 from uv.lock\n" in report
+    assert '- Versions the README states: torch>=0.4.0 ("PyTorch 0.4.0+", `README.md`:18)\n- Python hints: none' in report
+    assert "Locked versions" not in render_report(meta, RepoFacts(name="demo"), [])

@@ -188,3 +188,30 @@ async def test_an_engine_crash_becomes_an_error_modal_not_a_dead_app(tmp_path: P
         await pilot.press("escape")
         await pilot.pause()
         assert app.screen is screen and screen.status == "exception" and not screen.live
+
+
+async def test_the_facts_pane_shows_a_lock_and_the_readme_versions_only_when_there_are_some() -> None:
+    from textual.app import App, ComposeResult
+
+    from paper2run_tui.engine.contracts import RepoFacts
+    from paper2run_tui.engine.contracts.facts import Dependency, LockedPin
+
+    class One(App[None]):
+        def compose(self) -> ComposeResult:
+            yield FactsPane()
+
+    app = One()
+    async with app.run_test(size=(100, 30)) as pilot:
+        pane = app.query_one(FactsPane)
+        pane.show_facts(RepoFacts(name="plain"))
+        await pilot.pause()
+        labels = [str(node.label) for node in pane.root.children]
+        assert not any(label.startswith(("locked", "readme versions")) for label in labels)
+        pane.show_facts(RepoFacts(name="locked", locked=[LockedPin(name="six", version="1.16.0", source="uv.lock")],
+                                  readme_versions=[Dependency(name="torch", specifier=">=0.4.0", raw="PyTorch 0.4.0+",
+                                                              source="README.md", line=18, group="readme")]))
+        await pilot.pause()
+        nodes = {str(node.label): node for node in pane.root.children}
+        assert "locked (1)" in nodes and "readme versions (1)" in nodes
+        assert str(nodes["locked (1)"].children[0].label).startswith("six==1.16.0")
+        assert str(nodes["readme versions (1)"].children[0].label).startswith("torch>=0.4.0")

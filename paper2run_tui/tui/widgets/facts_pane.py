@@ -65,6 +65,12 @@ class FactsPane(Tree[str]):
             [f"{d.name}{d.specifier}{' [' + d.group + ']' if d.group else ''}{_where(d.source, d.line)}"
              for d in facts.dependencies],
         )
+        if facts.locked:  # only when there is one: most research repositories have no lock file
+            self._section(root, "locked", [f"{p.name}=={p.version}{' (dev)' if p.group else ''}  [dim]{p.source}[/dim]"
+                                           for p in facts.locked])
+        if facts.readme_versions:
+            self._section(root, "readme versions", [f"{d.name}{d.specifier}  [dim]\"{d.raw}\"[/dim]{_where(d.source, d.line)}"
+                                                    for d in facts.readme_versions])
         self._section(root, "python", [f"{h.spec} ({h.kind}){_where(h.source, h.line)}" for h in facts.python_hints])
         self._section(
             root, "gpu", [f"{g.marker}{' (hard)' if g.hard else ''}{_where(g.source, g.line)}" for g in facts.gpu_markers]
