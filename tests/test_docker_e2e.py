@@ -255,3 +255,25 @@ def test_an_unreachable_git_dependency_is_installed_from_pypi_after_the_repair(m
     assert [a.outcome for a in meta.attempts] == ["build-failed", "smoke-ok"]
     assert meta.attempts[0].matched_rules[0] == "git-unreachable"
     assert meta.highest_smoke_rung == "entrypoint-help"
+
+
+def test_an_old_repository_with_an_unpinned_dependency_gets_the_release_of_its_time(tmp_path: Path, client) -> None:  # type: ignore[no-untyped-def]
+    # Committed on 2023-06-01, three and a half years ago: six was at 1.16.0 (1.17.0 came in December 2024), and
+    # Python 3.11 had been out long enough to be the Python of its time (the one image CI has).
+    import os
+    import subprocess
+
+    repo = tmp_path / "old-six"
+    (repo / "oldsix").mkdir(parents=True)
+    (repo / "requirements.txt").write_text("six\n")
+    (repo / "oldsix" / "__init__.py").write_text("import six\nassert six.__version__ == '1.16.0', six.__version__\n")
+    env = {**os.environ, "GIT_AUTHOR_DATE": "2023-06-01T12:00:00Z", "GIT_COMMITTER_DATE": "2023-06-01T12:00:00Z"}
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"],
+                 ["-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qm", "old"]):
+        subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True, env=env)
+    outcome = run_pipeline(RunConfig(repo=str(repo), out=tmp_path / "runs", timeout=60, ca_cert=CA), ListSink())
+    assert outcome.status == "success", outcome.reason
+    meta = load_run(outcome.run_dir).metadata  # type: ignore[arg-type]
+    assert meta.highest_smoke_rung == "import-package" and len(meta.attempts) == 1
+    plan = load_run(outcome.run_dir).plan  # type: ignore[arg-type]
+    assert plan is not None and plan.exclude_newer == "2023-06-01"

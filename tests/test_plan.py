@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from paper2run_tui.engine.analyze import analyze_repo
-from paper2run_tui.engine.contracts import EnvPlan
+from paper2run_tui.engine.contracts import EnvPlan, RepoFacts
 from paper2run_tui.engine.plan.base import PlanContext
 from paper2run_tui.engine.plan.deterministic import DeterministicPlanner
 from paper2run_tui.engine.ports import CancelToken, ListSink
@@ -254,3 +254,63 @@ def test_tests_get_their_rung_and_pytest_when_the_project_does_not_install_it(ma
     repo = make_repo({"requirements.txt": "six\npytest\n", "pkg/__init__.py": "import six\n",
                       "tests/test_pkg.py": "import pkg\n"})
     assert "pip install pytest" not in plan_for(repo).install_steps
+
+
+def _dated(facts_repo: Path, when: str) -> PlanContext:
+    from datetime import datetime
+
+    facts = analyze_repo(facts_repo, commit_date=datetime.fromisoformat(when))
+    return PlanContext(facts=facts, repo_dir=facts_repo, local_images=LOCAL)
+
+
+def test_an_old_repository_with_unversioned_dependencies_is_resolved_as_of_its_commit(make_repo) -> None:
+    from paper2run_tui.engine.plan.time_travel import PLANNER_MARK
+
+    repo = make_repo({"requirements.txt": "six\nnumpy\nrequests==2.25.1\n", "m.py": "import six, numpy, requests\n"})
+    p = DeterministicPlanner().plan(_dated(repo, "2021-06-01T00:00:00+00:00"), ListSink(), CancelToken()).plan
+    assert p.exclude_newer == "2021-06-01"
+    assert p.python_version == "3.9" and p.base_image == "python:3.9-slim"  # the Python its packages were built for
+    assert p.install_steps[0] == "python -m pip install --upgrade 'pip>=25.3'"
+    assert p.install_steps[-1] == "export PIP_UPLOADED_PRIOR_TO=2021-06-01T00:00:00Z && pip install -r requirements.txt"
+    assert f"{PLANNER_MARK}: the commit is from 2021-06-01 and 2 of 3 dependencies carry no version" in p.notes
+
+
+def test_time_travel_is_not_chosen_for_recent_or_pinned_repositories_or_without_a_python_of_the_time(make_repo) -> None:
+    def travels(files: dict[str, str], when: str) -> bool:
+        repo = make_repo(files)
+        return DeterministicPlanner().plan(_dated(repo, when), ListSink(), CancelToken()).plan.exclude_newer is not None
+
+    unpinned = {"requirements.txt": "six\nnumpy\n", "m.py": "import six, numpy\n"}
+    assert travels(unpinned, "2021-06-01T00:00:00+00:00")
+    assert not travels(unpinned, "2025-06-01T00:00:00+00:00")  # recent: today's releases are its own
+    assert not travels({"requirements.txt": "six==1.15.0\nnumpy==1.20.3\n", "m.py": "import six\n"},
+                       "2021-06-01T00:00:00+00:00")  # pinned: nothing to resolve
+    assert not travels(unpinned, "2019-03-01T00:00:00+00:00")  # its Python (3.7) is not here
+
+
+def test_a_build_failing_under_the_planners_time_travel_is_retried_with_todays_releases(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    from paper2run_tui.engine.diagnose.base import DiagnosisContext, FailedAttempt
+    from paper2run_tui.engine.diagnose.rules_diagnoser import RulesDiagnoser
+    from paper2run_tui.engine.plan.time_travel import PLANNER_MARK, with_time_travel
+
+    today = EnvPlan(base_image="python:3.9-slim", python_version="3.9",
+                    install_steps=["python -m pip install --upgrade pip setuptools wheel", "pip install -r requirements.txt"],
+                    smoke_command="python -c 'import six'")
+    travelled = with_time_travel(today, datetime(2021, 6, 1, tzinfo=UTC), f"{PLANNER_MARK}: old")
+    for log, rule in (("ERROR: No matching distribution found for torch==1.8.1\n", "no-matching-distribution"),
+                      ((Path(__file__).parent / "fixtures/rule_logs/pip-invalid-metadata.log").read_text(),
+                       "pip-invalid-metadata")):
+        (tmp_path / "build_stdout.log").write_text(log)
+        ctx = DiagnosisContext(facts=RepoFacts(name="x", commit_date=datetime(2021, 6, 1, tzinfo=UTC)), repo_dir=tmp_path,
+                               local_images=LOCAL,
+                               attempt=FailedAttempt(number=1, plan=travelled, dockerfile="", outcome="build-failed",
+                                                     attempt_dir=tmp_path, failing_step=f"RUN {travelled.install_steps[-1]}"))
+        d = RulesDiagnoser().diagnose(ctx, ListSink(), CancelToken())
+        assert d.matched_rules[0] == rule and d.new_plan is not None
+        assert d.new_plan.exclude_newer is None
+        assert not any("PIP_UPLOADED_PRIOR_TO" in s for s in d.new_plan.install_steps)
+        expected = today.install_steps if rule == "no-matching-distribution" else [
+            "python -m pip install --upgrade 'pip<24.1' setuptools wheel", "pip install -r requirements.txt"]
+        assert d.new_plan.install_steps == expected

@@ -7,12 +7,16 @@ a smoke-command repair reuses the dependency layers.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shlex
+from datetime import timedelta
 from pathlib import Path
 from posixpath import basename
 
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 from ..contracts import EnvPlan, RepoFacts, SmokeRung
 from ..contracts.facts import Dependency
@@ -22,6 +26,7 @@ from .lock import LOCK_CONSTRAINTS, lock_install
 from .packages import TORCH_CPU_INDEX, TORCH_FAMILY, dist_for_import, system_packages_for
 from .python_version import choose_python, image_python, local_python_versions, nearest_available
 from .requirement_fixes import apply_to_deps, requirement_edits
+from .time_travel import PLANNER_MARK, commit_age, era_python, with_time_travel
 
 _PROJECT_KINDS = {"setup.py", "setup.cfg", "pyproject-pep621", "pyproject-poetry", "pyproject-hatch", "pyproject-pdm",
                   "pyproject-uv", "pyproject-build-system"}
@@ -301,7 +306,8 @@ class DeterministicPlanner:
         if any(r.rung == "tests" for r in ladder) and not any(canonicalize_name(d.name) == "pytest" for d in all_deps):
             install.append("pip install pytest")
             notes.append("pytest installed for the tests rung (the project's main dependencies do not include it)")
-        if facts.commit_date is not None and facts.commit_date.year <= 2021:
+        travel = self._time_travel_python(ctx, all_deps, version)
+        if travel is None and facts.commit_date is not None and facts.commit_date.year <= 2021:
             notes.append(f"the commit is from {facts.commit_date.date()}: if unpinned dependencies have moved on, "
                          "the time-travel repair resolves them as of that date")
         env = {"MPLBACKEND": "Agg", "PYTHONDONTWRITEBYTECODE": "1"}
@@ -312,7 +318,43 @@ class DeterministicPlanner:
             source_steps=source, env=env, smoke_command=smoke, requires_gpu=gpu, cpu_fallback=cpu_fallback,
             python_version=version, smoke_ladder=ladder, notes="\n".join(f"- {n}" for n in notes),
         )
+        if travel is not None and facts.commit_date is not None:
+            era, travel_why = travel
+            if era != version:
+                plan = plan.model_copy(update={"python_version": era,
+                                               "base_image": self._base_image(ctx, era, [], [])})
+            plan = with_time_travel(plan, facts.commit_date, f"{PLANNER_MARK}: {travel_why}; dependencies resolved as of "
+                                    f"{facts.commit_date.date()} on Python {era} (a build that fails under it is "
+                                    "retried without)")
         return PlanResult(plan=plan, source="deterministic", messages=messages)
+
+    @staticmethod
+    def _time_travel_python(ctx: PlanContext, deps: list[Dependency], version: str) -> tuple[str, str] | None:
+        """(Python, why) when the plan should resolve as of the commit date: an old commit (three years or more)
+        whose dependencies mostly carry no version, when a Python of its time is at hand. Today's releases are then
+        a guess; the commit date is the best evidence there is of what the code ran with."""
+        when = ctx.facts.commit_date
+        if when is None or commit_age(when) < timedelta(days=3 * 365):
+            return None
+        named = [d for d in deps if d.kind in ("pypi", "conda")]
+        unpinned = [d for d in named if not re.match(r"^\s*(==|~=|<)", d.specifier or "")]
+        if not named or len(unpinned) * 2 < len(named):
+            return None
+        era = era_python(when)
+        if era is None:
+            return None
+        if Version(version) < Version(era):
+            era = version  # the pins or the project want an older Python still: keep it
+        hard = [h for h in ctx.facts.python_hints if h.kind in ("python_requires", "poetry", "pipfile")]
+        for h in hard:
+            with contextlib.suppress(InvalidSpecifier):
+                if Version(era) not in SpecifierSet(h.spec):
+                    return None
+        local = local_python_versions(ctx.local_images)
+        if ctx.local_images and era not in local and era not in ctx.base_image_map:
+            return None  # no Python of that time here: today's releases on today's Python are the better bet
+        return era, (f"the commit is from {when.date()} and {len(unpinned)} of {len(named)} dependencies carry no "
+                     "version")
 
     @staticmethod
     def _base_image(ctx: PlanContext, version: str, notes: list[str], messages: list[str]) -> str:

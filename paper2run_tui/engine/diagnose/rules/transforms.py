@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-import re
 import shlex
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from packaging.version import Version
 
 from ...contracts import EnvPlan
 from ...plan.python_version import image_python, local_python_versions, nearest_available, pin_ceiling
+from ...plan.time_travel import commit_age, era_python, with_time_travel
 from ..base import DiagnosisContext
 
 
@@ -140,29 +140,20 @@ def lower_smoke(plan: EnvPlan, why: str) -> EnvPlan:
 
 def time_travel(plan: EnvPlan, ctx: DiagnosisContext) -> EnvPlan:
     """Resolve dependencies as of the commit date (pip --uploaded-prior-to), on the Python of that era."""
-    date = ctx.facts.commit_date
-    if date is None:
+    when = ctx.facts.commit_date
+    if when is None:
         raise Stop("dependencies could not be resolved, and the commit date is unknown, so they cannot be resolved "
                    "as of it")
-    age = datetime.now(UTC) - (date if date.tzinfo else date.replace(tzinfo=UTC))
-    if age < timedelta(days=90):
-        raise Stop(f"the commit is recent ({date.date()}), so resolving the dependencies as of its date would "
+    if commit_age(when) < timedelta(days=90):
+        raise Stop(f"the commit is recent ({when.date()}), so resolving the dependencies as of its date would "
                    "change nothing")
-    stamp = date.strftime("%Y-%m-%dT%H:%M:%SZ")
-    # An exported variable, not a flag: pip's isolated build environments inherit it, so build dependencies
-    # (setuptools, numpy for old sdists) come from the same era as the pins.
-    prefix = f"export PIP_UPLOADED_PRIOR_TO={stamp} &&"
-    steps = [s for s in plan.install_steps if not s.startswith("python -m pip install --upgrade")]
-    steps = [s if s.startswith(prefix) or not re.search(r"\bpip\b", s) else f"{prefix} {s}" for s in steps]
-    source = [s if s.startswith(prefix) or not re.search(r"\bpip\b", s) else f"{prefix} {s}" for s in plan.source_steps]
-    steps.insert(0, "python -m pip install --upgrade 'pip>=25.3'")
-    new = plan.model_copy(update={"install_steps": steps, "source_steps": source, "exclude_newer": date.date().isoformat(),
-                                  "notes": f"{plan.notes}\n- repair: dependencies resolved as of the commit date {stamp}"})
-    era = {2018: "3.7", 2019: "3.7", 2020: "3.8", 2021: "3.9", 2022: "3.10", 2023: "3.11", 2024: "3.12"}.get(date.year)
+    new = with_time_travel(plan, when, f"repair: dependencies resolved as of the commit date "
+                                       f"{when.strftime('%Y-%m-%dT%H:%M:%SZ')}")
+    era = era_python(when)
     current = running_python(plan)
     if era and Version(era) < Version(current):
         with contextlib.suppress(Stop):
-            moved = move_python(new, ctx, [era], f"packages of {date.year} were built for Python {era}")
+            moved = move_python(new, ctx, [era], f"packages of {when.year} were built for Python {era}")
             # The nearest local image may be newer than the current one: moving up would defeat the point.
             if Version(running_python(moved)) < Version(current):
                 new = moved
