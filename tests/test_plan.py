@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from paper2run_tui.engine.analyze import analyze_repo
 from paper2run_tui.engine.contracts import EnvPlan, RepoFacts
 from paper2run_tui.engine.plan.base import PlanContext
@@ -314,3 +316,23 @@ def test_a_build_failing_under_the_planners_time_travel_is_retried_with_todays_r
         expected = today.install_steps if rule == "no-matching-distribution" else [
             "python -m pip install --upgrade 'pip<24.1' setuptools wheel", "pip install -r requirements.txt"]
         assert d.new_plan.install_steps == expected
+
+
+@pytest.mark.parametrize(("files", "deps_step", "source_steps"), [
+    ({"pyproject.toml": '[tool.poetry]\nname = "a"\n[tool.poetry.dependencies]\npython = "^3.9"\nsix = "^1.16"\n'
+                        '[tool.poetry.group.dev.dependencies]\npytest = "*"\n'},
+     "pip install 'six>=1.16,<2'", ["pip install --no-deps -e ."]),
+    ({"pyproject.toml": '[project]\nname = "a"\ndependencies = ["six>=1.16"]\n[tool.hatch.build]\npackages = ["a"]\n'},
+     "pip install 'six>=1.16'", ["pip install --no-deps -e ."]),
+    ({"pyproject.toml": '[project]\nname = "a"\ndependencies = ["six>=1.16"]\n[tool.pdm]\ndistribution = true\n'},
+     "pip install 'six>=1.16'", ["pip install --no-deps -e ."]),
+    ({"pyproject.toml": '[project]\nname = "a"\ndependencies = ["six>=1.16"]\n[tool.uv]\ndev-dependencies = ["pytest"]\n'},
+     "pip install 'six>=1.16'", ["pip install --no-deps -e ."]),
+    ({"Pipfile": '[packages]\nsix = ">=1.16"\n[dev-packages]\npytest = "*"\n'}, "pip install 'six>=1.16'", []),
+], ids=["poetry", "hatch", "pdm", "uv", "pipenv"])
+def test_each_manager_installs_its_main_dependencies_before_the_source(make_repo, files, deps_step, source_steps) -> None:  # type: ignore[no-untyped-def]
+    repo = make_repo({**files, "a/__init__.py": "import six\n"})
+    p = plan_for(repo)
+    assert p.install_steps[-1] == deps_step  # dev groups are left out
+    assert p.source_steps == source_steps
+    assert p.smoke_command == 'python -c "import a"'
