@@ -336,3 +336,23 @@ def test_each_manager_installs_its_main_dependencies_before_the_source(make_repo
     assert p.install_steps[-1] == deps_step  # dev groups are left out
     assert p.source_steps == source_steps
     assert p.smoke_command == 'python -c "import a"'
+
+
+def test_a_distribution_named_twice_is_one_requirement_the_pinned_one(make_repo) -> None:
+    """taming-transformers: setup.py's `torch` and environment.yaml's `pytorch=1.7.0` made `pip install torch
+    torch==1.7.0`, which pip reports as a conflict."""
+    repo = make_repo({"setup.py": "from setuptools import setup\nsetup(name='t', install_requires=['torch', 'tqdm'])\n",
+                      "environment.yaml": "dependencies:\n  - python=3.8.5\n  - pytorch=1.7.0\n",
+                      "t/__init__.py": "import torch\n"})
+    p = plan_for(repo, local=[])
+    torch_step = next(s for s in p.install_steps if "index-url" in s)
+    assert torch_step.endswith("/whl/cpu torch==1.7.0 || pip install torch==1.7.0")
+    assert "torch==1.7.0 (environment.yaml) over torch (setup.py): one requirement per distribution" in p.notes
+
+
+def test_a_version_the_code_asserts_is_the_version_installed(make_repo) -> None:
+    repo = make_repo({"main_finetune.py": "import timm\nassert timm.__version__ == \"0.3.2\" # version check\n"
+                                          "import torch\n"})
+    p = plan_for(repo)
+    assert "pip install timm==0.3.2" in p.install_steps
+    assert 'timm==0.3.2: the code checks "timm.__version__ == \'0.3.2\'" (main_finetune.py, line 2)' in p.notes

@@ -395,3 +395,17 @@ def test_the_git_line_is_replaced_however_it_names_its_ref(tmp_path: Path, line:
     (tmp_path / "requirements.txt").write_text(f"numpy\n{line}\n")
     subprocess.run(["bash", "-c", d.new_plan.install_steps[1]], cwd=tmp_path, check=True)
     assert (tmp_path / "requirements.txt").read_text() == f"numpy\n{expected}\n"
+
+
+def test_torch_six_repairs_read_what_the_code_took_from_it(tmp_path: Path) -> None:
+    """timm 0.3.2 (facebookresearch/mae) imports container_abcs, gone since torch 1.9: torch<2 would fail again."""
+    log = ('  File "/usr/local/lib/python3.11/site-packages/timm/models/layers/helpers.py", line 6, in <module>\n'
+           "    from torch._six import container_abcs\nModuleNotFoundError: No module named 'torch._six'\n")
+    plan = PLAN.model_copy(update={"install_steps": [*PLAN.install_steps, "pip install torch torchvision timm==0.3.2"]})
+    d = diagnose(context(tmp_path, log, "smoke-failed", plan=plan))
+    assert d.new_plan is not None
+    assert d.new_plan.install_steps[-1] == "pip install 'torch<1.9' 'torchvision<0.10' 'numpy<2'"
+    assert d.new_plan.base_image == "python:3.9-slim"
+    newer = ("    from torch._six import string_classes\nModuleNotFoundError: No module named 'torch._six'\n")
+    d = diagnose(context(tmp_path, newer, "smoke-failed"))
+    assert d.new_plan is not None and d.new_plan.install_steps[-1] == "pip install 'torch<2' 'numpy<2'"

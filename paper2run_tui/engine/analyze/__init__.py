@@ -9,6 +9,7 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 
 from ..contracts.facts import BuildFile, Dependency, ImportedModule, RepoFacts
+from ..plan.packages import dist_for_import
 from ..ports import CancelToken
 from .code_scan import PY2_STDLIB, STDLIB, CodeFacts, local_modules, scan_code
 from .hints import python_hints
@@ -155,6 +156,10 @@ def analyze_repo(
         readme_path=readme_rel,
         readme_installs=installs,
         readme_versions=_readme_versions(walk, readme_rel),
+        code_versions=[Dependency(name=dist, specifier=f"{op}{version}", raw=f"{mod}.__version__ {op} {version!r}",
+                                  source=rel, line=line, group="code")
+                       for mod, (op, version, rel, line) in code.version_checks.items()
+                       if mod not in local_set and (dist := dist_for_import(mod))],
         has_tests=bool(test_files),
         files_seen=len(walk.files),
         files_skipped=walk.skipped,

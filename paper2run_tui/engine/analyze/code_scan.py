@@ -44,6 +44,9 @@ _LOADERS = [
     (re.compile(r"\b((?:requests\.get|urlretrieve|urlopen|wget\.download|gdown\.download|torch\.hub\.load|"
                 r"load_state_dict_from_url|hf_hub_download|snapshot_download)\(\s*[^,)\n]{1,120})"), "download-url"),
 ]
+#: A version the code insists on: `assert timm.__version__ == "0.3.2"`, `assert torch.__version__ >= "1.7"`.
+_VERSION_CHECK = re.compile(r"""^\s*assert\s+\(?\s*([A-Za-z_]\w*)\.__version__\s*(==|>=)\s*['"](\d+(?:\.\d+){0,3})['"]""",
+                            re.MULTILINE)
 _CLI = re.compile(r"\bargparse\b|\bimport click\b|\bfrom click\b|\bimport typer\b|\bfire\.Fire\b|\babsl\.app\b|\bhydra\b")
 _MAIN_GUARD = re.compile(r"""if\s+__name__\s*==\s*['"]__main__['"]""")
 #: A script that cannot run without arguments: a required option, a positional argument, argv read by hand.
@@ -88,6 +91,8 @@ class CodeFacts:
     cli_scripts: dict[str, bool] = field(default_factory=dict)  # rel -> has a __main__ guard
     needs_args: set[str] = field(default_factory=set)  # CLI scripts that cannot run without arguments
     main_guarded: set[str] = field(default_factory=set)  # .py files with an `if __name__ == "__main__":` block
+    #: `assert timm.__version__ == "0.3.2"`: module -> (operator, version, file, line), the first one seen
+    version_checks: dict[str, tuple[str, str, str, int]] = field(default_factory=dict)
     py2_files: list[str] = field(default_factory=list)
     unparsable: list[str] = field(default_factory=list)
     truncated: bool = False
@@ -150,6 +155,9 @@ def scan_code(walk: Walk, files: list[RepoFile], deadline: float | None = None) 
                 out.cli_scripts[f.rel] = f.rel in out.main_guarded or parses_args_before_work(code)
                 if _NEEDS_ARGS.search(code):
                     out.needs_args.add(f.rel)
+        if "__version__" in code:
+            for vm in _VERSION_CHECK.finditer(code):
+                out.version_checks.setdefault(vm.group(1), (vm.group(2), vm.group(3), f.rel, _line_of(code, vm.start())))
         for mod in imports_in(code):
             out.imports[mod] += 1
             out.first_import_source.setdefault(mod, f.rel)

@@ -139,6 +139,8 @@ class RepoFacts(BaseModel):
     readme_path: str | None = None
     readme_installs: list[ReadmeInstall] = Field(default_factory=list)
     readme_versions: list[Dependency] = Field(default_factory=list, description="Versions the README's prose states")
+    code_versions: list[Dependency] = Field(default_factory=list,
+                                            description="Versions the code checks for (assert timm.__version__ == ...)")
     has_tests: bool = False
     files_seen: int = 0
     files_skipped: int = 0

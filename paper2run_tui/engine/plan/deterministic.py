@@ -126,14 +126,45 @@ def _inferred_deps(facts: RepoFacts, notes: list[str]) -> list[Dependency]:
             deps.append(Dependency(name=dist, raw=dist, source=imp.source))
     if from_imports:
         notes.append("no manifest: dependencies inferred from the code's imports: " + ", ".join(from_imports[:25]))
-    stated = {canonicalize_name(v.name): v for v in facts.readme_versions}
-    for i, dep in enumerate(deps):
-        version = stated.get(canonicalize_name(dep.name))
-        if version is not None and not dep.specifier:
-            deps[i] = dep.model_copy(update={"specifier": version.specifier})
-            notes.append(f"{dep.name}{version.specifier}: the README says \"{version.raw}\" ({version.source}, line "
+    return _with_stated_versions(deps, facts.readme_versions, "the README says", notes)
+
+
+def _with_stated_versions(deps: list[Dependency], stated: list[Dependency], said: str,
+                          notes: list[str]) -> list[Dependency]:
+    """Give unversioned dependencies the version the README states or the code checks for."""
+    by_name = {canonicalize_name(v.name): v for v in stated}
+    out = []
+    for dep in deps:
+        version = by_name.get(canonicalize_name(dep.name))
+        if version is not None and not dep.specifier and dep.kind == "pypi":
+            dep = dep.model_copy(update={"specifier": version.specifier})
+            notes.append(f"{dep.name}{version.specifier}: {said} \"{version.raw}\" ({version.source}, line "
                          f"{version.line})")
-    return deps
+        out.append(dep)
+    return out
+
+
+_PIN_STRENGTH = (("==", 3), ("~=", 2), ("<", 2), (">", 1), ("!", 1))
+
+
+def _merge_duplicates(deps: list[Dependency], notes: list[str]) -> list[Dependency]:
+    """One requirement per distribution: the same one named by two files (setup.py's `torch` and
+    environment.yml's `pytorch=1.7.0`) would be two requirements to pip, which it reports as a conflict."""
+    def strength(d: Dependency) -> int:
+        return next((n for op, n in _PIN_STRENGTH if op in d.specifier), 0)
+
+    chosen: dict[str, Dependency] = {}
+    order: list[str] = []
+    for dep in deps:
+        key = canonicalize_name(dep.name) if dep.kind in ("pypi", "conda") else dep.raw
+        if key not in chosen:
+            chosen[key] = dep
+            order.append(key)
+        elif strength(dep) > strength(chosen[key]):
+            notes.append(f"{dep.name}{dep.specifier} ({dep.source}) over {chosen[key].name}{chosen[key].specifier} "
+                         f"({chosen[key].source}): one requirement per distribution")
+            chosen[key] = dep
+    return [chosen[k] for k in order]
 
 
 def _names_torch_index(path: Path) -> bool:
@@ -233,7 +264,12 @@ class DeterministicPlanner:
             declared = lock.deps
             notes += lock.notes
 
-        all_deps = declared + conda + inferred
+        all_deps = _merge_duplicates(declared + conda + inferred, notes)
+        if facts.code_versions:  # requirement files are installed as written (-r): only the other lists take it
+            listed = [d for d in all_deps if d.source not in main_reqs]
+            stated = _with_stated_versions(listed, facts.code_versions, "the code checks", notes)
+            pinned = {id(old): new for old, new in zip(listed, stated, strict=True)}
+            all_deps = [pinned.get(id(d), d) for d in all_deps]
         version, why = choose_python(facts.python_hints, all_deps + (lock.pins if lock else []), facts.commit_date)
         notes += why
         base_image = self._base_image(ctx, version, notes, messages)

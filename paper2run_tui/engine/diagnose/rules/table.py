@@ -275,10 +275,23 @@ def _collections_abc(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> 
     return move_python(plan, ctx, ["3.9", "3.8"], f"collections.{m.group(1)} moved to collections.abc in Python 3.10")
 
 
+#: What left torch._six when: container_abcs and int_classes in 1.9, the rest with the module in 2.0. The
+#: torchvision pin keeps the pair built for each other.
+_TORCH_SIX_GONE_IN_1_9 = {"container_abcs", "int_classes"}
+
+
 def _torch_six(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
-    new = pin(plan, ctx, "torch<2")
-    return move_python(new, ctx, ["3.10", "3.9"], "torch<2 has no wheels for newer Pythons") \
-        if _py(plan) > (3, 10) else new
+    """The traceback shows what the code took from torch._six (timm 0.3.2: container_abcs, gone since 1.9)."""
+    text = m.string
+    names = {n.strip() for imp in re.findall(r"from torch\._six import ([\w, ]+)", text) for n in imp.split(",")}
+    names |= set(re.findall(r"cannot import name '(\w+)' from 'torch\._six'", text))
+    old = bool(names & _TORCH_SIX_GONE_IN_1_9)
+    torch, vision = ("torch<1.9", "torchvision<0.10") if old else ("torch<2", "torchvision<0.15")
+    with_vision = "torchvision" in " ".join(plan.install_steps + plan.source_steps)
+    new = add_install(plan, ctx, f"pip install '{torch}'" + (f" '{vision}'" if with_vision else "") + " 'numpy<2'")
+    ceiling = (3, 9) if old else (3, 10)
+    return move_python(new, ctx, [f"3.{ceiling[1]}", "3.8"], f"{torch} has no wheels for newer Pythons") \
+        if _py(plan) > ceiling else new
 
 
 def _sklearn_joblib(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
@@ -626,7 +639,9 @@ RULES: list[Rule] = [
          "Python 2 code", _python2),
     Rule("sklearn-joblib", "removed-api", _r(r"No module named 'sklearn\.externals\.joblib'|cannot import name 'joblib' from 'sklearn\.externals'"),
          "sklearn.externals.joblib was removed in scikit-learn 0.23", _sklearn_joblib),
-    Rule("torch-six", "removed-api", _r(r"No module named 'torch\._six'"), "torch._six was removed in PyTorch 2.0", _torch_six),
+    Rule("torch-six", "removed-api", _r(r"No module named 'torch\._six'|cannot import name '(?:container_abcs|int_classes|"
+                                       r"string_classes|inf)' from 'torch\._six'"),
+         "torch._six is gone (container_abcs and int_classes since PyTorch 1.9, the module since 2.0)", _torch_six),
     Rule("sklearn-deprecated-name", "packaging", _r(r"The 'sklearn' PyPI package is deprecated"),
          "the 'sklearn' package name is deprecated; the distribution is scikit-learn", _sklearn_name),
     Rule("cython-missing", "build-deps", _r(r"No module named '?Cython'?|Cython is required|cythonize"),
@@ -705,7 +720,7 @@ RULES: list[Rule] = [
     # After the specific removed-API rules: any other name gone from a library the code imports.
     Rule("api-moved-on", "removed-api", _r(
         rf"ImportError: cannot import name '(?!(?:{_FROM})')(\w+)' from "
-        r"'(?!(?:collections|markupsafe|scipy\.misc|sklearn\.externals|torchtext\.data)')([\w.]+)'|"
+        r"'(?!(?:collections|markupsafe|scipy\.misc|sklearn\.externals|torchtext\.data|torch\._six)')([\w.]+)'|"
         rf"AttributeError: module '(?!(?:{_NAMED})')"
         r"(?!numpy' has no attribute '(?:float|int|bool|object|complex|str|long|unicode)'|"
         r"PIL\.Image' has no attribute 'ANTIALIAS'|tensorflow' has no attribute '(?:placeholder|Session|contrib|"
