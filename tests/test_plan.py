@@ -356,3 +356,13 @@ def test_a_version_the_code_asserts_is_the_version_installed(make_repo) -> None:
     p = plan_for(repo)
     assert "pip install timm==0.3.2" in p.install_steps
     assert 'timm==0.3.2: the code checks "timm.__version__ == \'0.3.2\'" (main_finetune.py, line 2)' in p.notes
+
+
+def test_a_subfolders_requirements_do_not_stand_in_for_a_projects_own_dependencies(make_repo) -> None:
+    repo = make_repo({"setup.py": "from setuptools import setup\nsetup(name='g', install_requires=['blobfile>=1.0.5', 'tqdm'])\n",
+                      "evaluations/requirements.txt": "tensorflow-gpu>=2.0\nscipy\n", "g/__init__.py": "import tqdm\n"})
+    p = plan_for(repo)
+    assert not any("evaluations/requirements.txt" in s for s in p.install_steps)
+    assert p.install_steps[-1] == "pip install 'blobfile>=1.0.5' tqdm"
+    bare = make_repo({"tools/requirements.txt": "six\n", "m.py": "import six\n"})
+    assert plan_for(bare).install_steps[-1] == "pip install -r tools/requirements.txt"  # nothing else declares any

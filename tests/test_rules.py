@@ -409,3 +409,14 @@ def test_torch_six_repairs_read_what_the_code_took_from_it(tmp_path: Path) -> No
     newer = ("    from torch._six import string_classes\nModuleNotFoundError: No module named 'torch._six'\n")
     d = diagnose(context(tmp_path, newer, "smoke-failed"))
     assert d.new_plan is not None and d.new_plan.install_steps[-1] == "pip install 'torch<2' 'numpy<2'"
+
+
+def test_a_failure_an_earlier_step_recovered_from_is_not_the_cause(tmp_path: Path) -> None:
+    """guided-diffusion: the CPU torch index's 'No matching distribution' (recovered by the fallback index) was taken
+    for the cause of a later step's failure."""
+    log = ("Step 9/18 : RUN pip install --index-url https://download.pytorch.org/whl/cpu torch || pip install torch\n"
+           "ERROR: No matching distribution found for torch\nSuccessfully installed torch-2.15.0\n"
+           "Step 10/18 : RUN pip install -r requirements.txt\n"
+           "ModuleNotFoundError: No module named 'Cython'\n")
+    d = diagnose(context(tmp_path, log))
+    assert d.matched_rules == ["cython-missing"]

@@ -16,10 +16,23 @@ def failure_text(ctx: DiagnosisContext) -> str:
     a = ctx.attempt
     # The executor's own summary goes first, so that the logs' last line is what a person sees when nothing matches.
     if a.outcome == "build-failed":
-        parts = [a.error or "", a.log_text("build_stdout"), a.log_text("build_stderr")]
+        parts = [a.error or "", failing_step_output(a.log_text("build_stdout")), a.log_text("build_stderr")]
     else:
         parts = [a.error or "", a.log_text("smoke_stdout"), a.log_text("smoke_stderr")]
     return "\n".join(p for p in parts if p)
+
+
+_STEP = re.compile(r"^Step \d+/\d+ : ", re.MULTILINE)
+
+
+def failing_step_output(log: str) -> str:
+    """The build stops at the failing step, so its output is what follows the last step header. Earlier steps may
+    hold failures they recovered from (guided-diffusion: the CPU torch index's 'No matching distribution' before
+    the fallback index installed torch), which must not be taken for the cause."""
+    last = None
+    for last in _STEP.finditer(log):  # noqa: B007 - only the last one is wanted
+        pass
+    return log[last.start():] if last is not None else log
 
 
 _EXCEPTION = re.compile(r"^\s*[\w.]*(?:Error|Exception|Exit|Interrupt)\b(?::.*)?$")

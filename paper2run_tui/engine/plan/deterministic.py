@@ -65,11 +65,15 @@ def _torch_step(deps: list[Dependency], gpu: bool) -> str | None:
 
 
 def _split_requirements(facts: RepoFacts) -> tuple[list[str], bool]:
-    """The main requirements files (not dev/test/docs), and whether any of them installs the project itself."""
+    """The main requirements files (not dev/test/docs), and whether any of them installs the project itself. A
+    requirements file in a subfolder stands in only when the project declares nothing itself (guided-diffusion's
+    evaluations/requirements.txt is for its evaluation suite, not for the package its setup.py describes)."""
     files = [m.source for m in facts.manifests if m.kind == "requirements"]
     main = [f for f in files if not re.search(r"(^|[-_./])(dev|test|tests|docs?|lint|ci)([-_.]|$)", basename(f).lower())
             and "/" not in f]
-    if not main:
+    project_deps = any(d.group is None and d.kind in ("pypi", "git", "url") and d.source not in files
+                       and not d.source.endswith("package.json") for d in facts.dependencies)
+    if not main and not project_deps:
         main = [f for f in files if not re.search(r"(dev|test|docs?|lint|ci)", f.lower())][:1]
     installs_self = any(d.kind == "path" and d.source in main for d in facts.dependencies)
     return main, installs_self
@@ -248,8 +252,10 @@ class DeterministicPlanner:
         main_reqs, reqs_install_self = _split_requirements(facts)
         is_project = bool(kinds & _PROJECT_KINDS)
         # Which declared dependencies the environment needs (main group only).
+        req_files = {m.source for m in facts.manifests if m.kind == "requirements"}
+        # A requirements file that is not installed (a subfolder's, for an evaluation suite) lends no dependencies.
         declared = [d for d in facts.dependencies if d.group is None and d.kind in ("pypi", "git", "url")
-                    and not d.source.endswith("package.json")]
+                    and not d.source.endswith("package.json") and (d.source not in req_files or d.source in main_reqs)]
         conda = _conda_deps(facts, notes) if "conda-environment" in kinds else []
         if not main_reqs and not is_project and not declared and not conda:
             inferred = _inferred_deps(facts, notes)
