@@ -321,3 +321,14 @@ def test_versions_stated_in_the_readme_prose() -> None:
     assert got == [("torch", ">=0.4.0", "PyTorch 0.4.0+", 3), ("tensorflow", ">=1.0,<2", "TensorFlow 1.x", 4),
                    ("numpy", ">=1.16", "numpy >= 1.16", 4), ("scipy", "==1.2.1", "scipy==1.2.1", 4)]
     assert readme_versions("see http://pytorch.org/ and the torch_utils folder", "README.md") == []
+
+
+def test_a_parser_made_without_help_is_not_offered_for_the_help_rung(make_repo) -> None:
+    repo = make_repo({
+        "main_finetune.py": "import argparse\ndef get_args_parser():\n"
+                            "    return argparse.ArgumentParser('MAE', add_help=False)\n"
+                            "if __name__ == '__main__':\n    get_args_parser().parse_args()\n",
+        "train.py": "import argparse\nif __name__ == '__main__':\n    argparse.ArgumentParser().parse_args()\n",
+    })
+    helps = [c.command for c in analyze_repo(repo).smoke_candidates if c.kind == "entrypoint-help"]
+    assert helps == ["python train.py --help"]

@@ -420,3 +420,9 @@ def test_a_failure_an_earlier_step_recovered_from_is_not_the_cause(tmp_path: Pat
            "ModuleNotFoundError: No module named 'Cython'\n")
     d = diagnose(context(tmp_path, log))
     assert d.matched_rules == ["cython-missing"]
+
+
+def test_an_entry_point_without_help_lowers_the_smoke_rung(tmp_path: Path) -> None:
+    d = diagnose(context(tmp_path, (FIXTURES / "help-not-supported.log").read_text(), "smoke-failed"))
+    assert d.decision == "repair" and d.new_plan is not None
+    assert d.new_plan.smoke_command == 'python -c "import model"'  # the rung below entrypoint-help

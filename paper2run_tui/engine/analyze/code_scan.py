@@ -47,6 +47,7 @@ _LOADERS = [
 #: A version the code insists on: `assert timm.__version__ == "0.3.2"`, `assert torch.__version__ >= "1.7"`.
 _VERSION_CHECK = re.compile(r"""^\s*assert\s+\(?\s*([A-Za-z_]\w*)\.__version__\s*(==|>=)\s*['"](\d+(?:\.\d+){0,3})['"]""",
                             re.MULTILINE)
+_NO_HELP = re.compile(r"add_help\s*=\s*False")
 _CLI = re.compile(r"\bargparse\b|\bimport click\b|\bfrom click\b|\bimport typer\b|\bfire\.Fire\b|\babsl\.app\b|\bhydra\b")
 _MAIN_GUARD = re.compile(r"""if\s+__name__\s*==\s*['"]__main__['"]""")
 #: A script that cannot run without arguments: a required option, a positional argument, argv read by hand.
@@ -151,7 +152,7 @@ def scan_code(walk: Walk, files: list[RepoFile], deadline: float | None = None) 
                 out.py2_files.append(f.rel)
             if _MAIN_GUARD.search(code):
                 out.main_guarded.add(f.rel)
-            if _CLI.search(code):
+            if _CLI.search(code) and not _NO_HELP.search(code):  # add_help=False: `--help` is an error there
                 out.cli_scripts[f.rel] = f.rel in out.main_guarded or parses_args_before_work(code)
                 if _NEEDS_ARGS.search(code):
                     out.needs_args.add(f.rel)

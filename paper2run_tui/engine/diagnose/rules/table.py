@@ -609,6 +609,12 @@ def _command_not_found(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -
     return lower_smoke(plan, f"the smoke command's program {program!r} is not installed in the image")
 
 
+def _no_help(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
+    if "--help" not in plan.smoke_command:
+        raise NotApplicable("--help")
+    return lower_smoke(plan, "the script's parser has no --help (it printed its usage, so its imports worked)")
+
+
 def _pillow_antialias(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
     return pin(plan, ctx, "Pillow<10")
 
@@ -747,6 +753,8 @@ RULES: list[Rule] = [
                                                 r"'([^']+\.(?:csv|json|npy|npz|pt|pth|ckpt|h5|hdf5|pkl|pickle|txt|tsv|jpg|png|"
                                                 r"mat|bin|tar|zip|gz|parquet|yaml|yml)|[^']*(?:data|dataset|checkpoint)[^']*)'"),
          "a data file ({0}) is missing", _data_missing),
+    Rule("help-not-supported", "smoke-command", _r(r"error: unrecognized arguments: (?:.* )?--help\b"),
+         "the entry point does not take --help (its parser was made with add_help=False)", _no_help),
     Rule("smoke-command-not-found", "smoke-command", _r(r"^/bin/sh: \d+: ([\w.-]+): not found|^sh: \d+: ([\w.-]+): not found"),
          "the smoke command's program {0} is not installed", _command_not_found),
 ]
