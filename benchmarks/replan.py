@@ -1,0 +1,44 @@
+"""The deterministic plan of each repository in a list, one line each, to compare two commits without building.
+
+    .venv/bin/python benchmarks/replan.py bench-repos/list.txt > plans-A.txt   # at one commit
+    git checkout B && .venv/bin/python benchmarks/replan.py bench-repos/list.txt > plans-B.txt
+    diff plans-A.txt plans-B.txt
+
+A benchmark table of commit A stands for commit B where the plans are the same and `rediagnose.py` finds no
+diagnosis that would change. Local images: the three the benchmark machines have.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from paper2run_tui.engine.analyze import analyze_repo  # noqa: E402
+from paper2run_tui.engine.plan.base import PlanContext  # noqa: E402
+from paper2run_tui.engine.plan.deterministic import DeterministicPlanner  # noqa: E402
+from paper2run_tui.engine.ports import CancelToken, ListSink  # noqa: E402
+
+LOCAL = ["python:3.9-slim", "python:3.11-slim", "python:3.13-slim"]
+
+
+def main() -> None:
+    for listing in map(Path, sys.argv[1:]):
+        for line in listing.read_text().splitlines():
+            if not line.strip() or line.startswith("#"):
+                continue
+            repo = Path(line.strip())
+            stamp = subprocess.run(["git", "-C", str(repo), "log", "-1", "--format=%aI"], capture_output=True,
+                                   text=True).stdout.strip()
+            facts = analyze_repo(repo, commit_date=datetime.fromisoformat(stamp) if stamp else None)
+            ctx = PlanContext(facts=facts, repo_dir=repo, local_images=LOCAL, gpu_available=False)
+            plan = DeterministicPlanner().plan(ctx, ListSink(), CancelToken()).plan
+            print(f"{repo.name}\t{plan.fingerprint()}\t{plan.base_image}\t{plan.exclude_newer or '-'}\t"
+                  f"{plan.smoke_command[:70]}")
+
+
+if __name__ == "__main__":
+    main()
