@@ -215,3 +215,24 @@ async def test_the_facts_pane_shows_a_lock_and_the_readme_versions_only_when_the
         assert "locked (1)" in nodes and "readme versions (1)" in nodes
         assert str(nodes["locked (1)"].children[0].label).startswith("six==1.16.0")
         assert str(nodes["readme versions (1)"].children[0].label).startswith("torch>=0.4.0")
+
+
+async def test_a_dependencys_group_shows_in_the_facts_pane() -> None:
+    """`[dev]` in a label is Rich markup unless escaped: the group tag vanished from the tree."""
+    from textual.app import App, ComposeResult
+
+    from paper2run_tui.engine.contracts import RepoFacts
+    from paper2run_tui.engine.contracts.facts import Dependency
+
+    class One(App[None]):
+        def compose(self) -> ComposeResult:
+            yield FactsPane()
+
+    app = One()
+    async with app.run_test(size=(100, 30)) as pilot:
+        pane = app.query_one(FactsPane)
+        pane.show_facts(RepoFacts(name="x", dependencies=[Dependency(name="pytest", raw="pytest", source="req-dev.txt",
+                                                                     group="dev")]))
+        await pilot.pause()
+        deps = next(n for n in pane.root.children if str(n.label).startswith("dependencies"))
+        assert str(deps.children[0].label).startswith("pytest [dev]")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.markup import escape
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
@@ -62,7 +63,7 @@ class FactsPane(Tree[str]):
         self._section(root, "managers", [f"{m.manager} ({m.kind}){_where(m.source, m.line)}" for m in facts.manifests])
         self._section(
             root, "dependencies",
-            [f"{d.name}{d.specifier}{' [' + d.group + ']' if d.group else ''}{_where(d.source, d.line)}"
+            [f"{escape(d.name + d.specifier)}{escape(' [' + d.group + ']') if d.group else ''}{_where(d.source, d.line)}"
              for d in facts.dependencies],
         )
         if facts.locked:  # only when there is one: most research repositories have no lock file
