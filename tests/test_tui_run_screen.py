@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+from textual.app import App, ComposeResult
 from textual.widgets import Log, TextArea
 from tui_scenes import PLAN, REPAIRED, events_job
 
@@ -190,17 +191,18 @@ async def test_an_engine_crash_becomes_an_error_modal_not_a_dead_app(tmp_path: P
         assert app.screen is screen and screen.status == "exception" and not screen.live
 
 
-async def test_the_facts_pane_shows_a_lock_and_the_readme_versions_only_when_there_are_some() -> None:
-    from textual.app import App, ComposeResult
+class FactsOnly(App[None]):
+    """The facts pane alone, for what it shows of a RepoFacts."""
 
+    def compose(self) -> ComposeResult:
+        yield FactsPane()
+
+
+async def test_the_facts_pane_shows_a_lock_and_the_readme_versions_only_when_there_are_some() -> None:
     from paper2run_tui.engine.contracts import RepoFacts
     from paper2run_tui.engine.contracts.facts import Dependency, LockedPin
 
-    class One(App[None]):
-        def compose(self) -> ComposeResult:
-            yield FactsPane()
-
-    app = One()
+    app = FactsOnly()
     async with app.run_test(size=(100, 30)) as pilot:
         pane = app.query_one(FactsPane)
         pane.show_facts(RepoFacts(name="plain"))
@@ -219,16 +221,10 @@ async def test_the_facts_pane_shows_a_lock_and_the_readme_versions_only_when_the
 
 async def test_a_dependencys_group_shows_in_the_facts_pane() -> None:
     """`[dev]` in a label is Rich markup unless escaped: the group tag vanished from the tree."""
-    from textual.app import App, ComposeResult
-
     from paper2run_tui.engine.contracts import RepoFacts
     from paper2run_tui.engine.contracts.facts import Dependency
 
-    class One(App[None]):
-        def compose(self) -> ComposeResult:
-            yield FactsPane()
-
-    app = One()
+    app = FactsOnly()
     async with app.run_test(size=(100, 30)) as pilot:
         pane = app.query_one(FactsPane)
         pane.show_facts(RepoFacts(name="x", dependencies=[Dependency(name="pytest", raw="pytest", source="req-dev.txt",
