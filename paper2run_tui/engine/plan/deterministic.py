@@ -189,7 +189,6 @@ def _builds_extensions(repo_dir: Path) -> bool:
 
 
 
-
 def _checkable_imports(facts: RepoFacts, deps: list[Dependency]) -> list[str]:
     """Imports the static check can hold the environment to: with declared dependencies, those that map to one of
     them (tests and examples often import extras); with inferred ones, all of them."""
