@@ -17,7 +17,6 @@ from .languages import PYTHONIC, language_shares, primary_language
 from .lockfiles import read_lockfiles
 from .manifests import read_manifests
 from .readme import find_readme, readme_facts
-from .readme_versions import readme_versions
 from .smoke import module_mains, rank_candidates, script_entry_points
 from .toy_run import demo_toy_runs, readme_toy_runs
 from .walk import AnalyzeLimits, Walk, walk_repo
@@ -60,12 +59,6 @@ def _library_modules(walk: Walk, code: CodeFacts) -> list[str]:
     return sorted(names, key=lambda n: -code.imports[n])[:3]
 
 
-def _readme_versions(walk: Walk, readme_rel: str | None) -> list[Dependency]:
-    readme = next((f for f in walk.files if f.rel == readme_rel), None) if readme_rel else None
-    text = walk.read(readme) if readme else None
-    return readme_versions(text, readme.rel) if text and readme else []
-
-
 def analyze_repo(
     root: Path,
     *,
@@ -84,7 +77,7 @@ def analyze_repo(
     manifests = read_manifests(walk)
     locked, lock_warnings = read_lockfiles(walk)
     readme_rel = find_readme(walk)
-    installs, readme_cmds, downloads = readme_facts(walk, readme_rel)
+    installs, readme_cmds, downloads, stated_versions = readme_facts(walk, readme_rel)
     code_files = [f for f in walk.files if f.suffix in (".py", ".ipynb")]
     code = scan_code(walk, code_files, deadline=started + limits.time_budget_s)
     if cancel is not None:
@@ -155,7 +148,7 @@ def analyze_repo(
         local_modules=local,
         readme_path=readme_rel,
         readme_installs=installs,
-        readme_versions=_readme_versions(walk, readme_rel),
+        readme_versions=stated_versions,
         code_versions=[Dependency(name=dist, specifier=f"{op}{version}", raw=f"{mod}.__version__ {op} {version!r}",
                                   source=rel, line=line, group="code")
                        for mod, (op, version, rel, line) in code.version_checks.items()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from ..contracts.facts import DataExpectation, ReadmeInstall
+from ..contracts.facts import DataExpectation, Dependency, ReadmeInstall
+from .readme_versions import readme_versions
 from .walk import Walk
 
 _INSTALL = re.compile(r"^\s*(?:\$\s*)?((?:python3?\s+-m\s+)?pip3?\s+install\s+[^\n`]+|conda\s+install\s+[^\n`]+)", re.MULTILINE)
@@ -25,10 +26,11 @@ def _line(text: str, pos: int) -> int:
     return text.count("\n", 0, pos) + 1
 
 
-def readme_facts(walk: Walk, rel: str | None) -> tuple[list[ReadmeInstall], list[tuple[str, int]], list[DataExpectation]]:
-    """(install lines, (command, line) from code blocks, download instructions)."""
+def readme_facts(walk: Walk, rel: str | None) -> tuple[list[ReadmeInstall], list[tuple[str, int]],
+                                                      list[DataExpectation], list[Dependency]]:
+    """(install lines, (command, line) from code blocks, download instructions, versions its prose states)."""
     if rel is None:
-        return [], [], []
+        return [], [], [], []
     f = next(x for x in walk.files if x.rel == rel)
     text = walk.read(f) or ""
     installs = [ReadmeInstall(command=m.group(1).strip(), source=rel, line=_line(text, m.start()))
@@ -47,4 +49,4 @@ def readme_facts(walk: Walk, rel: str | None) -> tuple[list[ReadmeInstall], list
             commands.append((cmd, _line(prose, m.start())))
     downloads = [DataExpectation(target=m.group(1).strip(), kind="readme-instruction", source=rel, line=_line(text, m.start()))
                  for m in _DOWNLOAD.finditer(text)][:20]
-    return installs, commands[:40], downloads
+    return installs, commands[:40], downloads, readme_versions(text, rel)

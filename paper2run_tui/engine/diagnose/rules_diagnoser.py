@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 
-from ..contracts import DiagnosisDecision, DiagnosisDelta
+from ..contracts import DiagnosisDecision, DiagnosisDelta, EnvPlan
+from ..plan.time_travel import PLANNER_MARK, without_time_travel
 from ..ports import CancelToken, EventSink
 from .base import DiagnosisContext
 from .rules import RULES, Rule, Stop
+from .rules.table import RESOLUTION_RULES
 from .rules.transforms import NotApplicable, python_gap
 
 
@@ -23,6 +25,18 @@ def failure_text(ctx: DiagnosisContext) -> str:
 
 
 _STEP = re.compile(r"^Step \d+/\d+ : ", re.MULTILINE)
+
+
+def untravelled(ctx: DiagnosisContext, why: str) -> EnvPlan | None:
+    """The planner chose to resolve as of the commit date, and that build failed on what it resolved: today's
+    releases before anything else (a repair's own time travel is left to the repairs). None when it does not
+    apply or was tried."""
+    plan = ctx.attempt.plan
+    if not plan.exclude_newer or PLANNER_MARK not in plan.notes:
+        return None
+    new = without_time_travel(plan, f"repair: resolved with today's releases ({why}, under the commit-date "
+                                    "resolution)")
+    return None if new.fingerprint() in ctx.tried_fingerprints() else new
 
 
 def failing_step_output(log: str) -> str:
@@ -77,7 +91,8 @@ class RulesDiagnoser:
             meaning = rule.describe(m)  # type: ignore[arg-type]
             sink.emit(DiagnosisDelta(attempt=ctx.attempt.number, text=f"rule {rule.id}: {meaning}\n"))
             try:
-                new_plan = rule.fix(ctx.attempt.plan, m, ctx)
+                new_plan = untravelled(ctx, meaning) if rule.id in RESOLUTION_RULES else None
+                new_plan = new_plan or rule.fix(ctx.attempt.plan, m, ctx)
             except NotApplicable:
                 matched_ids.remove(rule.id)
                 continue

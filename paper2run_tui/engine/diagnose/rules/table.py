@@ -19,7 +19,7 @@ from ...contracts.facts import Dependency
 from ...plan.lock import LOCK_CONSTRAINTS
 from ...plan.packages import dist_for_import, system_packages_for
 from ...plan.python_version import local_python_versions
-from ...plan.time_travel import PLANNER_MARK, without_time_travel
+from ...plan.time_travel import without_time_travel
 from ..base import DiagnosisContext
 from .transforms import (
     NotApplicable,
@@ -89,8 +89,6 @@ def _py(plan: EnvPlan) -> tuple[int, ...]:
 def _numpy_distutils_sdist(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
     """numpy.distutils (old scipy/numpy sdists) calls today's setuptools compiler with an argument it dropped: the
     pin has no wheel for this Python, so the build needs the Python (and setuptools) of the pin's own time."""
-    if (back := _untravelled(plan, ctx, "an old numpy.distutils build failed")) is not None:
-        return back
     if _py(plan) > (3, 9):
         return move_python(plan, ctx, ["3.9", "3.8", "3.7"],
                            f"an old numpy.distutils sdist cannot build on Python {running_python(plan)}")
@@ -98,16 +96,6 @@ def _numpy_distutils_sdist(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContex
         return time_travel(plan, ctx)
     raise Stop("an old numpy/scipy pin has no wheel for this Python and its numpy.distutils sdist cannot build; "
                "the pins need an older Python (map its base image with PAPER2RUN_BASE_IMAGE_MAP)")
-
-
-def _untravelled(plan: EnvPlan, ctx: DiagnosisContext, why: str) -> EnvPlan | None:
-    """The planner chose to resolve as of the commit date, and that build failed on what it resolved: try today's
-    releases before anything else (a repair's own time travel is left to the repairs)."""
-    if not plan.exclude_newer or PLANNER_MARK not in plan.notes:
-        return None
-    new = without_time_travel(plan, f"repair: resolved with today's releases ({why} under the commit-date "
-                                    "resolution)")
-    return None if new.fingerprint() in ctx.tried_fingerprints() else new
 
 
 def _missing_module(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
@@ -203,8 +191,6 @@ def _python_headers(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> E
 
 
 def _requires_python(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
-    if (back := _untravelled(plan, ctx, "a release needed another Python")) is not None:
-        return back
     return _python_within(plan, ctx, m.group(2), m.group(1) or "a package")
 
 
@@ -222,8 +208,6 @@ def _python_within(plan: EnvPlan, ctx: DiagnosisContext, spec_text: str, who: st
 def _ignored_requires_python(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
     """pip lists every release it skipped for its Requires-Python, of every package it looked at. That says which
     Python to move to only when the release that failed is in the list."""
-    if (back := _untravelled(plan, ctx, "releases needed another Python")) is not None:
-        return back
     skipped = dict(re.findall(r"(\S+) Requires-Python ([^;]+)", m.group(1)))
     failing = re.findall(r"satisfies the requirement [\w.\-\[\]]+==([\w.+!-]+)", m.string[m.end():])
     if not failing or failing[-1] not in skipped:
@@ -232,8 +216,6 @@ def _ignored_requires_python(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisCont
 
 
 def _no_matching_distribution(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
-    if (back := _untravelled(plan, ctx, "no release matched")) is not None:
-        return back
     name, spec = m.group(1), (m.group(2) or "").strip()
     if spec and _py(plan) >= (3, 10):
         try:
@@ -313,8 +295,6 @@ def _pkg_resources(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> En
 
 
 def _use_2to3(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
-    if (back := _untravelled(plan, ctx, "a build needed use_2to3")) is not None:
-        return back
     steps = [f"{s} --no-build-isolation" if s.startswith("pip install") and "--no-build-isolation" not in s
              and "setuptools" not in s else s for s in plan.install_steps]
     new = plan.model_copy(update={"install_steps": steps})
@@ -327,8 +307,6 @@ def _has_failing(ctx: DiagnosisContext) -> bool:
 
 
 def _bdist_wheel(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
-    if (back := _untravelled(plan, ctx, "a build needed wheel")) is not None:
-        return back
     return add_install(plan, ctx, "pip install wheel", before_failing=True)
 
 
@@ -432,8 +410,6 @@ def _oom(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
 
 
 def _cython(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
-    if (back := _untravelled(plan, ctx, "a build needed Cython")) is not None:
-        return back
     new = add_install(add_system(plan, "build-essential"), ctx, "pip install 'cython<3' numpy", before_failing=True)
     steps = [f"{s} --no-build-isolation" if s.startswith("pip install -r") and "--no-build-isolation" not in s else s
              for s in new.install_steps]
@@ -458,8 +434,6 @@ def _old_pip(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
 
 
 def _resolution(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
-    if (back := _untravelled(plan, ctx, "the dependencies conflicted")) is not None:
-        return back
     if any(LOCK_CONSTRAINTS in s for s in plan.install_steps):
         # A lock that no longer agrees with its manifest (edited by hand, or for another platform): without it.
         steps = [s.replace(f"-c {LOCK_CONSTRAINTS} ", "") for s in plan.install_steps
@@ -472,8 +446,6 @@ def _resolution(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPl
 
 
 def _wheel_build_failed(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
-    if (back := _untravelled(plan, ctx, "a wheel failed to build")) is not None:
-        return back
     name = next((g for g in m.groups() if g), "a dependency")
     if "build-essential" not in plan.system_packages:
         return add_system(plan, "build-essential", "python3-dev")
@@ -585,8 +557,6 @@ def _scipy_misc(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPl
 
 
 def _distutils(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
-    if (back := _untravelled(plan, ctx, "a build needed distutils")) is not None:
-        return back
     if _py(plan) >= (3, 12):
         return move_python(plan, ctx, ["3.11", "3.10"], "distutils was removed in Python 3.12")
     # On an older Python the missing distutils is today's setuptools meeting an old sdist: build it with the tools
@@ -627,6 +597,11 @@ def _pip_editable_setup(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) 
     steps = [s for s in plan.source_steps if "-e ." not in s and "install --no-deps ." not in s]
     return set_env(plan.model_copy(update={"source_steps": steps}), PYTHONPATH=plan.workdir)
 
+
+#: Failures of what pip resolved: under the planner's own time travel, today's releases are tried first.
+RESOLUTION_RULES = {"no-matching-distribution", "resolution-impossible", "wheel-build-failed", "requires-python",
+                    "ignored-requires-python", "distutils-removed", "numpy-distutils-sdist", "cython-missing",
+                    "use-2to3", "bdist-wheel-missing"}
 
 RULES: list[Rule] = [
     Rule("cert-verify-failed", "network-tls", _r(r"CERTIFICATE_VERIFY_FAILED|SSL: CERTIFICATE_VERIFY|certificate verify failed"),
