@@ -401,10 +401,10 @@ def _gate(
             run.folder.write_text(f"{adir}/plan_diff.diff", plan_diff(plan, decision.plan))
             return decision.plan, "user", decision
         reason = decision.reason or "rejected"
-        by = "rejected-by-user" if decision.decided_by == "person" else "rejected-by-policy"
+        by: RunStatus = "rejected-by-user" if decision.decided_by == "person" else "rejected-by-policy"
         if decision.then == "stop":
             run.meta.attempts.append(AttemptSummary(number=attempt, plan_source=plan_source, decision="reject"))
-            raise _Finish(by, f"plan for attempt {attempt} rejected: {reason}")  # type: ignore[arg-type]
+            raise _Finish(by, f"plan for attempt {attempt} rejected: {reason}")
         rejected.add(plan.fingerprint())
         ctx.rejected.append((plan, reason))
         ctx.failed = [f.plan for f in history]
@@ -415,7 +415,7 @@ def _gate(
             run.meta.attempts.append(AttemptSummary(number=attempt, plan_source=plan_source, decision="reject"))
             raise _Finish(by, f"plan for attempt {attempt} rejected ({reason}), and the planner proposed the same "
                           "plan again: no planner here can use a rejection's reason (no LLM); resume with an "
-                          "edited plan instead")  # type: ignore[arg-type]
+                          "edited plan instead")
     raise _Finish("rejected-by-user", f"{MAX_REPLANS} plans rejected in a row for attempt {attempt}")
 
 
