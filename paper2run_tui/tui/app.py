@@ -38,7 +38,9 @@ class Paper2RunApp(App[int]):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
     BINDINGS = [
         Binding("ctrl+c", "request_quit", "Quit", id="app.quit", priority=True),
-        Binding("q", "request_quit", "Quit", id="app.quit-q"),
+        Binding("q", "request_quit", "Quit", id="app.quit-q", show=False),
+        Binding("f1", "help", "Help", id="app.help", priority=True),
+        Binding("question_mark", "help", "Help", id="app.help-question-mark", show=False),
     ]
 
     def __init__(
@@ -59,6 +61,7 @@ class Paper2RunApp(App[int]):
         self.last_run: RunScreen | None = None
 
     def on_mount(self) -> None:
+        self.apply_user_keymap()
         self.push_screen(HomeScreen())
         if self.start == "run":
             if self.initial_config is None:
@@ -124,6 +127,33 @@ class Paper2RunApp(App[int]):
                         "use `paper2run-tui implement PAPER` in a terminal.", severity="warning", timeout=8)
             return
         self.push_screen(module.ImplementScreen())
+
+    def apply_user_keymap(self, keys: dict[str, str] | None = None) -> None:
+        """`[keys]` of the user's config file: binding id -> key(s), e.g. "run.stop" = "ctrl+x"."""
+        if keys is None:
+            from ..settings import resolve
+
+            try:
+                keys = resolve().get("keys") or {}
+            except UserError as err:
+                self.notify(f"Config file not read: {err}", severity="error", timeout=10)
+                return
+        if not isinstance(keys, dict):
+            self.notify("`keys` in the config file must be a table of binding id = key", severity="error")
+            return
+        self.set_keymap({str(k): str(v) for k, v in keys.items()})
+
+    def action_help(self) -> None:
+        from .screens.help import HelpScreen, screen_name
+
+        if isinstance(self.screen, HelpScreen):
+            self.screen.dismiss(None)
+            return
+        rows = []
+        for _node, binding in self.screen_actions(self.screen):
+            key = self.get_key_display(binding)
+            rows.append((key, binding.description, binding.id or ""))
+        self.push_screen(HelpScreen(sorted(set(rows), key=lambda r: r[2]), screen_name(self.screen)))
 
     def show_error(self, message: str) -> None:
         self.push_screen(ErrorScreen(message))
@@ -209,7 +239,7 @@ class Paper2RunApp(App[int]):
         for node in [screen, *screen.walk_children(with_self=False), self]:
             for bindings in node._bindings.key_to_bindings.values():
                 for binding in bindings:
-                    if binding.id and binding.description and binding.show and self._action_allowed(node, binding):
+                    if binding.id and binding.description and self._action_allowed(node, binding):
                         found.append((node, binding))
         return found
 
@@ -222,6 +252,12 @@ class Paper2RunApp(App[int]):
         await self.run_action(action, node)  # type: ignore[arg-type]
 
     def _go_home(self) -> None:
+        from .screens.gate import GateScreen
+
+        if any(isinstance(s, GateScreen) for s in self.screen_stack):
+            self.notify("A plan waits for your decision: approve, edit or reject it first (or stop the run).",
+                        severity="warning")
+            return
         while len(self.screen_stack) > 2 and not isinstance(self.screen, HomeScreen):
             if isinstance(self.screen, RunScreen) and self.screen.live:
                 self.notify("A run is live: stop it first (x).", severity="warning")

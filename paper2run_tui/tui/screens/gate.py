@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -24,17 +26,20 @@ class GateScreen(ModalScreen[HumanDecision | None]):
     BINDINGS = [
         Binding("ctrl+s", "approve", "Approve", id="gate.approve", priority=True),
         Binding("ctrl+r", "reject", "Reject", id="gate.reject", priority=True),
-        Binding("f5", "reset", "Reset edits", id="gate.reset"),
+        Binding("f5", "reset", "Reset edits", id="gate.reset", show=False),
         Binding("f4", "toggle_diff", "Diff", id="gate.toggle-diff"),
-        Binding("escape", "cancel_reject", "Back to plan", id="gate.cancel-reject"),
+        Binding("escape", "cancel_reject", "Back to plan", id="gate.cancel-reject", show=False),
+        Binding("f2", "peek_log", "Log", id="gate.peek-log"),
+        Binding("f1", "app.help", "Help", id="gate.help"),
     ]
 
     #: Below 100 columns the diff hides (f4 shows it) so the editor keeps its width.
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
 
-    def __init__(self, request: GateRequest) -> None:
+    def __init__(self, request: GateRequest, log_lines: Callable[[], list[str]] | None = None) -> None:
         super().__init__()
         self.request = request
+        self.log_lines = log_lines
         self._abandoned = False
 
     def compose(self) -> ComposeResult:
@@ -56,13 +61,22 @@ class GateScreen(ModalScreen[HumanDecision | None]):
                         plan_diff_text(req.previous, req.proposed, "previous plan", "proposed plan"), id="gate-diff-text"
                     )
             with Vertical(id="gate-reject"):
-                yield Label("Why reject it? (the reason is recorded, and given to the planner if you ask again)")
+                if req.replan_uses_reason:
+                    yield Label("Why reject it? (the reason is recorded, and given to the planner if you ask again)")
+                else:
+                    yield Label("Why reject it? (the reason is recorded; no planner here can use it: without an LLM "
+                                "another plan would be the same one, so edit this plan instead)")
                 yield Input(placeholder="reason", id="reject-reason")
                 with RadioSet(id="reject-then"):
                     yield RadioButton("stop the run", value=True, id="then-stop")
-                    yield RadioButton("ask for another plan with this reason", id="then-ask-again")
+                    yield RadioButton("ask for another plan with this reason" if req.replan_uses_reason else
+                                      "ask for another plan: not available without an LLM", id="then-ask-again",
+                                      disabled=not req.replan_uses_reason)
                 yield Static("", id="reject-error")
-                yield Button("Reject", variant="error", id="reject-confirm")
+                with Horizontal(id="reject-buttons"):
+                    yield Button("Reject", variant="error", id="reject-confirm")
+                    if not req.replan_uses_reason:
+                        yield Button("Edit the plan instead", variant="primary", id="reject-edit")
             with Horizontal(id="gate-buttons"):
                 yield Button("Approve  ctrl+s", variant="success", id="approve")
                 yield Button("Reject…  ctrl+r", variant="error", id="reject")
@@ -122,6 +136,13 @@ class GateScreen(ModalScreen[HumanDecision | None]):
         ask_again = self.query_one("#then-ask-again", RadioButton).value
         self.dismiss(HumanDecision(action="reject", reason=reason, then="ask-again" if ask_again else "stop"))
 
+    def action_peek_log(self) -> None:
+        """The run's log so far, over the gate (which keeps its edits and its pending decision)."""
+        from .peek import LogPeekScreen
+
+        lines = self.log_lines() if self.log_lines is not None else []
+        self.app.push_screen(LogPeekScreen(f"Log of the run up to attempt {self.request.attempt}'s gate", lines))
+
     def action_reset(self) -> None:
         self.editor.reset()
 
@@ -132,7 +153,7 @@ class GateScreen(ModalScreen[HumanDecision | None]):
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:
         actions = {"approve": self.action_approve, "reject": self.action_reject, "reset": self.action_reset,
-                   "reject-confirm": self.action_confirm_reject}
+                   "reject-confirm": self.action_confirm_reject, "reject-edit": self.action_cancel_reject}
         if event.button.id in actions:
             event.stop()
             actions[event.button.id]()

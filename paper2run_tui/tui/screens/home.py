@@ -15,7 +15,7 @@ from ...engine.config import RunConfig
 from ...engine.errors import UserError
 from ...engine.record.store import list_runs
 from ..form import CheckWith, int_problem, model_problem, paper_problem, ref_problem, repo_problem
-from ..widgets.runs_table import SHORT_COLUMNS, RunsTable
+from ..widgets.runs_table import EMPTY_HINT, SHORT_COLUMNS, RunsTable
 
 APPROVE_CHOICES = [("ask me for each repair", "ask"), ("approve every plan", "auto"), ("reject every repair", "never")]
 
@@ -35,8 +35,8 @@ class HomeScreen(Screen[None]):
     BINDINGS = [
         Binding("ctrl+s", "start_run", "Start run", id="home.start", priority=True),
         Binding("ctrl+b", "browse_runs", "Browse runs", id="home.browse"),
-        Binding("ctrl+o", "implement_paper", "Implement a paper", id="home.implement-paper"),
-        Binding("f5", "reload_runs", "Reload runs", id="home.reload"),
+        Binding("ctrl+o", "implement_paper", "Implement", id="home.implement-paper"),
+        Binding("f5", "reload_runs", "Reload runs", id="home.reload", show=False),
     ]
 
     def compose(self) -> ComposeResult:
@@ -58,6 +58,7 @@ class HomeScreen(Screen[None]):
                     yield Button("Start run  ctrl+s", variant="primary", id="start")
                     yield Button("Implement a paper…", id="implement")
             with Vertical(id="recent"):
+                yield Static("", id="recent-empty", classes="empty-state")
                 yield RunsTable(id="recent-runs", columns=SHORT_COLUMNS)
                 yield Button("Browse all runs  ctrl+b", id="browse")
         yield Footer()
@@ -74,7 +75,12 @@ class HomeScreen(Screen[None]):
         self.action_reload_runs()
 
     def action_reload_runs(self) -> None:
-        self.query_one(RunsTable).load(list_runs(self.app.out)[:50])  # type: ignore[attr-defined]
+        rows = list_runs(self.app.out)[:50]  # type: ignore[attr-defined]
+        self.query_one(RunsTable).load(rows)
+        empty = self.query_one("#recent-empty", Static)
+        empty.update(EMPTY_HINT.format(out=self.app.out))  # type: ignore[attr-defined]
+        empty.display = not rows
+        self.query_one(RunsTable).display = bool(rows)
 
     # --- inline validation ---------------------------------------------------------------------
     @on(Input.Changed)

@@ -52,9 +52,9 @@ class RunScreen(Screen[None]):
     BINDINGS = [
         Binding("x", "stop_run", "Stop run", id="run.stop"),
         Binding("z", "zoom", "Zoom pane", id="run.zoom"),
-        Binding("p", "copy_folder", "Run folder", id="run.copy-folder"),
-        Binding("e", "copy_last_error", "Copy last error", id="run.copy-last-error"),
-        Binding("escape", "back", "Back", id="run.back"),
+        Binding("p", "copy_folder", "Run folder", id="run.copy-folder", show=False),
+        Binding("e", "copy_last_error", "Copy last error", id="run.copy-last-error", show=False),
+        Binding("escape", "back", "Back", id="run.back", show=False),
     ]
 
     def __init__(self, job: EngineJob, *, clock: Callable[[], float] = time.monotonic) -> None:
@@ -144,7 +144,7 @@ class RunScreen(Screen[None]):
     @on(GateRequested)
     def _gate_requested(self, message: GateRequested) -> None:
         self.log_pane.flush()  # everything up to the gate is on screen before the question is asked
-        self.gate = GateScreen(message.request)
+        self.gate = GateScreen(message.request, log_lines=lambda: list(self.query_one(Log).lines))
 
         def decided(decision: HumanDecision | None) -> None:
             self.gate = None

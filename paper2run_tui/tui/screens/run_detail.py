@@ -57,7 +57,7 @@ class RunDetailScreen(Screen[None]):
         Binding("c", "copy_docker_run", "Copy docker run", id="detail.copy-docker-run"),
         Binding("r", "rerun", "Re-run", id="detail.rerun"),
         Binding("u", "resume", "Resume from attempt", id="detail.resume"),
-        Binding("p", "copy_folder", "Run folder", id="detail.copy-folder"),
+        Binding("p", "copy_folder", "Run folder", id="detail.copy-folder", show=False),
         Binding("escape", "back", "Back", id="detail.back"),
     ]
 

@@ -9,7 +9,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
 from ...engine.record.store import list_runs
-from ..widgets.runs_table import COLUMNS, RunsTable
+from ..widgets.runs_table import COLUMNS, EMPTY_HINT, RunsTable
 
 
 class RunsScreen(Screen[None]):
@@ -17,7 +17,7 @@ class RunsScreen(Screen[None]):
         Binding("o", "open_selected", "Open run", id="runs.open"),
         Binding("ctrl+f", "filter", "Filter", id="runs.filter"),
         Binding("s", "cycle_sort", "Sort", id="runs.sort"),
-        Binding("f5", "reload", "Reload", id="runs.reload"),
+        Binding("f5", "reload", "Reload", id="runs.reload", show=False),
         Binding("escape", "back", "Back", id="runs.back"),
     ]
 
@@ -25,6 +25,7 @@ class RunsScreen(Screen[None]):
         yield Static(f"[b]Runs[/b] in {self.app.out}  ·  enter opens a run, click a header to sort",  # type: ignore[attr-defined]
                      id="runs-title")
         yield Input(placeholder="filter by repo, status or run id", id="runs-filter")
+        yield Static("", id="runs-empty", classes="empty-state")
         yield RunsTable(id="runs-table")
         yield Footer()
 
@@ -37,7 +38,11 @@ class RunsScreen(Screen[None]):
         return self.query_one(RunsTable)
 
     def action_reload(self) -> None:
-        self.table.load(list_runs(self.app.out))  # type: ignore[attr-defined]
+        rows = list_runs(self.app.out)  # type: ignore[attr-defined]
+        self.table.load(rows)
+        empty = self.query_one("#runs-empty", Static)
+        empty.update(EMPTY_HINT.format(out=self.app.out))  # type: ignore[attr-defined]
+        empty.display = not rows
 
     def action_open_selected(self) -> None:
         path = self.table.selected_path

@@ -74,8 +74,8 @@ class LogPane(Vertical):
 
     BINDINGS = [
         Binding("ctrl+f", "search", "Search log", id="log.search"),
-        Binding("n", "next_match", "Next match", id="log.next-match"),
-        Binding("end", "follow", "Follow tail", id="log.follow"),
+        Binding("n", "next_match", "Next match", id="log.next-match", show=False),
+        Binding("end", "follow", "Follow tail", id="log.follow", show=False),
     ]
 
     def __init__(

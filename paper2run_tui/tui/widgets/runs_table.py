@@ -17,6 +17,11 @@ STATUS_STYLE = {"success": "green", "dry-run": "cyan", "running": "yellow", "int
 COLUMNS = [("started", "Started"), ("status", "Status"), ("repo", "Repo"), ("attempts", "Att."),
            ("duration", "Duration"), ("run_id", "Run")]
 SHORT_COLUMNS = ("started", "status", "repo")
+#: Below this width the run id column goes (it repeats repo and date) and dates lose their year.
+NARROW_WIDTH = 110
+REPO_WIDTH_NARROW = 22
+EMPTY_HINT = ("No runs yet in {out}. Start one: fill in the form on the home screen and press ctrl+s, or run "
+              "`paper2run-tui run --repo URL` in a terminal.")
 
 
 def short_repo(repo: str) -> str:
@@ -45,7 +50,9 @@ class RunsTable(DataTable[object]):
 
     def __init__(self, id: str | None = None, columns: tuple[str, ...] | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
-        self.column_keys = [k for k, _ in COLUMNS if columns is None or k in columns]
+        self.wanted = [k for k, _ in COLUMNS if columns is None or k in columns]
+        self.column_keys = list(self.wanted)
+        self.narrow = False
         self.rows_all: list[RunSummary] = []
         self.shown: list[RunSummary] = []
         self.filter_text = ""
@@ -53,9 +60,22 @@ class RunsTable(DataTable[object]):
         self.sort_reverse = True
 
     def on_mount(self) -> None:
+        self._add_columns()
+
+    def _add_columns(self) -> None:
         labels = dict(COLUMNS)
         for key in self.column_keys:
             self.add_column(labels[key], key=key)
+
+    def on_resize(self) -> None:
+        narrow = 0 < self.size.width < NARROW_WIDTH
+        if narrow == self.narrow:
+            return
+        self.narrow = narrow
+        self.column_keys = [k for k in self.wanted if not (narrow and k == "run_id")]
+        self.clear(columns=True)
+        self._add_columns()
+        self.refresh_rows()
 
     def load(self, rows: list[RunSummary]) -> None:
         self.rows_all = list(rows)
@@ -81,10 +101,13 @@ class RunsTable(DataTable[object]):
         self.shown = rows
         self.clear()
         for r in rows:
-            when = r.started_at.strftime("%Y-%m-%d %H:%M") if r.started_at else "?"
+            when = r.started_at.strftime("%m-%d %H:%M" if self.narrow else "%Y-%m-%d %H:%M") if r.started_at else "?"
+            repo = short_repo(r.repo)
+            if self.narrow and len(repo) > REPO_WIDTH_NARROW:
+                repo = "…" + repo[-(REPO_WIDTH_NARROW - 1):]
             took = format_elapsed(r.duration_s) if r.duration_s is not None else "–"
             cells = {"started": when, "status": Text(r.status, style=STATUS_STYLE.get(r.status, "red")),
-                     "repo": short_repo(r.repo), "attempts": str(r.attempts), "duration": took, "run_id": r.run_id}
+                     "repo": repo, "attempts": str(r.attempts), "duration": took, "run_id": r.run_id}
             self.add_row(*(cells[k] for k in self.column_keys), key=str(r.path))
         arrow = "▼" if self.sort_reverse else "▲"
         label = dict(COLUMNS)[self.sort_key]
