@@ -1,4 +1,5 @@
-"""Snapshots of the main screens (pytest-textual-snapshot): home, live run, gate with an invalid edit, runs browser.
+"""Snapshots of every screen (pytest-textual-snapshot) at 120x40 and at 80x24 (nothing may be cut off there): home,
+live run, gate with an invalid edit, runs browser, a past run, help, a resumed run's gate, an empty runs folder.
 
 Clocks are frozen, run ids fixed, cursor blink off, and each picture is taken in a settled state.
 Update after an intended change with: pytest tests/test_tui_snapshots.py --snapshot-update
@@ -11,9 +12,13 @@ from pathlib import Path
 import pytest
 from tui_scenes import (
     scene_app,
+    settle_empty_home,
     settle_gate_invalid,
+    settle_help,
     settle_home,
     settle_live_run,
+    settle_resumed_gate,
+    settle_run_detail,
     settle_runs,
     write_past_runs,
 )
@@ -45,3 +50,26 @@ def test_runs_browser(in_tmp: Path, snap_compare) -> None:  # type: ignore[no-un
 
 def test_live_run_at_80x24(in_tmp: Path, snap_compare) -> None:  # type: ignore[no-untyped-def]
     assert snap_compare(scene_app("home"), run_before=settle_live_run, terminal_size=(80, 24))
+
+
+def test_help(in_tmp: Path, snap_compare) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(scene_app("home"), run_before=settle_help, terminal_size=(120, 40))
+
+
+def test_resumed_run_gate(in_tmp: Path, snap_compare) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(scene_app("home"), run_before=settle_resumed_gate, terminal_size=(120, 40))
+
+
+SMALL = [("home", settle_home), ("runs", settle_runs), ("home", settle_gate_invalid), ("home", settle_help),
+         ("home", settle_run_detail), ("home", settle_resumed_gate)]
+
+
+@pytest.mark.parametrize(("start", "settle"), SMALL, ids=[s.__name__.removeprefix("settle_") for _, s in SMALL])
+def test_every_screen_at_80x24(start: str, settle, in_tmp: Path, snap_compare) -> None:  # type: ignore[no-untyped-def]
+    assert snap_compare(scene_app(start), run_before=settle, terminal_size=(80, 24))
+
+
+def test_an_empty_runs_folder_says_what_to_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                              snap_compare) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.chdir(tmp_path)
+    assert snap_compare(scene_app("home"), run_before=settle_empty_home, terminal_size=(80, 24))

@@ -396,3 +396,51 @@ async def settle_runs(pilot) -> None:  # type: ignore[no-untyped-def]
     await pilot.pause(0.2)
     no_blink(pilot.app)
     await pilot.pause()
+
+
+async def settle_help(pilot) -> None:  # type: ignore[no-untyped-def]
+    """The help screen over the home screen (F1)."""
+    from paper2run_tui.tui.screens.help import HelpScreen
+
+    await pilot.pause()
+    await pilot.press("f1")
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, HelpScreen))
+    await pilot.pause(0.3)
+    no_blink(pilot.app)
+
+
+async def settle_run_detail(pilot) -> None:  # type: ignore[no-untyped-def]
+    """A past run (two attempts) opened from the browser, on its attempts tab."""
+    await pilot.pause()
+    pilot.app.open_run(Path("runs/demo-20260103T120000Z"))
+    await pilot.pause(0.3)
+    pilot.app.screen.query_one("#detail-tabs").active = "tab-attempts"
+    await pilot.pause(0.3)
+    no_blink(pilot.app)
+
+
+async def settle_empty_home(pilot) -> None:  # type: ignore[no-untyped-def]
+    await pilot.pause(0.3)
+    no_blink(pilot.app)
+
+
+async def settle_resumed_gate(pilot) -> None:  # type: ignore[no-untyped-def]
+    """Resuming the failed attempt 1 of a past run: the real pipeline opens the gate on the plan that failed, with
+    its diagnosis, before attempt 2 is built (the repository is the past run's own checkout)."""
+    from conftest import write_tree
+
+    from paper2run_tui.settings import config_from_run
+    from paper2run_tui.tui.bridge import EngineParts, resume_job
+    from paper2run_tui.tui.screens.gate import GateScreen
+
+    app = pilot.app
+    await pilot.pause()
+    past = Path("runs/nanogpt-20260104T180000Z")
+    write_tree(past / "repo", DEMO_REPO)
+    config = config_from_run(past, {"approve": "ask"}).model_copy(update={"run_id": "nanogpt-20260106T100000Z", "no_ca": True})
+    parts = EngineParts(planner=FixedPlanner(), diagnoser=StreamingDiagnoser(), executor=FlakyExecutor())
+    app.start_job(resume_job(past, 1, parts, config))
+    await wait_until(pilot, lambda: isinstance(app.screen, GateScreen), timeout=30)
+    await pilot.pause(0.3)
+    no_blink(app)
+    await pilot.pause(0.2)

@@ -45,11 +45,11 @@ class GateScreen(ModalScreen[HumanDecision | None]):
     def compose(self) -> ComposeResult:
         req = self.request
         what = "Repair plan" if req.kind == "repair" else "First plan"
+        by = f"proposed by {req.plan_source or 'the planner'}"
+        if req.plan_source == "resumed":
+            what, by = "Resumed plan", f"the plan of attempt {req.attempt - 1}: edit it before the build"
         with Vertical(id="gate"):
-            yield Static(
-                f"[b]{what} for attempt {req.attempt}[/b] · proposed by {req.plan_source or 'the planner'}",
-                id="gate-title",
-            )
+            yield Static(f"[b]{what} for attempt {req.attempt}[/b] · {by}", id="gate-title")
             if req.diagnosis is not None:
                 yield Static(
                     decision_summary(req.attempt - 1, req.diagnosis) + f"\n{req.diagnosis.reason}", id="gate-diagnosis"

@@ -56,9 +56,9 @@ class RunDetailScreen(Screen[None]):
     BINDINGS = [
         Binding("c", "copy_docker_run", "Copy docker run", id="detail.copy-docker-run"),
         Binding("r", "rerun", "Re-run", id="detail.rerun"),
-        Binding("u", "resume", "Resume from attempt", id="detail.resume"),
+        Binding("u", "resume", "Resume", id="detail.resume", tooltip="Resume from the selected attempt (gate first)"),
         Binding("p", "copy_folder", "Run folder", id="detail.copy-folder", show=False),
-        Binding("escape", "back", "Back", id="detail.back"),
+        Binding("escape", "back", "Back", id="detail.back", show=False),
     ]
 
     def __init__(self, path: Path) -> None:
@@ -153,6 +153,12 @@ class RunDetailScreen(Screen[None]):
         if plan is None:
             return None
         return docker_commands(self.run.metadata.run_id, plan, self.run.metadata.image_tag)[1]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """No "copy docker run" for a run that built no image (a dry run, a failure): there is nothing to run."""
+        if action == "copy_docker_run":
+            return self.run.metadata.image_tag is not None
+        return True
 
     def action_copy_docker_run(self) -> None:
         command = self.docker_run_command()
