@@ -80,7 +80,8 @@ def build_run_config(flags: Mapping[str, Any], env: Mapping[str, str]) -> RunCon
         if flags.get(key) is not None:
             limits[key] = flags[key]
     for key, value in flags.items():
-        if value is not None and key not in ("memory", "cpus", "pids", "model", "base_url", "api_key"):
+        if value is not None and key not in ("memory", "cpus", "pids", "model", "base_url", "api_key",
+                                             "allow_base_image"):
             values[key] = value
     if env.get("PAPER2RUN_BASE_IMAGE_MAP"):
         try:
@@ -102,6 +103,10 @@ def build_run_config(flags: Mapping[str, Any], env: Mapping[str, str]) -> RunCon
         if not ca.is_file():
             errors.append(f"--ca-cert: {ca} does not exist — give the path of a PEM CA bundle")
         values["ca_cert"] = ca
+    allowed = [i.strip() for i in env.get("PAPER2RUN_ALLOWED_BASE_IMAGES", "").split(",") if i.strip()]
+    allowed += list(flags.get("allow_base_image") or [])
+    if allowed:
+        values["allowed_base_images"] = allowed
     if errors:
         raise ConfigErrors(errors)
     try:
