@@ -18,7 +18,7 @@ from scripted import (
 
 from paper2run_tui.engine.config import RunConfig
 from paper2run_tui.engine.contracts import EnvPlan, HumanDecision, PolicyVerdict
-from paper2run_tui.engine.pipeline import run_pipeline
+from paper2run_tui.engine.pipeline import ResumeSeed, run_pipeline
 from paper2run_tui.engine.ports import ListSink
 
 PY_REPO = {"requirements.txt": "six==1.16.0\n", "demo/__init__.py": "import six\n"}
@@ -49,18 +49,18 @@ def test_a_refused_repair_ends_the_headless_run_with_the_reason(py_repo: Path, t
     executor = ScriptedExecutor([Step(build_ok=False), Step()])
     outcome = run_pipeline(RunConfig(repo=str(py_repo), out=tmp_path), ListSink(), planner=FixedPlanner(BASE_PLAN),
                            diagnoser=ScriptedDiagnoser([repair(BASE_PLAN, **SMUGGLED)]), executor=executor)
-    assert outcome.status == "refused-by-policy" and outcome.exit_code == 10
+    assert outcome.status == "refused-by-plan-policy" and outcome.exit_code == 10
     assert "workdir" in outcome.reason and "line break" in outcome.reason
     assert len(executor.builds) == 1, "the refused repair was never built"
     assert outcome.run_dir is not None
     assert [f.rule for f in verdict_of(outcome.run_dir, 2).findings] == ["control-character"]
-    assert "refused-by-policy" in (outcome.run_dir / "report.md").read_text()
+    assert "refused-by-plan-policy" in (outcome.run_dir / "report.md").read_text()
 
 
 def test_a_flag_refuses_under_auto_approval(py_repo: Path, tmp_path: Path) -> None:
     outcome = run_pipeline(RunConfig(repo=str(py_repo), out=tmp_path), ListSink(),
                            planner=FixedPlanner(BASE_PLAN.model_copy(update=FLAGGED)), executor=ScriptedExecutor([Step()]))
-    assert outcome.status == "refused-by-policy" and "pipes a download into a shell" in outcome.reason
+    assert outcome.status == "refused-by-plan-policy" and "pipes a download into a shell" in outcome.reason
 
 
 def test_a_flag_opens_the_gate_for_a_person_even_for_the_first_plan(py_repo: Path, tmp_path: Path) -> None:
@@ -103,10 +103,10 @@ def test_approving_a_refused_plan_is_not_possible(py_repo: Path, tmp_path: Path)
 def test_a_resumed_plan_passes_the_policy_too(py_repo: Path, tmp_path: Path) -> None:
     bad = EnvPlan.model_validate({**BASE_PLAN.model_dump(), "base_image": "registry.evil.example/python:3.11-slim"})
     outcome = run_pipeline(RunConfig(repo=str(py_repo), out=tmp_path), ListSink(), executor=ScriptedExecutor([Step()]),
-                           initial_plan=bad)
-    assert outcome.status == "refused-by-policy" and "not an allowed base image" in outcome.reason
+                           resume=ResumeSeed(plan=bad))
+    assert outcome.status == "refused-by-plan-policy" and "not an allowed base image" in outcome.reason
     allowed = RunConfig(repo=str(py_repo), out=tmp_path, allowed_base_images=["registry.evil.example/*"])
-    assert run_pipeline(allowed, ListSink(), executor=ScriptedExecutor([Step()]), initial_plan=bad).status == "success"
+    assert run_pipeline(allowed, ListSink(), executor=ScriptedExecutor([Step()]), resume=ResumeSeed(plan=bad)).status == "success"
 
 
 def test_headless_prints_one_line_per_finding(py_repo: Path, tmp_path: Path) -> None:
@@ -125,9 +125,10 @@ def test_headless_prints_one_line_per_finding(py_repo: Path, tmp_path: Path) -> 
     ]
 
 
-def test_allowed_base_images_come_from_the_flag_and_the_environment() -> None:
+def test_allowed_base_images_come_from_the_flag_and_the_environment(monkeypatch, tmp_path: Path) -> None:
     from paper2run_tui.settings import build_run_config
 
-    config = build_run_config({"repo": ".", "allow_base_image": ["ubuntu:22.04"]},
-                              {"PAPER2RUN_ALLOWED_BASE_IMAGES": "mirror.local/python:*, ghcr.io/x/y:1"})
+    monkeypatch.setenv("PAPER2RUN_ALLOWED_BASE_IMAGES", "mirror.local/python:*, ghcr.io/x/y:1")
+    monkeypatch.chdir(tmp_path)
+    config = build_run_config({"repo": ".", "allow_base_image": ["ubuntu:22.04"]})
     assert config.allowed_base_images == ["mirror.local/python:*", "ghcr.io/x/y:1", "ubuntu:22.04"]

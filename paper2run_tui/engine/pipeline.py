@@ -81,6 +81,20 @@ class Components:
     executor: Executor | None = None
 
 
+@dataclass
+class ResumeSeed:
+    """Where a resumed run starts: which plan, at which attempt number, what its gate shows, which checkout."""
+
+    plan: EnvPlan
+    label: str = ""  # "<run_id>/<NN>" of the attempt it continues
+    first_attempt: int = 1
+    name: str | None = None  # the source's name, so the run folder is named after it and not after the copy
+    checkout: Path | None = None  # the old run's repo/ copy: a resume works offline and on the same commit
+    diagnosis: DiagnosisDecision | None = None
+    previous: EnvPlan | None = None
+    gate: bool = False  # ask at the first attempt (the TUI's resume: edit the plan before the build)
+
+
 class _Finish(Exception):
     """Ends the run with a status (control flow inside the loop)."""
 
@@ -143,8 +157,7 @@ def run_pipeline(
     planner: Planner | None = None,
     diagnoser: Diagnoser | None = None,
     executor: Executor | None = None,
-    initial_plan: EnvPlan | None = None,
-    resumed_from: str | None = None,
+    resume: ResumeSeed | None = None,
 ) -> RunOutcome:
     """Run one reproduction to its end and return how it ended. Never raises for expected failures."""
     from .acquire.repo import parse_repo_spec
@@ -153,7 +166,8 @@ def run_pipeline(
     cancel = cancel or CancelToken()
     try:
         source = parse_repo_spec(config.repo)
-        folder = RunFolder.create(config.out, source.name, config.run_id)
+        name = resume.name if resume and resume.name else source.name
+        folder = RunFolder.create(config.out, name, config.run_id)
     except UserError as err:
         sink.emit(Message(level="error", text=str(err)))
         return RunOutcome(status="input-error", run_dir=None, exit_code=EXIT_CODES["input-error"], reason=str(err))
@@ -163,7 +177,7 @@ def run_pipeline(
         run_id=folder.run_id,
         tool_version=__version__,
         repo=redact(config.repo),
-        repo_name=source.name,
+        repo_name=name,
         ref=config.ref,
         paper=config.paper,
         dry_run=config.dry_run,
@@ -172,17 +186,18 @@ def run_pipeline(
         max_attempts=config.max_attempts,
         model=config.llm.model if config.llm.configured else None,
         base_url=config.llm.base_url if config.llm.configured else None,
-        resumed_from=resumed_from,
+        resumed_from=resume.label if resume else None,
     )
     run = _Run(config=config, folder=folder, sink=recorder, cancel=cancel, meta=meta)
     run.save_metadata()
+    folder.write_json("config.json", config.public_json())
     recorder.emit(
         RunStarted(run_dir=str(folder.root), repo=meta.repo, dry_run=config.dry_run, max_attempts=config.max_attempts)
     )
     status: RunStatus = "exception"
     reason = ""
     try:
-        _execute(run, source, reviewer, Components(planner, diagnoser, executor), initial_plan)
+        _execute(run, source, reviewer, Components(planner, diagnoser, executor), resume)
     except _Finish as fin:
         status, reason = fin.status, fin.reason
     except (Cancelled, KeyboardInterrupt) as exc:
@@ -223,13 +238,16 @@ def _finish(run: _Run, status: RunStatus, reason: str) -> RunOutcome:
 
 
 def _execute(
-    run: _Run, source: Any, reviewer: Reviewer | None, parts: Components, initial_plan: EnvPlan | None
+    run: _Run, source: Any, reviewer: Reviewer | None, parts: Components, resume: ResumeSeed | None
 ) -> None:
-    from .acquire.repo import acquire_repo
+    from .acquire.repo import acquire_repo, parse_repo_spec
 
     config, folder = run.config, run.folder
+    origin, ref = source, config.ref
+    if resume is not None and resume.checkout is not None:
+        origin, ref = parse_repo_spec(str(resume.checkout)), None
     with run.phase("acquire", detail=run.meta.repo):
-        acquired = acquire_repo(source, folder.repo_dir, config.ref, run.sink, run.cancel)
+        acquired = acquire_repo(origin, folder.repo_dir, ref, run.sink, run.cancel)
     run.meta.commit_sha = acquired.commit_sha
     run.meta.commit_date = acquired.commit_date
     folder.write_json("repo.json", acquired)
@@ -243,7 +261,7 @@ def _execute(
 
         facts = analyze_repo(
             folder.repo_dir,
-            name=source.name,
+            name=run.meta.repo_name,
             commit=acquired.commit_sha,
             commit_date=acquired.commit_date,
             cancel=run.cancel,
@@ -268,8 +286,8 @@ def _execute(
         facts=facts, repo_dir=folder.repo_dir, paper=run.paper, local_images=local_images,
         gpu_available=_gpu_runtime(executor), base_image_map=config.base_image_map, run_id=folder.run_id,
     )
-    if initial_plan is not None:
-        plan, plan_source = initial_plan, "resumed"
+    if resume is not None:
+        plan, plan_source = resume.plan, "resumed"
     else:
         with run.phase("plan"):
             result = planner.plan(ctx, run.sink, run.cancel)
@@ -279,10 +297,10 @@ def _execute(
 
     history: list[FailedAttempt] = []
     preflighted = False
-    attempt = 1
+    first = attempt = resume.first_attempt if resume is not None else 1
     while True:
         plan, plan_source, decision, verdict = _gate(run, reviewer, planner, ctx, attempt, plan, plan_source,
-                                                     history)
+                                                     history, resume if attempt == first else None, first)
         run.plan = plan
         dockerfile = _render(run, plan, attempt, plan_source, verdict)
         summary = AttemptSummary(
@@ -303,7 +321,7 @@ def _execute(
         failed = _attempt(run, executor, plan, dockerfile, attempt, summary)
         if failed is None:
             raise _Finish("success", f"smoke run passed on attempt {attempt} ({run.meta.smoke_outcome})")
-        diagnosis = _diagnose(run, diagnoser, ctx, failed, history, attempt)
+        diagnosis = _diagnose(run, diagnoser, ctx, failed, history, attempt, attempt - first + 1)
         history.append(failed)
         summary.diagnosis = diagnosis.reason
         summary.matched_rules = list(diagnosis.matched_rules)
@@ -314,7 +332,7 @@ def _execute(
             )  # type: ignore[assignment]
             raise _Finish(status, diagnosis.reason)
         assert diagnosis.new_plan is not None
-        if attempt >= config.max_attempts:
+        if attempt - first + 1 >= config.max_attempts:
             folder.write_json(f"attempts/{attempt:02d}/next_plan.json", diagnosis.new_plan)
             raise _Finish(
                 "max-attempts-exhausted",
@@ -359,15 +377,22 @@ def _gate(
     plan: EnvPlan,
     plan_source: str,
     history: list[FailedAttempt],
+    resume: ResumeSeed | None = None,
+    first: int = 1,
 ) -> tuple[EnvPlan, str, HumanDecision | None, PolicyVerdict]:
     """Every plan passes here before it is rendered, whoever wrote it: first the plan policy, then the gate
-    when a person (or the approval policy) decides. Returns the plan to run and its verdict.
+    when a person (or the approval policy) decides: a repair, the first plan when gate_initial, a resume that asks
+    to edit. Returns the plan to run and its verdict.
 
     A refused plan never leaves: the LLM's first plan falls back to the deterministic planner's; with a person
-    at the gate, they see the findings and may edit or reject; otherwise the run ends refused-by-policy.
+    at the gate, they see the findings and may edit or reject; otherwise the run ends refused-by-plan-policy.
     A flag needs a person: with one the gate opens (even for a first plan), without one it refuses.
     """
     previous = history[-1] if history else None
+    previous_plan = previous.plan if previous else (resume.previous if resume else None)
+    diagnosis = _last_diagnosis(run, attempt - 1) or (resume.diagnosis if resume else None)
+    uses_reason = bool(getattr(planner, "uses_rejection_reason", False))
+    rejected: set[str] = set()
     decision: HumanDecision | None = None
     replans = rounds = 0
     while True:
@@ -375,7 +400,7 @@ def _gate(
         verdict = _police(run, attempt, plan, plan_source)
         if plan_source == "user" and not verdict.refused:
             return plan, plan_source, decision, verdict  # the person saw these findings live as they edited
-        if verdict.blocks and plan_source == "llm" and attempt == 1:
+        if verdict.blocks and plan_source == "llm" and attempt == first and resume is None:
             run.folder.write_json(f"attempts/{attempt:02d}/refused_plan.json", plan)
             run.note(f"the LLM's plan was refused by the plan policy ({verdict.summary()}); "
                      "the deterministic planner's plan is used instead", "warning")
@@ -383,18 +408,19 @@ def _gate(
             continue
         person = run.config.approve == "ask" and reviewer is not None
         if verdict.blocks and not person:
-            who = "repair" if attempt > 1 else "first"
-            raise _Finish("refused-by-policy",
+            who = "repair" if attempt > first else "first"
+            raise _Finish("refused-by-plan-policy",
                           f"the {who} plan for attempt {attempt} ({plan_source}) was refused by the plan policy: "
                           f"{verdict.summary()}")
-        if attempt == 1 and not run.config.gate_initial and not verdict.findings:
+        asked = attempt != first or run.config.gate_initial or (resume is not None and resume.gate)
+        if not asked and not verdict.findings:
             return plan, plan_source, None, verdict
         if rounds > MAX_REPLANS + 3:
-            raise _Finish("refused-by-policy", f"no acceptable plan for attempt {attempt}: {verdict.summary()}")
+            raise _Finish("refused-by-plan-policy", f"no acceptable plan for attempt {attempt}: {verdict.summary()}")
         request = GateRequest(
-            attempt=attempt, kind="initial" if attempt == 1 else "repair", proposed=plan,
-            previous=previous.plan if previous else None, diagnosis=_last_diagnosis(run, attempt - 1),
-            plan_source=plan_source, verdict=verdict, dockerfile=_preview(run, plan, attempt),
+            attempt=attempt, kind="initial" if attempt == first and resume is None else "repair", proposed=plan,
+            previous=previous_plan, diagnosis=diagnosis, plan_source=plan_source, replan_uses_reason=uses_reason,
+            verdict=verdict, dockerfile=_preview(run, plan, attempt),
             previous_dockerfile=previous.dockerfile if previous else "",
             render_inputs=_dockerfile_inputs(run, attempt), policy=_policy_context(run),
         )
@@ -416,17 +442,24 @@ def _gate(
             plan, plan_source = decision.plan, "user"
             continue
         reason = decision.reason or "rejected"
+        by: RunStatus = "rejected-by-user" if decision.decided_by == "person" else "rejected-by-policy"
         if decision.then == "stop":
             run.meta.attempts.append(AttemptSummary(number=attempt, plan_source=plan_source, decision="reject"))
-            raise _Finish("rejected-by-user", f"plan for attempt {attempt} rejected: {reason}")
+            raise _Finish(by, f"plan for attempt {attempt} rejected: {reason}")
         replans += 1
         if replans > MAX_REPLANS:
             raise _Finish("rejected-by-user", f"{MAX_REPLANS} plans rejected in a row for attempt {attempt}")
+        rejected.add(plan.fingerprint())
         ctx.rejected.append((plan, reason))
         ctx.failed = [f.plan for f in history]
         with run.phase("plan", attempt, detail="asked again after a rejection"):
             result = planner.plan(ctx, run.sink, run.cancel)
         plan, plan_source = result.plan, result.source
+        if not uses_reason and plan.fingerprint() in rejected | {f.plan.fingerprint() for f in history}:
+            run.meta.attempts.append(AttemptSummary(number=attempt, plan_source=plan_source, decision="reject"))
+            raise _Finish(by, f"plan for attempt {attempt} rejected ({reason}), and the planner proposed the same "
+                          "plan again: no planner here can use a rejection's reason (no LLM); resume with an "
+                          "edited plan instead")
 
 
 def _police(run: _Run, attempt: int, plan: EnvPlan, plan_source: str) -> PolicyVerdict:
@@ -573,11 +606,12 @@ def _attempt(
 def _diagnose(
     run: _Run, diagnoser: Diagnoser, ctx: PlanContext, failed: FailedAttempt, history: list[FailedAttempt],
     attempt: int,
+    tries: int,
 ) -> DiagnosisDecision:
     dctx = DiagnosisContext(
         facts=ctx.facts, repo_dir=ctx.repo_dir, attempt=failed, history=list(history), paper=run.paper,
         rejected=list(ctx.rejected), local_images=ctx.local_images, base_image_map=ctx.base_image_map,
-        attempts_left=run.config.max_attempts - attempt,
+        attempts_left=run.config.max_attempts - tries,
     )
     with run.phase("diagnose", attempt):
         diagnosis = diagnoser.diagnose(dctx, run.sink, run.cancel)

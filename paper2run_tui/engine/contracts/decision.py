@@ -26,6 +26,9 @@ class GateRequest(BaseModel):
     #: So the gate re-renders and re-checks an edit exactly as the engine will.
     render_inputs: DockerfileInputs | None = None
     policy: PolicyContext | None = None
+    replan_uses_reason: bool = Field(
+        default=True, description="Whether the planner asked again after a rejection reads its reason (an LLM does)"
+    )
 
 
 class HumanDecision(BaseModel):

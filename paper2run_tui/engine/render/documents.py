@@ -18,8 +18,9 @@ VERDICTS: dict[str, str] = {
     "stopped-by-rules": "A known failure was recognised that a new environment cannot fix, or no known fix applied.",
     "max-attempts-exhausted": "Every attempt failed; repairs were still being proposed when the attempts ran out.",
     "smoke-failed": "The smoke command failed and no diagnosis was produced.",
-    "rejected-by-user": "A person (or the approval policy) rejected the proposed plan, so the run stopped there.",
-    "refused-by-policy": "The plan policy refused the plan (the reason is above; every finding is in "
+    "rejected-by-user": "A person rejected the proposed plan, so the run stopped there.",
+    "rejected-by-policy": "The approval policy (--approve never) rejected the repair plan, so the run stopped there.",
+    "refused-by-plan-policy": "The plan policy refused the plan (the reason is above; every finding is in "
     "attempts/NN/policy.json), so nothing was built from it.",
     "interrupted": "The run was interrupted (Ctrl-C or quit) before it finished; everything up to then is recorded.",
     "unsupported": "This repository is not one paper2run-tui can build yet.",
@@ -42,11 +43,12 @@ NEXT_STEPS: dict[str, list[str]] = {
     "max-attempts-exhausted": ["Rerun with a higher --max-attempts, or resume from the last attempt with an "
                                "edited plan (the TUI's runs browser)."],
     "smoke-failed": ["Read attempts/NN/smoke_stderr.log; edit the smoke command if it needs data or a GPU."],
-    "refused-by-policy": [
+    "refused-by-plan-policy": [
         "Read attempts/NN/policy.json: each finding names the field and why it was refused or flagged.",
         "Rerun with --approve ask to decide flagged plans yourself, or allow a base image with --allow-base-image.",
     ],
     "rejected-by-user": ["Resume from the last attempt and edit the plan, or rerun with --approve auto."],
+    "rejected-by-policy": ["Resume from the last attempt with --approve ask (or auto) to apply the repair."],
     "interrupted": ["Resume the run from its last attempt (runs browser), or start it again."],
     "exception": ["Look at logs/exception.txt; rerun with the same arguments once fixed."],
     "unsupported": ["Only Python repositories are built today; the facts above say what was found."],
