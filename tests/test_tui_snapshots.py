@@ -7,6 +7,7 @@ Update after an intended change with: pytest tests/test_tui_snapshots.py --snaps
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,16 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
     write_past_runs(Path("runs"))
     return tmp_path
+
+
+@pytest.fixture
+def in_fixed_tmp(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """Like in_tmp, in a folder whose path has the same length every time: a resumed run logs the absolute path of
+    the checkout it copies, and the log's horizontal scrollbar follows the longest line."""
+    with tempfile.TemporaryDirectory(prefix="p2r-snap-") as folder:
+        monkeypatch.chdir(folder)
+        write_past_runs(Path("runs"))
+        yield Path(folder)
 
 
 def test_home(in_tmp: Path, snap_compare) -> None:  # type: ignore[no-untyped-def]
@@ -56,7 +67,7 @@ def test_help(in_tmp: Path, snap_compare) -> None:  # type: ignore[no-untyped-de
     assert snap_compare(scene_app("home"), run_before=settle_help, terminal_size=(120, 40))
 
 
-def test_resumed_run_gate(in_tmp: Path, snap_compare) -> None:  # type: ignore[no-untyped-def]
+def test_resumed_run_gate(in_fixed_tmp: Path, snap_compare) -> None:  # type: ignore[no-untyped-def]
     assert snap_compare(scene_app("home"), run_before=settle_resumed_gate, terminal_size=(120, 40))
 
 
@@ -65,7 +76,7 @@ SMALL = [("home", settle_home), ("runs", settle_runs), ("home", settle_gate_inva
 
 
 @pytest.mark.parametrize(("start", "settle"), SMALL, ids=[s.__name__.removeprefix("settle_") for _, s in SMALL])
-def test_every_screen_at_80x24(start: str, settle, in_tmp: Path, snap_compare) -> None:  # type: ignore[no-untyped-def]
+def test_every_screen_at_80x24(start: str, settle, in_fixed_tmp: Path, snap_compare) -> None:  # type: ignore[no-untyped-def]
     assert snap_compare(scene_app(start), run_before=settle, terminal_size=(80, 24))
 
 

@@ -428,6 +428,7 @@ async def settle_resumed_gate(pilot) -> None:  # type: ignore[no-untyped-def]
     """Resuming the failed attempt 1 of a past run: the real pipeline opens the gate on the plan that failed, with
     its diagnosis, before attempt 2 is built (the repository is the past run's own checkout)."""
     from conftest import write_tree
+    from textual.widgets import Log
 
     from paper2run_tui.settings import config_from_run
     from paper2run_tui.tui.bridge import EngineParts, resume_job
@@ -441,6 +442,10 @@ async def settle_resumed_gate(pilot) -> None:  # type: ignore[no-untyped-def]
     parts = EngineParts(planner=FixedPlanner(), diagnoser=StreamingDiagnoser(), executor=FlakyExecutor())
     app.start_job(resume_job(past, 1, parts, config))
     await wait_until(pilot, lambda: isinstance(app.screen, GateScreen), timeout=30)
+    log = app.last_run.query_one(Log)
+    await wait_until(pilot, lambda: log.lines and log.lines[-1].startswith("? the plan for attempt 2"))
+    log.scroll_end(animate=False)
     await pilot.pause(0.3)
     no_blink(app)
     await pilot.pause(0.2)
+    await pilot.wait_for_scheduled_animations()
