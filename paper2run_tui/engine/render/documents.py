@@ -19,7 +19,10 @@ VERDICTS: dict[str, str] = {
     "max-attempts-exhausted": "Every attempt failed; repairs were still being proposed when the attempts ran out.",
     "smoke-failed": "The smoke command failed and no diagnosis was produced.",
     "rejected-by-user": "A person (or the approval policy) rejected the proposed plan, so the run stopped there.",
-    "interrupted": "The run was interrupted (Ctrl-C or quit) before it finished; everything up to then is recorded.",
+    "interrupted": "The run was interrupted (Ctrl-C, SIGTERM, SIGHUP or quit) before it finished; everything up to "
+                   "then is recorded.",
+    "engine-lost": "The connection to the Docker engine was lost during a build or smoke run, so that attempt has "
+                   "no result; everything up to then is recorded.",
     "unsupported": "This repository is not one paper2run-tui can build yet.",
     "exception": "paper2run-tui itself failed; the traceback is in logs/exception.txt. Please report it.",
     "input-error": "The input could not be used (see the reason above).",
@@ -41,6 +44,8 @@ NEXT_STEPS: dict[str, list[str]] = {
                                "edited plan (the TUI's runs browser)."],
     "smoke-failed": ["Read attempts/NN/smoke_stderr.log; edit the smoke command if it needs data or a GPU."],
     "rejected-by-user": ["Resume from the last attempt and edit the plan, or rerun with --approve auto."],
+    "engine-lost": ["Check the engine (`docker info`), then resume the run from its last attempt "
+                    "(`paper2run-tui resume RUN_DIR`); the resume removes what the lost attempt left on the engine."],
     "interrupted": ["Resume the run from its last attempt (runs browser), or start it again."],
     "exception": ["Look at logs/exception.txt; rerun with the same arguments once fixed."],
     "unsupported": ["Only Python repositories are built today; the facts above say what was found."],
