@@ -218,16 +218,20 @@ async def test_open_a_past_run_and_resume_from_its_attempt(demo: Path, tmp_path:
         detail = app.screen
         assert isinstance(detail, RunDetailScreen) and detail.path == past and detail.selected == 1
         assert "Failed building wheel" in "\n".join(detail.query_one("#a-logs-text", Log).lines)
-        await pilot.press("u")  # resume from the selected attempt
+        await pilot.press("u")  # resume from the selected attempt: the gate shows its plan before the build
+        gate = await open_gate(pilot, app)
+        assert gate.request.attempt == 2 and gate.request.proposed == REPAIRED
+        await pilot.press("ctrl+s")
         await pilot.pause()
         resumed = app.screen
         assert isinstance(resumed, RunScreen) and resumed.job.resumed_from == f"{past.name}/01"
         new_dir = await finished(pilot, resumed)
         assert resumed.status == "success"
-    assert new_dir != past and new_dir.parent == out
+    assert new_dir != past and new_dir.parent == out and new_dir.name.startswith("demo-")
     meta = metadata(new_dir)
     assert meta.resumed_from == f"{past.name}/01" and meta.attempts[0].plan_source == "resumed"
-    assert EnvPlan.model_validate_json((new_dir / "attempts/01/plan.json").read_text()) == REPAIRED
+    assert meta.repo == metadata(past).repo and [a.number for a in meta.attempts] == [2]
+    assert EnvPlan.model_validate_json((new_dir / "attempts/02/plan.json").read_text()) == REPAIRED
     assert metadata(past).status == "max-attempts-exhausted"  # the old run is left as it was
 
 

@@ -81,6 +81,20 @@ class Components:
     executor: Executor | None = None
 
 
+@dataclass
+class ResumeSeed:
+    """Where a resumed run starts: which plan, at which attempt number, what its gate shows, which checkout."""
+
+    plan: EnvPlan
+    label: str = ""  # "<run_id>/<NN>" of the attempt it continues
+    first_attempt: int = 1
+    name: str | None = None  # the source's name, so the run folder is named after it and not after the copy
+    checkout: Path | None = None  # the old run's repo/ copy: a resume works offline and on the same commit
+    diagnosis: DiagnosisDecision | None = None
+    previous: EnvPlan | None = None
+    gate: bool = False  # ask at the first attempt (the TUI's resume: edit the plan before the build)
+
+
 class _Finish(Exception):
     """Ends the run with a status (control flow inside the loop)."""
 
@@ -156,8 +170,7 @@ def run_pipeline(
     planner: Planner | None = None,
     diagnoser: Diagnoser | None = None,
     executor: Executor | None = None,
-    initial_plan: EnvPlan | None = None,
-    resumed_from: str | None = None,
+    resume: ResumeSeed | None = None,
 ) -> RunOutcome:
     """Run one reproduction to its end and return how it ended. Never raises for expected failures."""
     from .acquire.repo import parse_repo_spec
@@ -166,7 +179,8 @@ def run_pipeline(
     cancel = cancel or CancelToken()
     try:
         source = parse_repo_spec(config.repo)
-        folder = RunFolder.create(config.out, source.name, config.run_id)
+        name = resume.name if resume and resume.name else source.name
+        folder = RunFolder.create(config.out, name, config.run_id)
     except UserError as err:
         sink.emit(Message(level="error", text=str(err)))
         return RunOutcome(status="input-error", run_dir=None, exit_code=EXIT_CODES["input-error"], reason=str(err))
@@ -176,7 +190,7 @@ def run_pipeline(
         run_id=folder.run_id,
         tool_version=__version__,
         repo=redact(config.repo),
-        repo_name=source.name,
+        repo_name=name,
         ref=config.ref,
         paper=config.paper,
         dry_run=config.dry_run,
@@ -185,12 +199,13 @@ def run_pipeline(
         max_attempts=config.max_attempts,
         model=config.llm.model if config.llm.configured else None,
         base_url=config.llm.base_url if config.llm.configured else None,
-        resumed_from=resumed_from,
+        resumed_from=resume.label if resume else None,
         pid=os.getpid(),
         host=socket.gethostname(),
     )
     run = _Run(config=config, folder=folder, sink=recorder, cancel=cancel, meta=meta)
     run.save_metadata()
+    folder.write_json("config.json", config.public_json())
     threading.Thread(target=run.heartbeat, name="run-heartbeat", daemon=True).start()
     recorder.emit(
         RunStarted(run_dir=str(folder.root), repo=meta.repo, dry_run=config.dry_run, max_attempts=config.max_attempts)
@@ -198,7 +213,7 @@ def run_pipeline(
     status: RunStatus = "exception"
     reason = ""
     try:
-        _execute(run, source, reviewer, Components(planner, diagnoser, executor), initial_plan)
+        _execute(run, source, reviewer, Components(planner, diagnoser, executor), resume)
     except _Finish as fin:
         status, reason = fin.status, fin.reason
     except (Cancelled, KeyboardInterrupt) as exc:
@@ -244,13 +259,16 @@ def _finish(run: _Run, status: RunStatus, reason: str) -> RunOutcome:
 
 
 def _execute(
-    run: _Run, source: Any, reviewer: Reviewer | None, parts: Components, initial_plan: EnvPlan | None
+    run: _Run, source: Any, reviewer: Reviewer | None, parts: Components, resume: ResumeSeed | None
 ) -> None:
-    from .acquire.repo import acquire_repo
+    from .acquire.repo import acquire_repo, parse_repo_spec
 
     config, folder = run.config, run.folder
+    origin, ref = source, config.ref
+    if resume is not None and resume.checkout is not None:
+        origin, ref = parse_repo_spec(str(resume.checkout)), None
     with run.phase("acquire", detail=run.meta.repo):
-        acquired = acquire_repo(source, folder.repo_dir, config.ref, run.sink, run.cancel)
+        acquired = acquire_repo(origin, folder.repo_dir, ref, run.sink, run.cancel)
     run.meta.commit_sha = acquired.commit_sha
     run.meta.commit_date = acquired.commit_date
     folder.write_json("repo.json", acquired)
@@ -264,7 +282,7 @@ def _execute(
 
         facts = analyze_repo(
             folder.repo_dir,
-            name=source.name,
+            name=run.meta.repo_name,
             commit=acquired.commit_sha,
             commit_date=acquired.commit_date,
             cancel=run.cancel,
@@ -290,8 +308,8 @@ def _execute(
         facts=facts, repo_dir=folder.repo_dir, paper=run.paper, local_images=local_images,
         gpu_available=_gpu_runtime(executor), base_image_map=config.base_image_map, run_id=folder.run_id,
     )
-    if initial_plan is not None:
-        plan, plan_source = initial_plan, "resumed"
+    if resume is not None:
+        plan, plan_source = resume.plan, "resumed"
     else:
         with run.phase("plan"):
             result = planner.plan(ctx, run.sink, run.cancel)
@@ -301,9 +319,10 @@ def _execute(
 
     history: list[FailedAttempt] = []
     preflighted = False
-    attempt = 1
+    first = attempt = resume.first_attempt if resume is not None else 1
     while True:
-        plan, plan_source, decision = _gate(run, reviewer, planner, ctx, attempt, plan, plan_source, history)
+        plan, plan_source, decision = _gate(run, reviewer, planner, ctx, attempt, plan, plan_source, history,
+                                            resume if attempt == first else None, first)
         run.plan = plan
         dockerfile = _render(run, plan, attempt, plan_source)
         summary = AttemptSummary(
@@ -324,7 +343,7 @@ def _execute(
         failed = _attempt(run, executor, plan, dockerfile, attempt, summary)
         if failed is None:
             raise _Finish("success", f"smoke run passed on attempt {attempt} ({run.meta.smoke_outcome})")
-        diagnosis = _diagnose(run, diagnoser, ctx, failed, history, attempt)
+        diagnosis = _diagnose(run, diagnoser, ctx, failed, history, attempt, attempt - first + 1)
         history.append(failed)
         summary.diagnosis = diagnosis.reason
         summary.matched_rules = list(diagnosis.matched_rules)
@@ -335,7 +354,7 @@ def _execute(
             )  # type: ignore[assignment]
             raise _Finish(status, diagnosis.reason)
         assert diagnosis.new_plan is not None
-        if attempt >= config.max_attempts:
+        if attempt - first + 1 >= config.max_attempts:
             folder.write_json(f"attempts/{attempt:02d}/next_plan.json", diagnosis.new_plan)
             raise _Finish(
                 "max-attempts-exhausted",
@@ -380,15 +399,21 @@ def _gate(
     plan: EnvPlan,
     plan_source: str,
     history: list[FailedAttempt],
+    resume: ResumeSeed | None = None,
+    first: int = 1,
 ) -> tuple[EnvPlan, str, HumanDecision | None]:
-    """Ask the gate about a repair (and about the first plan when gate_initial). Returns the plan to run."""
-    if attempt == 1 and not run.config.gate_initial:
+    """Ask the gate about a repair (and about the first plan when gate_initial, or a resume that asks to edit).
+    Returns the plan to run."""
+    if attempt == first and not run.config.gate_initial and not (resume is not None and resume.gate):
         return plan, plan_source, None
-    previous = history[-1].plan if history else None
+    previous = history[-1].plan if history else (resume.previous if resume else None)
+    diagnosis = _last_diagnosis(run, attempt - 1) or (resume.diagnosis if resume else None)
+    uses_reason = bool(getattr(planner, "uses_rejection_reason", False))
+    rejected: set[str] = set()
     for _ in range(MAX_REPLANS + 1):
         request = GateRequest(
-            attempt=attempt, kind="initial" if attempt == 1 else "repair", proposed=plan, previous=previous,
-            diagnosis=_last_diagnosis(run, attempt - 1), plan_source=plan_source,
+            attempt=attempt, kind="initial" if attempt == first and resume is None else "repair", proposed=plan,
+            previous=previous, diagnosis=diagnosis, plan_source=plan_source, replan_uses_reason=uses_reason,
         )
         with run.phase("gate", attempt):
             run.sink.emit(GateOpened(request=request))
@@ -404,14 +429,21 @@ def _gate(
             run.folder.write_text(f"{adir}/plan_diff.diff", plan_diff(plan, decision.plan))
             return decision.plan, "user", decision
         reason = decision.reason or "rejected"
+        by: RunStatus = "rejected-by-user" if decision.decided_by == "person" else "rejected-by-policy"
         if decision.then == "stop":
             run.meta.attempts.append(AttemptSummary(number=attempt, plan_source=plan_source, decision="reject"))
-            raise _Finish("rejected-by-user", f"plan for attempt {attempt} rejected: {reason}")
+            raise _Finish(by, f"plan for attempt {attempt} rejected: {reason}")
+        rejected.add(plan.fingerprint())
         ctx.rejected.append((plan, reason))
         ctx.failed = [f.plan for f in history]
         with run.phase("plan", attempt, detail="asked again after a rejection"):
             result = planner.plan(ctx, run.sink, run.cancel)
         plan, plan_source = result.plan, result.source
+        if not uses_reason and plan.fingerprint() in rejected | {f.plan.fingerprint() for f in history}:
+            run.meta.attempts.append(AttemptSummary(number=attempt, plan_source=plan_source, decision="reject"))
+            raise _Finish(by, f"plan for attempt {attempt} rejected ({reason}), and the planner proposed the same "
+                          "plan again: no planner here can use a rejection's reason (no LLM); resume with an "
+                          "edited plan instead")
     raise _Finish("rejected-by-user", f"{MAX_REPLANS} plans rejected in a row for attempt {attempt}")
 
 
@@ -520,11 +552,12 @@ def _attempt(
 def _diagnose(
     run: _Run, diagnoser: Diagnoser, ctx: PlanContext, failed: FailedAttempt, history: list[FailedAttempt],
     attempt: int,
+    tries: int,
 ) -> DiagnosisDecision:
     dctx = DiagnosisContext(
         facts=ctx.facts, repo_dir=ctx.repo_dir, attempt=failed, history=list(history), paper=run.paper,
         rejected=list(ctx.rejected), local_images=ctx.local_images, base_image_map=ctx.base_image_map,
-        attempts_left=run.config.max_attempts - attempt,
+        attempts_left=run.config.max_attempts - tries,
     )
     with run.phase("diagnose", attempt):
         diagnosis = diagnoser.diagnose(dctx, run.sink, run.cancel)

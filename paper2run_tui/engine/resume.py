@@ -1,57 +1,100 @@
-"""Resume a past run from a chosen attempt: a new run folder, the old attempt's plan as the first plan."""
+"""Resume a past run from any attempt: a new run folder that keeps the source's name and repository, continues
+the attempt numbers, and starts from the old run's configuration (config.json) with the given overrides.
+
+The first plan is the attempt's `next_plan.json` (a repair that ran out of attempts) when present, else the plan
+the attempt ran; a client may replace it (an edit, `--plan FILE`) or ask the gate to show it before the build.
+"""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 from .build.base import Executor
 from .config import RunConfig
-from .contracts import EnvPlan
+from .contracts import DiagnosisDecision, EnvPlan
 from .diagnose.base import Diagnoser
 from .errors import UserError
-from .pipeline import RunOutcome, run_pipeline
+from .pipeline import ResumeSeed, RunOutcome, run_pipeline
 from .plan.base import Planner
 from .ports import CancelToken, EventSink, Reviewer
-from .record.store import LoadedRun, load_run
+from .record.store import load_run
 
 
-def resume_config(run_dir: Path, from_attempt: int | None, **overrides: object) -> tuple[RunConfig, EnvPlan | None]:
-    """The config and first plan for resuming `run_dir` at `from_attempt` (None: its last attempt).
+def stored_config(run_dir: Path) -> dict[str, Any]:
+    """The old run's configuration: its config.json, or (runs made before it existed) what metadata.json kept."""
+    path = run_dir / "config.json"
+    if path.is_file():
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise UserError(f"{path} is not readable JSON: {exc}", "resume from another run, or fix the file") from None
+        if isinstance(data, dict):
+            data.setdefault("llm", {}).pop("key_sent", None)
+            return data
+    meta = load_run(run_dir).metadata
+    llm = {"model": meta.model, "base_url": meta.base_url} if meta.model else {}
+    return {"repo": meta.repo, "paper": meta.paper, "ref": meta.ref, "max_attempts": meta.max_attempts,
+            "approve": meta.approve if meta.approve in ("ask", "auto", "never") else "auto", "llm": llm}
 
-    The plan is the attempt's `next_plan.json` (a repair that ran out of attempts) when present, else the plan
-    the attempt ran. A run stopped before its first attempt resumes from the start (plan None). The repository is
-    taken from the old run's own checkout when that checkout was completed (repo.json), so a resume works offline.
-    """
+
+def key_was_sent(run_dir: Path) -> bool:
+    """Whether the old run sent a key to its endpoint (a resume sends the same setting's key, read again)."""
+    try:
+        data = json.loads((run_dir / "config.json").read_text(encoding="utf-8"))
+        return bool(data["llm"]["key_sent"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
+def resume_seed(run_dir: Path, from_attempt: int | None, *, plan: EnvPlan | None = None,
+                gate: bool = False) -> ResumeSeed | None:
+    """What the resumed run starts from: the attempt's plan (or `plan`), its diagnosis, the old checkout.
+
+    `from_attempt` None: the last attempt; a run stopped before its first attempt has none, and starts again
+    (None). A run stopped at the gate resumes with the plan it was asked about (proposed_plan.json). The old
+    checkout is used only when its acquire completed (repo.json): an interrupted copy is partial."""
     loaded = load_run(run_dir)
     if from_attempt is None:
         if not loaded.attempts:
-            return _config(run_dir, loaded, overrides), None
+            return None
         from_attempt = loaded.attempts[-1].number
     attempt = next((a for a in loaded.attempts if a.number == from_attempt), None)
     if attempt is None:
         numbers = ", ".join(str(a.number) for a in loaded.attempts) or "none"
         raise UserError(f"run {loaded.metadata.run_id} has no attempt {from_attempt}", f"attempts: {numbers}")
-    next_plan = attempt.path / "next_plan.json"
-    proposed = attempt.path / "proposed_plan.json"  # a run stopped at the gate: the plan it was asked about
-    plan = EnvPlan.model_validate_json(next_plan.read_bytes()) if next_plan.is_file() else attempt.plan
-    if plan is None and proposed.is_file():
-        plan = EnvPlan.model_validate_json(proposed.read_bytes())
+    if plan is None:
+        next_plan = attempt.path / "next_plan.json"
+        proposed = attempt.path / "proposed_plan.json"
+        plan = EnvPlan.model_validate_json(next_plan.read_bytes()) if next_plan.is_file() else attempt.plan
+        if plan is None and proposed.is_file():
+            plan = EnvPlan.model_validate_json(proposed.read_bytes())
     if plan is None:
         raise UserError(f"attempt {from_attempt} of {loaded.metadata.run_id} has no readable plan.json")
-    return _config(run_dir, loaded, overrides), plan
-
-
-def _config(run_dir: Path, loaded: LoadedRun, overrides: dict[str, object]) -> RunConfig:
-    meta = loaded.metadata
+    diagnosis = attempt.diagnosis if isinstance(attempt.diagnosis, DiagnosisDecision) else None
     repo_copy = run_dir / "repo"
-    complete = repo_copy.is_dir() and (run_dir / "repo.json").is_file()  # an interrupted acquire left a part
-    values: dict[str, object] = {
-        "repo": str(repo_copy) if complete else meta.repo,
-        "out": run_dir.parent,
-        "max_attempts": meta.max_attempts,
-        "approve": meta.approve,
-    }
-    values.update({k: v for k, v in overrides.items() if v is not None})
+    complete = repo_copy.is_dir() and (run_dir / "repo.json").is_file()
+    meta = loaded.metadata
+    return ResumeSeed(
+        plan=plan, label=f"{run_dir.name}/{from_attempt:02d}", first_attempt=from_attempt + 1,
+        name=meta.repo_name or None, checkout=repo_copy if complete else None,
+        diagnosis=diagnosis, previous=attempt.plan, gate=gate,
+    )
+
+
+def resume_config(run_dir: Path, **overrides: object) -> RunConfig:
+    """The old run's configuration with `overrides` (None = keep) on top, in the same runs folder."""
+    values = stored_config(run_dir)
+    values["out"] = run_dir.parent
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if key == "llm" and isinstance(value, dict):
+            values["llm"] = {**values.get("llm", {}), **value}
+        else:
+            values[key] = value
+    values.pop("run_id", None)
     return RunConfig.model_validate(values)
 
 
@@ -65,14 +108,13 @@ def resume_run(
     planner: Planner | None = None,
     diagnoser: Diagnoser | None = None,
     executor: Executor | None = None,
+    config: RunConfig | None = None,
+    plan: EnvPlan | None = None,
+    gate: bool = False,
     **overrides: object,
 ) -> RunOutcome:
-    if from_attempt is None:
-        attempts = load_run(run_dir).attempts
-        from_attempt = attempts[-1].number if attempts else None
-    config, plan = resume_config(run_dir, from_attempt, **overrides)
-    where = f"{from_attempt:02d}" if plan is not None and from_attempt is not None else "start"
+    seed = resume_seed(run_dir, from_attempt, plan=plan, gate=gate)
+    config = config if config is not None else resume_config(run_dir, **overrides)
     return run_pipeline(
-        config, sink, reviewer, cancel, planner=planner, diagnoser=diagnoser, executor=executor,
-        initial_plan=plan, resumed_from=f"{run_dir.name}/{where}",
+        config, sink, reviewer, cancel, planner=planner, diagnoser=diagnoser, executor=executor, resume=seed,
     )

@@ -19,6 +19,7 @@ from textual.screen import Screen
 
 from ..engine.config import RunConfig
 from ..engine.contracts import EXIT_CODES
+from ..engine.errors import UserError
 from .bridge import EngineJob, EngineParts, new_run_job, resume_job
 from .screens.confirm import ConfirmScreen
 from .screens.error import ErrorScreen
@@ -79,8 +80,27 @@ class Paper2RunApp(App[int]):
     def start_run(self, config: RunConfig) -> RunScreen:
         return self.start_job(new_run_job(config, self.parts))
 
-    def resume_run(self, run_dir: Path, attempt: int) -> RunScreen:
-        return self.start_job(resume_job(run_dir, attempt, self.parts))
+    def resume_run(self, run_dir: Path, attempt: int) -> RunScreen | None:
+        """Resume with the old run's settings (config.json), asking at the gate before the first build."""
+        from ..settings import config_from_run
+
+        try:
+            config = config_from_run(run_dir, {"approve": "ask"})
+        except UserError as err:
+            self.show_error(f"Cannot resume {run_dir.name}: {err}")
+            return None
+        return self.start_job(resume_job(run_dir, attempt, self.parts, config))
+
+    def rerun(self, run_dir: Path) -> RunScreen | None:
+        """A fresh run of the same source with the old run's settings (config.json): model, limits, image map."""
+        from ..settings import config_from_run
+
+        try:
+            config = config_from_run(run_dir, {"out": self.out})
+        except UserError as err:
+            self.show_error(f"Cannot re-run {run_dir.name}: {err}")
+            return None
+        return self.start_run(config)
 
     def start_job(self, job: EngineJob) -> RunScreen:
         live = self.live_runs()

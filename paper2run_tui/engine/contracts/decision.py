@@ -17,6 +17,9 @@ class GateRequest(BaseModel):
     previous: EnvPlan | None = None
     diagnosis: DiagnosisDecision | None = None
     plan_source: str = Field(default="", description="deterministic, llm, rules, user")
+    replan_uses_reason: bool = Field(
+        default=True, description="Whether the planner asked again after a rejection reads its reason (an LLM does)"
+    )
 
 
 class HumanDecision(BaseModel):

@@ -18,7 +18,8 @@ VERDICTS: dict[str, str] = {
     "stopped-by-rules": "A known failure was recognised that a new environment cannot fix, or no known fix applied.",
     "max-attempts-exhausted": "Every attempt failed; repairs were still being proposed when the attempts ran out.",
     "smoke-failed": "The smoke command failed and no diagnosis was produced.",
-    "rejected-by-user": "A person (or the approval policy) rejected the proposed plan, so the run stopped there.",
+    "rejected-by-user": "A person rejected the proposed plan, so the run stopped there.",
+    "rejected-by-policy": "The approval policy (--approve never) rejected the repair plan, so the run stopped there.",
     "interrupted": "The run was interrupted (Ctrl-C, SIGTERM, SIGHUP or quit) before it finished; everything up to "
                    "then is recorded.",
     "engine-lost": "The connection to the Docker engine was lost during a build or smoke run, so that attempt has "
@@ -46,6 +47,7 @@ NEXT_STEPS: dict[str, list[str]] = {
     "rejected-by-user": ["Resume from the last attempt and edit the plan, or rerun with --approve auto."],
     "engine-lost": ["Check the engine (`docker info`), then resume the run from its last attempt "
                     "(`paper2run-tui resume RUN_DIR`); the resume removes what the lost attempt left on the engine."],
+    "rejected-by-policy": ["Resume from the last attempt with --approve ask (or auto) to apply the repair."],
     "interrupted": ["Resume the run from its last attempt (runs browser), or start it again."],
     "exception": ["Look at logs/exception.txt; rerun with the same arguments once fixed."],
     "unsupported": ["Only Python repositories are built today; the facts above say what was found."],

@@ -13,7 +13,6 @@ from textual.screen import Screen
 from textual.widgets import Footer, Log, Markdown, OptionList, Static, TabbedContent, TabPane, TextArea
 from textual.widgets.option_list import Option
 
-from ...engine.config import RunConfig
 from ...engine.record.store import AttemptRecord, LoadedRun, load_run, shown_status
 from ...engine.render.documents import docker_commands
 from ..log_buffer import normalise_line
@@ -171,11 +170,7 @@ class RunDetailScreen(Screen[None]):
         self.notify(f"Run folder: {self.path} (copied)", timeout=8)
 
     def action_rerun(self) -> None:
-        meta = self.run.metadata
-        config = RunConfig(repo=meta.repo, paper=meta.paper, ref=meta.ref, out=self.app.out,  # type: ignore[attr-defined]
-                           max_attempts=meta.max_attempts, dry_run=meta.dry_run,
-                           approve=meta.approve if meta.approve in ("ask", "auto", "never") else "ask")  # type: ignore[arg-type]
-        self.app.start_run(config)  # type: ignore[attr-defined]
+        self.app.rerun(self.path)  # type: ignore[attr-defined]
 
     def action_resume(self) -> None:
         if self.selected is None:
