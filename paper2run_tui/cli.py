@@ -49,6 +49,9 @@ def _add_run_flags(p: argparse.ArgumentParser, *, repo_required: bool) -> None:
     p.add_argument("--memory", help="memory limit of containers, e.g. 4g")
     p.add_argument("--cpus", type=float, help="CPU limit of containers")
     p.add_argument("--pids", type=int, help="process limit of containers")
+    p.add_argument("--allow-base-image", action="append", metavar="IMAGE",
+                   help="allow this base image too (repeatable; a trailing * allows a prefix; also "
+                   "PAPER2RUN_ALLOWED_BASE_IMAGES, comma-separated)")
     p.add_argument("--headless", action="store_true", help="no TUI: one line per event (default when not a tty)")
 
 
@@ -190,7 +193,7 @@ class StopSignals:
 
 def _run_flags(args: argparse.Namespace) -> dict[str, Any]:
     keys = ("repo", "paper", "ref", "out", "timeout", "max_attempts", "model", "base_url", "dry_run", "approve",
-            "gate_initial", "ca_cert", "no_ca", "memory", "cpus", "pids")
+            "gate_initial", "ca_cert", "no_ca", "memory", "cpus", "pids", "allow_base_image")
     return {k: getattr(args, k, None) for k in keys}
 
 

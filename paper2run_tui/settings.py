@@ -65,6 +65,7 @@ class UserSettings(BaseSettings):
     cpus: str | None = None
     pids: str | None = None
     base_image_map: str | None = None
+    allowed_base_images: str | None = None
     model: str | None = None
     base_url: str | None = _env("PAPER2RUN_BASE_URL", "OPENAI_BASE_URL", "base_url")
     api_key: str | None = None
@@ -295,6 +296,11 @@ def build_run_config(flags: Mapping[str, Any], resolved: Resolved | None = None)
         if not ca.is_file():
             errors.append(f"--ca-cert: {ca} does not exist — give the path of a PEM CA bundle")
         values["ca_cert"] = ca
+    allowed = resolved.get("allowed_base_images") or ""
+    allowed_list = list(allowed) if isinstance(allowed, list) else str(allowed).split(",")
+    allowed_list += list(values.pop("allow_base_image", None) or [])
+    if any(i.strip() for i in allowed_list):
+        values["allowed_base_images"] = [i.strip() for i in allowed_list if i.strip()]
     if errors:
         raise ConfigErrors(errors)
     values["sources"] = {name: setting.source for name, setting in resolved.values.items()}

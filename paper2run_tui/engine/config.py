@@ -61,6 +61,11 @@ class RunConfig(BaseModel):
     base_image_map: dict[str, str] = Field(
         default_factory=dict, description="Python version -> image, overriding python:X.Y-slim (mirrors, offline)"
     )
+    allowed_base_images: list[str] = Field(
+        default_factory=list,
+        description="Base images the plan policy allows besides python:X.Y[-slim], nvidia/cuda and the image map "
+        "(a trailing * allows a prefix)",
+    )
     arxiv_base_url: str = "https://arxiv.org"
     cache_dir: Path | None = None
     keep_image: bool = True

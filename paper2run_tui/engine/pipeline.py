@@ -29,6 +29,7 @@ from .contracts import (
     DecisionMade,
     DiagnosisDecision,
     DiagnosisReady,
+    DockerfileInputs,
     EnvPlan,
     FactsReady,
     GateOpened,
@@ -40,6 +41,9 @@ from .contracts import (
     PhaseChanged,
     PhaseTiming,
     PlanProposed,
+    PolicyChecked,
+    PolicyContext,
+    PolicyVerdict,
     RepoFacts,
     RunFinished,
     RunMetadata,
@@ -51,10 +55,12 @@ from .errors import EngineLost, PreflightError, UnsupportedRepo, UserError
 from .gate import decide
 from .gate.plan_diff import plan_diff
 from .plan.base import PlanContext, Planner
+from .policy import check_plan
 from .ports import Cancelled, CancelToken, EventSink, Reviewer
 from .record.recorder import RecordingSink
 from .record.run_folder import RunFolder
-from .render import render_dockerfile, render_instructions, render_report
+from .render import render_instructions, render_report
+from .render.dockerfile import UnsafeValue, dockerfile_inputs, render_from_inputs
 
 #: How many times a person may reject a plan with "ask again" before the run stops.
 MAX_REPLANS = 3
@@ -321,10 +327,10 @@ def _execute(
     preflighted = False
     first = attempt = resume.first_attempt if resume is not None else 1
     while True:
-        plan, plan_source, decision = _gate(run, reviewer, planner, ctx, attempt, plan, plan_source, history,
-                                            resume if attempt == first else None, first)
+        plan, plan_source, decision, verdict = _gate(run, reviewer, planner, ctx, attempt, plan, plan_source,
+                                                     history, resume if attempt == first else None, first)
         run.plan = plan
-        dockerfile = _render(run, plan, attempt, plan_source)
+        dockerfile = _render(run, plan, attempt, plan_source, verdict)
         summary = AttemptSummary(
             number=attempt, plan_source=plan_source, plan_fingerprint=plan.fingerprint(),
             decision=decision.action if decision else None,
@@ -401,19 +407,50 @@ def _gate(
     history: list[FailedAttempt],
     resume: ResumeSeed | None = None,
     first: int = 1,
-) -> tuple[EnvPlan, str, HumanDecision | None]:
-    """Ask the gate about a repair (and about the first plan when gate_initial, or a resume that asks to edit).
-    Returns the plan to run."""
-    if attempt == first and not run.config.gate_initial and not (resume is not None and resume.gate):
-        return plan, plan_source, None
-    previous = history[-1].plan if history else (resume.previous if resume else None)
+) -> tuple[EnvPlan, str, HumanDecision | None, PolicyVerdict]:
+    """Every plan passes here before it is rendered, whoever wrote it: first the plan policy, then the gate
+    when a person (or the approval policy) decides: a repair, the first plan when gate_initial, a resume that asks
+    to edit. Returns the plan to run and its verdict.
+
+    A refused plan never leaves: the LLM's first plan falls back to the deterministic planner's; with a person
+    at the gate, they see the findings and may edit or reject; otherwise the run ends refused-by-plan-policy.
+    A flag needs a person: with one the gate opens (even for a first plan), without one it refuses.
+    """
+    previous = history[-1] if history else None
+    previous_plan = previous.plan if previous else (resume.previous if resume else None)
     diagnosis = _last_diagnosis(run, attempt - 1) or (resume.diagnosis if resume else None)
     uses_reason = bool(getattr(planner, "uses_rejection_reason", False))
     rejected: set[str] = set()
-    for _ in range(MAX_REPLANS + 1):
+    decision: HumanDecision | None = None
+    replans = rounds = 0
+    while True:
+        rounds += 1
+        verdict = _police(run, attempt, plan, plan_source)
+        if plan_source == "user" and not verdict.refused:
+            return plan, plan_source, decision, verdict  # the person saw these findings live as they edited
+        if verdict.blocks and plan_source == "llm" and attempt == first and resume is None:
+            run.folder.write_json(f"attempts/{attempt:02d}/refused_plan.json", plan)
+            run.note(f"the LLM's plan was refused by the plan policy ({verdict.summary()}); "
+                     "the deterministic planner's plan is used instead", "warning")
+            plan, plan_source = _deterministic(planner).plan(ctx, run.sink, run.cancel).plan, "llm-fallback-deterministic"
+            continue
+        person = run.config.approve == "ask" and reviewer is not None
+        if verdict.blocks and not person:
+            who = "repair" if attempt > first else "first"
+            raise _Finish("refused-by-plan-policy",
+                          f"the {who} plan for attempt {attempt} ({plan_source}) was refused by the plan policy: "
+                          f"{verdict.summary()}")
+        asked = attempt != first or run.config.gate_initial or (resume is not None and resume.gate)
+        if not asked and not verdict.findings:
+            return plan, plan_source, None, verdict
+        if rounds > MAX_REPLANS + 3:
+            raise _Finish("refused-by-plan-policy", f"no acceptable plan for attempt {attempt}: {verdict.summary()}")
         request = GateRequest(
             attempt=attempt, kind="initial" if attempt == first and resume is None else "repair", proposed=plan,
-            previous=previous, diagnosis=diagnosis, plan_source=plan_source, replan_uses_reason=uses_reason,
+            previous=previous_plan, diagnosis=diagnosis, plan_source=plan_source, replan_uses_reason=uses_reason,
+            verdict=verdict, dockerfile=_preview(run, plan, attempt),
+            previous_dockerfile=previous.dockerfile if previous else "",
+            render_inputs=_dockerfile_inputs(run, attempt), policy=_policy_context(run),
         )
         with run.phase("gate", attempt):
             run.sink.emit(GateOpened(request=request))
@@ -423,16 +460,23 @@ def _gate(
         run.folder.write_json(f"{adir}/decision.json", decision)
         run.folder.write_json(f"{adir}/proposed_plan.json", plan)
         if decision.action == "approve":
-            return plan, plan_source, decision
+            if verdict.refused:
+                run.note("a plan the policy refuses cannot be approved: edit it or reject it", "warning")
+                continue
+            return plan, plan_source, decision, verdict
         if decision.action == "edit":
             assert decision.plan is not None
             run.folder.write_text(f"{adir}/plan_diff.diff", plan_diff(plan, decision.plan))
-            return decision.plan, "user", decision
+            plan, plan_source = decision.plan, "user"
+            continue
         reason = decision.reason or "rejected"
         by: RunStatus = "rejected-by-user" if decision.decided_by == "person" else "rejected-by-policy"
         if decision.then == "stop":
             run.meta.attempts.append(AttemptSummary(number=attempt, plan_source=plan_source, decision="reject"))
             raise _Finish(by, f"plan for attempt {attempt} rejected: {reason}")
+        replans += 1
+        if replans > MAX_REPLANS:
+            raise _Finish("rejected-by-user", f"{MAX_REPLANS} plans rejected in a row for attempt {attempt}")
         rejected.add(plan.fingerprint())
         ctx.rejected.append((plan, reason))
         ctx.failed = [f.plan for f in history]
@@ -444,7 +488,46 @@ def _gate(
             raise _Finish(by, f"plan for attempt {attempt} rejected ({reason}), and the planner proposed the same "
                           "plan again: no planner here can use a rejection's reason (no LLM); resume with an "
                           "edited plan instead")
-    raise _Finish("rejected-by-user", f"{MAX_REPLANS} plans rejected in a row for attempt {attempt}")
+
+
+def _police(run: _Run, attempt: int, plan: EnvPlan, plan_source: str) -> PolicyVerdict:
+    """The one call of the plan policy: recorded in attempts/NN/policy.json and sent as an event."""
+    verdict = check_plan(plan, _policy_context(run), source=plan_source)
+    run.folder.write_json(f"attempts/{attempt:02d}/policy.json", verdict)
+    run.sink.emit(PolicyChecked(attempt=attempt, verdict=verdict))
+    return verdict
+
+
+def _policy_context(run: _Run) -> PolicyContext:
+    config = run.config
+    return PolicyContext(
+        base_image_map=config.base_image_map, allowed_base_images=config.allowed_base_images,
+        person_reviews=config.approve == "ask",
+    )
+
+
+def _deterministic(planner: Planner) -> Planner:
+    """The planner a refused LLM plan falls back to: the LLM planner's own fallback, else a new one."""
+    fallback = getattr(planner, "fallback", None)
+    if fallback is not None:
+        return fallback  # type: ignore[no-any-return]
+    from .plan.deterministic import DeterministicPlanner
+
+    return DeterministicPlanner()
+
+
+def _dockerfile_inputs(run: _Run, attempt: int) -> DockerfileInputs:
+    return dockerfile_inputs(
+        facts=run.facts, repo_dir=run.folder.repo_dir, attempt=attempt, ca_bundle=run.ca_bundle is not None,
+        proxy_args=sorted(run.build_args),
+    )
+
+
+def _preview(run: _Run, plan: EnvPlan, attempt: int) -> str:
+    try:
+        return render_from_inputs(plan, _dockerfile_inputs(run, attempt))
+    except UnsafeValue as err:
+        return f"# not rendered: {err}\n"
 
 
 def _last_diagnosis(run: _Run, attempt: int) -> DiagnosisDecision | None:
@@ -457,12 +540,11 @@ def _last_diagnosis(run: _Run, attempt: int) -> DiagnosisDecision | None:
         return None
 
 
-def _render(run: _Run, plan: EnvPlan, attempt: int, plan_source: str) -> str:
+def _render(run: _Run, plan: EnvPlan, attempt: int, plan_source: str, verdict: PolicyVerdict) -> str:
+    if verdict.plan_fingerprint != plan.fingerprint() or verdict.refused:
+        raise RuntimeError("a plan reached the renderer without passing the plan policy")
     with run.phase("render", attempt):
-        dockerfile = render_dockerfile(
-            plan, facts=run.facts, repo_dir=run.folder.repo_dir, attempt=attempt,
-            ca_bundle=run.ca_bundle is not None, proxy_args=sorted(run.build_args),
-        )
+        dockerfile = render_from_inputs(plan, _dockerfile_inputs(run, attempt))
         adir = f"attempts/{attempt:02d}"
         run.folder.write_json(f"{adir}/plan.json", plan)
         run.folder.write_text(f"{adir}/Dockerfile", dockerfile)
