@@ -172,3 +172,39 @@ async def test_resume_with_an_edit_from_a_stopped_by_rules_run(demo: Path, tmp_p
     assert new_dir.name.startswith("demo-") and meta.repo == metadata(past).repo
     assert [(a.number, a.plan_source, a.decision) for a in meta.attempts] == [(2, "user", "edit")]
     assert (new_dir / "attempts/02/plan_diff.diff").is_file()
+
+
+async def test_the_line_a_rule_matched_is_highlighted_and_reachable_from_the_diagnosis(demo: Path,
+                                                                                       tmp_path: Path) -> None:
+    from rich.text import Text
+
+    from paper2run_tui.tui.widgets.diagnosis_pane import DiagnosisPane
+    from paper2run_tui.tui.widgets.log_pane import LogPane, MatchHighlighter
+
+    # the real rules diagnoser reads FlakyExecutor's failing build log (numpy without a compiler)
+    parts = EngineParts(planner=SamePlanPlanner(), executor=FlakyExecutor())
+    app = Paper2RunApp("home", None, tmp_path / "runs", parts=parts)
+    async with app.run_test(size=(120, 40)) as pilot:
+        run = app.start_run(RunConfig(repo=str(demo), out=tmp_path / "runs", approve="ask"))
+        await gate_of(pilot, app)
+        await pilot.press("ctrl+s")
+        await done(pilot, run)
+        pane = run.query_one(DiagnosisPane)
+        assert pane.decision is not None and pane.decision.matched_lines, pane.decision
+        rule, line = next(iter(pane.decision.matched_lines.items()))
+        assert rule in pane.decision.matched_rules and "gcc" in line
+        assert line in str(pane.query_one("#diag-lines").render())
+        log_pane = run.query_one(LogPane)
+        log_pane.query_one(Log).scroll_end(animate=False)
+        pane.focus()
+        await pilot.press("l")
+        await pilot.pause(0.3)
+        log = log_pane.query_one(Log)
+        assert "matched line" in log_pane.status.note and log.has_focus
+        top = int(log.scroll_y)
+        assert any(line in shown for shown in log.lines[top:top + log.size.height])
+        marked = Text(next(shown for shown in log.lines if line in shown))
+        log_pane.highlighter.highlight(marked)
+        assert any(span.style == MatchHighlighter.RULE_STYLE for span in marked.spans)
+    diagnosis = DiagnosisDecision.model_validate_json((run.outcome.run_dir / "attempts/01/diagnosis.json").read_text())
+    assert diagnosis.matched_lines == pane.decision.matched_lines

@@ -438,6 +438,7 @@ async def settle_resumed_gate(pilot) -> None:  # type: ignore[no-untyped-def]
     await pilot.pause()
     past = Path("runs/nanogpt-20260104T180000Z")
     write_tree(past / "repo", DEMO_REPO)
+    (past / "repo.json").write_text("{}")  # the old run's acquire completed: its checkout is whole
     config = config_from_run(past, {"approve": "ask"}).model_copy(update={"run_id": "nanogpt-20260106T100000Z", "no_ca": True})
     parts = EngineParts(planner=FixedPlanner(), diagnoser=StreamingDiagnoser(), executor=FlakyExecutor())
     app.start_job(resume_job(past, 1, parts, config))

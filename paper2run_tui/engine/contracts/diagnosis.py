@@ -17,6 +17,9 @@ class DiagnosisDecision(BaseModel):
     # --- extensions -------------------------------------------------------------
     failure_class: str | None = Field(default=None, description="e.g. missing-module, missing-data, python-too-new")
     matched_rules: list[str] = Field(default_factory=list, description="Ids of the known-failure rules that matched")
+    matched_lines: dict[str, str] = Field(
+        default_factory=dict, description="Rule id -> the log line its signature matched (shown highlighted in the log)"
+    )
     source: Literal["rules", "llm", "fallback"] = "rules"
 
     @model_validator(mode="after")

@@ -65,6 +65,19 @@ def first_error_line(text: str) -> str:
     return lines[-1].strip()[:200] if lines else "no output"
 
 
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def line_of(text: str, match: re.Match[str]) -> str:
+    """The whole log line where a rule's signature starts: what a person looks for in the log."""
+    start = text.rfind("\n", 0, match.start()) + 1
+    end = text.find("\n", match.start())
+    line = text[start:end if end != -1 else len(text)].strip()
+    if not line:  # the signature starts with a line break: its first line with text
+        line = next((part.strip() for part in match.group(0).splitlines() if part.strip()), "")
+    return _ANSI.sub("", line)[:300]
+
+
 class RulesDiagnoser:
     def __init__(self, rules: list[Rule] | None = None) -> None:
         self.rules = rules if rules is not None else RULES
@@ -84,6 +97,12 @@ class RulesDiagnoser:
     def diagnose(self, ctx: DiagnosisContext, sink: EventSink, cancel: CancelToken) -> DiagnosisDecision:
         text = failure_text(ctx)
         matches = self.matching(text)
+        decision = self._decide(ctx, sink, cancel, text, matches)
+        lines = {rule.id: line_of(text, m) for rule, m in matches if rule.id in decision.matched_rules}
+        return decision.model_copy(update={"matched_lines": lines}) if lines else decision
+
+    def _decide(self, ctx: DiagnosisContext, sink: EventSink, cancel: CancelToken, text: str,
+                matches: list[tuple[Rule, re.Match[str]]]) -> DiagnosisDecision:
         tried = ctx.tried_fingerprints()
         matched_ids = [rule.id for rule, _ in matches]
         for rule, m in matches:

@@ -160,6 +160,11 @@ class RunScreen(Screen[None]):
         if self.gate is not None:
             self.gate.abandon()
 
+    @on(DiagnosisPane.ShowLine)
+    def _show_line(self, message: DiagnosisPane.ShowLine) -> None:
+        self.log_pane.show_line(message.line)
+        self.log_pane.query_one(Log).focus()
+
     # --- events --------------------------------------------------------------------------------
     @on(EngineEvent)
     async def _engine_event(self, message: EngineEvent) -> None:
@@ -192,6 +197,7 @@ class RunScreen(Screen[None]):
             await self.query_one(DiagnosisPane).add_delta(event.attempt, event.text)
         elif isinstance(event, DiagnosisReady):
             await self.query_one(DiagnosisPane).show_decision(event.attempt, event.diagnosis)
+            self.log_pane.mark_rule_lines(list(event.diagnosis.matched_lines.values()))
         elif isinstance(event, GateOpened):
             status.note = "waiting for your decision"
         elif isinstance(event, DecisionMade):

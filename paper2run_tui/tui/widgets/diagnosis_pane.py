@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.message import Message
 from textual.widgets import Markdown, Static
 from textual.widgets.markdown import MarkdownStream
 
 from ...engine.contracts import DiagnosisDecision
+
+
+def matched_lines_text(d: DiagnosisDecision) -> Text:
+    """Each fired rule with the log line it matched, as plain text spans: a repository can plant markup in its logs."""
+    text = Text()
+    for rule, line in d.matched_lines.items():
+        text.append(rule, style="bold").append(" ← ").append(line).append("\n")
+    if d.matched_lines:
+        text.append("l: show it in the log", style="dim")
+    return text
 
 
 def decision_summary(attempt: int, d: DiagnosisDecision) -> str:
@@ -24,15 +37,19 @@ class DiagnosisPane(VerticalScroll):
     """Streams DiagnosisDelta text into a Markdown widget; the scroll stays anchored at the end."""
 
     ALLOW_MAXIMIZE = True
+    BINDINGS = [Binding("l", "show_matched_line", "Show matched line", id="diagnosis.show-matched-line")]
 
     def __init__(self, id: str | None = None) -> None:
         super().__init__(id=id)
         self._stream: MarkdownStream | None = None
         self._attempt: int | None = None
         self.text = ""
+        self.decision: DiagnosisDecision | None = None
+        self._shown = -1
 
     def compose(self) -> ComposeResult:
         yield Static("no diagnosis yet: it appears when an attempt fails", id="diag-head")
+        yield Static("", id="diag-lines")
         yield Markdown("", id="diag-text")
 
     def on_mount(self) -> None:
@@ -56,7 +73,23 @@ class DiagnosisPane(VerticalScroll):
             self._attempt, self.text = attempt, decision.reason
             await self.query_one("#diag-text", Markdown).update(decision.reason)
         self.query_one("#diag-head", Static).update(decision_summary(attempt, decision))
+        self.decision, self._shown = decision, -1
+        self.query_one("#diag-lines", Static).update(matched_lines_text(decision))
         self.border_title = f"Diagnosis · attempt {attempt} · {decision.confidence}"
+
+    def action_show_matched_line(self) -> None:
+        """Each press shows the next fired rule's matched line in the log pane."""
+        lines = list(self.decision.matched_lines.values()) if self.decision else []
+        if not lines:
+            self.notify("No rule matched a log line in this diagnosis.")
+            return
+        self._shown = (self._shown + 1) % len(lines)
+        self.post_message(self.ShowLine(lines[self._shown]))
+
+    class ShowLine(Message):
+        def __init__(self, line: str) -> None:
+            super().__init__()
+            self.line = line
 
     async def _stop_stream(self) -> None:
         if self._stream is not None:

@@ -33,14 +33,19 @@ class MatchHighlighter(Highlighter):
     """Marks every occurrence of the search query, case-insensitively, as `less` does."""
 
     STYLE = "bold black on yellow"
+    #: The log line a fired rule matched: the whole line, so the cause stands out in a long build log.
+    RULE_STYLE = "bold white on dark_red"
 
     def __init__(self) -> None:
         self.pattern: re.Pattern[str] | None = None
+        self.rule_lines: set[str] = set()
 
     def set_query(self, query: str) -> None:
         self.pattern = re.compile(re.escape(query), re.IGNORECASE) if query else None
 
     def highlight(self, text: Text) -> None:
+        if self.rule_lines and any(line in text.plain for line in self.rule_lines):
+            text.stylize(self.RULE_STYLE)
         if self.pattern is not None:
             text.highlight_regex(self.pattern, style=self.STYLE)
 
@@ -189,6 +194,24 @@ class LogPane(Vertical):
             self._show_matches("")
             self.query_one(Log).focus()
             getattr(event, "stop", lambda: None)()
+
+    def mark_rule_lines(self, lines: list[str]) -> None:
+        """Highlight the log lines the fired rules matched (see the diagnosis pane: `l` jumps to them)."""
+        self.highlighter.rule_lines = {line for line in lines if line}
+        log = self.query_one(Log)
+        log.refresh_lines(0, log.line_count)
+
+    def show_line(self, line: str) -> int | None:
+        """Scroll to the last on-screen line holding `line` (a rule's match is the failure, near the end)."""
+        log = self.query_one(Log)
+        for index in range(len(log.lines) - 1, -1, -1):
+            if line in log.lines[index]:
+                log.auto_scroll = False
+                log.scroll_to(y=max(0, index - 2), animate=False)
+                self.status.note = f"matched line {index + 1}"
+                return index
+        self.status.note = "the matched line is no longer on screen: it is in the attempt's log files"
+        return None
 
     def find(self, query: str, after: int = -1) -> int | None:
         """Scroll to the next on-screen line containing `query` (case-insensitive), wrapping around."""
