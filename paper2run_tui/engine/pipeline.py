@@ -511,8 +511,10 @@ def _diagnose(
 def _llm_client(run: _Run) -> Any:
     if run.llm_client is None and run.config.llm.configured:
         from .llm.client import LlmClient
+        from .llm.dialects import DialectStore
 
-        run.llm_client = LlmClient(run.config.llm, dump_dir=run.folder.logs_dir, sink=run.sink)
+        dialects = DialectStore(run.config.cache_dir or default_cache_dir())
+        run.llm_client = LlmClient(run.config.llm, dump_dir=run.folder.logs_dir, sink=run.sink, dialects=dialects)
     return run.llm_client
 
 
