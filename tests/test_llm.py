@@ -287,3 +287,14 @@ def test_ctrl_c_during_a_model_call_takes_effect_at_once(tmp_path: Path, streame
             c.structured([{"role": "user", "content": "plan"}], EnvPlan, purpose="plan", cancel=cancel,
                          on_delta=(lambda _t: None) if streamed else None)
         assert time.monotonic() - started < 2.0
+
+
+def test_a_streaming_diagnosis_that_stalls_past_the_timeout_stops_honestly(tmp_path: Path) -> None:
+    sink = ListSink()
+    with ScriptedLlmServer([Reply(streamed({"decision": "stop", "reason": "late"}), delay_s=3)]) as server:
+        started = time.monotonic()
+        decision = LlmDiagnoser(client(server, sink, timeout=0.5, retries=0)).diagnose(failed_ctx(tmp_path), sink,
+                                                                                          CancelToken())
+    assert time.monotonic() - started < 2.5
+    assert decision.decision == "stop" and decision.source == "fallback"
+    assert "did not answer within" in decision.reason

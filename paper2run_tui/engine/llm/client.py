@@ -46,7 +46,7 @@ DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
 class LlmClient:
     def __init__(self, settings: LlmSettings, *, dump_dir: Path | None, sink: EventSink,
-                 backoff_s: float = 1.0, dialects: DialectStore | None = None, max_tokens: int = 2048) -> None:
+                 backoff_s: float = 1.0, dialects: DialectStore | None = None) -> None:
         self.settings = settings
         self.dump_dir = dump_dir
         self.sink = sink
@@ -56,7 +56,6 @@ class LlmClient:
         key = settings.api_key.get_secret_value() if settings.api_key else None
         self.redact = Redactor(key)
         self.dialects = dialects or DialectStore(None)
-        self.max_tokens = max_tokens
         #: Rounds the last structured() answer needed (1, or 2 after the corrective round).
         self.last_rounds = 0
 
@@ -165,7 +164,7 @@ class LlmClient:
 
         client = self._openai()
         kwargs: dict[str, Any] = {"model": self.model, "messages": messages, "temperature": 0,
-                                  "max_tokens": self.max_tokens}
+                                  "max_tokens": self.settings.max_tokens}
         if response_format is not None:
             kwargs["response_format"] = response_format
         if on_delta is None:
@@ -175,6 +174,7 @@ class LlmClient:
         parts: list[str] = []
         live = _RedactingStream(on_delta, self.redact)
         usage = None
+        finished = False
         try:
             for chunk in stream:
                 if cancel is not None and cancel.cancelled:
@@ -186,6 +186,13 @@ class LlmClient:
                     if delta:
                         parts.append(delta)
                         live.write(delta)
+                    finished = finished or bool(choice.finish_reason)
+        except openai.APITimeoutError:
+            raise
+        except openai.APIConnectionError as exc:  # the stream was open: the connection broke mid-answer
+            if cancel is not None and cancel.cancelled:
+                raise Cancelled(cancel.reason or "cancelled") from None
+            raise _StreamCut(f"after {len(''.join(parts))} characters: {exc}") from exc
         except openai.APIError:
             raise
         except Exception as exc:  # noqa: BLE001 - the HTTP library's own error once the headers are in
@@ -198,6 +205,8 @@ class LlmClient:
             live.flush()
         if cancel is not None:
             cancel.raise_if_cancelled()
+        if not finished:  # the connection closed quietly after part of the answer: not an answer
+            raise _StreamCut(f"the stream ended without a finish_reason after {len(''.join(parts))} characters")
         return "".join(parts), usage
 
     def _status_message(self, exc: Any) -> str:

@@ -12,6 +12,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
+#: Mark a schema node (json_schema_extra) to leave it and what it holds uncapped: max_tokens bounds it instead.
+#: llama.cpp's server turns maxLength into a grammar repetition; around a few thousand it fails (4000: the request
+#: dies; 40000: the server process dies), so long texts such as generated files must not be capped this way.
+UNCAPPED = "x-paper2run-uncapped"
 #: Generous for real plans (a long pip line is ~300 characters), small enough that a loop ends within seconds.
 MAX_STRING = 400
 MAX_ITEMS = 16
@@ -31,14 +35,17 @@ def _cap(node: Any, max_string: int, max_items: int) -> None:
         return
     if not isinstance(node, dict):
         return
+    if node.pop(UNCAPPED, False):
+        return
     kind = node.get("type")
     kinds = kind if isinstance(kind, list) else [kind]
+    # a cap the contract sets itself (a generated file's text) is deliberate and kept
     if "string" in kinds and "enum" not in node and "const" not in node:
-        node["maxLength"] = min(int(node.get("maxLength", max_string)), max_string)
+        node.setdefault("maxLength", max_string)
     if "array" in kinds:
-        node["maxItems"] = min(int(node.get("maxItems", max_items)), max_items)
+        node.setdefault("maxItems", max_items)
     if "object" in kinds and isinstance(node.get("additionalProperties"), dict):
-        node["maxProperties"] = min(int(node.get("maxProperties", MAX_PROPERTIES)), MAX_PROPERTIES)
+        node.setdefault("maxProperties", MAX_PROPERTIES)
     for key, value in node.items():
         if key in ("properties", "$defs", "definitions", "patternProperties"):
             for sub in value.values() if isinstance(value, dict) else []:
@@ -48,5 +55,14 @@ def _cap(node: Any, max_string: int, max_items: int) -> None:
 
 
 def schema_text(model: type[BaseModel]) -> str:
-    """The capped schema as the prompt shows it."""
-    return json.dumps(capped_schema(model), indent=1)
+    """The capped schema as the prompt shows it: one line, without the titles (the property names say it)."""
+    return json.dumps(_untitled(capped_schema(model)), ensure_ascii=False)
+
+
+def _untitled(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _untitled(v) for k, v in node.items()
+                if not (k == "title" and isinstance(v, str))}
+    if isinstance(node, list):
+        return [_untitled(v) for v in node]
+    return node

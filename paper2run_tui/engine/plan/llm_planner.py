@@ -41,7 +41,17 @@ def compact_facts(facts: RepoFacts) -> str:
     data["smoke_candidates"] = data["smoke_candidates"][:12]
     data["data_expectations"] = data["data_expectations"][:20]
     data["gpu_markers"] = data["gpu_markers"][:10]
-    return json.dumps(data, indent=1)[:30000]
+    return json.dumps(_without_empty(data), ensure_ascii=False)[:30000]
+
+
+def _without_empty(value: object) -> object:
+    """Facts without their empty and null fields: a third of the tokens for the same information."""
+    if isinstance(value, dict):
+        kept = {k: _without_empty(v) for k, v in value.items()}
+        return {k: v for k, v in kept.items() if v not in (None, [], {}, "")}
+    if isinstance(value, list):
+        return [_without_empty(v) for v in value]
+    return value
 
 
 class LlmPlanner:
