@@ -187,6 +187,8 @@ class StreamingDiagnoser:
 class FixedPlanner:
     """Proposes PLAN first; after a rejection, REPAIRED with the reason in its notes."""
 
+    uses_rejection_reason = True
+
     def __init__(self) -> None:
         self.contexts: list[PlanContext] = []
 

@@ -55,6 +55,9 @@ def _without_empty(value: object) -> object:
 
 
 class LlmPlanner:
+    #: The gate tells the person that a rejection's reason reaches the planner (the model reads it).
+    uses_rejection_reason = True
+
     def __init__(self, client: LlmClient, fallback: Planner) -> None:
         self.client = client
         self.fallback = fallback
