@@ -4,6 +4,7 @@ request is recorded so tests can assert on prompts."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -74,7 +75,9 @@ class ScriptedLlmServer:
                     self._json(reply.status, {"error": {"message": reply.error, "type": "scripted", "code": reply.status}},
                                reply.headers)
                 elif body.get("stream"):
-                    self._sse(body, reply)
+                    # the client may hang up mid-stream (a cancel): what a real server sees too
+                    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                        self._sse(body, reply)
                 else:
                     self._json(200, {
                         "id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": body.get("model", "m"),

@@ -125,7 +125,9 @@ def test_invalid_json_then_fixed_after_the_corrective_retry(tmp_path: Path) -> N
 def test_garbage_twice_falls_back_to_the_deterministic_plan(tmp_path: Path) -> None:
     result, server, _, sink = run_planner([Reply("I cannot help with that."), Reply("still { not json")], tmp_path)
     assert result.source == "llm-fallback-deterministic" and result.plan == FALLBACK
-    assert any("invalid twice" in m for m in result.messages)
+    assert any("the model's plan was not used" in m and "The model proposed: still { not json" in m
+               for m in result.messages)
+    assert result.review is not None and result.review.outcome == "replaced" and len(result.review.problems) == 2
     assert len(server.requests) == 2
 
 

@@ -29,7 +29,12 @@ M = TypeVar("M", bound=BaseModel)
 
 
 class LlmError(Exception):
-    """The endpoint could not give a usable answer. `str()` is one redacted, actionable line."""
+    """The endpoint could not give a usable answer. `str()` is one redacted, actionable line; `answer` is the
+    model's last (unusable) answer, when there was one."""
+
+    def __init__(self, message: str, answer: str = "") -> None:
+        super().__init__(message)
+        self.answer = answer
 
 
 class _StreamCut(Exception):
@@ -56,8 +61,10 @@ class LlmClient:
         key = settings.api_key.get_secret_value() if settings.api_key else None
         self.redact = Redactor(key)
         self.dialects = dialects or DialectStore(None)
-        #: Rounds the last structured() answer needed (1, or 2 after the corrective round).
+        #: Rounds the last structured() answer needed (1, or 2 after the corrective round), and the problems
+        #: its answers had (schema errors, `validate`'s findings), in order.
         self.last_rounds = 0
+        self.last_problems: list[str] = []
 
     @property
     def model(self) -> str:
@@ -273,6 +280,7 @@ class LlmClient:
         schema; fenced or chatty JSON tolerated; one corrective round showing the model its problems (the schema's
         and `validate`'s); LlmError after that."""
         convo = list(messages)
+        self.last_problems = []
         for round_ in range(2):
             text = self._complete_json(convo, model, purpose=purpose, cancel=cancel, on_delta=on_delta)
             try:
@@ -282,8 +290,10 @@ class LlmClient:
                     self.last_rounds = round_ + 1
                     return value
                 errors = problem
+                self.last_problems.append(problem)
             except (NoJson, ValidationError) as exc:
                 errors = _short_errors(exc)
+                self.last_problems.append(errors)
             if round_ == 0:
                 self.sink.emit(Message(level="warning", text=f"LLM {purpose}: invalid answer ({errors[:160]}); asking again"))
                 convo = convo + [
@@ -291,7 +301,7 @@ class LlmClient:
                     {"role": "user", "content": "Your answer was not valid. Problems:\n" + errors +
                      "\nAnswer again with one JSON object that follows the schema exactly, nothing else."},
                 ]
-        raise LlmError(f"the model's {purpose} answer was invalid twice: {errors[:300]}")
+        raise LlmError(f"the model's {purpose} answer was invalid twice: {errors[:300]}", answer=self.redact(text))
 
     def _complete_json(self, messages: list[dict[str, str]], model: type[BaseModel], *, purpose: str,
                        cancel: CancelToken | None, on_delta: Callable[[str], None] | None) -> str:
