@@ -33,6 +33,8 @@ from paper2run_tui.tui.app import Paper2RunApp
 from paper2run_tui.tui.bridge import EngineParts, new_run_job
 from paper2run_tui.tui.widgets.diagnosis_pane import DiagnosisPane
 
+#: Under load on a shared 2-core machine one answer of the one-thread server can take minutes.
+pytestmark = pytest.mark.timeout(1500)
 PAPER = Path(__file__).parent / "fixtures" / "papers" / "tiny_transformer.md"
 FACTS = RepoFacts(
     name="demo", is_python=True, primary_language="Python", managers=["pip"],
@@ -47,7 +49,8 @@ FAILED_PLAN = EnvPlan(base_image="python:3.11-slim", install_steps=["pip install
 
 
 def settings(server: LlamaServer, **kw: object) -> LlmSettings:
-    values: dict[str, object] = {"base_url": server.base_url, "model": MODEL_ALIAS, "timeout_s": 60.0,
+    # a generous timeout: on a loaded 2-core machine one answer can take minutes (the stall test is scripted)
+    values: dict[str, object] = {"base_url": server.base_url, "model": MODEL_ALIAS, "timeout_s": 400.0,
                                  "max_retries": 1, "max_tokens": 300}
     values.update(kw)
     return LlmSettings(**values)  # type: ignore[arg-type]
@@ -98,7 +101,7 @@ async def test_the_diagnosis_pane_shows_the_real_model_streaming(llama_server: L
     app = Paper2RunApp("home", None, tmp_path / "runs", parts=parts)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = app.start_job(new_run_job(config, parts))
-        await wait_until(pilot, lambda: screen.outcome is not None, timeout=120)
+        await wait_until(pilot, lambda: screen.outcome is not None, timeout=900)
         await pilot.pause(0.3)
         assert screen.outcome is not None and screen.outcome.run_dir is not None
         events = list(replay_events(screen.outcome.run_dir))
@@ -145,7 +148,7 @@ def test_a_server_killed_mid_stream_gives_an_honest_stop(tmp_path: Path) -> None
         started = time.monotonic()
         decision = LlmDiagnoser(c).diagnose(failed_ctx(tmp_path), CallbackSink(on_event), CancelToken())
         assert first_delta.is_set(), "the model never streamed"
-        assert time.monotonic() - started < 60
+        assert time.monotonic() - started < 900  # ended, not hung: no timeout of the model's speed is asserted
         assert decision.decision == "stop" and decision.source == "fallback"
         assert "could not be used" in decision.reason
         assert not any(call.ok for call in c.calls)  # the part that streamed was never taken for an answer
