@@ -51,6 +51,9 @@ def _add_run_flags(p: argparse.ArgumentParser, *, repo_required: bool) -> None:
     p.add_argument("--allow-base-image", action="append", metavar="IMAGE",
                    help="allow this base image too (repeatable; a trailing * allows a prefix; also "
                    "PAPER2RUN_ALLOWED_BASE_IMAGES, comma-separated)")
+    p.add_argument("--engine", help="container engine: docker (default), podman, a plug-in, or module:Class")
+    p.add_argument("--engine-host", help="engine endpoint, e.g. tcp://host:2376 (TLS) or ssh://user@host")
+    p.add_argument("--engine-tls-dir", type=Path, help="folder with ca.pem, cert.pem, key.pem for a tcp:// engine")
     p.add_argument("--headless", action="store_true", help="no TUI: one line per event (default when not a tty)")
 
 
@@ -102,6 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
     impl.add_argument("--cpus", type=float)
     impl.add_argument("--pids", type=int)
     impl.add_argument("--headless", action="store_true")
+    engines = sub.add_parser("engines", help="list the container engines and what each can do (GPU, BuildKit, limits)")
+    engines.add_argument("--engine", help="only this engine")
+    engines.add_argument("--engine-host", help="its endpoint (default: the engine's own default)")
+    engines.add_argument("--engine-tls-dir", type=Path, help="folder with ca.pem, cert.pem, key.pem for tcp://")
     clean = sub.add_parser("cleanup", help="remove images and containers made by paper2run-tui")
     clean.add_argument("--run", help="only those of this run id")
     clean.add_argument("--dry-run", action="store_true", help="list what would be removed")
@@ -173,7 +180,8 @@ def _install_sigint(cancel: CancelToken) -> None:
 
 def _run_flags(args: argparse.Namespace) -> dict[str, Any]:
     keys = ("repo", "paper", "ref", "out", "timeout", "max_attempts", "model", "base_url", "dry_run", "approve",
-            "gate_initial", "ca_cert", "no_ca", "memory", "cpus", "pids", "allow_base_image")
+            "gate_initial", "ca_cert", "no_ca", "memory", "cpus", "pids", "allow_base_image",
+            "engine", "engine_host", "engine_tls_dir")
     return {k: getattr(args, k, None) for k in keys}
 
 
@@ -334,6 +342,26 @@ def _cmd_implement(args: argparse.Namespace) -> int:
     return outcome.exit_code
 
 
+def _cmd_engines(args: argparse.Namespace) -> int:
+    """One line per engine: reachable or not, and what it can do; exit 1 when the chosen one is not reachable."""
+    from .engine.config import RunConfig
+    from .engine.engines import engine_class, engine_names, make_executor
+    from .engine.errors import PreflightError
+
+    names = [args.engine] if args.engine else engine_names()
+    config = RunConfig(repo=".", engine_host=args.engine_host, engine_tls_dir=args.engine_tls_dir)
+    reachable = True
+    for name in names:
+        cls = engine_class(name)
+        try:
+            line = make_executor(config, name=name, host=args.engine_host).capabilities().line()  # type: ignore[attr-defined]
+        except PreflightError as err:
+            line, reachable = f"{name}: {err}", False
+        print(f"{line}  [{cls.__module__}.{cls.__name__}]")
+        reachable = reachable and "not reachable" not in line
+    return 0 if reachable or not args.engine else 1
+
+
 def _cmd_cleanup(args: argparse.Namespace) -> int:
     from .engine.build.cleanup import cleanup
     from .engine.build.docker_client import connect
@@ -355,7 +383,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     commands = {"run": _cmd_run, "runs": _cmd_runs, "resume": _cmd_resume, "implement": _cmd_implement,
-                "cleanup": _cmd_cleanup, "schemas": _cmd_schemas, "config": _cmd_config}
+                "cleanup": _cmd_cleanup, "engines": _cmd_engines, "schemas": _cmd_schemas, "config": _cmd_config}
     try:
         if args.command is None:
             from .tui.app import run_app
