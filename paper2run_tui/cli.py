@@ -107,6 +107,23 @@ def build_parser() -> argparse.ArgumentParser:
     impl.add_argument("--cpus", type=float)
     impl.add_argument("--pids", type=int)
     impl.add_argument("--headless", action="store_true")
+    batch = sub.add_parser("batch", help="reproduce a list of repositories, on a pool of engines")
+    batch.add_argument("list", type=Path, help="a file: one URL or path a line (REPO [ref=REF] [paper=PAPER]) or CSV")
+    batch.add_argument("--out", type=Path, help="the batch folder (default: batches/<list name>); resumable")
+    batch.add_argument("--jobs", type=int, default=1, help="repositories at once on the engine (default 1)")
+    batch.add_argument("--pool", action="append", metavar="NAME=ENGINE[,host=URL][,tls=DIR][,slots=N]",
+                       help="an engine of the pool (repeat); replaces --engine/--jobs")
+    batch.add_argument("--budget", type=int, help="wall-clock seconds per repository (default: none)")
+    batch.add_argument("--remove-images", action="store_true", help="also remove successful runs' images")
+    for flag in ("--timeout", "--max-attempts"):
+        batch.add_argument(flag, type=int)
+    batch.add_argument("--approve", choices=["auto", "never"], help="repair plans (default: auto)")
+    batch.add_argument("--dry-run", action="store_true", default=None)
+    batch.add_argument("--no-ca", action="store_true", default=None)
+    batch.add_argument("--engine")
+    batch.add_argument("--engine-host")
+    batch.add_argument("--engine-tls-dir", type=Path)
+    batch.add_argument("--headless", action="store_true", help="(batch is headless today)")
     engines = sub.add_parser("engines", help="list the container engines and what each can do (GPU, BuildKit, limits)")
     engines.add_argument("--engine", help="only this engine")
     engines.add_argument("--engine-host", help="its endpoint (default: the engine's own default)")
@@ -372,6 +389,18 @@ def _cmd_implement(args: argparse.Namespace) -> int:
     return signals.exit_code(outcome.exit_code)
 
 
+def _cmd_batch(args: argparse.Namespace) -> int:
+    from .batch_cli import run_batch_headless
+
+    flags = {"repo": ".", "timeout": args.timeout, "max_attempts": args.max_attempts, "approve": args.approve or "auto",
+             "dry_run": args.dry_run, "no_ca": args.no_ca, "engine": args.engine, "engine_host": args.engine_host,
+             "engine_tls_dir": args.engine_tls_dir}
+    base = build_run_config(flags)
+    cancel = CancelToken()
+    signals = StopSignals(cancel)
+    return signals.exit_code(run_batch_headless(args, base, cancel))
+
+
 def _cmd_engines(args: argparse.Namespace) -> int:
     """One line per engine: reachable or not, and what it can do; exit 1 when the chosen one is not reachable."""
     from .engine.config import RunConfig
@@ -413,7 +442,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     commands = {"run": _cmd_run, "runs": _cmd_runs, "resume": _cmd_resume, "implement": _cmd_implement,
-                "cleanup": _cmd_cleanup, "engines": _cmd_engines, "schemas": _cmd_schemas, "config": _cmd_config}
+                "cleanup": _cmd_cleanup, "engines": _cmd_engines, "batch": _cmd_batch, "schemas": _cmd_schemas, "config": _cmd_config}
     try:
         if args.command is None:
             from .tui.app import run_app
