@@ -54,7 +54,8 @@ class HeadlessBatchSink:
 
     def row_finished(self, row: BatchRow, done: int, total: int) -> None:
         took = f"{row.seconds:.0f}s" if row.seconds is not None else "-"
-        print(f"{row.item.key}\t{row.status}\trung {row.rung or '-'}\t{took}\t{row.engine or '-'}\t{row.run_dir or ''}",
+        where = f"{row.engine or '-'}" + (f" job {row.job}" if row.job else "")
+        print(f"{row.item.key}\t{row.status}\trung {row.rung or '-'}\t{took}\t{where}\t{row.run_dir or ''}",
               file=self.out, flush=True)
         width = 30
         filled = round(width * done / total) if total else width
@@ -77,7 +78,12 @@ def run_batch_headless(args: argparse.Namespace, base: RunConfig, cancel: Cancel
     spec = BatchSpec(folder=folder, items=items, pool=pool, budget_s=args.budget, keep_images=not args.remove_images,
                      list_path=str(args.list))
     sink = HeadlessBatchSink()
-    state = run_batch(spec, base, sink, cancel)
+    runner = None
+    if getattr(args, "scheduler", "local") == "slurm":
+        from .engine.batch.slurm import SlurmRunner
+
+        runner = SlurmRunner(partition=args.partition, time_limit_min=-(-args.budget // 60) if args.budget else None)
+    state = run_batch(spec, base, sink, cancel, run=runner)
     data = write_summary(state, folder)
     outcomes = ", ".join(f"{k} {v}" for k, v in data["outcomes"].items())  # type: ignore[attr-defined]
     print(f"batch: {outcomes} — summary in {folder}/summary.md, .csv, .json", file=sys.stderr)

@@ -123,6 +123,9 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--engine")
     batch.add_argument("--engine-host")
     batch.add_argument("--engine-tls-dir", type=Path)
+    batch.add_argument("--scheduler", choices=["local", "slurm"], default="local",
+                       help="local: the pool's slots here; slurm: one sbatch job per repository (SLURM_CONF)")
+    batch.add_argument("--partition", help="Slurm partition (default: the cluster's default)")
     batch.add_argument("--headless", action="store_true", help="(batch is headless today)")
     engines = sub.add_parser("engines", help="list the container engines and what each can do (GPU, BuildKit, limits)")
     engines.add_argument("--engine", help="only this engine")

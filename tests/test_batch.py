@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -159,3 +161,30 @@ def test_a_repository_whose_engine_dies_mid_build_finishes_on_another(make_repo,
     assert data["engines"] == {"local": 2} and data["outcomes"] == {"success": 2}
     for row in state.rows:  # keep_images=False: the successful runs' images were removed too
         assert client.images.list(filters={"label": [f"org.paper2run.run={Path(row.run_dir).name}"]}) == []  # type: ignore[arg-type]
+
+
+def test_a_slurm_batch_of_three_repositories_runs_on_a_local_cluster(make_repo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from slurm_cluster import slurm_cluster
+
+    repos = _repos(make_repo, 3)
+    listing = tmp_path / "lab.txt"
+    listing.write_text("".join(f"{r}\n" for r in repos))
+    shared = Path(tempfile.mkdtemp(prefix="p2r-shared-"))  # the nodes' shared folder (here: the one node)
+    try:
+        with slurm_cluster() as env:
+            cmd = [sys.executable, "-m", "paper2run_tui", "batch", str(listing), "--out", str(shared / "b"),
+                   "--scheduler", "slurm", "--jobs", "3", "--dry-run", "--no-ca"]
+            done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=tmp_path,
+                                  env={**env, "PAPER2RUN_CONFIG_FILE": ""})
+        lines = done.stdout.splitlines()
+        assert sorted(line.split("\t")[0] for line in lines) == ["demo0", "demo1", "demo2"], done.stderr
+        assert all(line.split("\t")[1] == "dry-run" and " job " in line.split("\t")[4] for line in lines), lines
+        state = json.loads((shared / "b" / "batch.json").read_text())
+        assert len({row["job"] for row in state["rows"]}) == 3
+        for row in state["rows"]:  # each job wrote an ordinary run folder to the shared folder
+            meta = load_run(Path(row["run_dir"])).metadata
+            assert meta.status == "dry-run" and Path(row["run_dir"]).is_relative_to(shared)
+        summary = json.loads((shared / "b" / "summary.json").read_text())
+        assert summary["outcomes"] == {"dry-run": 3}
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)

@@ -204,6 +204,7 @@ def run_batch(spec: BatchSpec, base: RunConfig, sink: BatchSink, cancel: CancelT
             token.cancel("finished")  # stops the watcher
         row.seconds = round(time.monotonic() - started, 1)
         row.run_dir = str(outcome.run_dir) if outcome.run_dir else row.run_dir
+        row.job = getattr(outcome, "job_id", None) or row.job
         lost = outcome.status == "engine-lost" or (
             outcome.status in ("preflight-failed", "exception", "smoke-failed", "max-attempts-exhausted")
             and not _engine_answers(config))

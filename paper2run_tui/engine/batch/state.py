@@ -29,6 +29,7 @@ class BatchRow(BaseModel):
     started_at: datetime | None = None
     seconds: float | None = None
     over_budget: bool = False
+    job: str | None = Field(default=None, description="the cluster job id, when a cluster scheduler ran it")
 
 
 class BatchState(BaseModel):

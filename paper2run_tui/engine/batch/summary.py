@@ -12,7 +12,7 @@ from ..record.atomic import write_json_atomic, write_text_atomic
 from .state import BatchRow, BatchState
 
 COLUMNS = ["key", "repo", "ref", "state", "status", "highest_rung", "attempts", "engine", "engines_tried",
-           "seconds", "over_budget", "run_dir", "reason"]
+           "job", "seconds", "over_budget", "run_dir", "reason"]
 
 
 def _from_run_folder(row: BatchRow) -> dict[str, object]:
@@ -36,7 +36,7 @@ def summary_rows(state: BatchState) -> list[dict[str, object]]:
         rows.append({"key": row.item.key, "repo": row.item.repo, "ref": row.item.ref or "", "state": row.state,
                      "status": facts["status"] or "", "highest_rung": facts["highest_rung"] or "",
                      "attempts": facts["attempts"] if facts["attempts"] is not None else "",
-                     "engine": row.engine or "", "engines_tried": " ".join(row.engines_tried),
+                     "engine": row.engine or "", "engines_tried": " ".join(row.engines_tried), "job": row.job or "",
                      "seconds": row.seconds if row.seconds is not None else "", "over_budget": row.over_budget,
                      "run_dir": row.run_dir or "", "reason": row.reason.replace("\n", " ")[:300]})
     return rows
