@@ -123,7 +123,10 @@ def run_batch(spec: BatchSpec, base: RunConfig, sink: BatchSink, cancel: CancelT
               run: RunFn | None = None) -> BatchState:
     """Run every repository not yet done; returns the batch's state (also in spec.folder/batch.json)."""
     if run is None:
-        from ..pipeline import run_pipeline as run
+        from ..pipeline import run_pipeline
+
+        run = run_pipeline
+    runner: RunFn = run
     spec.folder.mkdir(parents=True, exist_ok=True)
     runs_dir = spec.folder / "runs"
     state = BatchState.load(spec.folder) or BatchState(list_path=spec.list_path)
@@ -197,7 +200,7 @@ def run_batch(spec: BatchSpec, base: RunConfig, sink: BatchSink, cancel: CancelT
         changed(row)
         started = time.monotonic()
         try:
-            outcome = run(config, _RowSink(row, changed), None, token)
+            outcome = runner(config, _RowSink(row, changed), None, token)
         finally:
             if timer is not None:
                 timer.cancel()
