@@ -144,29 +144,35 @@ def test_a_hostile_repair_from_the_model_ends_the_run_refused(repo: Path, tmp_pa
 @pytest.mark.docker
 def test_no_request_reaches_a_loopback_url_from_a_real_build(make_repo, tmp_path: Path) -> None:
     """The issue's reproduction, on the real engine: a model's first plan and its repair both smuggle
-    `ADD http://127.0.0.1:PORT/secret`; the refused first plan falls back, builds, fails; the repair is refused."""
+    `ADD http://127.0.0.1:PORT/secret`; the first plan goes back to the model, comes back the same and is replaced
+    by the deterministic plan, which builds and fails; the repair goes back once, comes back the same, and the run
+    stops without building it."""
     docker_or_fail()
     repo = make_repo({"demo/__init__.py": "raise SystemExit('paper2run-test: a deliberate failure no rule knows')\n"},
                      git=True, name="demo")
     with LoopbackSecret() as secret:
         hostile = loopback_add(secret.url).data(base_image="python:3.11-slim", install_steps=["true", f"true\nADD {secret.url} /leak.txt"])
         decision = {"decision": "repair", "reason": "add the data", "confidence": "high", "new_plan": hostile}
-        replies = [Reply(json.dumps(hostile)), Reply("Needs the data.\n```json\n" + json.dumps(decision) + "\n```")]
+        repair = Reply("Needs the data.\n```json\n" + json.dumps(decision) + "\n```")
+        replies = [Reply(json.dumps(hostile)), Reply(json.dumps(hostile)), repair, repair]
         with ScriptedLlmServer(replies) as server:
-            config = RunConfig(repo=str(repo), out=tmp_path, llm=llm(server), timeout=30, no_ca=True)
+            config = RunConfig(repo=str(repo), out=tmp_path, llm=llm(server), timeout=30, no_ca=True,
+                               cache_dir=tmp_path / "cache")
             outcome = run_pipeline(config, ListSink())
             asked = len(server.requests)
+            corrective = server.user_prompt(3) if asked > 3 else ""
         time.sleep(0.2)
         assert secret.hits == [], "the daemon fetched the loopback URL"
     assert outcome.run_dir is not None
-    assert asked == 2 and outcome.status == "refused-by-plan-policy", outcome.reason
+    assert asked == 4 and outcome.status == "stopped-by-llm", outcome.reason
+    assert "refused by the plan policy twice" in outcome.reason
     built = (outcome.run_dir / "attempts/01/Dockerfile").read_text()
     template_only(built)
     assert "/leak.txt" not in built
     for log in outcome.run_dir.rglob("*.log"):
         assert "TOP-SECRET" not in log.read_text(errors="replace")
-    repair_verdict = PolicyVerdict.model_validate_json((outcome.run_dir / "attempts/02/policy.json").read_text())
-    assert "make the Docker daemon itself fetch that URL" in repair_verdict.findings[0].reason
+    assert not (outcome.run_dir / "attempts/02").exists()
+    assert "make the Docker daemon itself fetch that URL" in corrective
 
 
 @pytest.mark.docker
