@@ -77,12 +77,16 @@ def run_batch_headless(args: argparse.Namespace, base: RunConfig, cancel: Cancel
     folder = args.out or Path("batches") / args.list.stem
     spec = BatchSpec(folder=folder, items=items, pool=pool, budget_s=args.budget, keep_images=not args.remove_images,
                      list_path=str(args.list))
-    sink = HeadlessBatchSink()
     runner = None
     if getattr(args, "scheduler", "local") == "slurm":
         from .engine.batch.slurm import SlurmRunner
 
         runner = SlurmRunner(partition=args.partition, time_limit_min=-(-args.budget // 60) if args.budget else None)
+    if not (getattr(args, "headless", False) or not sys.stdout.isatty()):
+        from .tui.screens.batch import run_batch_app
+
+        return run_batch_app(spec, base, runner)
+    sink = HeadlessBatchSink()
     state = run_batch(spec, base, sink, cancel, run=runner)
     data = write_summary(state, folder)
     outcomes = ", ".join(f"{k} {v}" for k, v in data["outcomes"].items())  # type: ignore[attr-defined]

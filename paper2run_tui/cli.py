@@ -126,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--scheduler", choices=["local", "slurm"], default="local",
                        help="local: the pool's slots here; slurm: one sbatch job per repository (SLURM_CONF)")
     batch.add_argument("--partition", help="Slurm partition (default: the cluster's default)")
-    batch.add_argument("--headless", action="store_true", help="(batch is headless today)")
+    batch.add_argument("--headless", action="store_true", help="no TUI: a line per repository and a progress bar")
     engines = sub.add_parser("engines", help="list the container engines and what each can do (GPU, BuildKit, limits)")
     engines.add_argument("--engine", help="only this engine")
     engines.add_argument("--engine-host", help="its endpoint (default: the engine's own default)")

@@ -188,3 +188,32 @@ def test_a_slurm_batch_of_three_repositories_runs_on_a_local_cluster(make_repo, 
         assert summary["outcomes"] == {"dry-run": 3}
     finally:
         shutil.rmtree(shared, ignore_errors=True)
+
+
+async def test_the_batch_screen_shows_a_live_table_and_opens_a_run(make_repo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from textual.widgets import DataTable
+
+    from paper2run_tui.tui.app import Paper2RunApp
+    from paper2run_tui.tui.screens.batch import BatchScreen
+    from paper2run_tui.tui.screens.run_detail import RunDetailScreen
+
+    repos = _repos(make_repo, 2)
+    spec = BatchSpec(folder=tmp_path / "batch", items=parse_list("".join(f"{r}\n" for r in repos)),
+                     pool=[PoolMember(name="local", slots=2)])
+    screen = BatchScreen(spec, RunConfig(repo=".", dry_run=True, no_ca=True))
+    app = Paper2RunApp("home", None, tmp_path / "batch" / "runs")
+    async with app.run_test(size=(120, 30)) as pilot:
+        await app.push_screen(screen)
+        table = screen.query_one(DataTable)
+        assert table.row_count == 2
+        deadline = time.monotonic() + 60
+        while not screen.finished and time.monotonic() < deadline:
+            await pilot.pause(0.2)
+        assert screen.finished
+        assert [table.get_cell(f"demo{i}", "status") for i in range(2)] == ["dry-run", "dry-run"]
+        assert all(table.get_cell(f"demo{i}", "where") == "local" for i in range(2))
+        assert "2/2 finished" in str(screen.query_one("#batch-progress").render())
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, RunDetailScreen)
+    assert (spec.folder / "summary.md").is_file()
