@@ -462,6 +462,8 @@ async def settle_resumed_gate(pilot) -> None:  # type: ignore[no-untyped-def]
     log = app.last_run.query_one(Log)
     await wait_until(pilot, lambda: log.lines and log.lines[-1].startswith("? the plan for attempt 2"))
     log.scroll_end(animate=False)
+    await pilot.pause(0.5)  # the gate renders the Dockerfile through the editor's debounce: let it fire, then once more
+    app.screen.editor.validate_now()
     await pilot.pause(0.3)
     no_blink(app)
     await pilot.pause(0.2)
