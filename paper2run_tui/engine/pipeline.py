@@ -685,9 +685,9 @@ def _default_diagnoser(run: _Run) -> Diagnoser:
 
 
 def _default_executor(run: _Run) -> Executor:
-    from .build.docker_executor import DockerExecutor
+    from .engines import make_executor
 
-    return DockerExecutor(run.config.limits)
+    return make_executor(run.config)
 
 
 def _local_images(executor: Executor | None) -> list[str]:
