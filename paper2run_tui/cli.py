@@ -4,7 +4,8 @@ or whenever stdout is not a terminal.
     paper2run-tui                       the home screen
     paper2run-tui run --repo URL ...    straight into a live run
     paper2run-tui runs [--out runs]     the runs browser
-    paper2run-tui resume RUN_DIR --attempt N
+    paper2run-tui resume RUN_DIR --attempt N [--edit | --plan FILE]
+    paper2run-tui config [--repo R ...] the effective configuration and where each value came from
     paper2run-tui implement PAPER ...   paper to citation-anchored code, then the same build loop
     paper2run-tui cleanup [--run ID]    remove the images and containers this tool made
     paper2run-tui schemas DIR           export the JSON schemas of the contracts
@@ -13,6 +14,7 @@ or whenever stdout is not a terminal.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import sys
 from pathlib import Path
@@ -23,8 +25,8 @@ from . import __version__
 from .engine.contracts import EXIT_CODES, Event
 from .engine.errors import UserError
 from .engine.ports import CancelToken
-from .engine.record.recorder import describe
-from .settings import build_run_config, load_environment
+from .engine.record.recorder import describe as describe_event
+from .settings import Setting, build_run_config, config_from_run, describe, out_folder, resolve
 
 USAGE_ERROR = 2
 
@@ -47,6 +49,9 @@ def _add_run_flags(p: argparse.ArgumentParser, *, repo_required: bool) -> None:
     p.add_argument("--memory", help="memory limit of containers, e.g. 4g")
     p.add_argument("--cpus", type=float, help="CPU limit of containers")
     p.add_argument("--pids", type=int, help="process limit of containers")
+    p.add_argument("--allow-base-image", action="append", metavar="IMAGE",
+                   help="allow this base image too (repeatable; a trailing * allows a prefix; also "
+                   "PAPER2RUN_ALLOWED_BASE_IMAGES, comma-separated)")
     p.add_argument("--headless", action="store_true", help="no TUI: one line per event (default when not a tty)")
 
 
@@ -66,10 +71,24 @@ def build_parser() -> argparse.ArgumentParser:
     runs.add_argument("--headless", action="store_true", help="print a table instead of opening the browser")
     resume = sub.add_parser("resume", help="resume a past run from one of its attempts")
     resume.add_argument("run_dir", type=Path)
-    resume.add_argument("--attempt", type=int, required=True, help="attempt whose plan to start from")
+    resume.add_argument("--attempt", type=int, help="attempt whose plan to start from (default: the last one; a "
+                        "run stopped before its first attempt starts again from its checkout)")
+    how = resume.add_mutually_exclusive_group()
+    how.add_argument("--edit", action="store_true", help="edit the plan in $EDITOR before the build")
+    how.add_argument("--plan", type=Path, help="start from this plan.json instead of the attempt's")
     resume.add_argument("--approve", choices=["ask", "auto", "never"])
     resume.add_argument("--max-attempts", type=int)
+    resume.add_argument("--timeout", type=int)
+    resume.add_argument("--model", help="another model (default: the run's)")
+    resume.add_argument("--base-url", help="another endpoint (default: the run's)")
+    resume.add_argument("--memory")
+    resume.add_argument("--cpus", type=float)
+    resume.add_argument("--pids", type=int)
     resume.add_argument("--headless", action="store_true")
+    conf = sub.add_parser("config", help="print the effective configuration and where each value came from")
+    conf.add_argument("--repo", help="the repository you are about to run (a .env inside it is never read)")
+    conf.add_argument("--model")
+    conf.add_argument("--base-url")
     impl = sub.add_parser("implement", help="paper to citation-anchored code, built and smoke-tested")
     impl.add_argument("paper", help="arXiv id or URL, a .pdf or a .md file")
     impl.add_argument("--out", type=Path, default=None)
@@ -78,9 +97,12 @@ def build_parser() -> argparse.ArgumentParser:
     impl.add_argument("--no-run", action="store_true", help="generate only; do not build and smoke-run")
     impl.add_argument("--model")
     impl.add_argument("--base-url")
-    impl.add_argument("--timeout", type=int, default=900)
-    impl.add_argument("--max-attempts", type=int, default=3)
-    impl.add_argument("--approve", choices=["ask", "auto", "never"], default="auto")
+    impl.add_argument("--timeout", type=int)
+    impl.add_argument("--max-attempts", type=int)
+    impl.add_argument("--approve", choices=["ask", "auto", "never"])
+    impl.add_argument("--memory")
+    impl.add_argument("--cpus", type=float)
+    impl.add_argument("--pids", type=int)
     impl.add_argument("--headless", action="store_true")
     clean = sub.add_parser("cleanup", help="remove images and containers made by paper2run-tui")
     clean.add_argument("--run", help="only those of this run id")
@@ -95,12 +117,17 @@ class PrintSink:
 
     def __init__(self, stream: Any = None) -> None:
         self.stream = stream or sys.stdout
+        self.started = False  # before run-started, an error is the input's: one line on stderr
 
     def emit(self, event: Event) -> None:
         if event.kind == "diagnosis-delta":
             return
+        if event.kind == "message" and event.level == "error" and not self.started:  # type: ignore[union-attr]
+            print(f"error: {event.text}", file=sys.stderr, flush=True)  # type: ignore[union-attr]
+            return
+        self.started = self.started or event.kind == "run-started"
         try:
-            print(describe(event), file=self.stream, flush=True)
+            print(describe_event(event), file=self.stream, flush=True)
         except BrokenPipeError:  # `| head` closed the pipe: keep running, stop printing
             self.stream = open("/dev/null", "w")  # noqa: SIM115
 
@@ -115,10 +142,21 @@ class TerminalReviewer:
         print(request.proposed.model_dump_json(indent=2))
         if request.diagnosis is not None:
             print(f"Diagnosis: {request.diagnosis.reason}")
+        if request.dockerfile:
+            print("The Dockerfile it renders:\n" + request.dockerfile)
+        if request.verdict is not None:
+            print(f"Plan policy: {request.verdict.status}")
+            for line in request.verdict.lines():
+                print(f"  {line}")
+        again = "ask [n]ew plan" if request.replan_uses_reason else "[e]dit it (no planner here can use a reason)"
         while True:
-            answer = input("[a]pprove, [r]eject and stop, ask [n]ew plan? ").strip().lower()
+            answer = input(f"[a]pprove, [r]eject and stop, {again}? ").strip().lower()
             if answer in ("a", "approve", "y", "yes"):
                 return HumanDecision(action="approve")
+            if answer == "e" or (answer == "n" and not request.replan_uses_reason):
+                edited = edit_plan(request.proposed)
+                return HumanDecision(action="edit", plan=edited) if edited != request.proposed else HumanDecision(
+                    action="approve")
             if answer in ("r", "n"):
                 reason = input("reason: ").strip() or "rejected at the terminal"
                 return HumanDecision(action="reject", reason=reason, then="stop" if answer == "r" else "ask-again")
@@ -128,53 +166,128 @@ def _headless_wanted(args: argparse.Namespace) -> bool:
     return bool(getattr(args, "headless", False)) or not sys.stdout.isatty()
 
 
-def _install_sigint(cancel: CancelToken) -> None:
-    """First Ctrl-C asks the engine to stop cleanly (containers removed, run recorded as interrupted);
-    a second one interrupts at once."""
+#: The signals that stop a run cleanly, like Ctrl-C: SIGTERM (kill, systemd, CI cancelling a job), SIGHUP (the
+#: terminal or the SSH session went away).
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
-    def handler(signum: int, frame: FrameType | None) -> None:
-        if cancel.cancelled:
+
+class StopSignals:
+    """First stop signal asks the engine to stop cleanly (containers removed, run recorded as interrupted); a
+    second one interrupts at once. `exit_code` is what the process should exit with after an interrupted run:
+    130 after Ctrl-C, 128 + the signal's number otherwise (143 SIGTERM, 129 SIGHUP), as shells expect."""
+
+    def __init__(self, cancel: CancelToken) -> None:
+        self.cancel = cancel
+        self.received: int | None = None
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, self._handle)
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.cancel.cancelled:
             raise KeyboardInterrupt
-        cancel.cancel("Ctrl-C")
-        print("stopping… (Ctrl-C again to force)", file=sys.stderr, flush=True)
+        self.received = signum
+        name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+        self.cancel.cancel(name)
+        with contextlib.suppress(OSError):  # SIGHUP: the terminal may be gone
+            print(f"stopping… ({name}; again to force)", file=sys.stderr, flush=True)
 
-    signal.signal(signal.SIGINT, handler)
+    def exit_code(self, code: int) -> int:
+        if code == EXIT_CODES["interrupted"] and self.received not in (None, signal.SIGINT):
+            return 128 + int(self.received)  # type: ignore[arg-type]
+        return code
 
 
 def _run_flags(args: argparse.Namespace) -> dict[str, Any]:
     keys = ("repo", "paper", "ref", "out", "timeout", "max_attempts", "model", "base_url", "dry_run", "approve",
-            "gate_initial", "ca_cert", "no_ca", "memory", "cpus", "pids")
+            "gate_initial", "ca_cert", "no_ca", "memory", "cpus", "pids", "allow_base_image")
     return {k: getattr(args, k, None) for k in keys}
+
+
+def edit_plan(plan: Any) -> Any:
+    """The plan in $VISUAL / $EDITOR until it validates (or the person gives up): the CLI's gate editor."""
+    import os
+    import shlex
+    import subprocess
+    import tempfile
+
+    from pydantic import ValidationError
+
+    from .engine.contracts import EnvPlan
+
+    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+    text = plan.model_dump_json(indent=2)
+    with tempfile.TemporaryDirectory(prefix="paper2run-plan-") as tmp:
+        path = Path(tmp) / "plan.json"
+        while True:
+            path.write_text(text, encoding="utf-8")
+            try:
+                done = subprocess.run([*shlex.split(editor), str(path)], check=False)
+            except OSError as exc:
+                raise UserError(f"cannot start the editor {editor!r}: {exc.strerror}",
+                                "set EDITOR to your editor, or pass --plan FILE") from None
+            if done.returncode != 0:
+                raise UserError(f"the editor {editor!r} exited with {done.returncode}: nothing changed")
+            text = path.read_text(encoding="utf-8")
+            try:
+                return EnvPlan.model_validate_json(text)
+            except ValidationError as exc:
+                problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'plan'}: {e['msg']}" for e in exc.errors())
+                print(f"the edited plan is not valid: {problems}", file=sys.stderr)
+                if not sys.stdin.isatty() or input("edit it again? [Y/n] ").strip().lower() in ("n", "no"):
+                    raise UserError(f"the edited plan is not valid: {problems}") from None
+
+
+def _plan_file(path: Path) -> Any:
+    from pydantic import ValidationError
+
+    from .engine.contracts import EnvPlan
+
+    try:
+        return EnvPlan.model_validate_json(path.read_bytes())
+    except OSError as exc:
+        raise UserError(f"--plan {path}: {exc.strerror}", "give the path of a plan.json") from None
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'plan'}: {e['msg']}" for e in exc.errors()[:5])
+        raise UserError(f"--plan {path} is not a valid plan: {problems}") from None
+
+
+def _reviewer(approve: str) -> TerminalReviewer | None:
+    if approve != "ask":
+        return None
+    if not sys.stdin.isatty():
+        raise UserError("--approve ask needs a terminal to ask on", "use --approve auto or --approve never")
+    return TerminalReviewer()
+
+
+def _print_notes(notes: list[str]) -> None:
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
     headless = _headless_wanted(args)
     flags = _run_flags(args)
-    if flags["approve"] is None:
-        flags["approve"] = "auto" if headless else "ask"
-    config = build_run_config(flags, load_environment())
+    resolved = resolve(flags, repo=flags["repo"])
+    if resolved.get("approve") is None:
+        mode = "auto" if headless else "ask"
+        resolved.values["approve"] = Setting("approve", mode, f"default ({'headless' if headless else 'the TUI'})")
+    config = build_run_config(flags, resolved)
+    _print_notes(config.notes)
     if not headless:
         from .tui.app import run_app
 
         return run_app("run", config, config.out)
-    reviewer = None
-    if config.approve == "ask":
-        if not sys.stdin.isatty():
-            raise UserError("--approve ask needs a terminal to ask on", "use --approve auto or --approve never")
-        reviewer = TerminalReviewer()
+    reviewer = _reviewer(config.approve)
     from .engine.pipeline import run_pipeline
 
     cancel = CancelToken()
-    _install_sigint(cancel)
+    signals = StopSignals(cancel)
     outcome = run_pipeline(config, PrintSink(), reviewer, cancel)
-    if outcome.run_dir is None:
-        print(f"error: {outcome.reason}", file=sys.stderr)
-    return outcome.exit_code
+    return signals.exit_code(outcome.exit_code)
 
 
 def _cmd_runs(args: argparse.Namespace) -> int:
-    env = load_environment()
-    out = args.out or Path(env.get("PAPER2RUN_OUT", "runs"))
+    out = out_folder(args.out)
     if not _headless_wanted(args):
         from .tui.app import run_app
 
@@ -193,42 +306,62 @@ def _cmd_runs(args: argparse.Namespace) -> int:
 
 
 def _cmd_resume(args: argparse.Namespace) -> int:
-    from .engine.resume import resume_run
+    from .engine.resume import resume_run, resume_seed
 
     if not (args.run_dir / "metadata.json").is_file():
         raise UserError(f"{args.run_dir} is not a run folder (no metadata.json)", "pass a folder under runs/")
     headless = _headless_wanted(args)
-    approve = args.approve or ("auto" if headless else "ask")
-    if approve == "ask" and not sys.stdin.isatty():
-        raise UserError("--approve ask needs a terminal to ask on", "use --approve auto or --approve never")
+    flags = {k: getattr(args, k) for k in ("approve", "max_attempts", "timeout", "model", "base_url", "memory",
+                                           "cpus", "pids")}
+    flags["approve"] = args.approve or ("auto" if headless else "ask")
+    config = config_from_run(args.run_dir, flags)
+    _print_notes(config.notes)
+    plan = _plan_file(args.plan) if args.plan else None
+    if args.edit:
+        seed = resume_seed(args.run_dir, args.attempt)
+        if seed is None:
+            raise UserError(f"{args.run_dir} stopped before its first attempt: there is no plan to edit",
+                            "resume it without --edit (it starts again)")
+        plan = edit_plan(seed.plan)
+    reviewer = _reviewer(config.approve)
     cancel = CancelToken()
-    _install_sigint(cancel)
-    reviewer = TerminalReviewer() if approve == "ask" else None
-    outcome = resume_run(args.run_dir, args.attempt, PrintSink(), reviewer, cancel, approve=approve,
-                         max_attempts=args.max_attempts)
-    return outcome.exit_code
+    signals = StopSignals(cancel)
+    outcome = resume_run(args.run_dir, args.attempt, PrintSink(), reviewer, cancel, config=config, plan=plan)
+    return signals.exit_code(outcome.exit_code)
+
+
+def _cmd_config(args: argparse.Namespace) -> int:
+    flags = {"model": args.model, "base_url": args.base_url}
+    for line in describe(resolve(flags, repo=args.repo)):
+        print(line)
+    return 0
 
 
 def _cmd_implement(args: argparse.Namespace) -> int:
     from .engine.implement.config import ImplementConfig
     from .engine.implement.runner import run_implement
-    from .engine.llm.settings import llm_settings_from_env
 
-    env = load_environment()
+    flags = {k: getattr(args, k) for k in ("out", "timeout", "max_attempts", "approve", "model", "base_url",
+                                           "memory", "cpus", "pids")}
+    flags["approve"] = flags["approve"] or "auto"
+    base = build_run_config({**flags, "repo": args.paper})  # the settings every run gets, from the one resolver
+    _print_notes(base.notes)
     config = ImplementConfig(
-        paper=args.paper, out=args.out or Path(env.get("PAPER2RUN_OUT", "runs")), framework=args.framework,
-        mode=args.mode, run=not args.no_run, timeout=args.timeout, max_attempts=args.max_attempts,
-        approve=args.approve, llm=llm_settings_from_env(env, model=args.model, base_url=args.base_url),
+        paper=args.paper, out=base.out, framework=args.framework, mode=args.mode, run=not args.no_run,
+        timeout=base.timeout, max_attempts=base.max_attempts, approve=base.approve, llm=base.llm,
+        limits=base.limits, base_image_map=base.base_image_map, arxiv_base_url=base.arxiv_base_url,
+        cache_dir=base.cache_dir,
     )
+    reviewer = _reviewer(config.approve) if config.run else None
     cancel = CancelToken()
-    _install_sigint(cancel)
-    outcome = run_implement(config, PrintSink(), None, cancel)
+    signals = StopSignals(cancel)
+    outcome = run_implement(config, PrintSink(), reviewer, cancel)
     state = "code generated" if outcome.generated_code else "no code generated (no LLM endpoint)"
     checks = "citations checked: ok" if outcome.citations.ok else f"{len(outcome.citations.violations)} citation problem(s)"
     print(f"implementation: {outcome.folder} ({state}; {checks})")
     if outcome.run is not None:
         print(f"run: {outcome.run.run_dir} ({outcome.run.status})")
-    return outcome.exit_code
+    return signals.exit_code(outcome.exit_code)
 
 
 def _cmd_cleanup(args: argparse.Namespace) -> int:
@@ -252,13 +385,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     commands = {"run": _cmd_run, "runs": _cmd_runs, "resume": _cmd_resume, "implement": _cmd_implement,
-                "cleanup": _cmd_cleanup, "schemas": _cmd_schemas}
+                "cleanup": _cmd_cleanup, "schemas": _cmd_schemas, "config": _cmd_config}
     try:
         if args.command is None:
             from .tui.app import run_app
 
-            env = load_environment()
-            return run_app("home", None, args.home_out or Path(env.get("PAPER2RUN_OUT", "runs")))
+            return run_app("home", None, out_folder(args.home_out))
         return commands[args.command](args)
     except UserError as err:
         for line in str(err).splitlines():

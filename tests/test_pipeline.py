@@ -142,7 +142,7 @@ def test_policy_never_rejects_repairs_headless(py_repo: Path, tmp_path: Path) ->
     outcome = run_pipeline(config(py_repo, tmp_path, approve="never"), ListSink(), None,
                            planner=FixedPlanner(BASE_PLAN), diagnoser=ScriptedDiagnoser([repair(BASE_PLAN, env={"X": "1"})]),
                            executor=ScriptedExecutor([Step(build_ok=False)]))
-    assert outcome.status == "rejected-by-user"
+    assert outcome.status == "rejected-by-policy"
     assert outcome.run_dir is not None
     decision = HumanDecision.model_validate_json((outcome.run_dir / "attempts/02/decision.json").read_text())
     assert decision.decided_by == "policy" and decision.action == "reject"

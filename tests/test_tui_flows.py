@@ -176,6 +176,32 @@ async def test_ctrl_c_on_a_live_run_asks_then_records_it_as_interrupted(demo: Pa
     assert meta.status == "interrupted" and "the person quit the app" in meta.reason
 
 
+@pytest.mark.parametrize("signame", ["SIGTERM", "SIGHUP"])
+async def test_sigterm_and_sighup_end_a_live_run_like_a_confirmed_quit(demo: Path, tmp_path: Path,
+                                                                     signame: str) -> None:
+    """The app's own handlers (installed as `paper2run-tui run` installs them): the run is recorded as interrupted
+    with the signal's name, and the app exits 128 + the signal number."""
+    import os
+    import signal
+
+    parts = Parts(hold=True)
+    config = RunConfig(repo=str(demo), out=tmp_path / "runs", approve="ask")
+    app = Paper2RunApp("run", config, tmp_path / "runs", parts=parts, handle_signals=True)
+    signum = getattr(signal, signame)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, parts.executor.building.is_set, timeout=30)
+        run = app.screen
+        assert isinstance(run, RunScreen) and run.live
+        os.kill(os.getpid(), signum)
+        await wait_until(pilot, lambda: run.outcome is not None, timeout=30)
+        await pilot.pause(0.3)
+    assert app.return_code == 128 + signum
+    assert run.outcome is not None and run.outcome.run_dir is not None
+    meta = metadata(run.outcome.run_dir)
+    assert meta.status == "interrupted" and signame in meta.reason
+    assert (run.outcome.run_dir / "report.md").is_file()
+
+
 async def test_open_a_past_run_and_resume_from_its_attempt(demo: Path, tmp_path: Path) -> None:
     out = tmp_path / "runs"
     parts = Parts()
@@ -192,16 +218,20 @@ async def test_open_a_past_run_and_resume_from_its_attempt(demo: Path, tmp_path:
         detail = app.screen
         assert isinstance(detail, RunDetailScreen) and detail.path == past and detail.selected == 1
         assert "Failed building wheel" in "\n".join(detail.query_one("#a-logs-text", Log).lines)
-        await pilot.press("u")  # resume from the selected attempt
+        await pilot.press("u")  # resume from the selected attempt: the gate shows its plan before the build
+        gate = await open_gate(pilot, app)
+        assert gate.request.attempt == 2 and gate.request.proposed == REPAIRED
+        await pilot.press("ctrl+s")
         await pilot.pause()
         resumed = app.screen
         assert isinstance(resumed, RunScreen) and resumed.job.resumed_from == f"{past.name}/01"
         new_dir = await finished(pilot, resumed)
         assert resumed.status == "success"
-    assert new_dir != past and new_dir.parent == out
+    assert new_dir != past and new_dir.parent == out and new_dir.name.startswith("demo-")
     meta = metadata(new_dir)
     assert meta.resumed_from == f"{past.name}/01" and meta.attempts[0].plan_source == "resumed"
-    assert EnvPlan.model_validate_json((new_dir / "attempts/01/plan.json").read_text()) == REPAIRED
+    assert meta.repo == metadata(past).repo and [a.number for a in meta.attempts] == [2]
+    assert EnvPlan.model_validate_json((new_dir / "attempts/02/plan.json").read_text()) == REPAIRED
     assert metadata(past).status == "max-attempts-exhausted"  # the old run is left as it was
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 
@@ -25,6 +25,9 @@ class LlmSettings(BaseModel):
     model: str | None = None
     timeout_s: float = 120.0
     max_retries: int = 3
+    key_name: str | None = Field(
+        default=None, description="Which setting the key came from (nvidia_api_key, ...): a resume reads it again"
+    )
 
     @property
     def configured(self) -> bool:
@@ -58,10 +61,23 @@ class RunConfig(BaseModel):
     base_image_map: dict[str, str] = Field(
         default_factory=dict, description="Python version -> image, overriding python:X.Y-slim (mirrors, offline)"
     )
+    allowed_base_images: list[str] = Field(
+        default_factory=list,
+        description="Base images the plan policy allows besides python:X.Y[-slim], nvidia/cuda and the image map "
+        "(a trailing * allows a prefix)",
+    )
     arxiv_base_url: str = "https://arxiv.org"
     cache_dir: Path | None = None
     keep_image: bool = True
     run_id: str | None = Field(default=None, description="Force the run folder's name (tests, resume)")
+    sources: dict[str, str] = Field(default_factory=dict, description="setting -> where its value came from")
+    notes: list[str] = Field(default_factory=list, description="what the resolver left out, and why")
+
+    def public_json(self) -> dict[str, Any]:
+        """What `config.json` in the run folder holds: every setting but the key (only which setting held it)."""
+        data = self.model_dump(mode="json", exclude={"llm": {"api_key"}, "run_id": True})
+        data["llm"]["key_sent"] = bool(self.llm.api_key and self.llm.api_key.get_secret_value())
+        return data
 
     @field_validator("repo")
     @classmethod

@@ -7,6 +7,9 @@ headless CLI and the tests are its clients. Every expected failure ends as a sta
 
 from __future__ import annotations
 
+import os
+import socket
+import threading
 import time
 import traceback
 from collections.abc import Iterator
@@ -26,6 +29,7 @@ from .contracts import (
     DecisionMade,
     DiagnosisDecision,
     DiagnosisReady,
+    DockerfileInputs,
     EnvPlan,
     FactsReady,
     GateOpened,
@@ -37,6 +41,9 @@ from .contracts import (
     PhaseChanged,
     PhaseTiming,
     PlanProposed,
+    PolicyChecked,
+    PolicyContext,
+    PolicyVerdict,
     RepoFacts,
     RunFinished,
     RunMetadata,
@@ -44,17 +51,22 @@ from .contracts import (
 )
 from .contracts.metadata import Phase, RunStatus
 from .diagnose.base import Diagnoser, DiagnosisContext, FailedAttempt
-from .errors import PreflightError, UnsupportedRepo, UserError
+from .errors import EngineLost, PreflightError, UnsupportedRepo, UserError
 from .gate import decide
 from .gate.plan_diff import plan_diff
 from .plan.base import PlanContext, Planner
+from .policy import check_plan
 from .ports import Cancelled, CancelToken, EventSink, Reviewer
 from .record.recorder import RecordingSink
 from .record.run_folder import RunFolder
-from .render import render_dockerfile, render_instructions, render_report
+from .render import render_instructions, render_report
+from .render.dockerfile import UnsafeValue, dockerfile_inputs, render_from_inputs
 
 #: How many times a person may reject a plan with "ask again" before the run stops.
 MAX_REPLANS = 3
+#: How often a live run rewrites metadata.json (heartbeat_at): the runs browser calls a `running` run whose
+#: heartbeat is older than record.store.ABANDONED_AFTER_S abandoned.
+HEARTBEAT_S = 20.0
 
 
 @dataclass
@@ -73,6 +85,20 @@ class Components:
     planner: Planner | None = None
     diagnoser: Diagnoser | None = None
     executor: Executor | None = None
+
+
+@dataclass
+class ResumeSeed:
+    """Where a resumed run starts: which plan, at which attempt number, what its gate shows, which checkout."""
+
+    plan: EnvPlan
+    label: str = ""  # "<run_id>/<NN>" of the attempt it continues
+    first_attempt: int = 1
+    name: str | None = None  # the source's name, so the run folder is named after it and not after the copy
+    checkout: Path | None = None  # the old run's repo/ copy: a resume works offline and on the same commit
+    diagnosis: DiagnosisDecision | None = None
+    previous: EnvPlan | None = None
+    gate: bool = False  # ask at the first attempt (the TUI's resume: edit the plan before the build)
 
 
 class _Finish(Exception):
@@ -101,6 +127,8 @@ class _Run:
     ca_bundle: Path | None = None
     extra_files: dict[str, bytes] = field(default_factory=dict)
     build_args: dict[str, str] = field(default_factory=dict)
+    meta_lock: threading.Lock = field(default_factory=threading.Lock)
+    stopped: threading.Event = field(default_factory=threading.Event)
 
     def note(self, text: str, level: str = "info") -> None:
         self.messages.append(text)
@@ -120,12 +148,23 @@ class _Run:
             self.save_metadata()
 
     def save_metadata(self) -> None:
-        calls = getattr(self.llm_client, "calls", None)
-        if calls is not None:
-            self.meta.llm_calls = list(calls)
-            self.meta.prompt_tokens = sum(c.prompt_tokens for c in calls)
-            self.meta.completion_tokens = sum(c.completion_tokens for c in calls)
-        self.folder.write_json("metadata.json", self.meta)
+        with self.meta_lock:  # the heartbeat thread writes it too; a stale snapshot must never land last
+            calls = getattr(self.llm_client, "calls", None)
+            if calls is not None:
+                self.meta.llm_calls = list(calls)
+                self.meta.prompt_tokens = sum(c.prompt_tokens for c in calls)
+                self.meta.completion_tokens = sum(c.completion_tokens for c in calls)
+            if self.meta.status == "running":
+                self.meta.heartbeat_at = datetime.now(UTC)
+            self.folder.write_json("metadata.json", self.meta)
+
+    def heartbeat(self) -> None:
+        """Rewrite metadata.json every HEARTBEAT_S until the run ends, so a dead process is told from a live one."""
+        while not self.stopped.wait(HEARTBEAT_S):
+            try:
+                self.save_metadata()
+            except OSError:  # a full disk must not kill the run; the next write may succeed
+                continue
 
 
 def run_pipeline(
@@ -137,8 +176,7 @@ def run_pipeline(
     planner: Planner | None = None,
     diagnoser: Diagnoser | None = None,
     executor: Executor | None = None,
-    initial_plan: EnvPlan | None = None,
-    resumed_from: str | None = None,
+    resume: ResumeSeed | None = None,
 ) -> RunOutcome:
     """Run one reproduction to its end and return how it ended. Never raises for expected failures."""
     from .acquire.repo import parse_repo_spec
@@ -147,7 +185,8 @@ def run_pipeline(
     cancel = cancel or CancelToken()
     try:
         source = parse_repo_spec(config.repo)
-        folder = RunFolder.create(config.out, source.name, config.run_id)
+        name = resume.name if resume and resume.name else source.name
+        folder = RunFolder.create(config.out, name, config.run_id)
     except UserError as err:
         sink.emit(Message(level="error", text=str(err)))
         return RunOutcome(status="input-error", run_dir=None, exit_code=EXIT_CODES["input-error"], reason=str(err))
@@ -157,7 +196,7 @@ def run_pipeline(
         run_id=folder.run_id,
         tool_version=__version__,
         repo=redact(config.repo),
-        repo_name=source.name,
+        repo_name=name,
         ref=config.ref,
         paper=config.paper,
         dry_run=config.dry_run,
@@ -166,21 +205,27 @@ def run_pipeline(
         max_attempts=config.max_attempts,
         model=config.llm.model if config.llm.configured else None,
         base_url=config.llm.base_url if config.llm.configured else None,
-        resumed_from=resumed_from,
+        resumed_from=resume.label if resume else None,
+        pid=os.getpid(),
+        host=socket.gethostname(),
     )
     run = _Run(config=config, folder=folder, sink=recorder, cancel=cancel, meta=meta)
     run.save_metadata()
+    folder.write_json("config.json", config.public_json())
+    threading.Thread(target=run.heartbeat, name="run-heartbeat", daemon=True).start()
     recorder.emit(
         RunStarted(run_dir=str(folder.root), repo=meta.repo, dry_run=config.dry_run, max_attempts=config.max_attempts)
     )
     status: RunStatus = "exception"
     reason = ""
     try:
-        _execute(run, source, reviewer, Components(planner, diagnoser, executor), initial_plan)
+        _execute(run, source, reviewer, Components(planner, diagnoser, executor), resume)
     except _Finish as fin:
         status, reason = fin.status, fin.reason
     except (Cancelled, KeyboardInterrupt) as exc:
         status, reason = "interrupted", f"interrupted: {exc}" if str(exc) else "interrupted"
+    except EngineLost as err:
+        status, reason = "engine-lost", str(err)
     except UnsupportedRepo as err:
         status, reason = "unsupported", str(err)
     except PreflightError as err:
@@ -194,7 +239,10 @@ def run_pipeline(
 
 
 def _finish(run: _Run, status: RunStatus, reason: str) -> RunOutcome:
+    run.stopped.set()
     meta = run.meta
+    if status in ("interrupted", "engine-lost") and meta.attempts and meta.attempts[-1].outcome == "not-run":
+        meta.attempts[-1].outcome = "cancelled" if status == "interrupted" else "error"
     meta.status = status
     meta.reason = reason
     meta.finished_at = datetime.now(UTC)
@@ -217,13 +265,16 @@ def _finish(run: _Run, status: RunStatus, reason: str) -> RunOutcome:
 
 
 def _execute(
-    run: _Run, source: Any, reviewer: Reviewer | None, parts: Components, initial_plan: EnvPlan | None
+    run: _Run, source: Any, reviewer: Reviewer | None, parts: Components, resume: ResumeSeed | None
 ) -> None:
-    from .acquire.repo import acquire_repo
+    from .acquire.repo import acquire_repo, parse_repo_spec
 
     config, folder = run.config, run.folder
+    origin, ref = source, config.ref
+    if resume is not None and resume.checkout is not None:
+        origin, ref = parse_repo_spec(str(resume.checkout)), None
     with run.phase("acquire", detail=run.meta.repo):
-        acquired = acquire_repo(source, folder.repo_dir, config.ref, run.sink, run.cancel)
+        acquired = acquire_repo(origin, folder.repo_dir, ref, run.sink, run.cancel)
     run.meta.commit_sha = acquired.commit_sha
     run.meta.commit_date = acquired.commit_date
     folder.write_json("repo.json", acquired)
@@ -237,7 +288,7 @@ def _execute(
 
         facts = analyze_repo(
             folder.repo_dir,
-            name=source.name,
+            name=run.meta.repo_name,
             commit=acquired.commit_sha,
             commit_date=acquired.commit_date,
             cancel=run.cancel,
@@ -256,14 +307,15 @@ def _execute(
     planner = parts.planner or _default_planner(run)
     diagnoser = parts.diagnoser or _default_diagnoser(run)
     local_images = _local_images(executor)
+    _remove_leftovers(run, executor)
     _setup_ca_and_proxy(run)
 
     ctx = PlanContext(
         facts=facts, repo_dir=folder.repo_dir, paper=run.paper, local_images=local_images,
         gpu_available=_gpu_runtime(executor), base_image_map=config.base_image_map, run_id=folder.run_id,
     )
-    if initial_plan is not None:
-        plan, plan_source = initial_plan, "resumed"
+    if resume is not None:
+        plan, plan_source = resume.plan, "resumed"
     else:
         with run.phase("plan"):
             result = planner.plan(ctx, run.sink, run.cancel)
@@ -273,11 +325,12 @@ def _execute(
 
     history: list[FailedAttempt] = []
     preflighted = False
-    attempt = 1
+    first = attempt = resume.first_attempt if resume is not None else 1
     while True:
-        plan, plan_source, decision = _gate(run, reviewer, planner, ctx, attempt, plan, plan_source, history)
+        plan, plan_source, decision, verdict = _gate(run, reviewer, planner, ctx, attempt, plan, plan_source,
+                                                     history, resume if attempt == first else None, first)
         run.plan = plan
-        dockerfile = _render(run, plan, attempt, plan_source)
+        dockerfile = _render(run, plan, attempt, plan_source, verdict)
         summary = AttemptSummary(
             number=attempt, plan_source=plan_source, plan_fingerprint=plan.fingerprint(),
             decision=decision.action if decision else None,
@@ -296,7 +349,7 @@ def _execute(
         failed = _attempt(run, executor, plan, dockerfile, attempt, summary)
         if failed is None:
             raise _Finish("success", f"smoke run passed on attempt {attempt} ({run.meta.smoke_outcome})")
-        diagnosis = _diagnose(run, diagnoser, ctx, failed, history, attempt)
+        diagnosis = _diagnose(run, diagnoser, ctx, failed, history, attempt, attempt - first + 1)
         history.append(failed)
         summary.diagnosis = diagnosis.reason
         summary.matched_rules = list(diagnosis.matched_rules)
@@ -307,7 +360,7 @@ def _execute(
             )  # type: ignore[assignment]
             raise _Finish(status, diagnosis.reason)
         assert diagnosis.new_plan is not None
-        if attempt >= config.max_attempts:
+        if attempt - first + 1 >= config.max_attempts:
             folder.write_json(f"attempts/{attempt:02d}/next_plan.json", diagnosis.new_plan)
             raise _Finish(
                 "max-attempts-exhausted",
@@ -352,15 +405,52 @@ def _gate(
     plan: EnvPlan,
     plan_source: str,
     history: list[FailedAttempt],
-) -> tuple[EnvPlan, str, HumanDecision | None]:
-    """Ask the gate about a repair (and about the first plan when gate_initial). Returns the plan to run."""
-    if attempt == 1 and not run.config.gate_initial:
-        return plan, plan_source, None
-    previous = history[-1].plan if history else None
-    for _ in range(MAX_REPLANS + 1):
+    resume: ResumeSeed | None = None,
+    first: int = 1,
+) -> tuple[EnvPlan, str, HumanDecision | None, PolicyVerdict]:
+    """Every plan passes here before it is rendered, whoever wrote it: first the plan policy, then the gate
+    when a person (or the approval policy) decides: a repair, the first plan when gate_initial, a resume that asks
+    to edit. Returns the plan to run and its verdict.
+
+    A refused plan never leaves: the LLM's first plan falls back to the deterministic planner's; with a person
+    at the gate, they see the findings and may edit or reject; otherwise the run ends refused-by-plan-policy.
+    A flag needs a person: with one the gate opens (even for a first plan), without one it refuses.
+    """
+    previous = history[-1] if history else None
+    previous_plan = previous.plan if previous else (resume.previous if resume else None)
+    diagnosis = _last_diagnosis(run, attempt - 1) or (resume.diagnosis if resume else None)
+    uses_reason = bool(getattr(planner, "uses_rejection_reason", False))
+    rejected: set[str] = set()
+    decision: HumanDecision | None = None
+    replans = rounds = 0
+    while True:
+        rounds += 1
+        verdict = _police(run, attempt, plan, plan_source)
+        if plan_source == "user" and not verdict.refused:
+            return plan, plan_source, decision, verdict  # the person saw these findings live as they edited
+        if verdict.blocks and plan_source == "llm" and attempt == first and resume is None:
+            run.folder.write_json(f"attempts/{attempt:02d}/refused_plan.json", plan)
+            run.note(f"the LLM's plan was refused by the plan policy ({verdict.summary()}); "
+                     "the deterministic planner's plan is used instead", "warning")
+            plan, plan_source = _deterministic(planner).plan(ctx, run.sink, run.cancel).plan, "llm-fallback-deterministic"
+            continue
+        person = run.config.approve == "ask" and reviewer is not None
+        if verdict.blocks and not person:
+            who = "repair" if attempt > first else "first"
+            raise _Finish("refused-by-plan-policy",
+                          f"the {who} plan for attempt {attempt} ({plan_source}) was refused by the plan policy: "
+                          f"{verdict.summary()}")
+        asked = attempt != first or run.config.gate_initial or (resume is not None and resume.gate)
+        if not asked and not verdict.findings:
+            return plan, plan_source, None, verdict
+        if rounds > MAX_REPLANS + 3:
+            raise _Finish("refused-by-plan-policy", f"no acceptable plan for attempt {attempt}: {verdict.summary()}")
         request = GateRequest(
-            attempt=attempt, kind="initial" if attempt == 1 else "repair", proposed=plan, previous=previous,
-            diagnosis=_last_diagnosis(run, attempt - 1), plan_source=plan_source,
+            attempt=attempt, kind="initial" if attempt == first and resume is None else "repair", proposed=plan,
+            previous=previous_plan, diagnosis=diagnosis, plan_source=plan_source, replan_uses_reason=uses_reason,
+            verdict=verdict, dockerfile=_preview(run, plan, attempt),
+            previous_dockerfile=previous.dockerfile if previous else "",
+            render_inputs=_dockerfile_inputs(run, attempt), policy=_policy_context(run),
         )
         with run.phase("gate", attempt):
             run.sink.emit(GateOpened(request=request))
@@ -370,21 +460,74 @@ def _gate(
         run.folder.write_json(f"{adir}/decision.json", decision)
         run.folder.write_json(f"{adir}/proposed_plan.json", plan)
         if decision.action == "approve":
-            return plan, plan_source, decision
+            if verdict.refused:
+                run.note("a plan the policy refuses cannot be approved: edit it or reject it", "warning")
+                continue
+            return plan, plan_source, decision, verdict
         if decision.action == "edit":
             assert decision.plan is not None
             run.folder.write_text(f"{adir}/plan_diff.diff", plan_diff(plan, decision.plan))
-            return decision.plan, "user", decision
+            plan, plan_source = decision.plan, "user"
+            continue
         reason = decision.reason or "rejected"
+        by: RunStatus = "rejected-by-user" if decision.decided_by == "person" else "rejected-by-policy"
         if decision.then == "stop":
             run.meta.attempts.append(AttemptSummary(number=attempt, plan_source=plan_source, decision="reject"))
-            raise _Finish("rejected-by-user", f"plan for attempt {attempt} rejected: {reason}")
+            raise _Finish(by, f"plan for attempt {attempt} rejected: {reason}")
+        replans += 1
+        if replans > MAX_REPLANS:
+            raise _Finish("rejected-by-user", f"{MAX_REPLANS} plans rejected in a row for attempt {attempt}")
+        rejected.add(plan.fingerprint())
         ctx.rejected.append((plan, reason))
         ctx.failed = [f.plan for f in history]
         with run.phase("plan", attempt, detail="asked again after a rejection"):
             result = planner.plan(ctx, run.sink, run.cancel)
         plan, plan_source = result.plan, result.source
-    raise _Finish("rejected-by-user", f"{MAX_REPLANS} plans rejected in a row for attempt {attempt}")
+        if not uses_reason and plan.fingerprint() in rejected | {f.plan.fingerprint() for f in history}:
+            run.meta.attempts.append(AttemptSummary(number=attempt, plan_source=plan_source, decision="reject"))
+            raise _Finish(by, f"plan for attempt {attempt} rejected ({reason}), and the planner proposed the same "
+                          "plan again: no planner here can use a rejection's reason (no LLM); resume with an "
+                          "edited plan instead")
+
+
+def _police(run: _Run, attempt: int, plan: EnvPlan, plan_source: str) -> PolicyVerdict:
+    """The one call of the plan policy: recorded in attempts/NN/policy.json and sent as an event."""
+    verdict = check_plan(plan, _policy_context(run), source=plan_source)
+    run.folder.write_json(f"attempts/{attempt:02d}/policy.json", verdict)
+    run.sink.emit(PolicyChecked(attempt=attempt, verdict=verdict))
+    return verdict
+
+
+def _policy_context(run: _Run) -> PolicyContext:
+    config = run.config
+    return PolicyContext(
+        base_image_map=config.base_image_map, allowed_base_images=config.allowed_base_images,
+        person_reviews=config.approve == "ask",
+    )
+
+
+def _deterministic(planner: Planner) -> Planner:
+    """The planner a refused LLM plan falls back to: the LLM planner's own fallback, else a new one."""
+    fallback = getattr(planner, "fallback", None)
+    if fallback is not None:
+        return fallback  # type: ignore[no-any-return]
+    from .plan.deterministic import DeterministicPlanner
+
+    return DeterministicPlanner()
+
+
+def _dockerfile_inputs(run: _Run, attempt: int) -> DockerfileInputs:
+    return dockerfile_inputs(
+        facts=run.facts, repo_dir=run.folder.repo_dir, attempt=attempt, ca_bundle=run.ca_bundle is not None,
+        proxy_args=sorted(run.build_args),
+    )
+
+
+def _preview(run: _Run, plan: EnvPlan, attempt: int) -> str:
+    try:
+        return render_from_inputs(plan, _dockerfile_inputs(run, attempt))
+    except UnsafeValue as err:
+        return f"# not rendered: {err}\n"
 
 
 def _last_diagnosis(run: _Run, attempt: int) -> DiagnosisDecision | None:
@@ -397,12 +540,11 @@ def _last_diagnosis(run: _Run, attempt: int) -> DiagnosisDecision | None:
         return None
 
 
-def _render(run: _Run, plan: EnvPlan, attempt: int, plan_source: str) -> str:
+def _render(run: _Run, plan: EnvPlan, attempt: int, plan_source: str, verdict: PolicyVerdict) -> str:
+    if verdict.plan_fingerprint != plan.fingerprint() or verdict.refused:
+        raise RuntimeError("a plan reached the renderer without passing the plan policy")
     with run.phase("render", attempt):
-        dockerfile = render_dockerfile(
-            plan, facts=run.facts, repo_dir=run.folder.repo_dir, attempt=attempt,
-            ca_bundle=run.ca_bundle is not None, proxy_args=sorted(run.build_args),
-        )
+        dockerfile = render_from_inputs(plan, _dockerfile_inputs(run, attempt))
         adir = f"attempts/{attempt:02d}"
         run.folder.write_json(f"{adir}/plan.json", plan)
         run.folder.write_text(f"{adir}/Dockerfile", dockerfile)
@@ -492,11 +634,12 @@ def _attempt(
 def _diagnose(
     run: _Run, diagnoser: Diagnoser, ctx: PlanContext, failed: FailedAttempt, history: list[FailedAttempt],
     attempt: int,
+    tries: int,
 ) -> DiagnosisDecision:
     dctx = DiagnosisContext(
         facts=ctx.facts, repo_dir=ctx.repo_dir, attempt=failed, history=list(history), paper=run.paper,
         rejected=list(ctx.rejected), local_images=ctx.local_images, base_image_map=ctx.base_image_map,
-        attempts_left=run.config.max_attempts - attempt,
+        attempts_left=run.config.max_attempts - tries,
     )
     with run.phase("diagnose", attempt):
         diagnosis = diagnoser.diagnose(dctx, run.sink, run.cancel)
@@ -554,6 +697,21 @@ def _local_images(executor: Executor | None) -> list[str]:
         return list(executor.local_images())
     except Exception:  # noqa: BLE001 - an unreachable engine is reported by preflight, not here
         return []
+
+
+def _remove_leftovers(run: _Run, executor: Executor | None) -> None:
+    """A resumed run first removes the containers the run it resumes left on the engine (a lost connection can
+    leave a smoke container running). Executors without the method have nothing to remove."""
+    remove = getattr(executor, "remove_leftovers", None)
+    if remove is None or not run.meta.resumed_from:
+        return
+    old_run = run.meta.resumed_from.rsplit("/", 1)[0]
+    try:
+        removed = remove(old_run)
+    except Exception:  # noqa: BLE001 - an unreachable engine is reported by preflight
+        return
+    if removed:
+        run.note(f"removed {len(removed)} container(s) left by {old_run}: {', '.join(removed)}")
 
 
 def _gpu_runtime(executor: Executor | None) -> bool | None:

@@ -166,12 +166,14 @@ def new_run_job(config: RunConfig, parts: EngineParts) -> EngineJob:
     return EngineJob(title=config.repo, run=run, config=config)
 
 
-def resume_job(run_dir: Path, attempt: int, parts: EngineParts, approve: str = "ask") -> EngineJob:
-    """Resume from the app: a person is watching, so repairs are asked about (unlike the old run's policy)."""
+def resume_job(run_dir: Path, attempt: int, parts: EngineParts, config: RunConfig) -> EngineJob:
+    """Resume from the app: the old run's configuration (a person is watching, so `config` asks at the gate),
+    and the gate opens before the first build so the plan can be edited."""
 
     def run(sink: EventSink, reviewer: Reviewer, cancel: CancelToken) -> RunOutcome:
         from ..engine.resume import resume_run
 
-        return resume_run(run_dir, attempt, sink, reviewer, cancel, approve=approve, **parts.kwargs())
+        return resume_run(run_dir, attempt, sink, reviewer, cancel, config=config, gate=True, **parts.kwargs())
 
-    return EngineJob(title=f"{run_dir.name} from attempt {attempt}", run=run, resumed_from=f"{run_dir.name}/{attempt:02d}")
+    return EngineJob(title=f"{run_dir.name} from attempt {attempt}", run=run, config=config,
+                     resumed_from=f"{run_dir.name}/{attempt:02d}")

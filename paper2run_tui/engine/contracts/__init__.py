@@ -19,6 +19,7 @@ from .events import (
     PaperReady,
     PhaseChanged,
     PlanProposed,
+    PolicyChecked,
     RunFinished,
     RunStarted,
     parse_event,
@@ -27,6 +28,8 @@ from .facts import RepoFacts
 from .metadata import EXIT_CODES, AttemptSummary, LlmCall, PhaseTiming, RungResult, RunMetadata, RunStatus
 from .paper import Hyperparameter, PaperEquation, PaperInfo, PaperSection, PaperTable
 from .plan import SMOKE_RUNGS, EnvPlan, SmokeRung
+from .policy import PolicyContext, PolicyFinding, PolicyVerdict
+from .render import DockerfileInputs
 
 __all__ = [
     "EXIT_CODES",
@@ -39,6 +42,7 @@ __all__ = [
     "DiagnosisDecision",
     "DiagnosisDelta",
     "DiagnosisReady",
+    "DockerfileInputs",
     "EnvPlan",
     "Event",
     "FactsReady",
@@ -58,6 +62,10 @@ __all__ = [
     "PhaseChanged",
     "PhaseTiming",
     "PlanProposed",
+    "PolicyChecked",
+    "PolicyContext",
+    "PolicyFinding",
+    "PolicyVerdict",
     "RepoFacts",
     "RunFinished",
     "RunMetadata",

@@ -8,6 +8,8 @@ from pydantic import BaseModel, Field, model_validator
 
 from .diagnosis import DiagnosisDecision
 from .plan import EnvPlan
+from .policy import PolicyContext, PolicyVerdict
+from .render import DockerfileInputs
 
 
 class GateRequest(BaseModel):
@@ -17,6 +19,16 @@ class GateRequest(BaseModel):
     previous: EnvPlan | None = None
     diagnosis: DiagnosisDecision | None = None
     plan_source: str = Field(default="", description="deterministic, llm, rules, user")
+    #: What will be built, and what the plan policy found: the gate shows both beside the JSON.
+    verdict: PolicyVerdict | None = None
+    dockerfile: str = Field(default="", description="The proposed plan rendered (empty when it cannot be)")
+    previous_dockerfile: str = Field(default="", description="The previous attempt's Dockerfile, for the diff")
+    #: So the gate re-renders and re-checks an edit exactly as the engine will.
+    render_inputs: DockerfileInputs | None = None
+    policy: PolicyContext | None = None
+    replan_uses_reason: bool = Field(
+        default=True, description="Whether the planner asked again after a rejection reads its reason (an LLM does)"
+    )
 
 
 class HumanDecision(BaseModel):

@@ -17,6 +17,7 @@ from .facts import RepoFacts
 from .metadata import AttemptOutcome, LlmCall, Phase, RunStatus
 from .paper import PaperInfo
 from .plan import EnvPlan, SmokeRungName
+from .policy import PolicyVerdict
 
 
 def _now() -> datetime:
@@ -87,6 +88,14 @@ class PlanProposed(_Event):
     dockerfile: str | None = None
 
 
+class PolicyChecked(_Event):
+    """The plan policy's verdict on a plan, before it is rendered (also in attempts/NN/policy.json)."""
+
+    kind: Literal["policy"] = "policy"
+    attempt: int
+    verdict: PolicyVerdict
+
+
 class DiagnosisDelta(_Event):
     """A chunk of diagnosis text as the model writes it (streaming)."""
 
@@ -144,6 +153,7 @@ Event = Annotated[
     | PaperReady
     | FactsReady
     | PlanProposed
+    | PolicyChecked
     | DiagnosisDelta
     | DiagnosisReady
     | GateOpened

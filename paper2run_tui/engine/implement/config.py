@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from ..config import ApproveMode, LlmSettings
+from ..config import ApproveMode, DockerLimits, LlmSettings
 
 
 class ImplementConfig(BaseModel):
@@ -23,3 +23,5 @@ class ImplementConfig(BaseModel):
     arxiv_base_url: str = "https://arxiv.org"
     cache_dir: Path | None = None
     no_ca: bool = False
+    limits: DockerLimits = Field(default_factory=DockerLimits)
+    base_image_map: dict[str, str] = Field(default_factory=dict)

@@ -96,7 +96,8 @@ def run_implement(config: ImplementConfig, sink: EventSink, reviewer: Reviewer |
     if generated and config.run:
         run = run_pipeline(
             RunConfig(repo=str(folder), out=config.out, timeout=config.timeout, max_attempts=config.max_attempts,
-                      approve=config.approve, llm=config.llm, no_ca=config.no_ca),
+                      approve=config.approve, llm=config.llm, no_ca=config.no_ca, limits=config.limits,
+                      base_image_map=config.base_image_map),
             sink, reviewer, cancel, planner=ShapeCheckPlanner(),
         )
         if run.run_dir is not None:

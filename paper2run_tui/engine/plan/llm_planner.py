@@ -45,6 +45,9 @@ def compact_facts(facts: RepoFacts) -> str:
 
 
 class LlmPlanner:
+    #: The gate tells the person that a rejection's reason reaches the planner (the model reads it).
+    uses_rejection_reason = True
+
     def __init__(self, client: LlmClient, fallback: Planner) -> None:
         self.client = client
         self.fallback = fallback

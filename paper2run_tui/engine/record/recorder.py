@@ -34,6 +34,10 @@ def describe(event: Event) -> str:
         return f"facts: {langs}; managers: {', '.join(f.managers) or 'none'}; {len(f.dependencies)} dependencies"
     if event.kind == "plan":
         return f"plan for attempt {event.attempt} ({event.source}): {event.plan.base_image}; smoke: {event.plan.smoke_command}"
+    if event.kind == "policy":
+        v = event.verdict
+        head = f"policy on the {v.source or 'proposed'} plan for attempt {event.attempt}: {v.status}"
+        return "\n".join([head, *(f"  policy: {line}" for line in v.lines())])
     if event.kind == "diagnosis-delta":
         return f"#{event.attempt} diagnosis…"
     if event.kind == "diagnosis":

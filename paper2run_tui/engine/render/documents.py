@@ -18,8 +18,14 @@ VERDICTS: dict[str, str] = {
     "stopped-by-rules": "A known failure was recognised that a new environment cannot fix, or no known fix applied.",
     "max-attempts-exhausted": "Every attempt failed; repairs were still being proposed when the attempts ran out.",
     "smoke-failed": "The smoke command failed and no diagnosis was produced.",
-    "rejected-by-user": "A person (or the approval policy) rejected the proposed plan, so the run stopped there.",
-    "interrupted": "The run was interrupted (Ctrl-C or quit) before it finished; everything up to then is recorded.",
+    "rejected-by-user": "A person rejected the proposed plan, so the run stopped there.",
+    "rejected-by-policy": "The approval policy (--approve never) rejected the repair plan, so the run stopped there.",
+    "refused-by-plan-policy": "The plan policy refused the plan (the reason is above; every finding is in "
+    "attempts/NN/policy.json), so nothing was built from it.",
+    "interrupted": "The run was interrupted (Ctrl-C, SIGTERM, SIGHUP or quit) before it finished; everything up to "
+                   "then is recorded.",
+    "engine-lost": "The connection to the Docker engine was lost during a build or smoke run, so that attempt has "
+                   "no result; everything up to then is recorded.",
     "unsupported": "This repository is not one paper2run-tui can build yet.",
     "exception": "paper2run-tui itself failed; the traceback is in logs/exception.txt. Please report it.",
     "input-error": "The input could not be used (see the reason above).",
@@ -40,7 +46,14 @@ NEXT_STEPS: dict[str, list[str]] = {
     "max-attempts-exhausted": ["Rerun with a higher --max-attempts, or resume from the last attempt with an "
                                "edited plan (the TUI's runs browser)."],
     "smoke-failed": ["Read attempts/NN/smoke_stderr.log; edit the smoke command if it needs data or a GPU."],
+    "refused-by-plan-policy": [
+        "Read attempts/NN/policy.json: each finding names the field and why it was refused or flagged.",
+        "Rerun with --approve ask to decide flagged plans yourself, or allow a base image with --allow-base-image.",
+    ],
     "rejected-by-user": ["Resume from the last attempt and edit the plan, or rerun with --approve auto."],
+    "engine-lost": ["Check the engine (`docker info`), then resume the run from its last attempt "
+                    "(`paper2run-tui resume RUN_DIR`); the resume removes what the lost attempt left on the engine."],
+    "rejected-by-policy": ["Resume from the last attempt with --approve ask (or auto) to apply the repair."],
     "interrupted": ["Resume the run from its last attempt (runs browser), or start it again."],
     "exception": ["Look at logs/exception.txt; rerun with the same arguments once fixed."],
     "unsupported": ["Only Python repositories are built today; the facts above say what was found."],

@@ -97,7 +97,7 @@ class HomeScreen(Screen[None]):
 
     def config_from_form(self) -> RunConfig:
         """The RunConfig the form describes: flags over the environment and .env, as the CLI does."""
-        from ...settings import build_run_config, load_environment
+        from ...settings import build_run_config
 
         def text(key: str) -> str | None:
             return self.query_one(f"#f-{key}", Input).value.strip() or None
@@ -110,7 +110,7 @@ class HomeScreen(Screen[None]):
             "dry_run": self.query_one("#f-dry-run", Checkbox).value,
             "gate_initial": self.query_one("#f-gate-initial", Checkbox).value,
         }
-        return build_run_config(flags, load_environment())
+        return build_run_config(flags)
 
     # --- actions ------------------------------------------------------------------------------
     def action_start_run(self) -> None:

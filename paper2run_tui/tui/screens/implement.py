@@ -75,11 +75,10 @@ class ImplementScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="implement")
     def _generate(self, paper: str, framework: str, mode: str) -> None:
-        from ...engine.llm.settings import llm_settings_from_env
-        from ...settings import load_environment
+        from ...settings import llm_settings, resolve
 
         config = ImplementConfig(paper=paper, out=self.app.out, framework=framework, mode=mode, run=False,  # type: ignore[attr-defined,arg-type]
-                                 llm=llm_settings_from_env(load_environment()))
+                                 llm=llm_settings(resolve()))
         try:
             outcome = run_implement(config, ListSink(), None, self.cancel)
         except Exception as exc:  # noqa: BLE001 - shown to the person, who can fix the input
