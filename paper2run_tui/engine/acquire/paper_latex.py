@@ -196,8 +196,25 @@ def _first_arg(text: str, command: str) -> str:
     return _read_balanced(text, at + len(command) + 1)[0]
 
 
+_GITHUB = re.compile(r"(?:https?\s*:\s*//\s*)?(?:www\.)?github\.com/\s*([\w.-]+)/([\w.-]+)", re.I)
+_OWN_CODE = re.compile(
+    r"\b(?:our|this)\s+(?:[\w-]+\s+){0,2}(?:code|implementation|codebase|repository)\b"
+    r"|\bcode\s+(?:for|to)\s+(?:this|our|reproduce)\b"
+    r"|\b(?:code|implementation)\b[^.]{0,40}\b(?:is|are)\s+(?:publicly\s+|freely\s+)?(?:available|released|provided)"
+    r"|(?:^|[.\n])\s*code\s*:", re.I)
+_OTHERS_CODE = re.compile(r"\b(?:we\s+use[ds]?|their|baselines?|authors of)\b", re.I)
+
+
 def official_code_url(text: str) -> str:
-    """The repository the paper says holds its code ('Code is available at github.com/...'), or ''."""
-    for m in re.finditer(r"(?i)(?:code|implementation|source)[^.\n]{0,80}?(https?://github\.com/[\w.-]+/[\w.-]+)", text):
-        return m.group(1).rstrip(".,)")
+    """The repository the paper says holds its own code ('Our code is available at github.com/...'), or ''.
+
+    Only in a sentence that claims the code as the paper's: baselines' repositories ('we use their released code
+    from ...') and the reference list's links are not it.
+    """
+    for m in _GITHUB.finditer(text):
+        start = max(text.rfind(". ", 0, m.start()), text.rfind("\n", 0, m.start())) + 1
+        sentence = text[start:m.start()]
+        if _OWN_CODE.search(sentence) and not _OTHERS_CODE.search(sentence):
+            repo = m.group(2).rstrip(".,)")
+            return f"https://github.com/{m.group(1)}/{repo}".removesuffix(".git")
     return ""

@@ -76,6 +76,9 @@ def reproduction_notes(paper: PaperInfo, *, generated_code: bool, citation_repor
     out += ["", "### UNSPECIFIED (our defaults)", "", "| Choice | Our Default | Alternatives |",
             "|--------|-------------|--------------|"]
     out += [f"| {n} | {d} | {a} |" for n, (d, a) in EXPECTED.items() if n not in grouped] or ["| — | — | — |"]
+    if paper.code_url:
+        out += ["", "## Official code", "", f"The paper names its code: {paper.code_url}. To build and run it as "
+                f"published: `paper2run-tui run --repo {paper.code_url}`."]
     if paper.equations:
         out += ["", "## Equations found", ""] + [f"- Eq. {e.number} (§{e.section}): `{e.text[:100]}`" for e in paper.equations]
     if citation_report:
@@ -85,6 +88,8 @@ def reproduction_notes(paper: PaperInfo, *, generated_code: bool, citation_repor
 
 def readme(paper: PaperInfo, *, generated_code: bool, framework: str, mode: str) -> str:
     head = f"# {paper.title or 'Paper implementation'}\n\n"
+    if paper.code_url:
+        head += f"The paper names its official code: {paper.code_url} (`paper2run-tui run --repo {paper.code_url}`).\n\n"
     if not generated_code:
         return head + ("No code was generated (no LLM endpoint is configured). This folder holds what the paper "
                        "states: `configs/base.yaml` (every hyperparameter cited to its sentence) and "

@@ -41,7 +41,7 @@ def normalise_number(value: str) -> str:
 
 #: concept -> (phrase after which the value comes, phrase before which the value comes). Regexes on normalised text.
 CONCEPTS: dict[str, tuple[str | None, str | None]] = {
-    "learning_rate": (r"(?:base |initial |peak )?learning[ -]rates?|\blr\b|\\eta\b|η", None),
+    "learning_rate": (r"(?:base |initial |peak )?learning[ -]rates?|\blr\b", None),
     "batch_size": (r"(?:mini-?)?batch[ -]?sizes?(?:\s*\(\s*B\s*S\s*\))?", r"(?:examples|samples|images|sequences) per (?:mini-?)?batch"),
     "epochs": (r"(?:number of |training |mini[ -])?epochs", r"(?:training |total )?epochs"),
     "train_steps": (r"(?:encoder |policy )?training steps|training iterations", r"(?:training |gradient descent |gradient |optimization )?(?:steps|iterations)"),
@@ -60,7 +60,7 @@ CONCEPTS: dict[str, tuple[str | None, str | None]] = {
     "horizon_length": (r"horizon length", None),
     "hidden_size": (r"hidden (?:size|dimension|units)", r"hidden units"),
     "num_layers": (r"(?-i:\bN\s*(?==))|number of layers", r"(?:identical |transformer |encoder |decoder |hidden )?layers"),
-    "num_heads": (r"(?-i:\bh\s*(?==))|(?:attention )?heads(?= ?[=:])", r"(?:parallel )?(?:attention )?heads"),
+    "num_heads": (r"(?-i:(?<![/\\\w])h\s*(?==))|(?:attention )?heads(?= ?[=:])", r"(?:parallel )?(?:attention )?heads"),
     "d_model": (r"d_?model|d_\\text\s*model|d_\\mathrm\s*model", None),
     "d_ff": (r"d_?ff\b|d_\\text\s*ff|d_ff", None),
     "population_size": (r"population size", None),
@@ -82,6 +82,15 @@ _OPTIMIZERS = re.compile(r"\b(AdamW|Adam|SGD|RMSProp|Adagrad|Adafactor|LAMB|LARS
 _OPT_CONTEXT = re.compile(r"optimi[sz]er|\b(?:we|is|are|was|were)\s+(?:use|used|train|trained|employ|employed|adopt|adopted|optimi[sz]ed)\b", re.I)
 _REFERENCES = {"references", "bibliography", "references.", "acknowledgements", "acknowledgments", "acknowledgement",
                "acknowledgment"}
+
+
+#: a symbol-only concept ('N = 6', 'h = 8') counts only in a sentence that names what the symbol is
+_SYMBOL_NEEDS = {"num_layers": re.compile(r"layer", re.I), "num_heads": re.compile(r"head", re.I)}
+
+
+def _exponent(n: Number, text: str) -> bool:
+    """'^{-0.5}', 'x_1': exponents and subscripts are not settings."""
+    return bool(re.search(r"[\^_]\s*\{?\s*$", text[max(0, n.start - 3):n.start]))
 
 
 def _is_year(n: Number, text: str) -> bool:
@@ -106,10 +115,13 @@ def concept_values(sentence: str) -> list[tuple[str, float, str]]:
     it ('100 epochs'); years and numbers far from any concept are nobody's.
     """
     text = normalise(sentence)
-    numbers = [n for n in read_numbers(text) if not _is_year(n, text)]
+    numbers = [n for n in read_numbers(text) if not _is_year(n, text) and not _exponent(n, text)]
     out: list[tuple[str, float, str]] = []
     taken: set[int] = set()
     for name, after, before in _CONCEPTS:
+        needs = _SYMBOL_NEEDS.get(name)
+        if needs is not None and not needs.search(text):
+            continue
         if after is not None:
             for m in after.finditer(text):
                 for n in numbers:
@@ -151,9 +163,11 @@ def hyperparameters(paper: PaperInfo) -> list[Hyperparameter]:
             continue
         body = re.sub(r"<table>.*?</table>", " ", section.text, flags=re.S | re.I)
         for sentence in _sentences(body) + _table_rows(section.text):
-            if len(sentence) > 800 or re.match(r"^\s*(?:Figure|Fig\.)\s*\d", sentence):
-                continue  # captions hold axis ticks and results, not settings
+            if len(sentence) > 800 or re.match(r"^\s*(?:Figure|Fig\.)\s*\d", sentence) or sentence.count("&") >= 3:
+                continue  # captions hold axis ticks and results, LaTeX tabulars results: not settings
             for name, value, _raw in concept_values(sentence):
+                if name == "step_size" and _OPTIMIZERS.search(sentence):
+                    name = "learning_rate"  # 'using Adam with step size 0.0005': the optimizer's step size
                 key = (name, canonical(value))
                 if key not in seen:
                     seen.add(key)
@@ -162,10 +176,11 @@ def hyperparameters(paper: PaperInfo) -> list[Hyperparameter]:
             for opt in _OPTIMIZERS.finditer(sentence):
                 if not _OPT_CONTEXT.search(sentence):
                     continue
-                value = opt.group(1).lower()
-                if ("optimizer", value) not in seen:
-                    seen.add(("optimizer", value))
-                    found.append(Hyperparameter(name="optimizer", value=value, section=section.number, quote=sentence))
+                optimizer = opt.group(1).lower()
+                if ("optimizer", optimizer) not in seen:
+                    seen.add(("optimizer", optimizer))
+                    found.append(Hyperparameter(name="optimizer", value=optimizer, section=section.number,
+                                                quote=sentence))
     return found
 
 
