@@ -25,6 +25,8 @@ class LlmSettings(BaseModel):
     model: str | None = None
     timeout_s: float = 120.0
     max_retries: int = 3
+    #: Per answer; with the length-capped schemas a plan or diagnosis needs well under this.
+    max_tokens: int = Field(default=2048, gt=0)
     key_name: str | None = Field(
         default=None, description="Which setting the key came from (nvidia_api_key, ...): a resume reads it again"
     )
