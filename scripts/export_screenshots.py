@@ -21,8 +21,10 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 from tui_scenes import (  # noqa: E402
     scene_app,
     settle_gate_invalid,
+    settle_help,
     settle_home,
     settle_live_run,
+    settle_resumed_gate,
     settle_runs,
     write_past_runs,
 )
@@ -33,6 +35,8 @@ SCENES: list[tuple[str, str, Callable[..., Awaitable[None]]]] = [
     ("live-run.svg", "home", settle_live_run),
     ("gate-invalid-edit.svg", "home", settle_gate_invalid),
     ("runs-browser.svg", "runs", settle_runs),
+    ("help.svg", "home", settle_help),
+    ("resumed-run-gate.svg", "home", settle_resumed_gate),
 ]
 
 
