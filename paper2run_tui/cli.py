@@ -49,6 +49,8 @@ def _add_run_flags(p: argparse.ArgumentParser, *, repo_required: bool) -> None:
     p.add_argument("--memory", help="memory limit of containers, e.g. 4g")
     p.add_argument("--cpus", type=float, help="CPU limit of containers")
     p.add_argument("--pids", type=int, help="process limit of containers")
+    p.add_argument("--network", action="store_true", default=None,
+                   help="give the smoke container network access (default: none; builds always have it)")
     p.add_argument("--allow-base-image", action="append", metavar="IMAGE",
                    help="allow this base image too (repeatable; a trailing * allows a prefix; also "
                    "PAPER2RUN_ALLOWED_BASE_IMAGES, comma-separated)")
@@ -193,7 +195,7 @@ class StopSignals:
 
 def _run_flags(args: argparse.Namespace) -> dict[str, Any]:
     keys = ("repo", "paper", "ref", "out", "timeout", "max_attempts", "model", "base_url", "dry_run", "approve",
-            "gate_initial", "ca_cert", "no_ca", "memory", "cpus", "pids", "allow_base_image")
+            "gate_initial", "ca_cert", "no_ca", "memory", "cpus", "pids", "allow_base_image", "network")
     return {k: getattr(args, k, None) for k in keys}
 
 

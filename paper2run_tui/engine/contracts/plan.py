@@ -56,6 +56,10 @@ class EnvPlan(StrictModel):
     smoke_ladder: list[SmokeRung] = Field(
         default_factory=list, description="Extra checks run lowest first; the highest passing rung is recorded"
     )
+    network: bool = Field(
+        default=False, description="The smoke run needs the network; honoured only when a person approved the plan "
+        "at the gate (or --network is given): the smoke container has no network by default"
+    )
 
     @field_validator("base_image", "smoke_command")
     @classmethod
