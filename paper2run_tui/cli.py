@@ -106,9 +106,14 @@ def build_parser() -> argparse.ArgumentParser:
     impl.add_argument("--cpus", type=float)
     impl.add_argument("--pids", type=int)
     impl.add_argument("--headless", action="store_true")
-    clean = sub.add_parser("cleanup", help="remove images and containers made by paper2run-tui")
+    clean = sub.add_parser("cleanup", help="remove the images and containers of the runs in a runs folder")
+    clean.add_argument("--out", type=Path, default=None, help="the runs folder whose runs' images and containers go "
+                       "(default: runs/)")
     clean.add_argument("--run", help="only those of this run id")
+    clean.add_argument("--all", action="store_true", help="every image and container paper2run-tui made on this "
+                       "engine, other people's runs included")
     clean.add_argument("--dry-run", action="store_true", help="list what would be removed")
+    clean.add_argument("--yes", action="store_true", help="remove what is listed without asking")
     schemas = sub.add_parser("schemas", help="write the JSON schemas of the contracts to a folder")
     schemas.add_argument("dest", type=Path)
     return parser
@@ -361,11 +366,35 @@ def _cmd_implement(args: argparse.Namespace) -> int:
 
 
 def _cmd_cleanup(args: argparse.Namespace) -> int:
-    from .engine.build.cleanup import cleanup
+    """List first, then ask (or --yes): only the runs of one runs folder (or one run) unless --all."""
+    from .engine.build.cleanup import cleanup, run_leftovers
     from .engine.build.docker_client import connect
+    from .engine.record.store import list_runs
 
-    report = cleanup(connect(), run_id=args.run, dry_run=args.dry_run)
-    print(report.summary() if hasattr(report, "summary") else report)
+    out = out_folder(args.out)
+    if args.all:
+        scope: dict[str, Any] = {}
+        where = "every paper2run-tui image and container on this engine (other people's runs included)"
+    else:
+        runs = [r for r in list_runs(out) if args.run in (None, r.run_id)]
+        ids = [args.run] if args.run else [r.run_id for r in runs]
+        leftovers = [ref for r in runs for ref in run_leftovers(r.path)]
+        scope = {"run_ids": ids, "leftovers": leftovers}
+        where = f"run {args.run}" if args.run else f"the {len(ids)} run(s) under {out}"
+    client = connect()
+    listed = cleanup(client, dry_run=True, **scope)
+    print(f"{where}:")
+    print(listed.summary())
+    if args.dry_run or not (listed.containers or listed.images):
+        return 0
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise UserError("cleanup removes only after asking, and there is no terminal to ask on",
+                            "check the list above and pass --yes")
+        if input("remove them? [y/N] ").strip().lower() not in ("y", "yes"):
+            print("nothing removed")
+            return 0
+    print(cleanup(client, **scope).summary())
     return 0
 
 

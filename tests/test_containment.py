@@ -211,3 +211,48 @@ def test_the_smoke_run_has_no_network_unless_asked(make_repo, tmp_path: Path, cl
     lines = [e.text for e in sink.events if e.kind == "log" and e.source == "smoke"]  # type: ignore[union-attr]
     assert any("eth0" in line for line in lines if "ifaces" in line), lines
     assert "network access (--network)" in (outcome.run_dir / "report.md").read_text()  # type: ignore[operator]
+
+
+def test_cleanup_removes_only_the_runs_of_its_folder_and_a_failed_builds_leftovers(make_repo, tmp_path: Path,
+                                                                                   client) -> None:  # type: ignore[no-untyped-def]
+    import io
+    import subprocess
+    import sys
+    import uuid
+
+    from paper2run_tui.engine.build.cleanup import run_leftovers
+
+    marker = uuid.uuid4().hex
+    plan = EnvPlan(base_image="python:3.11-slim",
+                   install_steps=[f"echo {marker} > /repo/layer.txt", "echo failing && false"],
+                   smoke_command="python -c 'print(1)'")
+    outcome = _run(make_repo, tmp_path, {"demo/__init__.py": ""}, plan, ListSink())
+    run_dir = outcome.run_dir
+    assert run_dir is not None and load_run(run_dir).metadata.attempts, outcome.reason
+    assert load_run(run_dir).metadata.attempts[0].outcome == "build-failed"
+    leftovers = run_leftovers(run_dir)
+    dangling = [ref for ref in leftovers if _untagged_image(client, ref)]
+    assert dangling, leftovers  # the layer with the marker, made before the failing step, carries no label
+    other_id = f"someone-else-{marker[:8]}"
+    client.images.build(fileobj=io.BytesIO(b"FROM python:3.11-slim\nLABEL x=2\n"), tag=f"paper2run/{other_id}:1",
+                        rm=True, labels={"org.paper2run.managed": "true", "org.paper2run.run": other_id})
+    try:
+        cli = [sys.executable, "-m", "paper2run_tui", "cleanup", "--out", str(tmp_path / "runs")]
+        asked = subprocess.run(cli, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120)
+        assert asked.returncode == 2 and "pass --yes" in asked.stderr  # no terminal to ask on: nothing removed
+        assert all(_untagged_image(client, ref) for ref in dangling)
+        done = subprocess.run([*cli, "--yes"], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert other_id not in done.stdout
+        assert not _untagged_image(client, dangling[-1])  # the failed build's own top layer (with the marker) went;
+        # earlier untagged layers that other images are built on stay: they are the cache
+        assert client.images.get(f"paper2run/{other_id}:1")  # another runs folder's image is left alone
+    finally:
+        client.images.remove(f"paper2run/{other_id}:1", force=True)
+
+
+def _untagged_image(client: Any, ref: str) -> bool:
+    try:
+        return not client.images.get(ref).tags
+    except Exception:  # noqa: BLE001 - gone, or a container id
+        return False

@@ -594,6 +594,8 @@ def _attempt(
     summary.cached_steps = list(built.cached_steps)
     summary.failing_step = built.failing_step
     if not built.ok:
+        if built.intermediates:  # unlabelled: `cleanup` finds them by these ids
+            run.folder.write_text(f"attempts/{attempt:02d}/build_leftovers.txt", "\n".join(built.intermediates) + "\n")
         summary.outcome = "build-failed"
         run.sink.emit(AttemptFinished(attempt=attempt, outcome="build-failed", detail=built.error or ""))
         return FailedAttempt(

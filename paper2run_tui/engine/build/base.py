@@ -34,6 +34,8 @@ class BuildResult(BaseModel):
     steps_cached: int = 0
     cached_steps: list[int] = Field(default_factory=list)
     failing_step: str | None = Field(default=None, description="The Dockerfile instruction that failed")
+    intermediates: list[str] = Field(default_factory=list, description="Ids of the step containers and layers the "
+                                     "build made, in order: what a failed build leaves behind without a label")
     error: str | None = None
 
 

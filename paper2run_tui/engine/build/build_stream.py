@@ -21,6 +21,7 @@ from .docker_client import MANAGED
 from .limits import build_params
 
 ENGINE_LOST_FIX = "check the engine (`docker info`), then resume the run from its last attempt"
+_LAYER = re.compile(r"^ ---> ([0-9a-f]{12,64})\s*$")
 _RUNNING_IN = re.compile(r"^ ---> Running in ([0-9a-f]{12,64})\s*$")
 _STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -105,6 +106,9 @@ def stream_build(client: Any, request: BuildRequest, sink: EventSink, cancel: Ca
                     running = _RUNNING_IN.match(line)
                     if running and limits is not None:
                         limit_step_pids(client, running.group(1), limits.pids)
+                    made = running or _LAYER.match(line)
+                    if made:
+                        result.intermediates.append(made.group(1))
                     m = _STEP.match(line)
                     if m:
                         step_no, current_step = int(m.group(1)), m.group(3)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.markup import escape
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -42,12 +43,14 @@ class GateScreen(ModalScreen[HumanDecision | None]):
         what = "Repair plan" if req.kind == "repair" else "First plan"
         with Vertical(id="gate"):
             yield Static(
-                f"[b]{what} for attempt {req.attempt}[/b] · proposed by {req.plan_source or 'the planner'}",
+                f"[b]{what} for attempt {req.attempt}[/b] · proposed by {escape(req.plan_source or 'the planner')}",
                 id="gate-title",
             )
             if req.diagnosis is not None:
                 yield Static(
-                    decision_summary(req.attempt - 1, req.diagnosis) + f"\n{req.diagnosis.reason}", id="gate-diagnosis"
+                    # the reason quotes the repository's logs: text, never markup
+                    decision_summary(req.attempt - 1, req.diagnosis) + f"\n{escape(req.diagnosis.reason)}",
+                    id="gate-diagnosis",
                 )
             with Horizontal(id="gate-body"):
                 yield PlanEditor(req.proposed, id="gate-editor")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.markup import escape
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Markdown, Static
@@ -11,9 +12,9 @@ from ...engine.contracts import DiagnosisDecision
 
 
 def decision_summary(attempt: int, d: DiagnosisDecision) -> str:
-    rules = ", ".join(d.matched_rules) or "none"
+    rules = escape(", ".join(d.matched_rules) or "none")
     verdict = "[b green]repair[/]" if d.decision == "repair" else "[b red]stop[/]"
-    failure = f" · {d.failure_class}" if d.failure_class else ""
+    failure = f" · {escape(d.failure_class)}" if d.failure_class else ""
     return (
         f"attempt {attempt}: {verdict} · confidence [b]{d.confidence}[/b] · by {d.source}{failure}\n"
         f"matched rules: {rules}"
