@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+import uuid
 import time
 from pathlib import Path
 from typing import Any
@@ -62,7 +63,7 @@ class Inspecting(ListSink):
 
 def _run(make_repo, tmp_path: Path, files: dict[str, str], plan: EnvPlan, sink: ListSink, timeout: int = 30,
          limits: DockerLimits = SMALL):  # type: ignore[no-untyped-def]
-    repo = make_repo(files)
+    repo = make_repo(files, name=f"contained-{uuid.uuid4().hex[:8]}")  # run ids unique on a shared engine
     config = RunConfig(repo=str(repo), out=tmp_path / "runs", timeout=timeout, no_ca=True, max_attempts=1,
                        limits=limits)
     return run_pipeline(config, sink, planner=FixedPlanner(plan))
@@ -218,7 +219,6 @@ def test_cleanup_removes_only_the_runs_of_its_folder_and_a_failed_builds_leftove
     import io
     import subprocess
     import sys
-    import uuid
 
     from paper2run_tui.engine.build.cleanup import run_leftovers
 
