@@ -19,11 +19,11 @@ from .base import BuildRequest, BuildResult
 from .context import build_context
 from .docker_client import MANAGED
 from .limits import build_params
+from .progress import DOCKER_CLASSIC, CacheHit, ProgressParser, StepSeen
 
 ENGINE_LOST_FIX = "check the engine (`docker info`), then resume the run from its last attempt"
 _LAYER = re.compile(r"^ ---> ([0-9a-f]{12,64})\s*$")
 _RUNNING_IN = re.compile(r"^ ---> Running in ([0-9a-f]{12,64})\s*$")
-_STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
@@ -58,7 +58,7 @@ def _read_json_lines(response: Any, out: queue.Queue[dict[str, Any] | None]) -> 
 
 
 def stream_build(client: Any, request: BuildRequest, sink: EventSink, cancel: CancelToken,
-                 limits: DockerLimits | None = None) -> BuildResult:
+                 parser: ProgressParser = DOCKER_CLASSIC, limits: DockerLimits | None = None) -> BuildResult:
     """Build from our own context, every log line an event; on cancel or timeout the connection is shut, which is
     what makes the engine abort the step in progress. Every RUN step runs under `limits`: memory, swap and CPU
     through the build API, the process limit set on the step's container as soon as the stream names it."""
@@ -109,13 +109,13 @@ def stream_build(client: Any, request: BuildRequest, sink: EventSink, cancel: Ca
                     made = running or _LAYER.match(line)
                     if made:
                         result.intermediates.append(made.group(1))
-                    m = _STEP.match(line)
-                    if m:
-                        step_no, current_step = int(m.group(1)), m.group(3)
-                        result.steps_total = int(m.group(2))
+                    seen = parser.parse(line)
+                    if isinstance(seen, StepSeen):
+                        step_no, current_step = seen.step, seen.instruction
+                        result.steps_total = seen.total
                         sink.emit(BuildProgress(attempt=request.attempt, step=step_no, total=result.steps_total,
                                                 instruction=current_step))
-                    elif line.strip() == "---> Using cache":
+                    elif isinstance(seen, CacheHit):
                         result.cached_steps.append(step_no)
                         sink.emit(BuildProgress(attempt=request.attempt, step=step_no, total=result.steps_total or 0,
                                                 instruction=current_step, cached=True))

@@ -15,6 +15,7 @@ from ..config import RunConfig, default_cache_dir
 from ..contracts import Message
 from ..errors import UserError
 from ..llm.client import LlmClient, LlmError
+from ..llm.dialects import DialectStore
 from ..pipeline import RunOutcome, run_pipeline
 from ..plan.base import PlanContext, Planner, PlanResult
 from ..plan.deterministic import DeterministicPlanner
@@ -67,10 +68,12 @@ def run_implement(config: ImplementConfig, sink: EventSink, reviewer: Reviewer |
     except OSError as exc:
         raise UserError(f"cannot create {folder}: {exc.strerror}", "pass a writable --out") from exc
     write_json_atomic(folder / "paper.json", paper)
+    if paper.code_url:
+        sink.emit(Message(text=f"the paper names its code: {paper.code_url} (paper2run-tui run --repo {paper.code_url})"))
     files: dict[str, str]
     generated = False
     if config.llm.configured:
-        client = LlmClient(config.llm, dump_dir=folder / "logs", sink=sink)
+        client = LlmClient(config.llm, dump_dir=folder / "logs", sink=sink, dialects=DialectStore(cache))
         try:
             result = generate(client, paper, framework=config.framework, mode=config.mode, sink=sink, cancel=cancel)
             files, report, generated = result.files, result.report, True

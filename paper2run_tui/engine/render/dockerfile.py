@@ -195,7 +195,7 @@ def render_from_inputs(plan: EnvPlan, inputs: DockerfileInputs) -> str:
         _env_key(arg)
     return environment().get_template("Dockerfile.j2").render(
         plan=plan,
-        manifests=_manifest_paths(plan, inputs.manifest_sources, Path(inputs.repo_dir)),
+        manifests=_manifest_paths(plan, inputs.manifest_sources, Path(inputs.repo_dir)) if inputs.repo_dir else [],
         repo_name=inputs.repo_name,
         attempt=inputs.attempt,
         ca_bundle=inputs.ca_bundle,
