@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
+from .dependencies import DependencySection
+
 SmokeRungName = Literal["static-imports", "import-package", "entrypoint-help", "tests", "toy-run"]
 
 #: The smoke ladder, lowest rung first. "Green" always says how green.
@@ -50,6 +52,11 @@ class EnvPlan(BaseModel):
     smoke_ladder: list[SmokeRung] = Field(
         default_factory=list, description="Extra checks run lowest first; the highest passing rung is recorded"
     )
+    dependencies: DependencySection | None = Field(
+        default=None,
+        description="What the environment installs, as data (rendered before install_steps and source_steps); "
+        "None: the steps say it all",
+    )
 
     @field_validator("base_image", "smoke_command")
     @classmethod
@@ -77,5 +84,6 @@ class EnvPlan(BaseModel):
         """A stable identity for 'the same plan', used to refuse repairs that repeat a failed plan."""
         import hashlib
 
-        payload = self.model_dump_json(exclude={"notes"})
+        # A plan without a dependency section keeps the fingerprint it had before the section existed.
+        payload = self.model_dump_json(exclude={"notes"} if self.dependencies else {"notes", "dependencies"})
         return hashlib.sha256(payload.encode()).hexdigest()[:16]

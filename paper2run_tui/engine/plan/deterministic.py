@@ -19,10 +19,11 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from ..contracts import EnvPlan, RepoFacts, SmokeRung
+from ..contracts.dependencies import DependencySection, IndexedPackages, LockConstraints, RequirementFile
 from ..contracts.facts import Dependency
 from ..ports import CancelToken, EventSink
 from .base import PlanContext, PlanResult
-from .lock import LOCK_CONSTRAINTS, lock_install
+from .lock import lock_install
 from .packages import TORCH_CPU_INDEX, TORCH_FAMILY, dist_for_import, system_packages_for
 from .python_version import choose_python, image_python, local_python_versions, nearest_available
 from .requirement_fixes import apply_to_deps, requirement_edits
@@ -39,29 +40,24 @@ CONDA_ONLY = {"cudatoolkit", "cudnn", "mkl", "mkl-service", "blas", "libgcc-ng",
               "pytorch-cuda", "nvidia", "libuv", "jpeg", "libpng", "freetype", "cudatoolkit-dev"}
 
 
-def _quote(dep: Dependency) -> str:
+def _requirement(dep: Dependency) -> str:
+    """The requirement as pip reads it (the renderer quotes it)."""
     text = dep.raw if dep.kind in ("git", "url") else f"{dep.name}{'[' + ','.join(dep.extras) + ']' if dep.extras else ''}{dep.specifier}"
     if dep.marker and dep.kind == "pypi":
         text += f"; {dep.marker}"
-    return shlex.quote(text.removeprefix("-e ").strip())
+    return text.removeprefix("-e ").strip()
 
 
 def _is_torch(dep: Dependency) -> bool:
     return canonicalize_name(dep.name) in TORCH_FAMILY
 
 
-def _torch_step(deps: list[Dependency], gpu: bool) -> str | None:
-    """torch from the CPU wheel index when no GPU is needed (hundreds of MB instead of GBs); the default index when
-    that one is unreachable (offline mirrors, networks that reach only PyPI)."""
-    torch = [d for d in deps if _is_torch(d)]
-    if not torch:
-        return None
+def _torch_packages(deps: list[Dependency]) -> list[str]:
+    """The torch family's requirements, for their own step from the CPU wheel index when no GPU is needed (hundreds
+    of MB instead of GBs), falling back to the default index when that one is unreachable."""
     # Local version labels (+cu113, +cpu) name a build from PyTorch's own index; PyPI knows only the plain version.
-    specs = " ".join(shlex.quote(f"{'torch' if canonicalize_name(d.name) == 'pytorch' else d.name}"
-                                 f"{re.sub(r'[+][A-Za-z0-9.]+', '', d.specifier)}") for d in torch)
-    if gpu:
-        return f"pip install {specs}"
-    return f"pip install --retries 0 --timeout 15 --index-url {TORCH_CPU_INDEX} {specs} || pip install {specs}"
+    return [f"{'torch' if canonicalize_name(d.name) == 'pytorch' else d.name}{re.sub(r'[+][A-Za-z0-9.]+', '', d.specifier)}"
+            for d in deps if _is_torch(d)]
 
 
 def _split_requirements(facts: RepoFacts) -> tuple[list[str], bool]:
@@ -297,47 +293,39 @@ class DeterministicPlanner:
                          + "; this engine has no GPU runtime, so the plan is for the CPU (on a machine with one, "
                          "the plan asks for a GPU and the CUDA build of torch)")
 
-        install: list[str] = ["python -m pip install --upgrade pip setuptools wheel"]
-        source: list[str] = []
-        torch_step = _torch_step(all_deps, gpu)
-        if torch_step:
-            install.append(torch_step)
+        section = DependencySection(python=version, pip="pip")
+        torch = _torch_packages(all_deps)
+        if torch:
+            section.indexes.append(IndexedPackages(packages=torch, index_url=None if gpu else TORCH_CPU_INDEX))
             notes.append("PyTorch from its CPU wheel index (falls back to the default index)" if not gpu else
                          "PyTorch from the default index (CUDA build) for the GPU")
         if main_reqs:
             if any("+cu" in d.specifier or "+cpu" in d.specifier for d in facts.dependencies if d.source in main_reqs):
-                files = " ".join(shlex.quote(r) for r in main_reqs)
-                install.append(f"sed -i -E 's/[+](cu[0-9]+|cpu)//g' {files}")
+                section.edits.strip_local_versions = list(main_reqs)
                 notes.append("CUDA-specific local versions (+cuXXX) stripped from the requirements: the CPU build is used")
             if edits:
                 # Where the files are read: after the source copy when they install the project (`-e .`), since
                 # that copy brings the unedited files back.
-                (source if reqs_install_self else install).append(
-                    edits.sed([r for r in main_reqs if any(d.source == r for d in declared)]))
+                section.edits = section.edits.model_copy(update={
+                    "files": [r for r in main_reqs if any(d.source == r for d in declared)],
+                    "with_source": reqs_install_self, "drop": edits.drop, "rename": edits.rename,
+                    "respec": edits.respec})
             with_torch_index = [r for r in main_reqs if _names_torch_index(ctx.repo_dir / r)]
-            if torch_step and with_torch_index:
+            if torch and with_torch_index:
                 # pip would retry the unreachable index for every package; torch has its own step above.
-                install.append("sed -i -E '/^[[:space:]]*(-f|--find-links|--extra-index-url|--index-url)[[:space:]=]"
-                               ".*download[.]pytorch[.]org/d' " + " ".join(shlex.quote(r) for r in with_torch_index))
+                section.edits.drop_index_lines = with_torch_index
                 notes.append("PyTorch index lines removed from the requirements (torch is installed in its own step)")
-            for req in main_reqs:
-                if reqs_install_self:
-                    source.append(f"pip install -r {shlex.quote(req)}")
-                else:
-                    install.append(f"pip install -r {shlex.quote(req)}")
+            section.requirement_files = [RequirementFile(path=r, with_source=reqs_install_self) for r in main_reqs]
             notes.append(f"dependencies from {', '.join(main_reqs)}")
         else:
             listed = [d for d in all_deps if not _is_torch(d) and d.kind != "path"]
             if listed and is_project:
                 notes.append("dependencies from the project's metadata, installed before the source for caching")
-            if listed and lock and lock.step:
-                install.append(lock.step)
-                install.append(f"pip install -c {LOCK_CONSTRAINTS} " + " ".join(_quote(d) for d in listed))
-            elif listed:
-                install.append("pip install " + " ".join(_quote(d) for d in listed))
+            if listed and lock and lock.constraints:
+                section.lock = LockConstraints(sources=lock.sources, constraints=lock.constraints)
+            section.packages = [_requirement(d) for d in listed]
         if is_project and not reqs_install_self:
-            source.append("pip install --no-deps -e ." if "setup.py" in kinds or "pyproject" in str(kinds)
-                          else "pip install --no-deps .")
+            section.project = "editable" if "setup.py" in kinds or "pyproject" in str(kinds) else "plain"
             notes.append("the project itself installed with --no-deps after the source copy")
 
         system = self._system_packages(all_deps, facts, notes, ctx.repo_dir)
@@ -345,7 +333,7 @@ class DeterministicPlanner:
         ladder, smoke, reasons = smoke_ladder(facts, import_names)
         notes += reasons
         if any(r.rung == "tests" for r in ladder) and not any(canonicalize_name(d.name) == "pytest" for d in all_deps):
-            install.append("pip install pytest")
+            section.test_packages = ["pytest"]
             notes.append("pytest installed for the tests rung (the project's main dependencies do not include it)")
         travel = self._time_travel_python(ctx, all_deps, version)
         if travel is None and facts.commit_date is not None and facts.commit_date.year <= 2021:
@@ -355,16 +343,16 @@ class DeterministicPlanner:
         if gpu:
             env["CUDA_VISIBLE_DEVICES"] = env.get("CUDA_VISIBLE_DEVICES", "0")
         plan = EnvPlan(
-            base_image=base_image, system_packages=system, workdir="/repo", install_steps=install,
-            source_steps=source, env=env, smoke_command=smoke, requires_gpu=gpu, cpu_fallback=cpu_fallback,
+            base_image=base_image, system_packages=system, workdir="/repo", dependencies=section, env=env, smoke_command=smoke, requires_gpu=gpu, cpu_fallback=cpu_fallback,
             python_version=version, smoke_ladder=ladder, notes="\n".join(f"- {n}" for n in notes),
         )
         if travel is not None and facts.commit_date is not None:
             era, travel_why = travel
             if era != version:
-                plan = plan.model_copy(update={"python_version": era,
+                section.python = era
+                plan = plan.model_copy(update={"python_version": era, "dependencies": section,
                                                "base_image": self._base_image(ctx, era, [], [])})
-            plan = with_time_travel(plan, facts.commit_date, f"{PLANNER_MARK}: {travel_why}; dependencies resolved as of "
+            plan = with_time_travel(plan, facts.commit_date, "planner", f"{PLANNER_MARK}: {travel_why}; dependencies resolved as of "
                                     f"{facts.commit_date.date()} on Python {era} (a build that fails under it is "
                                     "retried without)")
         return PlanResult(plan=plan, source="deterministic", messages=messages)

@@ -15,6 +15,7 @@ from ..contracts import EnvPlan, RepoFacts
 from ..contracts.render import DockerfileInputs
 from ..policy.check import CLEAN_PATH, CONTROL, DEBIAN_PACKAGE, HEREDOC, IDENTIFIER
 from ..policy.images import is_image_reference
+from .install import install_commands, source_commands
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -124,7 +125,7 @@ def manifest_paths(plan: EnvPlan, facts: RepoFacts | None, repo_dir: Path) -> li
 def _manifest_paths(plan: EnvPlan, manifest_sources: list[str], repo_dir: Path) -> list[str]:
     candidates: list[str] = list(manifest_sources)
     candidates += list(_LOCKFILES)
-    for step in plan.install_steps:
+    for step in install_commands(plan):
         candidates += _REFERENCED.findall(step)
         try:
             words = shlex.split(step)
@@ -195,6 +196,8 @@ def render_from_inputs(plan: EnvPlan, inputs: DockerfileInputs) -> str:
         _env_key(arg)
     return environment().get_template("Dockerfile.j2").render(
         plan=plan,
+        install_steps=install_commands(plan),
+        source_steps=source_commands(plan),
         manifests=_manifest_paths(plan, inputs.manifest_sources, Path(inputs.repo_dir)),
         repo_name=inputs.repo_name,
         attempt=inputs.attempt,
