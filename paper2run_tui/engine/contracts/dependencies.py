@@ -70,11 +70,16 @@ class LockConstraints(BaseModel):
     constraints: list[str] = Field(description="'name==version' for every main locked package")
 
 
+#: Where a repair's packages go: before the indexed packages or the other dependencies (what the failing step's
+#: build needs), or after everything (a pin the manifests lack).
+Stage = Literal["before-indexes", "before-dependencies", "after"]
+
+
 class PackageStep(BaseModel):
-    """Packages a repair adds, in their own step: before the dependencies (what their build needs) or after."""
+    """Packages a repair adds, in a step of their own, placed so that the layers before it stay cached."""
 
     packages: list[str]
-    before_dependencies: bool = False
+    stage: Stage = "after"
     keep_torch: bool = Field(default=False, description="Also require the torch already installed (companions)")
 
 
@@ -97,5 +102,6 @@ class DependencySection(BaseModel):
 
     def installs(self) -> list[str]:
         """Every requirement string the section names directly (not those inside requirement files)."""
-        found = [p for i in self.indexes for p in i.packages] + self.packages + self.test_packages
+        found = ["pip"] if self.resolve_as_of else ["pip", "setuptools", "wheel"] if self.pip else []
+        found += [p for i in self.indexes for p in i.packages] + self.packages + self.test_packages
         return found + [p for a in self.additions for p in a.packages]

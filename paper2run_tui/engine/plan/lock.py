@@ -12,7 +12,6 @@ from packaging.utils import canonicalize_name
 from ..contracts.facts import Dependency, LockedPin
 
 
-
 @dataclass
 class LockedInstall:
     deps: list[Dependency]  # the declared dependencies, pinned to the lock where it agrees with them

@@ -169,7 +169,7 @@ def _steps(plan: EnvPlan) -> Iterator[tuple[str, str]]:
         for i, step in enumerate(getattr(plan, field_name)):
             yield f"{field_name}[{i}]", step
     if plan.dependencies is not None:
-        from ..render.install import render_steps  # the one renderer of the section (render imports this module)
+        from ..render.install import render_steps  # render imports this module: imported when needed
 
         before, after = render_steps(plan)
         for i, step in enumerate(s for s in before + after if s.origin != "extra"):

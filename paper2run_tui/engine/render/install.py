@@ -105,6 +105,9 @@ def render_steps(plan: EnvPlan) -> tuple[list[Step], list[Step]]:
     upgrade = _pip_step(dep)
     if upgrade:
         before.append(Step(upgrade, "pip"))
+    for add in dep.additions:
+        if add.stage == "before-indexes":
+            pip(before, _addition(add.packages, add.keep_torch), "addition")
     for indexed in dep.indexes:
         pip(before, _index_step(indexed.packages, indexed.index_url, indexed.fallback_to_default), "index")
     edits = dep.edits
@@ -121,7 +124,7 @@ def render_steps(plan: EnvPlan) -> tuple[list[Step], list[Step]]:
     for sed in _repair_seds(edits, files):
         (after if files_after else before).append(Step(sed, "edits"))
     for add in dep.additions:
-        if add.before_dependencies:
+        if add.stage == "before-dependencies":
             pip(before, _addition(add.packages, add.keep_torch), "addition")
     for req in dep.requirement_files:
         pip(after if req.with_source else before, f"pip install -r {shlex.quote(req.path)}{isolation}",
@@ -135,13 +138,14 @@ def render_steps(plan: EnvPlan) -> tuple[list[Step], list[Step]]:
         pip(before, f"pip install {_q(dep.test_packages)}", "tests")
     before += [Step(travel + s, "extra") for s in plan.install_steps]
     for add in dep.additions:
-        if not add.before_dependencies:
+        if add.stage == "after":
             pip(before, _addition(add.packages, add.keep_torch), "addition")
     if dep.project != "none":
-        pip(after, "pip install --no-deps -e ." if dep.project == "editable" else "pip install --no-deps .", "project")
+        project = "pip install --no-deps -e ." if dep.project == "editable" else "pip install --no-deps ."
+        pip(after, project + isolation, "project")
     after += [Step(travel + s, "extra") for s in plan.source_steps]
     if dep.build_env:
-        prefix = "export " + " ".join(f"{k}={shlex.quote(v)}" for k, v in sorted(dep.build_env.items())) + " && "
+        prefix = "export " + " ".join(f"{k}={shlex.quote(v)}" for k, v in dep.build_env.items()) + " && "
         before = [Step(prefix + s.command, s.origin) for s in before]
         after = [Step(prefix + s.command, s.origin) for s in after]
     return before, after
