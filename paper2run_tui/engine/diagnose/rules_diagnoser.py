@@ -7,7 +7,7 @@ import re
 from ..contracts import DiagnosisDecision, DiagnosisDelta, EnvPlan
 from ..plan.time_travel import travelled_by, without_time_travel
 from ..ports import CancelToken, EventSink
-from ..render.install import install_commands, source_commands
+from ..render.install import builds_the_same, install_commands, source_commands
 from .base import DiagnosisContext
 from .rules import RULES, Rule, Stop
 from .rules.table import RESOLUTION_RULES
@@ -120,14 +120,6 @@ class RulesDiagnoser:
             decision="stop", confidence="low", failure_class="unknown", matched_rules=[], source="rules",
             reason=f"no known failure signature matched: {first_error_line(text)}",
         )
-
-
-def builds_the_same(old: EnvPlan, new: EnvPlan) -> bool:
-    """Whether two plans render the same build: a field edit that changes no step (a rename of a name the plan
-    installs nowhere) is no repair."""
-    rest = {"dependencies": None, "install_steps": [], "source_steps": [], "notes": "", "exclude_newer": None}
-    return (install_commands(old), source_commands(old)) == (install_commands(new), source_commands(new)) and \
-        old.model_copy(update=rest).fingerprint() == new.model_copy(update=rest).fingerprint()
 
 
 def _what_changed(old, new) -> str:  # type: ignore[no-untyped-def]

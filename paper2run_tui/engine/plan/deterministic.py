@@ -1,8 +1,9 @@
 """The deterministic planner: a real plan from the facts alone, every choice explained in plan.notes.
 
-Layering matters: dependencies are installed from their manifests (or from the declared list) in install_steps,
-before the source is copied; the project itself is installed with --no-deps in source_steps, so a source change or
-a smoke-command repair reuses the dependency layers.
+The plan's dependency section says what to install (render/install.py writes the steps). Layering matters: the
+dependencies install from their manifests (or from the declared list) before the source is copied; the project
+itself is installed with --no-deps after it, so a source change or a smoke-command repair reuses the dependency
+layers.
 """
 
 from __future__ import annotations

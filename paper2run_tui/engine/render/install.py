@@ -170,3 +170,12 @@ def failing_origin(plan: EnvPlan, failing_step: str | None) -> str | None:
         return None
     command = step[4:].strip()
     return next((s.origin for s in render_steps(plan)[0] if s.command.strip() == command), None)
+
+
+def builds_the_same(old: EnvPlan, new: EnvPlan) -> bool:
+    """Whether two plans render the same build: a field edit that changes no step (a rename of a name the plan
+    installs nowhere) is no repair."""
+    rest: dict[str, object] = {"dependencies": None, "install_steps": [], "source_steps": [], "notes": "",
+                               "exclude_newer": None}
+    return (install_commands(old), source_commands(old)) == (install_commands(new), source_commands(new)) and \
+        old.model_copy(update=rest).fingerprint() == new.model_copy(update=rest).fingerprint()
