@@ -14,6 +14,7 @@ or whenever stdout is not a terminal.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import sys
 from pathlib import Path
@@ -70,7 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     runs.add_argument("--headless", action="store_true", help="print a table instead of opening the browser")
     resume = sub.add_parser("resume", help="resume a past run from one of its attempts")
     resume.add_argument("run_dir", type=Path)
-    resume.add_argument("--attempt", type=int, required=True, help="attempt whose plan to start from")
+    resume.add_argument("--attempt", type=int, help="attempt whose plan to start from (default: the last one; a "
+                        "run stopped before its first attempt starts again from its checkout)")
     how = resume.add_mutually_exclusive_group()
     how.add_argument("--edit", action="store_true", help="edit the plan in $EDITOR before the build")
     how.add_argument("--plan", type=Path, help="start from this plan.json instead of the attempt's")
@@ -158,17 +160,35 @@ def _headless_wanted(args: argparse.Namespace) -> bool:
     return bool(getattr(args, "headless", False)) or not sys.stdout.isatty()
 
 
-def _install_sigint(cancel: CancelToken) -> None:
-    """First Ctrl-C asks the engine to stop cleanly (containers removed, run recorded as interrupted);
-    a second one interrupts at once."""
+#: The signals that stop a run cleanly, like Ctrl-C: SIGTERM (kill, systemd, CI cancelling a job), SIGHUP (the
+#: terminal or the SSH session went away).
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
-    def handler(signum: int, frame: FrameType | None) -> None:
-        if cancel.cancelled:
+
+class StopSignals:
+    """First stop signal asks the engine to stop cleanly (containers removed, run recorded as interrupted); a
+    second one interrupts at once. `exit_code` is what the process should exit with after an interrupted run:
+    130 after Ctrl-C, 128 + the signal's number otherwise (143 SIGTERM, 129 SIGHUP), as shells expect."""
+
+    def __init__(self, cancel: CancelToken) -> None:
+        self.cancel = cancel
+        self.received: int | None = None
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, self._handle)
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.cancel.cancelled:
             raise KeyboardInterrupt
-        cancel.cancel("Ctrl-C")
-        print("stopping… (Ctrl-C again to force)", file=sys.stderr, flush=True)
+        self.received = signum
+        name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+        self.cancel.cancel(name)
+        with contextlib.suppress(OSError):  # SIGHUP: the terminal may be gone
+            print(f"stopping… ({name}; again to force)", file=sys.stderr, flush=True)
 
-    signal.signal(signal.SIGINT, handler)
+    def exit_code(self, code: int) -> int:
+        if code == EXIT_CODES["interrupted"] and self.received not in (None, signal.SIGINT):
+            return 128 + int(self.received)  # type: ignore[arg-type]
+        return code
 
 
 def _run_flags(args: argparse.Namespace) -> dict[str, Any]:
@@ -255,9 +275,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from .engine.pipeline import run_pipeline
 
     cancel = CancelToken()
-    _install_sigint(cancel)
+    signals = StopSignals(cancel)
     outcome = run_pipeline(config, PrintSink(), reviewer, cancel)
-    return outcome.exit_code
+    return signals.exit_code(outcome.exit_code)
 
 
 def _cmd_runs(args: argparse.Namespace) -> int:
@@ -292,12 +312,16 @@ def _cmd_resume(args: argparse.Namespace) -> int:
     _print_notes(config.notes)
     plan = _plan_file(args.plan) if args.plan else None
     if args.edit:
-        plan = edit_plan(resume_seed(args.run_dir, args.attempt).plan)
+        seed = resume_seed(args.run_dir, args.attempt)
+        if seed is None:
+            raise UserError(f"{args.run_dir} stopped before its first attempt: there is no plan to edit",
+                            "resume it without --edit (it starts again)")
+        plan = edit_plan(seed.plan)
     reviewer = _reviewer(config.approve)
     cancel = CancelToken()
-    _install_sigint(cancel)
+    signals = StopSignals(cancel)
     outcome = resume_run(args.run_dir, args.attempt, PrintSink(), reviewer, cancel, config=config, plan=plan)
-    return outcome.exit_code
+    return signals.exit_code(outcome.exit_code)
 
 
 def _cmd_config(args: argparse.Namespace) -> int:
@@ -324,14 +348,14 @@ def _cmd_implement(args: argparse.Namespace) -> int:
     )
     reviewer = _reviewer(config.approve) if config.run else None
     cancel = CancelToken()
-    _install_sigint(cancel)
+    signals = StopSignals(cancel)
     outcome = run_implement(config, PrintSink(), reviewer, cancel)
     state = "code generated" if outcome.generated_code else "no code generated (no LLM endpoint)"
     checks = "citations checked: ok" if outcome.citations.ok else f"{len(outcome.citations.violations)} citation problem(s)"
     print(f"implementation: {outcome.folder} ({state}; {checks})")
     if outcome.run is not None:
         print(f"run: {outcome.run.run_dir} ({outcome.run.status})")
-    return outcome.exit_code
+    return signals.exit_code(outcome.exit_code)
 
 
 def _cmd_cleanup(args: argparse.Namespace) -> int:

@@ -128,3 +128,35 @@ def test_every_event_round_trips_through_json() -> None:
     ]
     for event in events:
         assert parse_event(event.model_dump_json()) == event
+
+
+def test_a_running_run_without_a_live_process_is_abandoned(tmp_path: Path) -> None:
+    import socket
+    import subprocess
+    import sys
+    from datetime import UTC, datetime, timedelta
+
+    from paper2run_tui.engine.contracts import RunMetadata
+    from paper2run_tui.engine.record.store import ABANDONED_AFTER_S, abandoned, list_runs
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    now = datetime.now(UTC)
+    here = socket.gethostname()
+    cases = {
+        "dead-pid-here": (dead.pid, here, now, True),
+        "live-pid-fresh": (__import__("os").getpid(), here, now, False),
+        "other-host-fresh": (1, "elsewhere", now, False),
+        "other-host-stale": (1, "elsewhere", now - timedelta(seconds=ABANDONED_AFTER_S + 5), True),
+    }
+    for name, (pid, host, beat, expected) in cases.items():
+        meta = RunMetadata(run_id=name, repo="r", started_at=now, pid=pid, host=host, heartbeat_at=beat)
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "metadata.json").write_text(meta.model_dump_json())
+        assert abandoned(meta, folder / "metadata.json") is expected, name
+    shown = {r.run_id: r.status for r in list_runs(tmp_path)}
+    assert shown == {"dead-pid-here": "abandoned", "live-pid-fresh": "running", "other-host-fresh": "running",
+                     "other-host-stale": "abandoned"}
+    finished = RunMetadata(run_id="done", repo="r", started_at=now, status="success", pid=dead.pid, host=here)
+    assert not abandoned(finished, tmp_path / "none.json")

@@ -176,6 +176,32 @@ async def test_ctrl_c_on_a_live_run_asks_then_records_it_as_interrupted(demo: Pa
     assert meta.status == "interrupted" and "the person quit the app" in meta.reason
 
 
+@pytest.mark.parametrize("signame", ["SIGTERM", "SIGHUP"])
+async def test_sigterm_and_sighup_end_a_live_run_like_a_confirmed_quit(demo: Path, tmp_path: Path,
+                                                                     signame: str) -> None:
+    """The app's own handlers (installed as `paper2run-tui run` installs them): the run is recorded as interrupted
+    with the signal's name, and the app exits 128 + the signal number."""
+    import os
+    import signal
+
+    parts = Parts(hold=True)
+    config = RunConfig(repo=str(demo), out=tmp_path / "runs", approve="ask")
+    app = Paper2RunApp("run", config, tmp_path / "runs", parts=parts, handle_signals=True)
+    signum = getattr(signal, signame)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, parts.executor.building.is_set, timeout=30)
+        run = app.screen
+        assert isinstance(run, RunScreen) and run.live
+        os.kill(os.getpid(), signum)
+        await wait_until(pilot, lambda: run.outcome is not None, timeout=30)
+        await pilot.pause(0.3)
+    assert app.return_code == 128 + signum
+    assert run.outcome is not None and run.outcome.run_dir is not None
+    meta = metadata(run.outcome.run_dir)
+    assert meta.status == "interrupted" and signame in meta.reason
+    assert (run.outcome.run_dir / "report.md").is_file()
+
+
 async def test_open_a_past_run_and_resume_from_its_attempt(demo: Path, tmp_path: Path) -> None:
     out = tmp_path / "runs"
     parts = Parts()

@@ -18,3 +18,8 @@ class PreflightError(UserError):
 
 class UnsupportedRepo(UserError):
     """The repository is of a kind we cannot build yet (e.g. not Python)."""
+
+
+class EngineLost(UserError):
+    """The connection to the Docker engine broke during a build or a smoke run: nothing it reported can be trusted
+    as a result, so the attempt is neither a success nor a failure of the plan."""

@@ -7,6 +7,9 @@ headless CLI and the tests are its clients. Every expected failure ends as a sta
 
 from __future__ import annotations
 
+import os
+import socket
+import threading
 import time
 import traceback
 from collections.abc import Iterator
@@ -48,7 +51,7 @@ from .contracts import (
 )
 from .contracts.metadata import Phase, RunStatus
 from .diagnose.base import Diagnoser, DiagnosisContext, FailedAttempt
-from .errors import PreflightError, UnsupportedRepo, UserError
+from .errors import EngineLost, PreflightError, UnsupportedRepo, UserError
 from .gate import decide
 from .gate.plan_diff import plan_diff
 from .plan.base import PlanContext, Planner
@@ -61,6 +64,9 @@ from .render.dockerfile import UnsafeValue, dockerfile_inputs, render_from_input
 
 #: How many times a person may reject a plan with "ask again" before the run stops.
 MAX_REPLANS = 3
+#: How often a live run rewrites metadata.json (heartbeat_at): the runs browser calls a `running` run whose
+#: heartbeat is older than record.store.ABANDONED_AFTER_S abandoned.
+HEARTBEAT_S = 20.0
 
 
 @dataclass
@@ -121,6 +127,8 @@ class _Run:
     ca_bundle: Path | None = None
     extra_files: dict[str, bytes] = field(default_factory=dict)
     build_args: dict[str, str] = field(default_factory=dict)
+    meta_lock: threading.Lock = field(default_factory=threading.Lock)
+    stopped: threading.Event = field(default_factory=threading.Event)
 
     def note(self, text: str, level: str = "info") -> None:
         self.messages.append(text)
@@ -140,12 +148,23 @@ class _Run:
             self.save_metadata()
 
     def save_metadata(self) -> None:
-        calls = getattr(self.llm_client, "calls", None)
-        if calls is not None:
-            self.meta.llm_calls = list(calls)
-            self.meta.prompt_tokens = sum(c.prompt_tokens for c in calls)
-            self.meta.completion_tokens = sum(c.completion_tokens for c in calls)
-        self.folder.write_json("metadata.json", self.meta)
+        with self.meta_lock:  # the heartbeat thread writes it too; a stale snapshot must never land last
+            calls = getattr(self.llm_client, "calls", None)
+            if calls is not None:
+                self.meta.llm_calls = list(calls)
+                self.meta.prompt_tokens = sum(c.prompt_tokens for c in calls)
+                self.meta.completion_tokens = sum(c.completion_tokens for c in calls)
+            if self.meta.status == "running":
+                self.meta.heartbeat_at = datetime.now(UTC)
+            self.folder.write_json("metadata.json", self.meta)
+
+    def heartbeat(self) -> None:
+        """Rewrite metadata.json every HEARTBEAT_S until the run ends, so a dead process is told from a live one."""
+        while not self.stopped.wait(HEARTBEAT_S):
+            try:
+                self.save_metadata()
+            except OSError:  # a full disk must not kill the run; the next write may succeed
+                continue
 
 
 def run_pipeline(
@@ -187,10 +206,13 @@ def run_pipeline(
         model=config.llm.model if config.llm.configured else None,
         base_url=config.llm.base_url if config.llm.configured else None,
         resumed_from=resume.label if resume else None,
+        pid=os.getpid(),
+        host=socket.gethostname(),
     )
     run = _Run(config=config, folder=folder, sink=recorder, cancel=cancel, meta=meta)
     run.save_metadata()
     folder.write_json("config.json", config.public_json())
+    threading.Thread(target=run.heartbeat, name="run-heartbeat", daemon=True).start()
     recorder.emit(
         RunStarted(run_dir=str(folder.root), repo=meta.repo, dry_run=config.dry_run, max_attempts=config.max_attempts)
     )
@@ -202,6 +224,8 @@ def run_pipeline(
         status, reason = fin.status, fin.reason
     except (Cancelled, KeyboardInterrupt) as exc:
         status, reason = "interrupted", f"interrupted: {exc}" if str(exc) else "interrupted"
+    except EngineLost as err:
+        status, reason = "engine-lost", str(err)
     except UnsupportedRepo as err:
         status, reason = "unsupported", str(err)
     except PreflightError as err:
@@ -215,7 +239,10 @@ def run_pipeline(
 
 
 def _finish(run: _Run, status: RunStatus, reason: str) -> RunOutcome:
+    run.stopped.set()
     meta = run.meta
+    if status in ("interrupted", "engine-lost") and meta.attempts and meta.attempts[-1].outcome == "not-run":
+        meta.attempts[-1].outcome = "cancelled" if status == "interrupted" else "error"
     meta.status = status
     meta.reason = reason
     meta.finished_at = datetime.now(UTC)
@@ -280,6 +307,7 @@ def _execute(
     planner = parts.planner or _default_planner(run)
     diagnoser = parts.diagnoser or _default_diagnoser(run)
     local_images = _local_images(executor)
+    _remove_leftovers(run, executor)
     _setup_ca_and_proxy(run)
 
     ctx = PlanContext(
@@ -669,6 +697,21 @@ def _local_images(executor: Executor | None) -> list[str]:
         return list(executor.local_images())
     except Exception:  # noqa: BLE001 - an unreachable engine is reported by preflight, not here
         return []
+
+
+def _remove_leftovers(run: _Run, executor: Executor | None) -> None:
+    """A resumed run first removes the containers the run it resumes left on the engine (a lost connection can
+    leave a smoke container running). Executors without the method have nothing to remove."""
+    remove = getattr(executor, "remove_leftovers", None)
+    if remove is None or not run.meta.resumed_from:
+        return
+    old_run = run.meta.resumed_from.rsplit("/", 1)[0]
+    try:
+        removed = remove(old_run)
+    except Exception:  # noqa: BLE001 - an unreachable engine is reported by preflight
+        return
+    if removed:
+        run.note(f"removed {len(removed)} container(s) left by {old_run}: {', '.join(removed)}")
 
 
 def _gpu_runtime(executor: Executor | None) -> bool | None:

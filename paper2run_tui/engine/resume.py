@@ -19,7 +19,7 @@ from .errors import UserError
 from .pipeline import ResumeSeed, RunOutcome, run_pipeline
 from .plan.base import Planner
 from .ports import CancelToken, EventSink, Reviewer
-from .record.store import load_run
+from .record.store import AttemptRecord, load_run
 
 
 def stored_config(run_dir: Path) -> dict[str, Any]:
@@ -48,24 +48,51 @@ def key_was_sent(run_dir: Path) -> bool:
         return False
 
 
-def resume_seed(run_dir: Path, from_attempt: int, *, plan: EnvPlan | None = None, gate: bool = False) -> ResumeSeed:
-    """What the resumed run starts from: the attempt's plan (or `plan`), its diagnosis, the old checkout."""
+def _attempt_plan(attempt: AttemptRecord) -> EnvPlan | None:
+    """The plan to resume an attempt with: its next_plan.json (a repair that ran out of attempts), else the plan
+    it ran, else the plan its gate was asked about (a run stopped at the gate)."""
+    for name in ("next_plan.json", "plan.json", "proposed_plan.json"):
+        path = attempt.path / name
+        if path.is_file():
+            try:
+                return EnvPlan.model_validate_json(path.read_bytes())
+            except ValueError:
+                continue
+    return None
+
+
+def resume_seed(run_dir: Path, from_attempt: int | None, *, plan: EnvPlan | None = None,
+                gate: bool = False) -> ResumeSeed | None:
+    """What the resumed run starts from: the attempt's plan (or `plan`), its diagnosis, the old checkout.
+
+    `from_attempt` None: the last attempt; a run stopped before its first attempt has none, and starts again
+    (None). A run stopped at the gate resumes with the plan it was asked about (proposed_plan.json). The old
+    checkout is used only when its acquire completed (repo.json): an interrupted copy is partial."""
     loaded = load_run(run_dir)
+    if from_attempt is None:
+        with_plan = [a for a in loaded.attempts if _attempt_plan(a) is not None]
+        if not with_plan:
+            return None
+        from_attempt = with_plan[-1].number
+        stopped_before = with_plan[-1] is not loaded.attempts[-1]  # the next attempt never got its plan rendered
+        repair = with_plan[-1].diagnosis
+        if plan is None and stopped_before and isinstance(repair, DiagnosisDecision) and repair.new_plan:
+            plan = repair.new_plan
     attempt = next((a for a in loaded.attempts if a.number == from_attempt), None)
     if attempt is None:
         numbers = ", ".join(str(a.number) for a in loaded.attempts) or "none"
         raise UserError(f"run {loaded.metadata.run_id} has no attempt {from_attempt}", f"attempts: {numbers}")
     if plan is None:
-        next_plan = attempt.path / "next_plan.json"
-        plan = EnvPlan.model_validate_json(next_plan.read_bytes()) if next_plan.is_file() else attempt.plan
+        plan = _attempt_plan(attempt)
     if plan is None:
         raise UserError(f"attempt {from_attempt} of {loaded.metadata.run_id} has no readable plan.json")
     diagnosis = attempt.diagnosis if isinstance(attempt.diagnosis, DiagnosisDecision) else None
     repo_copy = run_dir / "repo"
+    complete = repo_copy.is_dir() and (run_dir / "repo.json").is_file()
     meta = loaded.metadata
     return ResumeSeed(
         plan=plan, label=f"{run_dir.name}/{from_attempt:02d}", first_attempt=from_attempt + 1,
-        name=meta.repo_name or None, checkout=repo_copy if repo_copy.is_dir() else None,
+        name=meta.repo_name or None, checkout=repo_copy if complete else None,
         diagnosis=diagnosis, previous=attempt.plan, gate=gate,
     )
 
@@ -87,7 +114,7 @@ def resume_config(run_dir: Path, **overrides: object) -> RunConfig:
 
 def resume_run(
     run_dir: Path,
-    from_attempt: int,
+    from_attempt: int | None,
     sink: EventSink,
     reviewer: Reviewer | None = None,
     cancel: CancelToken | None = None,

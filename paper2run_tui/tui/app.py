@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import importlib
+import signal
 import time
 from collections.abc import Callable, Iterable
 from functools import partial
@@ -49,8 +52,11 @@ class Paper2RunApp(App[int]):
         *,
         parts: EngineParts | None = None,
         clock: Callable[[], float] = time.monotonic,
+        handle_signals: bool = False,
     ) -> None:
         super().__init__()
+        self.handle_signals = handle_signals
+        self.stop_signal: int | None = None
         self.start = start
         self.initial_config = config
         self.out = out
@@ -59,6 +65,8 @@ class Paper2RunApp(App[int]):
         self.last_run: RunScreen | None = None
 
     def on_mount(self) -> None:
+        if self.handle_signals:
+            self._install_stop_signals()
         self.push_screen(HomeScreen())
         if self.start == "run":
             if self.initial_config is None:
@@ -139,6 +147,35 @@ class Paper2RunApp(App[int]):
         self.notify(f"Run finished: {status}", severity=severity)  # type: ignore[arg-type]
 
     # --- quitting ---------------------------------------------------------------------------------
+    def _install_stop_signals(self) -> None:
+        """SIGTERM and SIGHUP (and a SIGINT from outside: in the terminal Ctrl-C is a key) end the app as a
+        confirmed quit does: a live run is cancelled and recorded as interrupted before the app exits."""
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):  # not the main thread
+                loop.add_signal_handler(signum, self.stop_on_signal, signum)
+
+    def _remove_stop_signals(self) -> None:
+        if not self.handle_signals:
+            return
+        with contextlib.suppress(Exception):
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+                loop.remove_signal_handler(signum)
+
+    def on_unmount(self) -> None:
+        self._remove_stop_signals()
+
+    def stop_on_signal(self, signum: int) -> None:
+        """A stop signal: abandon the live runs (their workers finish the record), then exit 128 + signal."""
+        if self.stop_signal is not None:
+            return  # already stopping
+        self.stop_signal = signum
+        name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
+        self.run_worker(self._abandon_and_exit(self.live_runs(), f"stopped by {name}", 128 + signum),
+                        group="quit", exclusive=True)
+
+
     def live_runs(self) -> list[RunScreen]:
         return [s for s in self.screen_stack if isinstance(s, RunScreen) and s.live]
 
@@ -174,14 +211,18 @@ class Paper2RunApp(App[int]):
             screen.cancel.cancel("the app closed")
         super().exit(result, return_code, message)  # type: ignore[arg-type]
 
-    async def _abandon_and_exit(self, screens: list[RunScreen]) -> None:
+    async def _abandon_and_exit(self, screens: list[RunScreen], reason: str = "the person quit the app",
+                                code: int | None = None) -> None:
         for screen in screens:
-            screen.abandon("the person quit the app")
-        self.notify("Stopping the run…")
+            screen.abandon(reason)
+        if screens:
+            self.notify("Stopping the run…")
         for screen in screens:
             if screen.worker is not None:
                 await screen.worker.wait()
-        self.quit_with(EXIT_CODES["interrupted"] if self.start == "run" else 0)
+        if code is None:
+            code = EXIT_CODES["interrupted"] if self.start == "run" else 0
+        self.quit_with(code)
 
     def quit_with(self, code: int) -> None:
         """Exit with `code` as both the app's result (what run_app returns) and its return code."""
@@ -231,6 +272,6 @@ class Paper2RunApp(App[int]):
 
 def run_app(start: Start, config: RunConfig | None, out: Path) -> int:
     """Entry point of the CLI: run the app and return its exit code (a run's status code for `run`)."""
-    app = Paper2RunApp(start, config, out)
+    app = Paper2RunApp(start, config, out, handle_signals=True)
     result = app.run()
     return int(result) if result is not None else (app.return_code or 0)

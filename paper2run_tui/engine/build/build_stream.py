@@ -12,12 +12,13 @@ import time
 from typing import Any
 
 from ..contracts import BuildProgress, LogLine
-from ..errors import PreflightError
+from ..errors import EngineLost, PreflightError
 from ..ports import Cancelled, CancelToken, EventSink
 from .base import BuildRequest, BuildResult
 from .context import build_context
 from .docker_client import MANAGED
 
+ENGINE_LOST_FIX = "check the engine (`docker info`), then resume the run from its last attempt"
 _STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
@@ -32,8 +33,13 @@ def _abort(response: Any) -> None:
         response.close()
 
 
+#: Put in the chunk queue when reading the stream failed (the connection broke), before the closing None.
+_BROKEN: dict[str, Any] = {"broken": True}
+
+
 def _read_json_lines(response: Any, out: queue.Queue[dict[str, Any] | None]) -> None:
-    """Decode the engine's JSON-lines build stream into `out`; None marks the end (or a closed connection)."""
+    """Decode the engine's JSON-lines build stream into `out`; None marks the end, preceded by _BROKEN when the
+    connection broke (after a cancel that is expected; otherwise the engine was lost)."""
     try:
         for raw in response.iter_lines():
             if raw:
@@ -41,8 +47,8 @@ def _read_json_lines(response: Any, out: queue.Queue[dict[str, Any] | None]) -> 
                     out.put(json.loads(raw))
                 except ValueError:
                     out.put({"stream": raw.decode("utf-8", errors="replace")})
-    except Exception:  # noqa: BLE001 - closed on cancel
-        pass
+    except Exception:  # noqa: BLE001 - closed on cancel, or the engine went away
+        out.put(_BROKEN)
     finally:
         out.put(None)
 
@@ -57,7 +63,16 @@ def stream_build(client: Any, request: BuildRequest, sink: EventSink, cancel: Ca
     current_step = ""
     step_no = 0
     errors: list[str] = []
-    response = start_build(client, request, context, labels)
+    broken = False
+    try:
+        response = start_build(client, request, context, labels)
+    except PreflightError:
+        context.close()
+        raise
+    except Exception as exc:  # noqa: BLE001 - requests/urllib3 raise many kinds for a connection that went away
+        context.close()
+        raise EngineLost(f"the Docker engine stopped answering when the build of attempt {request.attempt} "
+                         f"started ({type(exc).__name__})", ENGINE_LOST_FIX) from None
     chunks: queue.Queue[dict[str, Any] | None] = queue.Queue()
     reader = threading.Thread(target=_read_json_lines, args=(response, chunks), daemon=True)
     reader.start()
@@ -74,6 +89,9 @@ def stream_build(client: Any, request: BuildRequest, sink: EventSink, cancel: Ca
                 break
             if chunk is None:
                 break
+            if chunk is _BROKEN:
+                broken = True
+                continue
             if "stream" in chunk:
                 for line in _ANSI.sub("", chunk["stream"]).splitlines():
                     if not line.strip():
@@ -102,6 +120,12 @@ def stream_build(client: Any, request: BuildRequest, sink: EventSink, cancel: Ca
         context.close()
     result.seconds = time.monotonic() - started
     result.steps_cached = len(result.cached_steps)
+    if not errors and (broken or not result.image_id):
+        # A stream that ends without an error and without an image id did not build anything: the engine (or the
+        # connection to it) went away mid-build. Counting it as a success would smoke-run a stale or absent image.
+        raise EngineLost(f"the connection to the Docker engine was lost during the build of attempt "
+                         f"{request.attempt}{' at step ' + str(step_no) if step_no else ''} (no image id)",
+                         ENGINE_LOST_FIX)
     if errors:
         result.error = errors[-1]
         result.failing_step = current_step or None

@@ -40,3 +40,17 @@ def cleanup(client: Any, run_id: str | None = None, dry_run: bool = False) -> Cl
             except Exception as exc:  # noqa: BLE001
                 report.errors.append(f"{name}: {exc}")
     return report
+
+
+def remove_run_containers(client: Any, run_id: str) -> list[str]:
+    """Remove the containers a run left on the engine (a smoke container outlives a lost connection to the
+    engine); its images stay, they are the run's result or its cache. Returns the names removed."""
+    labels = ["org.paper2run.managed=true", f"org.paper2run.run={run_id}"]
+    removed = []
+    for container in client.containers.list(all=True, filters={"label": labels}):
+        try:
+            container.remove(force=True)
+            removed.append(container.name)
+        except Exception:  # noqa: BLE001 - gone already, or the engine refuses: the report of the run says so
+            continue
+    return removed

@@ -51,3 +51,9 @@ class DockerExecutor:
 
     def smoke(self, request: SmokeRequest, sink: EventSink, cancel: CancelToken) -> SmokeResult:
         return smoke_run(self.client, self.limits, request, sink, cancel)
+
+    def remove_leftovers(self, run_id: str) -> list[str]:
+        """The containers an earlier run left behind (its engine connection broke); resume calls it."""
+        from .cleanup import remove_run_containers
+
+        return remove_run_containers(self.client, run_id)

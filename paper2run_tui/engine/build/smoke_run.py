@@ -7,17 +7,40 @@ import contextlib
 import re
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any, Literal
 
 from ..config import DockerLimits
 from ..contracts import SMOKE_RUNGS, LogLine, Message, RungResult
+from ..errors import EngineLost
 from ..ports import Cancelled, CancelToken, EventSink
 from .base import SmokeRequest, SmokeResult
+from .build_stream import ENGINE_LOST_FIX
 from .docker_client import MANAGED
 
 LADDER_TIMEOUT_S = 120
 #: How long the toy run may go: long enough to build a model and take training steps, short enough for every run.
 TOY_RUN_TIMEOUT_S = 120
+
+
+def lost_connection(exc: BaseException) -> bool:
+    """Whether an exception from the SDK means the engine went away (not that it refused a request)."""
+    import requests
+
+    return isinstance(exc, requests.exceptions.ConnectionError | requests.exceptions.ChunkedEncodingError
+                      | requests.exceptions.Timeout)
+
+
+@contextlib.contextmanager
+def engine_call(what: str) -> Iterator[None]:
+    """Turn a broken connection to the engine into EngineLost, naming what was being done."""
+    try:
+        yield
+    except Exception as exc:
+        if lost_connection(exc):
+            raise EngineLost(f"the connection to the Docker engine was lost {what} ({type(exc).__name__})",
+                             ENGINE_LOST_FIX) from None
+        raise
 
 
 def parse_memory(text: str) -> int:
@@ -31,7 +54,8 @@ def smoke_run(client: Any, limits: DockerLimits, request: SmokeRequest, sink: Ev
               cancel: CancelToken) -> SmokeResult:
     """The smoke command, then the lower rungs of the ladder (quietly) to say how green the image is."""
     plan = request.plan
-    gpu = plan.requires_gpu and "nvidia" in (client.info().get("Runtimes") or {})
+    with engine_call("before the smoke run"):
+        gpu = plan.requires_gpu and "nvidia" in (client.info().get("Runtimes") or {})
     ran_on_cpu = plan.requires_gpu and not gpu
     if ran_on_cpu and not plan.cpu_fallback:
         return SmokeResult(ok=False, outcome="gpu-unavailable", error="the plan needs a GPU; the engine has none")
@@ -105,10 +129,12 @@ def run_container(client: Any, limits: DockerLimits, image: str, command: str | 
         kwargs["command"] = ["/bin/sh", "-c", command]
     if gpu:
         kwargs["device_requests"] = [docker.types.DeviceRequest(count=-1, capabilities=[["gpu"]])]
-    container = client.containers.create(image, **kwargs)
+    with engine_call("creating the smoke container"):
+        container = client.containers.create(image, **kwargs)
     readers: list[threading.Thread] = []
     try:
-        container.start()
+        with engine_call("starting the smoke container"):
+            container.start()
         if not quiet:
             for stream_name in ("stdout", "stderr"):
                 t = threading.Thread(target=_pump, args=(container, stream_name, request.attempt, sink), daemon=True)
@@ -118,7 +144,8 @@ def run_container(client: Any, limits: DockerLimits, image: str, command: str | 
         while True:
             if cancel.wait(0.2):
                 raise Cancelled(cancel.reason or "cancelled")
-            container.reload()
+            with engine_call(f"during the smoke run (container {container.short_id} may still be running)"):
+                container.reload()
             if container.status in ("exited", "dead"):
                 code = container.attrs.get("State", {}).get("ExitCode")
                 for t in readers:

@@ -22,6 +22,7 @@ RunStatus = Literal[
     "refused-by-plan-policy",
     "rejected-by-policy",
     "interrupted",
+    "engine-lost",
     "unsupported",
     "input-error",
     "exception",
@@ -43,6 +44,7 @@ EXIT_CODES: dict[str, int] = {
     "input-error": 2,
     "exception": 70,
     "interrupted": 130,
+    "engine-lost": 11,
     "running": 1,
 }
 
@@ -133,4 +135,8 @@ class RunMetadata(BaseModel):
     smoke_outcome: Literal["exit-0", "alive-at-timeout"] | None = None
     highest_smoke_rung: SmokeRungName | None = None
     resumed_from: str | None = Field(default=None, description="run_id/attempt this run was resumed from")
+    pid: int | None = Field(default=None, description="Process id of the run while it runs (abandoned-run check)")
+    host: str | None = Field(default=None, description="Host name of the machine the run runs on")
+    heartbeat_at: datetime | None = Field(default=None, description="Last time the live run wrote this file; a "
+                                          "'running' run whose heartbeat stopped was abandoned")
     implement_of: str | None = Field(default=None, description="For paper-to-code runs: the generated folder")

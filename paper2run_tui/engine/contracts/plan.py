@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import Field, field_validator
+
+from .strict import StrictModel
 
 from .dependencies import DependencySection
 
@@ -14,13 +16,16 @@ SmokeRungName = Literal["static-imports", "import-package", "entrypoint-help", "
 SMOKE_RUNGS: tuple[SmokeRungName, ...] = ("static-imports", "import-package", "entrypoint-help", "tests", "toy-run")
 
 
-class SmokeRung(BaseModel):
+class SmokeRung(StrictModel):
     rung: SmokeRungName
     command: str
 
 
-class EnvPlan(BaseModel):
+class EnvPlan(StrictModel):
     """One environment. A repair always replaces the whole plan; there are no micro-patches.
+
+    Strict, because people and models write it: an unknown key is an error with a "did you mean", and a
+    boolean is `true`/`false`, never `"yes"` or `1`.
 
     The first eight fields are the reference design's schema; the rest are optional
     extensions with defaults, so a reference-shaped plan is valid as is.
@@ -35,7 +40,7 @@ class EnvPlan(BaseModel):
     )
     env: dict[str, str] = Field(default_factory=dict, description="Environment variables set in the image")
     smoke_command: str = Field(description="Shell command that proves the environment works; exit 0 or alive at timeout")
-    requires_gpu: bool = False
+    requires_gpu: bool = Field(default=False, strict=True)
     notes: str = Field(default="", description="Why the plan looks like this: choices, sources, caveats")
     # --- extensions -------------------------------------------------------------
     source_steps: list[str] = Field(
@@ -44,7 +49,8 @@ class EnvPlan(BaseModel):
     )
     python_version: str | None = Field(default=None, description="The Python version the base image provides, e.g. '3.11'")
     cpu_fallback: bool = Field(
-        default=False, description="When requires_gpu: the smoke command may run on the CPU if no GPU runtime exists"
+        default=False, strict=True,
+        description="When requires_gpu: the smoke command may run on the CPU if no GPU runtime exists",
     )
     exclude_newer: str | None = Field(
         default=None, description="ISO date: resolve dependencies as of this date (time travel), or None"

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
@@ -59,6 +61,42 @@ class LoadedRun(BaseModel):
 
 M = TypeVar("M", bound=BaseModel)
 
+#: A `running` run whose metadata.json has not been rewritten for this long is abandoned (its process died, or the
+#: machine did); a live run rewrites it every pipeline.HEARTBEAT_S.
+ABANDONED_AFTER_S = 120.0
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, someone else's
+        return True
+    return True
+
+
+def abandoned(meta: RunMetadata, meta_path: Path, now: datetime | None = None) -> bool:
+    """Whether a run recorded as `running` has no live process behind it: on this host its pid is gone; anywhere,
+    its heartbeat (or, for runs older than the heartbeat, the file's own time) stopped ABANDONED_AFTER_S ago."""
+    if meta.status != "running":
+        return False
+    if meta.pid is not None and meta.host == socket.gethostname() and not _pid_alive(meta.pid):
+        return True
+    now = now or datetime.now(UTC)
+    beat = meta.heartbeat_at
+    if beat is None:
+        try:
+            beat = datetime.fromtimestamp(meta_path.stat().st_mtime, UTC)
+        except OSError:
+            return False
+    return (now - beat).total_seconds() > ABANDONED_AFTER_S
+
+
+def shown_status(meta: RunMetadata, meta_path: Path) -> str:
+    """The status the runs browser shows: the recorded one, except that a dead `running` run is `abandoned`."""
+    return "abandoned" if abandoned(meta, meta_path) else meta.status
+
 
 def _read_model(path: Path, model: type[M]) -> M | None:
     try:
@@ -97,7 +135,7 @@ def list_runs(out: Path) -> list[RunSummary]:
                 run_id=meta.run_id,
                 path=child,
                 repo=meta.repo,
-                status=meta.status,
+                status=shown_status(meta, meta_path),
                 started_at=meta.started_at,
                 duration_s=meta.duration_s,
                 attempts=len(meta.attempts),

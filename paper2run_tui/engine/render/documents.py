@@ -22,7 +22,10 @@ VERDICTS: dict[str, str] = {
     "rejected-by-policy": "The approval policy (--approve never) rejected the repair plan, so the run stopped there.",
     "refused-by-plan-policy": "The plan policy refused the plan (the reason is above; every finding is in "
     "attempts/NN/policy.json), so nothing was built from it.",
-    "interrupted": "The run was interrupted (Ctrl-C or quit) before it finished; everything up to then is recorded.",
+    "interrupted": "The run was interrupted (Ctrl-C, SIGTERM, SIGHUP or quit) before it finished; everything up to "
+                   "then is recorded.",
+    "engine-lost": "The connection to the Docker engine was lost during a build or smoke run, so that attempt has "
+                   "no result; everything up to then is recorded.",
     "unsupported": "This repository is not one paper2run-tui can build yet.",
     "exception": "paper2run-tui itself failed; the traceback is in logs/exception.txt. Please report it.",
     "input-error": "The input could not be used (see the reason above).",
@@ -48,6 +51,8 @@ NEXT_STEPS: dict[str, list[str]] = {
         "Rerun with --approve ask to decide flagged plans yourself, or allow a base image with --allow-base-image.",
     ],
     "rejected-by-user": ["Resume from the last attempt and edit the plan, or rerun with --approve auto."],
+    "engine-lost": ["Check the engine (`docker info`), then resume the run from its last attempt "
+                    "(`paper2run-tui resume RUN_DIR`); the resume removes what the lost attempt left on the engine."],
     "rejected-by-policy": ["Resume from the last attempt with --approve ask (or auto) to apply the repair."],
     "interrupted": ["Resume the run from its last attempt (runs browser), or start it again."],
     "exception": ["Look at logs/exception.txt; rerun with the same arguments once fixed."],

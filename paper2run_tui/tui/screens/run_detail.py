@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich.markup import escape
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -12,7 +13,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Log, Markdown, OptionList, Static, TabbedContent, TabPane, TextArea
 from textual.widgets.option_list import Option
 
-from ...engine.record.store import AttemptRecord, LoadedRun, load_run
+from ...engine.record.store import AttemptRecord, LoadedRun, load_run, shown_status
 from ...engine.render.documents import docker_commands
 from ..log_buffer import normalise_line
 from ..widgets.diagnosis_pane import decision_summary
@@ -71,7 +72,8 @@ class RunDetailScreen(Screen[None]):
         meta = self.run.metadata
         took = f" · {meta.duration_s:.0f}s" if meta.duration_s is not None else ""
         yield Static(
-            f"[b]{meta.run_id}[/b] · {meta.repo} · [b]{meta.status}[/b]{took}\n{meta.reason}\n[dim]{self.path}[/dim]",
+            f"[b]{escape(meta.run_id)}[/b] · {escape(meta.repo)} · [b]{shown_status(meta, self.path / 'metadata.json')}"
+            f"[/b]{took}\n{escape(meta.reason)}\n[dim]{escape(str(self.path))}[/dim]",
             id="detail-head",
         )
         with TabbedContent(id="detail-tabs"):

@@ -12,7 +12,8 @@ from textual.widgets import DataTable
 from ...engine.record.store import RunSummary
 from .log_pane import format_elapsed
 
-STATUS_STYLE = {"success": "green", "dry-run": "cyan", "running": "yellow", "interrupted": "yellow"}
+STATUS_STYLE = {"success": "green", "dry-run": "cyan", "running": "yellow", "interrupted": "yellow",
+                "engine-lost": "red", "abandoned": "red"}
 #: (key, label) in display order.
 COLUMNS = [("started", "Started"), ("status", "Status"), ("repo", "Repo"), ("attempts", "Att."),
            ("duration", "Duration"), ("run_id", "Run")]

@@ -1,0 +1,82 @@
+"""The limits every container we start runs under, builds included, in the engine's own units.
+
+Untrusted code runs in both: `pip install` executes a repository's setup.py during the build, and the smoke command
+is the repository's code. So both get the memory limit with swap equal to it (no swap on top), the CPU quota and a
+process limit; the smoke container is also cut off from the network, capability-free and capped in what it writes.
+The run folder records what was applied (limits.json).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from ..config import DockerLimits
+
+#: Size of the tmpfs mounted at /tmp in the smoke container.
+SMOKE_TMPFS = "256m"
+#: The most a smoke container may write to its own filesystem (its writable layer) before it is stopped.
+SMOKE_WRITE_CAP_BYTES = 1024**3
+#: How often the writable layer's size is measured (each measure walks the layer; small layers are cheap).
+WRITE_WATCH_S = 3.0
+#: Output of one attempt's smoke run kept as log lines: the head up to this many bytes, then the last lines.
+OUTPUT_HEAD_BYTES = 1024 * 1024
+OUTPUT_TAIL_LINES = 200
+CPU_PERIOD_US = 100_000
+
+
+def parse_memory(text: str) -> int:
+    """'4g' → bytes. Raises ValueError for anything that is not a size (so `--memory abc` fails at the start)."""
+    m = re.match(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)b?\s*$", str(text).lower())
+    if not m:
+        raise ValueError(f"not a memory size: {text!r} (e.g. 512m, 4g)")
+    value = int(float(m.group(1)) * 1024 ** " kmgt".index(m.group(2) or " "))
+    if value < 6 * 1024 * 1024:
+        raise ValueError(f"{text!r} is below the engine's minimum of 6 MB")
+    return value
+
+
+class AppliedLimits(BaseModel):
+    """What limits.json holds: the limits as the engine was asked to apply them."""
+
+    memory_bytes: int
+    memory_swap_bytes: int = Field(description="Equal to memory_bytes: no swap on top of the memory limit")
+    cpus: float
+    pids: int
+    build_pids: str = Field(description="How the process limit reaches build steps")
+    smoke_network: bool
+    smoke_capabilities: str = "none (cap_drop ALL), no-new-privileges"
+    smoke_tmpfs: str = f"/tmp, {SMOKE_TMPFS}"
+    smoke_write_cap_bytes: int = SMOKE_WRITE_CAP_BYTES
+    smoke_output_head_bytes: int = OUTPUT_HEAD_BYTES
+    smoke_output_tail_lines: int = OUTPUT_TAIL_LINES
+
+
+def applied_limits(limits: DockerLimits, *, network: bool) -> AppliedLimits:
+    memory = parse_memory(limits.memory)
+    return AppliedLimits(
+        memory_bytes=memory, memory_swap_bytes=memory, cpus=limits.cpus, pids=limits.pids,
+        build_pids="set on each RUN step's container as soon as the engine names it (the build API has no "
+                   "pids parameter)",
+        smoke_network=network,
+    )
+
+
+def build_params(limits: DockerLimits) -> dict[str, str]:
+    """Query parameters of POST /build that bound every RUN step's container (classic builder)."""
+    memory = parse_memory(limits.memory)
+    return {"memory": str(memory), "memswap": str(memory), "cpuperiod": str(CPU_PERIOD_US),
+            "cpuquota": str(int(limits.cpus * CPU_PERIOD_US))}
+
+
+def smoke_kwargs(limits: DockerLimits, *, network: bool) -> dict[str, Any]:
+    """containers.create() arguments of a contained smoke container."""
+    memory = parse_memory(limits.memory)
+    return {
+        "mem_limit": memory, "memswap_limit": memory, "nano_cpus": int(limits.cpus * 1e9),
+        "pids_limit": limits.pids, "privileged": False, "cap_drop": ["ALL"],
+        "security_opt": ["no-new-privileges"], "network_disabled": not network,
+        "tmpfs": {"/tmp": f"rw,nosuid,nodev,size={SMOKE_TMPFS}"},
+    }
