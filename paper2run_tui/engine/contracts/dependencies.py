@@ -11,20 +11,22 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
+
+from .strict import StrictModel
 
 ResolvedBy = Literal["planner", "repair"]
 ProjectInstall = Literal["editable", "plain", "none"]
 
 
-class ResolveAsOf(BaseModel):
+class ResolveAsOf(StrictModel):
     """Resolve every dependency as it was on a date (pip's --uploaded-prior-to), and who chose to."""
 
     date: str = Field(description="UTC instant, e.g. '2021-06-01T00:00:00Z'")
     by: ResolvedBy = Field(description="planner: the first plan chose it; repair: a rule did, after a failure")
 
 
-class IndexedPackages(BaseModel):
+class IndexedPackages(StrictModel):
     """Packages installed in their own step from their own index (PyTorch's CPU wheels), before the others."""
 
     packages: list[str] = Field(description="Requirement strings, e.g. 'torch==2.1.0'")
@@ -32,14 +34,14 @@ class IndexedPackages(BaseModel):
     fallback_to_default: bool = Field(default=True, description="When the index does not answer, the default one")
 
 
-class RequirementFile(BaseModel):
+class RequirementFile(StrictModel):
     path: str = Field(description="Repository-relative path, installed with pip install -r")
     with_source: bool = Field(
         default=False, description="Installed after the source copy: the file installs the project itself (-e .)"
     )
 
 
-class GitToPypi(BaseModel):
+class GitToPypi(StrictModel):
     """A git requirement in a file replaced by the PyPI release of the same package (the forge is out of reach)."""
 
     file: str
@@ -47,7 +49,7 @@ class GitToPypi(BaseModel):
     package: str
 
 
-class FileEdits(BaseModel):
+class FileEdits(StrictModel):
     """Edits the requirement files need before pip can read them, applied in the image, each said in the notes."""
 
     files: list[str] = Field(default_factory=list, description="The files the drop/rename/respec edits apply to")
@@ -63,7 +65,7 @@ class FileEdits(BaseModel):
     git_to_pypi: list[GitToPypi] = Field(default_factory=list)
 
 
-class LockConstraints(BaseModel):
+class LockConstraints(StrictModel):
     """The lock file's versions as pip constraints for the package install (the rest of the lock, not installed)."""
 
     sources: list[str] = Field(description="The lock files, e.g. ['poetry.lock']")
@@ -75,7 +77,7 @@ class LockConstraints(BaseModel):
 Stage = Literal["before-indexes", "before-dependencies", "after"]
 
 
-class PackageStep(BaseModel):
+class PackageStep(StrictModel):
     """Packages a repair adds, in a step of their own, placed so that the layers before it stay cached."""
 
     packages: list[str]
@@ -83,7 +85,7 @@ class PackageStep(BaseModel):
     keep_torch: bool = Field(default=False, description="Also require the torch already installed (companions)")
 
 
-class DependencySection(BaseModel):
+class DependencySection(StrictModel):
     python: str | None = Field(default=None, description="The Python the dependencies are resolved for")
     pip: str | None = Field(
         default=None, description="pip upgraded first to this requirement ('pip', 'pip<24.1'), or left as the image has it"

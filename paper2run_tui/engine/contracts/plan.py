@@ -6,9 +6,8 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from .strict import StrictModel
-
 from .dependencies import DependencySection
+from .strict import StrictModel
 
 SmokeRungName = Literal["static-imports", "import-package", "entrypoint-help", "tests", "toy-run"]
 
