@@ -13,17 +13,15 @@ import jinja2
 from ... import __version__
 from ..contracts import EnvPlan, RepoFacts
 from ..contracts.render import DockerfileInputs
+from ..plan.installers import DEPENDENCY_MANIFEST_KINDS
 from ..policy.check import CLEAN_PATH, CONTROL, DEBIAN_PACKAGE, HEREDOC, IDENTIFIER
 from ..policy.images import is_image_reference
 from .install import install_commands, source_commands
 
 TEMPLATES = Path(__file__).parent / "templates"
 
-#: Manifest kinds whose files are copied before the install steps (dependency layer).
-_DEPENDENCY_MANIFESTS = {
-    "requirements", "setup.cfg", "pyproject-pep621", "pyproject-poetry", "pyproject-hatch", "pyproject-pdm",
-    "pyproject-uv", "pyproject-build-system", "pipfile", "conda-environment", "conda-requirements", "lockfile",
-}
+#: Manifest kinds whose files are copied before the install steps (dependency layer): what the installers read.
+_DEPENDENCY_MANIFESTS = DEPENDENCY_MANIFEST_KINDS
 #: Files an install step may name with -r/-c/--requirement/--constraint, or as an argument.
 _REFERENCED = re.compile(r"(?:-r|-c|--requirement|--constraint|-f|--file)[ =]+(\S+)")
 _LOCKFILES = ("poetry.lock", "Pipfile.lock", "pdm.lock", "uv.lock", "requirements.lock")
