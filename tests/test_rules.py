@@ -430,3 +430,37 @@ def test_an_entry_point_without_help_lowers_the_smoke_rung(tmp_path: Path) -> No
     d = diagnose(context(tmp_path, (FIXTURES / "help-not-supported.log").read_text(), "smoke-failed"))
     assert d.decision == "repair" and d.new_plan is not None
     assert d.new_plan.smoke_command == 'python -c "import model"'  # the rung below entrypoint-help
+
+
+ISOLATED = Path(__file__).parent / "fixtures" / "pip_output" / "isolated-build-missing-torch.log"
+
+
+def test_a_module_missing_inside_an_isolated_build_is_installed_first_and_built_without_isolation(tmp_path: Path) -> None:
+    """issue 17: torch-scatter's setup.py imports torch in pip's isolated build; torch in the image is not seen
+    there, so the repair installs it first (from the CPU index) and builds the dependencies without isolation."""
+    d = diagnose(context(tmp_path, ISOLATED.read_text()))
+    assert d.decision == "repair" and d.new_plan is not None and d.new_plan.dependencies is not None
+    assert "pip's isolated build environment" in d.new_plan.notes
+    steps = install_commands(d.new_plan)
+    torch = next(i for i, s in enumerate(steps) if "--index-url https://download.pytorch.org/whl/cpu torch" in s)
+    assert torch < steps.index("pip install -r requirements.txt --no-build-isolation")
+    again = diagnose(context(tmp_path, ISOLATED.read_text(), plan=d.new_plan))
+    # Built without isolation already: the same log is no longer read as an isolated build's.
+    assert again.new_plan is None or again.new_plan.notes.count("pip's isolated build environment") == 1
+
+
+def test_the_same_module_missing_at_run_time_is_an_ordinary_install(tmp_path: Path) -> None:
+    d = diagnose(context(tmp_path, "Traceback (most recent call last):\nModuleNotFoundError: No module named 'six'\n",
+                         "smoke-failed"))
+    assert d.new_plan is not None and d.new_plan.dependencies is not None
+    assert d.new_plan.dependencies.build_isolation and install_commands(d.new_plan)[-1] == "pip install six"
+
+
+def test_pkg_resources_missing_in_an_isolated_build_gets_old_setuptools_in_the_build(tmp_path: Path) -> None:
+    log = ISOLATED.read_text().replace("No module named 'torch'", "No module named 'pkg_resources'")
+    d = diagnose(context(tmp_path, log))
+    assert d.new_plan is not None and d.new_plan.dependencies is not None
+    assert not d.new_plan.dependencies.build_isolation
+    steps = install_commands(d.new_plan)
+    assert steps.index("pip install 'setuptools<81' wheel") < steps.index(
+        "pip install -r requirements.txt --no-build-isolation")

@@ -15,12 +15,13 @@ from packaging.version import Version
 
 from ...analyze.code_scan import STDLIB
 from ...contracts import EnvPlan
-from ...contracts.dependencies import GitToPypi, PackageStep
+from ...contracts.dependencies import GitToPypi, IndexedPackages, PackageStep
 from ...contracts.facts import Dependency
-from ...plan.packages import dist_for_import, system_packages_for
+from ...plan.packages import TORCH_CPU_INDEX, TORCH_FAMILY, dist_for_import, system_packages_for
 from ...plan.python_version import local_python_versions
 from ...plan.time_travel import section_of, without_time_travel
 from ..base import DiagnosisContext
+from .pip_output import isolated_build_hook
 from .transforms import (
     NotApplicable,
     Stop,
@@ -33,6 +34,7 @@ from .transforms import (
     python_gap,
     relax_pin,
     rename_requirement,
+    requirement_name,
     running_python,
     set_env,
     swap_git_for_pypi,
@@ -107,8 +109,35 @@ def _numpy_distutils_sdist(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContex
                "the pins need an older Python (map its base image with PAPER2RUN_BASE_IMAGE_MAP)")
 
 
+def _in_isolated_build(plan: EnvPlan, m: re.Match[str]) -> str | None:
+    """The build hook the failure happened in, when pip ran it isolated (the plan did not turn isolation off)."""
+    if plan.dependencies is not None and not plan.dependencies.build_isolation:
+        return None
+    return isolated_build_hook(m.string, m.start())
+
+
+def _into_the_build(plan: EnvPlan, ctx: DiagnosisContext, packages: list[str], hook: str) -> EnvPlan:
+    """A build-time need of a dependency built from source: installed first, and the dependencies built without
+    isolation so that their build sees it (installed into the image, an isolated build never would)."""
+    early = {requirement_name(p) for i in (plan.dependencies.indexes if plan.dependencies else []) for p in i.packages}
+    needed = [p for p in packages if requirement_name(p) not in early]  # torch from its index is there already
+    torch = [p for p in needed if requirement_name(p) in TORCH_FAMILY]
+    if torch:  # from the CPU wheel index, in its own early step, as the planner installs it
+        section = section_of(plan)
+        section.indexes.append(IndexedPackages(packages=torch, index_url=TORCH_CPU_INDEX))
+        plan = plan.model_copy(update={"dependencies": section})
+        needed = [p for p in needed if p not in torch]
+    new = without_build_isolation(add_packages(plan, ctx, needed, before_failing=True) if needed else plan)
+    return new.model_copy(update={"notes": f"{plan.notes}\n- repair: {' '.join(packages)} is needed by a "
+                                           f"dependency's build ({hook}, in pip's isolated build environment): "
+                                           "installed first, the dependencies built without isolation".strip()})
+
+
 def _missing_module(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
     module = m.group(1).split(".")[0]
+    hook = _in_isolated_build(plan, m)
+    if hook and module not in ctx.facts.local_modules and (dist := dist_for_import(module)):
+        return _into_the_build(add_system(plan, "build-essential"), ctx, [dist], hook)
     if module in ctx.facts.local_modules:
         return set_env(plan, PYTHONPATH=plan.workdir)
     dist = dist_for_import(module)
@@ -282,6 +311,9 @@ def _sklearn_name(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> Env
 
 
 def _pkg_resources(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
+    hook = _in_isolated_build(plan, m)
+    if hook:
+        return _into_the_build(plan, ctx, ["setuptools<81", "wheel"], hook)
     return add_packages(plan, ctx, ["setuptools<81"], before_failing=True)
 
 
