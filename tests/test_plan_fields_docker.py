@@ -53,3 +53,27 @@ def test_the_rendered_section_installs_what_its_fields_say(make_repo) -> None:  
         assert "six 1.16.0" in [e.text for e in sink.events if e.kind == "log"]  # the edit, not the file's 1.10.0
     finally:
         cleanup(client, run_id="plan-fields")
+
+
+def test_a_dependency_whose_build_imports_a_module_is_repaired_in_its_build(make_repo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """issue 17: a local package's setup.py imports six; pip builds it in an isolated environment that lacks six.
+    The rules must read the failure as the build's and repair it there (six first, no isolation): installing six
+    into the image alone would fail the same way again."""
+    from paper2run_tui.engine.config import RunConfig
+    from paper2run_tui.engine.pipeline import run_pipeline
+    from paper2run_tui.engine.record.store import load_run
+
+    docker_or_fail()
+    repo = make_repo({"requirements.txt": "./buildneeds\n",
+                      "buildneeds/pyproject.toml": '[build-system]\nrequires = ["setuptools"]\n'
+                                                   'build-backend = "setuptools.build_meta"\n',
+                      "buildneeds/setup.py": "import six  # a build-time import\nfrom setuptools import setup\n"
+                                             "setup(name='buildneeds', version='0.1', py_modules=['buildneeds'])\n",
+                      "buildneeds/buildneeds.py": "VALUE = 1\n",
+                      "main.py": "import buildneeds\nprint(buildneeds.VALUE)\n"}, git=True, name="buildneeds-demo")
+    outcome = run_pipeline(RunConfig(repo=str(repo), out=tmp_path, timeout=60, ca_cert=CA, max_attempts=3), ListSink())
+    meta = load_run(outcome.run_dir).metadata  # type: ignore[arg-type]
+    first = (outcome.run_dir / "attempts" / "01" / "diagnosis.json").read_text()  # type: ignore[operator]
+    assert "pip's isolated build environment" in first, first
+    assert outcome.status == "success", outcome.reason
+    assert len(meta.attempts) == 2
