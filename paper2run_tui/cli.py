@@ -142,6 +142,12 @@ class TerminalReviewer:
         print(request.proposed.model_dump_json(indent=2))
         if request.diagnosis is not None:
             print(f"Diagnosis: {request.diagnosis.reason}")
+        if request.dockerfile:
+            print("The Dockerfile it renders:\n" + request.dockerfile)
+        if request.verdict is not None:
+            print(f"Plan policy: {request.verdict.status}")
+            for line in request.verdict.lines():
+                print(f"  {line}")
         again = "ask [n]ew plan" if request.replan_uses_reason else "[e]dit it (no planner here can use a reason)"
         while True:
             answer = input(f"[a]pprove, [r]eject and stop, {again}? ").strip().lower()

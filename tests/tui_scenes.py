@@ -203,6 +203,23 @@ class FixedPlanner:
 # --- a constructed event stream (no pipeline): the same events a run emits --------------------------------
 
 
+def engine_gate_request() -> GateRequest:
+    """The repair gate as the engine asks it: both Dockerfiles rendered, the inputs to re-render, the verdict."""
+    from paper2run_tui.engine.contracts import DockerfileInputs, PolicyContext
+    from paper2run_tui.engine.policy import check_plan
+    from paper2run_tui.engine.render.dockerfile import render_from_inputs
+
+    inputs = DockerfileInputs(repo_name="demo", attempt=2)
+    policy = PolicyContext(person_reviews=True)
+    return GateRequest(
+        attempt=2, kind="repair", proposed=REPAIRED, previous=PLAN, diagnosis=DIAGNOSIS, plan_source="rules",
+        verdict=check_plan(REPAIRED, policy, source="rules"), dockerfile=render_from_inputs(REPAIRED, inputs),
+        previous_dockerfile=render_from_inputs(PLAN, inputs.model_copy(update={"attempt": 1})),
+        render_inputs=inputs, policy=policy,
+    )
+
+
+
 def events_job(run_dir: str = "runs/demo-20260101T000000Z", *, gate: bool = True, hold: threading.Event | None = None,
                finish: bool = True):  # type: ignore[no-untyped-def]
     """A JobFn that plays attempt 1 (build fails), the diagnosis, the gate, then attempt 2 (passes).
@@ -237,8 +254,7 @@ def events_job(run_dir: str = "runs/demo-20260101T000000Z", *, gate: bool = True
             sink.emit(DiagnosisReady(attempt=1, diagnosis=DIAGNOSIS))
             plan = REPAIRED
             if gate:
-                request = GateRequest(attempt=2, kind="repair", proposed=REPAIRED, previous=PLAN, diagnosis=DIAGNOSIS,
-                                      plan_source="rules")
+                request = engine_gate_request()
                 sink.emit(PhaseChanged(phase="gate", attempt=2))
                 sink.emit(GateOpened(request=request))
                 decision = reviewer.review(request, cancel)

@@ -7,7 +7,9 @@ from pydantic import BaseModel, Field
 
 
 class DockerfileInputs(BaseModel):
-    repo_dir: str = Field(description="The run's checkout: the files the install steps name are copied from it")
+    repo_dir: str = Field(
+        default="", description="The run's checkout: the files the install steps name are copied from it ('' none)"
+    )
     repo_name: str = ""
     attempt: int = 1
     manifest_sources: list[str] = Field(default_factory=list, description="Dependency manifests the analysis found")

@@ -196,7 +196,7 @@ def render_from_inputs(plan: EnvPlan, inputs: DockerfileInputs) -> str:
         plan=plan,
         install_steps=install_commands(plan),
         source_steps=source_commands(plan),
-        manifests=_manifest_paths(plan, inputs.manifest_sources, Path(inputs.repo_dir)),
+        manifests=_manifest_paths(plan, inputs.manifest_sources, Path(inputs.repo_dir)) if inputs.repo_dir else [],
         repo_name=inputs.repo_name,
         attempt=inputs.attempt,
         ca_bundle=inputs.ca_bundle,

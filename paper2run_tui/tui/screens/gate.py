@@ -1,4 +1,9 @@
-"""The human gate: approve the proposed plan, edit it (validated live), or reject it with a reason."""
+"""The human gate: approve the proposed plan, edit it (validated live), or reject it with a reason.
+
+Beside the JSON it shows what will be built: the Dockerfile the plan renders (re-rendered as the person edits),
+its diff to the previous attempt's Dockerfile, the plan diff, and the plan policy's findings, re-checked with the
+engine's own check_plan on every valid edit. A plan the policy refuses cannot be approved.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +12,22 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Footer, Input, Label, RadioButton, RadioSet, Static
+from textual.widgets import (
+    Button,
+    Footer,
+    Input,
+    Label,
+    RadioButton,
+    RadioSet,
+    Static,
+    TabbedContent,
+    TabPane,
+)
 
-from ...engine.contracts import GateRequest, HumanDecision
+from ...engine.contracts import EnvPlan, GateRequest, HumanDecision, PolicyVerdict
 from ..widgets.diagnosis_pane import decision_summary
 from ..widgets.diff_view import plan_diff_text
+from ..widgets.dockerfile_view import dockerfile_diff_text, dockerfile_text, policy_text, preview
 from ..widgets.plan_editor import PlanEditor
 
 
@@ -26,6 +42,7 @@ class GateScreen(ModalScreen[HumanDecision | None]):
         Binding("ctrl+r", "reject", "Reject", id="gate.reject", priority=True),
         Binding("f5", "reset", "Reset edits", id="gate.reset"),
         Binding("f4", "toggle_diff", "Diff", id="gate.toggle-diff"),
+        Binding("f6", "next_view", "Dockerfile/diffs", id="gate.next-view", priority=True),
         Binding("escape", "cancel_reject", "Back to plan", id="gate.cancel-reject"),
     ]
 
@@ -36,6 +53,8 @@ class GateScreen(ModalScreen[HumanDecision | None]):
         super().__init__()
         self.request = request
         self._abandoned = False
+        self.verdict: PolicyVerdict | None = request.verdict
+        self.dockerfile = request.dockerfile
 
     def compose(self) -> ComposeResult:
         req = self.request
@@ -49,12 +68,19 @@ class GateScreen(ModalScreen[HumanDecision | None]):
                 yield Static(
                     decision_summary(req.attempt - 1, req.diagnosis) + f"\n{req.diagnosis.reason}", id="gate-diagnosis"
                 )
+            yield Static("", id="gate-policy")
             with Horizontal(id="gate-body"):
                 yield PlanEditor(req.proposed, id="gate-editor")
-                with VerticalScroll(id="gate-diff"):
-                    yield Static(
-                        plan_diff_text(req.previous, req.proposed, "previous plan", "proposed plan"), id="gate-diff-text"
-                    )
+                with TabbedContent(id="gate-diff", initial="tab-dockerfile"):
+                    with TabPane("Dockerfile", id="tab-dockerfile"), VerticalScroll():
+                        yield Static("", id="gate-dockerfile")
+                    with TabPane("Dockerfile diff", id="tab-dockerfile-diff"), VerticalScroll():
+                        yield Static("", id="gate-dockerfile-diff")
+                    with TabPane("Plan diff", id="tab-plan-diff"), VerticalScroll():
+                        yield Static(
+                            plan_diff_text(req.previous, req.proposed, "previous plan", "proposed plan"),
+                            id="gate-diff-text",
+                        )
             with Vertical(id="gate-reject"):
                 yield Label("Why reject it? (the reason is recorded, and given to the planner if you ask again)")
                 yield Input(placeholder="reason", id="reject-reason")
@@ -82,9 +108,27 @@ class GateScreen(ModalScreen[HumanDecision | None]):
     # --- live validation feedback ----------------------------------------------------
     @on(PlanEditor.Validated)
     def _validated(self, event: PlanEditor.Validated) -> None:
+        if event.plan is not None:
+            self._show_preview(event.plan)
+        else:
+            self.query_one("#gate-dockerfile", Static).update(
+                dockerfile_text(self.dockerfile, stale="the JSON is not a valid plan: this is the last valid render"))
         button = self.query_one("#approve", Button)
-        button.disabled = event.plan is None
+        refused = event.plan is not None and self.verdict is not None and self.verdict.refused
+        button.disabled = event.plan is None or refused
         button.label = "Approve edited plan  ctrl+s" if self.editor.edited and event.plan else "Approve  ctrl+s"
+
+    def _show_preview(self, plan: EnvPlan) -> None:
+        """Render and police the plan as the engine will (the engine checks it again after the decision)."""
+        req = self.request
+        source = "user" if self.editor.edited else req.plan_source
+        self.dockerfile, self.verdict = preview(plan, req, source)
+        self.query_one("#gate-dockerfile", Static).update(dockerfile_text(self.dockerfile))
+        self.query_one("#gate-dockerfile-diff", Static).update(
+            dockerfile_diff_text(req.previous_dockerfile, self.dockerfile, req.attempt))
+        self.query_one("#gate-policy", Static).update(policy_text(self.verdict))
+        self.query_one("#gate-policy").set_class(self.verdict.refused, "-refused")
+        self.query_one("#gate-policy").set_class(self.verdict.flagged and not self.verdict.refused, "-flagged")
 
     # --- decisions ---------------------------------------------------------------------
     def action_approve(self) -> None:
@@ -94,6 +138,11 @@ class GateScreen(ModalScreen[HumanDecision | None]):
         plan = self.editor.validate_now()
         if plan is None:
             self.notify("The plan is not valid: fix the errors under the editor first.", severity="error")
+            self.editor.text_area.focus()
+            return
+        if self.verdict is not None and self.verdict.refused:
+            self.notify("The plan policy refuses this plan: fix the fields it names (above the editor), or reject it.",
+                        severity="error")
             self.editor.text_area.focus()
             return
         if self.editor.edited:
@@ -128,6 +177,12 @@ class GateScreen(ModalScreen[HumanDecision | None]):
     def action_toggle_diff(self) -> None:
         diff = self.query_one("#gate-diff")
         diff.display = not diff.display
+
+    def action_next_view(self) -> None:
+        tabs = self.query_one("#gate-diff", TabbedContent)
+        order = ["tab-dockerfile", "tab-dockerfile-diff", "tab-plan-diff"]
+        tabs.active = order[(order.index(tabs.active) + 1) % len(order)] if tabs.active in order else order[0]
+        tabs.display = True
 
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:
