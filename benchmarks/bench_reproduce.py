@@ -1,6 +1,12 @@
-"""Reproduction benchmark: the headless pipeline, with no LLM, over a list of repositories, one after another.
+"""Reproduction benchmark: the headless pipeline over a list of repositories, one after another.
 
     .venv/bin/python benchmarks/bench_reproduce.py LIST [--out DIR] [--keep-images] [--minutes 15]
+        [--llm BASE_URL [--model local]]
+
+With --llm each repository runs twice in the same invocation, with no model and then with the model at BASE_URL
+(e.g. a local llama.cpp server); the table compares the two (the model path must never be worse) and counts what
+became of the model's plans: valid, repaired in the corrective round, replaced by the deterministic plan, and the
+answers the plan policy refused.
 
 LIST has one repository per line (URL or local checkout; see ../shared/bench for how to bring real ones here).
 Writes benchmarks/results/reproduce-<date>.md and .csv: repo, commit, status, highest smoke rung, attempts, rules
@@ -11,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import subprocess
 import sys
 import threading
@@ -22,28 +29,30 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from paper2run_tui.engine.build.cleanup import cleanup  # noqa: E402
 from paper2run_tui.engine.build.docker_client import connect  # noqa: E402
-from paper2run_tui.engine.config import RunConfig  # noqa: E402
+from paper2run_tui.engine.config import LlmSettings, RunConfig  # noqa: E402
 from paper2run_tui.engine.pipeline import run_pipeline  # noqa: E402
 from paper2run_tui.engine.ports import CancelToken, ListSink  # noqa: E402
 from paper2run_tui.engine.record.store import load_run  # noqa: E402
 
-FIELDS = ["repo", "commit", "status", "highest_rung", "attempts", "rules", "first_green_s", "build_s", "failure_class",
-          "reason"]
+FIELDS = ["repo", "mode", "commit", "status", "highest_rung", "attempts", "rules", "first_green_s", "build_s",
+          "failure_class", "model_plan", "policy_refusals", "llm_calls", "reason"]
+RUNGS = ["", "static-imports", "import-package", "entrypoint-help", "tests", "toy-run"]
 
 
-def one(repo: str, out: Path, minutes: float) -> dict[str, str]:
+def one(repo: str, out: Path, minutes: float, llm: LlmSettings | None = None) -> dict[str, str]:
     cancel = CancelToken()
     timer = threading.Timer(minutes * 60, cancel.cancel, args=(f"over the {minutes:.0f}-minute budget",))
     timer.start()
     started = time.monotonic()
     try:
-        outcome = run_pipeline(RunConfig(repo=repo, out=out, timeout=300, max_attempts=3, approve="auto"), ListSink(),
-                               None, cancel)
+        config = RunConfig(repo=repo, out=out, timeout=300, max_attempts=3, approve="auto",
+                           llm=llm or LlmSettings())
+        outcome = run_pipeline(config, ListSink(), None, cancel)
     finally:
         timer.cancel()
     elapsed = time.monotonic() - started
-    row = {"repo": Path(repo).name, "status": outcome.status, "reason": outcome.reason.replace("\n", " ")[:160],
-           "run_id": ""}
+    row = {"repo": Path(repo).name, "mode": "model" if llm else "no model", "status": outcome.status,
+           "reason": outcome.reason.replace("\n", " ")[:160], "run_id": ""}
     if outcome.run_dir is None:
         return row
     run = load_run(outcome.run_dir)
@@ -58,8 +67,18 @@ def one(repo: str, out: Path, minutes: float) -> dict[str, str]:
         "first_green_s": f"{elapsed:.0f}" if meta.status == "success" else "",
         "build_s": f"{sum(a.build_seconds or 0 for a in meta.attempts):.0f}",
         "failure_class": next((d.failure_class or "" for d in diagnoses[::-1] if d), "") if meta.status != "success" else "",
+        "llm_calls": str(len(meta.llm_calls)) if llm else "",
     })
+    review = outcome.run_dir / "model_plan_review.json"
+    if review.is_file():
+        data = json.loads(review.read_text())
+        row.update({"model_plan": data.get("outcome", ""), "policy_refusals": str(data.get("policy_refusals", 0))})
     return row
+
+
+def rank(row: dict[str, str]) -> int:
+    rung = row.get("highest_rung", "")
+    return (RUNGS.index(rung) if rung in RUNGS else 0) + (10 if row.get("status") == "success" else 0)
 
 
 def main() -> None:
@@ -69,35 +88,60 @@ def main() -> None:
     ap.add_argument("--keep-images", action="store_true")
     ap.add_argument("--minutes", type=float, default=15)
     ap.add_argument("--tag", default="", help="suffix for the result files (reproduce-<date>-<tag>.md), e.g. a re-run")
+    ap.add_argument("--llm", metavar="BASE_URL", help="also run each repository with the model at this endpoint")
+    ap.add_argument("--model", default="local", help="the model name at --llm (default: local)")
     args = ap.parse_args()
+    llm = LlmSettings(base_url=args.llm, model=args.model, timeout_s=600, max_tokens=1024) if args.llm else None
     repos = [line.strip() for line in args.list.read_text().splitlines() if line.strip() and not line.startswith("#")]
     stamp = datetime.now(UTC).strftime("%Y-%m-%d") + (f"-{args.tag}" if args.tag else "")
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     results = Path(__file__).parent / "results"
     rows: list[dict[str, str]] = []
     for repo in repos:
-        print(f"== {repo}", flush=True)
-        row = one(repo, args.out, args.minutes)
-        rows.append(row)
-        print("   ", row, flush=True)
-        if not args.keep_images and row.get("run_id"):
-            # Only this run's containers and images: others (tests, other benchmarks) may share the engine.
-            cleanup(connect(), run_id=row["run_id"])
-        write(results, stamp, commit, rows, len(repos))
+        for settings in ([None, llm] if llm else [None]):
+            print(f"== {repo} ({'model' if settings else 'no model'})", flush=True)
+            row = one(repo, args.out, args.minutes, settings)
+            rows.append(row)
+            print("   ", row, flush=True)
+            if not args.keep_images and row.get("run_id"):
+                # Only this run's containers and images: others (tests, other benchmarks) may share the engine.
+                cleanup(connect(), run_id=row["run_id"])
+            write(results, stamp, commit, rows, len(repos), args.llm)
 
 
-def write(results: Path, stamp: str, commit: str, rows: list[dict[str, str]], total: int) -> None:
+def write(results: Path, stamp: str, commit: str, rows: list[dict[str, str]], total: int,
+          llm_url: str | None = None) -> None:
     with open(results / f"reproduce-{stamp}.csv", "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=FIELDS)
         w.writeheader()
         w.writerows({k: r.get(k, "") for k in FIELDS} for r in rows)
     green = [r for r in rows if r["status"] == "success" and r.get("highest_rung") in
              ("import-package", "entrypoint-help", "tests", "toy-run")]
-    lines = [f"# Reproduction benchmark, no LLM — {stamp}, commit {commit}", "",
-             f"{len(rows)} of {total} repositories run; green at 'import the package' or higher: {len(green)}/{len(rows)}", "",
-             "| " + " | ".join(FIELDS) + " |", "|" + "---|" * len(FIELDS)]
+    title = f"with the model at {llm_url} and with no model" if llm_url else "no LLM"
+    lines = [f"# Reproduction benchmark, {title} — {stamp}, commit {commit}", "",
+             f"{len(rows)} runs of {total} repositories; green at 'import the package' or higher: {len(green)}/{len(rows)}", ""]
+    if llm_url:
+        lines += comparison(rows)
+    lines += ["| " + " | ".join(FIELDS) + " |", "|" + "---|" * len(FIELDS)]
     lines += ["| " + " | ".join(r.get(k, "").replace("|", "/") for k in FIELDS) + " |" for r in rows]
     (results / f"reproduce-{stamp}.md").write_text("\n".join(lines) + "\n")
+
+
+def comparison(rows: list[dict[str, str]]) -> list[str]:
+    """Per repository: is the model path at least as good as the no-model path? And what became of its plans."""
+    by_repo: dict[str, dict[str, dict[str, str]]] = {}
+    for r in rows:
+        by_repo.setdefault(r["repo"], {})[r["mode"]] = r
+    pairs = [(name, m["no model"], m["model"]) for name, m in by_repo.items() if "no model" in m and "model" in m]
+    worse = [name for name, base, model in pairs if rank(model) < rank(base)]
+    better = [name for name, base, model in pairs if rank(model) > rank(base)]
+    models = [m for _, _, m in pairs]
+    count = {k: sum(1 for m in models if m.get("model_plan") == k) for k in ("valid", "repaired", "replaced")}
+    refusals = sum(int(m.get("policy_refusals") or 0) for m in models)
+    return [f"Model path vs no model, {len(pairs)} repositories: worse on {len(worse)} ({', '.join(worse) or 'none'}), "
+            f"better on {len(better)} ({', '.join(better) or 'none'}), the same on {len(pairs) - len(worse) - len(better)}.",
+            f"The model's first plans: valid {count['valid']}, repaired in the corrective round {count['repaired']}, "
+            f"replaced by the deterministic plan {count['replaced']}; answers refused by the plan policy: {refusals}.", ""]
 
 
 if __name__ == "__main__":

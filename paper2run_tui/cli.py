@@ -52,6 +52,9 @@ def _add_run_flags(p: argparse.ArgumentParser, *, repo_required: bool) -> None:
     p.add_argument("--allow-base-image", action="append", metavar="IMAGE",
                    help="allow this base image too (repeatable; a trailing * allows a prefix; also "
                    "PAPER2RUN_ALLOWED_BASE_IMAGES, comma-separated)")
+    p.add_argument("--engine", help="container engine: docker (default), podman, a plug-in, or module:Class")
+    p.add_argument("--engine-host", help="engine endpoint, e.g. tcp://host:2376 (TLS) or ssh://user@host")
+    p.add_argument("--engine-tls-dir", type=Path, help="folder with ca.pem, cert.pem, key.pem for a tcp:// engine")
     p.add_argument("--headless", action="store_true", help="no TUI: one line per event (default when not a tty)")
 
 
@@ -104,6 +107,30 @@ def build_parser() -> argparse.ArgumentParser:
     impl.add_argument("--cpus", type=float)
     impl.add_argument("--pids", type=int)
     impl.add_argument("--headless", action="store_true")
+    batch = sub.add_parser("batch", help="reproduce a list of repositories, on a pool of engines")
+    batch.add_argument("list", type=Path, help="a file: one URL or path a line (REPO [ref=REF] [paper=PAPER]) or CSV")
+    batch.add_argument("--out", type=Path, help="the batch folder (default: batches/<list name>); resumable")
+    batch.add_argument("--jobs", type=int, default=1, help="repositories at once on the engine (default 1)")
+    batch.add_argument("--pool", action="append", metavar="NAME=ENGINE[,host=URL][,tls=DIR][,slots=N]",
+                       help="an engine of the pool (repeat); replaces --engine/--jobs")
+    batch.add_argument("--budget", type=int, help="wall-clock seconds per repository (default: none)")
+    batch.add_argument("--remove-images", action="store_true", help="also remove successful runs' images")
+    for flag in ("--timeout", "--max-attempts"):
+        batch.add_argument(flag, type=int)
+    batch.add_argument("--approve", choices=["auto", "never"], help="repair plans (default: auto)")
+    batch.add_argument("--dry-run", action="store_true", default=None)
+    batch.add_argument("--no-ca", action="store_true", default=None)
+    batch.add_argument("--engine")
+    batch.add_argument("--engine-host")
+    batch.add_argument("--engine-tls-dir", type=Path)
+    batch.add_argument("--scheduler", choices=["local", "slurm"], default="local",
+                       help="local: the pool's slots here; slurm: one sbatch job per repository (SLURM_CONF)")
+    batch.add_argument("--partition", help="Slurm partition (default: the cluster's default)")
+    batch.add_argument("--headless", action="store_true", help="no TUI: a line per repository and a progress bar")
+    engines = sub.add_parser("engines", help="list the container engines and what each can do (GPU, BuildKit, limits)")
+    engines.add_argument("--engine", help="only this engine")
+    engines.add_argument("--engine-host", help="its endpoint (default: the engine's own default)")
+    engines.add_argument("--engine-tls-dir", type=Path, help="folder with ca.pem, cert.pem, key.pem for tcp://")
     clean = sub.add_parser("cleanup", help="remove images and containers made by paper2run-tui")
     clean.add_argument("--run", help="only those of this run id")
     clean.add_argument("--dry-run", action="store_true", help="list what would be removed")
@@ -199,7 +226,8 @@ class StopSignals:
 
 def _run_flags(args: argparse.Namespace) -> dict[str, Any]:
     keys = ("repo", "paper", "ref", "out", "timeout", "max_attempts", "model", "base_url", "dry_run", "approve",
-            "gate_initial", "ca_cert", "no_ca", "memory", "cpus", "pids", "allow_base_image")
+            "gate_initial", "ca_cert", "no_ca", "memory", "cpus", "pids", "allow_base_image",
+            "engine", "engine_host", "engine_tls_dir")
     return {k: getattr(args, k, None) for k in keys}
 
 
@@ -364,6 +392,38 @@ def _cmd_implement(args: argparse.Namespace) -> int:
     return signals.exit_code(outcome.exit_code)
 
 
+def _cmd_batch(args: argparse.Namespace) -> int:
+    from .batch_cli import run_batch_headless
+
+    flags = {"repo": ".", "timeout": args.timeout, "max_attempts": args.max_attempts, "approve": args.approve or "auto",
+             "dry_run": args.dry_run, "no_ca": args.no_ca, "engine": args.engine, "engine_host": args.engine_host,
+             "engine_tls_dir": args.engine_tls_dir}
+    base = build_run_config(flags)
+    cancel = CancelToken()
+    signals = StopSignals(cancel)
+    return signals.exit_code(run_batch_headless(args, base, cancel))
+
+
+def _cmd_engines(args: argparse.Namespace) -> int:
+    """One line per engine: reachable or not, and what it can do; exit 1 when the chosen one is not reachable."""
+    from .engine.config import RunConfig
+    from .engine.engines import engine_class, engine_names, make_executor
+    from .engine.errors import PreflightError
+
+    names = [args.engine] if args.engine else engine_names()
+    config = RunConfig(repo=".", engine_host=args.engine_host, engine_tls_dir=args.engine_tls_dir)
+    reachable = True
+    for name in names:
+        cls = engine_class(name)
+        try:
+            line = make_executor(config, name=name, host=args.engine_host).capabilities().line()  # type: ignore[attr-defined]
+        except PreflightError as err:
+            line, reachable = f"{name}: {err}", False
+        print(f"{line}  [{cls.__module__}.{cls.__name__}]")
+        reachable = reachable and "not reachable" not in line
+    return 0 if reachable or not args.engine else 1
+
+
 def _cmd_cleanup(args: argparse.Namespace) -> int:
     from .engine.build.cleanup import cleanup
     from .engine.build.docker_client import connect
@@ -385,7 +445,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     commands = {"run": _cmd_run, "runs": _cmd_runs, "resume": _cmd_resume, "implement": _cmd_implement,
-                "cleanup": _cmd_cleanup, "schemas": _cmd_schemas, "config": _cmd_config}
+                "cleanup": _cmd_cleanup, "engines": _cmd_engines, "batch": _cmd_batch, "schemas": _cmd_schemas, "config": _cmd_config}
     try:
         if args.command is None:
             from .tui.app import run_app

@@ -38,7 +38,8 @@ OPENAI_HOST = "api.openai.com"
 #: Setting -> the flag that sets it (for messages and provenance).
 FLAG_NAMES = {"out": "--out", "timeout": "--timeout", "max_attempts": "--max-attempts", "approve": "--approve",
               "ca_cert": "--ca-cert", "memory": "--memory", "cpus": "--cpus", "pids": "--pids", "model": "--model",
-              "base_url": "--base-url", "api_key": "--api-key"}
+              "base_url": "--base-url", "api_key": "--api-key",
+              "engine": "--engine", "engine_host": "--engine-host", "engine_tls_dir": "--engine-tls-dir"}
 SECRETS = ("api_key", "nvidia_api_key", "openai_api_key")
 #: A key setting -> the base URL host it belongs to (None: no provider of its own).
 KEY_HOMES = {"nvidia_api_key": urlparse(NVIDIA_BASE_URL).netloc, "openai_api_key": OPENAI_HOST, "api_key": None}
@@ -73,6 +74,9 @@ class UserSettings(BaseSettings):
     openai_api_key: str | None = _env("OPENAI_API_KEY", "openai_api_key")
     llm_timeout: str | None = None
     keys: str | None = None
+    engine: str | None = None
+    engine_host: str | None = None
+    engine_tls_dir: str | None = None
 
 
 def _alias_to_field() -> dict[str, str]:
@@ -268,7 +272,8 @@ def _field_name(loc: tuple[Any, ...]) -> str:
 
 
 #: Settings that go into RunConfig as they are (after validation by it).
-RUN_SETTINGS = ("out", "timeout", "max_attempts", "approve", "ca_cert", "arxiv_base_url", "cache_dir")
+RUN_SETTINGS = ("out", "timeout", "max_attempts", "approve", "ca_cert", "arxiv_base_url", "cache_dir", "engine",
+                "engine_host", "engine_tls_dir")
 
 
 def build_run_config(flags: Mapping[str, Any], resolved: Resolved | None = None) -> RunConfig:
@@ -301,6 +306,13 @@ def build_run_config(flags: Mapping[str, Any], resolved: Resolved | None = None)
     allowed_list += list(values.pop("allow_base_image", None) or [])
     if any(i.strip() for i in allowed_list):
         values["allowed_base_images"] = [i.strip() for i in allowed_list if i.strip()]
+    if values.get("engine"):
+        from .engine.engines import engine_class
+
+        try:
+            engine_class(str(values["engine"]))
+        except UserError as err:
+            errors.append(f"{err} ({resolved.source('engine')})")
     if errors:
         raise ConfigErrors(errors)
     values["sources"] = {name: setting.source for name, setting in resolved.values.items()}

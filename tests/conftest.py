@@ -77,3 +77,13 @@ def _remove_images_of_test_runs(tmp_path: Path):  # type: ignore[no-untyped-def]
         return  # the test itself failed on the missing engine, with the message that says so
     for run_id in run_ids:
         cleanup(client, run_id)
+
+
+@pytest.fixture(scope="session")
+def llama_server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """One real model server per test worker (tests/real_llm.py); fails with a clear message when it cannot start."""
+    from real_llm import LlamaServer
+
+    server = LlamaServer(tmp_path_factory.mktemp("llama")).start()
+    yield server
+    server.stop()

@@ -4,6 +4,7 @@ request is recorded so tests can assert on prompts."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -20,15 +21,28 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     error: str = "scripted error"
     usage: tuple[int, int] = (11, 7)
-    #: Answer 400 when the request asks for a JSON-schema response_format (endpoints that do not support it).
+    #: Answer 400 when the request asks for any response_format (endpoints that support none).
     no_response_format: bool = False
+
+
+def dialect_of(body: dict[str, Any]) -> str:
+    """The dialects.py name of the request's structured-output form."""
+    fmt = body.get("response_format")
+    if not fmt:
+        return "text"
+    if fmt.get("type") == "json_object":
+        return "json_object_schema" if "schema" in fmt else "json_object"
+    return str(fmt.get("type"))
 
 
 class ScriptedLlmServer:
     """Use as a context manager: `with ScriptedLlmServer([Reply(...), ...]) as server: server.base_url`."""
 
-    def __init__(self, replies: list[Reply] | None = None) -> None:
+    def __init__(self, replies: list[Reply] | None = None, refuse: tuple[str, ...] = ()) -> None:
+        """`refuse`: structured-output forms (dialect names) answered like llama.cpp's server answers json_schema,
+        HTTP 500 naming the field; the scripted reply stays queued for the next request."""
         self.replies: list[Reply] = list(replies or [])
+        self.refuse = refuse
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         self._lock = threading.Lock()
@@ -46,6 +60,10 @@ class ScriptedLlmServer:
                 with server._lock:
                     server.requests.append(body)
                     server.headers.append(dict(self.headers))
+                    if dialect_of(body) in server.refuse:
+                        self._json(500, {"error": {"message": "1 validation error: ('body', 'response_format', 'type'): "
+                                                   "Input should be 'text' or 'json_object'", "type": "internal_server_error"}}, {})
+                        return
                     reply = server.replies.pop(0) if server.replies else Reply(status=500, error="no scripted reply left")
                 if reply.delay_s:
                     time.sleep(reply.delay_s)
@@ -57,7 +75,9 @@ class ScriptedLlmServer:
                     self._json(reply.status, {"error": {"message": reply.error, "type": "scripted", "code": reply.status}},
                                reply.headers)
                 elif body.get("stream"):
-                    self._sse(body, reply)
+                    # the client may hang up mid-stream (a cancel): what a real server sees too
+                    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                        self._sse(body, reply)
                 else:
                     self._json(200, {
                         "id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": body.get("model", "m"),

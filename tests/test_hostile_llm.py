@@ -85,17 +85,22 @@ def repo(make_repo) -> Path:
 @pytest.mark.parametrize("hostile", FIRST_PLANS, ids=lambda h: h.name)
 def test_a_hostile_first_plan_is_refused_and_the_deterministic_plan_runs(repo: Path, tmp_path: Path,
                                                                           hostile: Hostile) -> None:
+    """The planner holds the model's plan to the policy: the findings go back to it once; an obedient model repeats
+    the plan, and the deterministic plan is the only one that reaches the pipeline's policy and the Dockerfile."""
     sink = ListSink()
-    with ScriptedLlmServer([Reply(json.dumps(hostile.data()))]) as server:
-        outcome = run_pipeline(RunConfig(repo=str(repo), out=tmp_path, dry_run=True, llm=llm(server)), sink)
+    with ScriptedLlmServer([Reply(json.dumps(hostile.data()))] * 2) as server:
+        outcome = run_pipeline(RunConfig(repo=str(repo), out=tmp_path, dry_run=True, llm=llm(server),
+                                         cache_dir=tmp_path / "cache"), sink)
+        corrective = server.user_prompt(1)
     assert outcome.status == "dry-run" and outcome.run_dir is not None
-    first, final = verdicts(outcome.run_dir)
-    assert first.source == "llm" and first.blocks
-    assert any(f.field == hostile.field and f.rule == hostile.rule for f in first.findings), first.lines()
+    (final,) = verdicts(outcome.run_dir)
     assert final.source == "llm-fallback-deterministic" and final.findings == []
-    note = next(e.text for e in sink.events if e.kind == "message" and "refused by the plan policy" in e.text)
-    assert hostile.field.split("[")[0].split(".")[0] in note
-    assert (outcome.run_dir / "attempts/01/refused_plan.json").is_file()
+    root = hostile.field.split("[")[0].split(".")[0]
+    assert "plan policy does not accept this plan" in corrective and root in corrective
+    note = next(e.text for e in sink.events if e.kind == "message" and "the model's plan was not used" in e.text)
+    assert root in note
+    review = json.loads((outcome.run_dir / "model_plan_review.json").read_text())
+    assert review["outcome"] == "replaced" and review["policy_refusals"] == 2
     template_only((outcome.run_dir / "Dockerfile").read_text())
 
 
@@ -105,7 +110,8 @@ def test_invalid_json_twice_falls_back_with_the_reason(repo: Path, tmp_path: Pat
         outcome = run_pipeline(RunConfig(repo=str(repo), out=tmp_path, dry_run=True, llm=llm(s)), sink)
     assert outcome.status == "dry-run" and outcome.run_dir is not None
     assert [v.source for v in verdicts(outcome.run_dir)] == ["llm-fallback-deterministic"]
-    assert any(e.kind == "message" and "LLM planning failed" in e.text for e in sink.events)
+    assert any(e.kind == "message" and "the model's plan was not used" in e.text and "The model proposed: no json" in e.text
+               for e in sink.events)
     template_only((outcome.run_dir / "Dockerfile").read_text())
 
 
@@ -113,50 +119,60 @@ def test_invalid_json_twice_falls_back_with_the_reason(repo: Path, tmp_path: Pat
                                                           "base-image-newline", "unknown-registry", "enormous-plan",
                                                           "pipe-to-shell")], ids=lambda h: h.name)
 def test_a_hostile_repair_from_the_model_ends_the_run_refused(repo: Path, tmp_path: Path, hostile: Hostile) -> None:
+    """The model's plan fails; the untried deterministic plan runs next and fails too; only then the model
+    diagnoses, and its hostile repair (repeated after the findings went back to it) is never built."""
     decision = {"decision": "repair", "reason": "try this", "confidence": "high", "new_plan": hostile.data()}
     answer = "The build failed.\n```json\n" + json.dumps(decision) + "\n```"
     first = {**SAFE, "smoke_command": "python -c 'import demo'"}
     executor = ScriptedExecutor([Step(build_ok=False, build_log=["Step 1/2 : FROM python:3.11-slim",
                                                                  "paper2run-test: a failure no rule knows"])])
-    with ScriptedLlmServer([Reply(json.dumps(first)), Reply(answer)]) as server:
-        outcome = run_pipeline(RunConfig(repo=str(repo), out=tmp_path, llm=llm(server)), ListSink(), executor=executor)
+    with ScriptedLlmServer([Reply(json.dumps(first)), Reply(answer), Reply(answer)]) as server:
+        outcome = run_pipeline(RunConfig(repo=str(repo), out=tmp_path, llm=llm(server), cache_dir=tmp_path / "cache"),
+                               ListSink(), executor=executor)
         asked = len(server.requests)
-    assert asked == 2, "the model planned, then diagnosed"
-    assert outcome.status == "refused-by-plan-policy" and outcome.exit_code == 10
+        corrective = server.user_prompt(2) if asked > 2 else ""
+    assert asked == 3, "the model planned, then diagnosed twice (its repair went back once)"
+    assert "plan policy does not accept new_plan" in corrective
+    assert outcome.status == "stopped-by-llm" and "refused by the plan policy twice" in outcome.reason
     assert hostile.field.split("[")[0].split(".")[0] in outcome.reason
-    assert len(executor.builds) == 1, "the refused repair was never built"
-    template_only(executor.builds[0].dockerfile)
-    assert outcome.run_dir is not None
-    repair_verdict = PolicyVerdict.model_validate_json((outcome.run_dir / "attempts/02/policy.json").read_text())
-    assert any(f.field == hostile.field and f.rule == hostile.rule for f in repair_verdict.findings)
+    assert len(executor.builds) == 2, "the model's plan and the deterministic plan ran; the refused repair never did"
+    for build in executor.builds:
+        template_only(build.dockerfile)
+    assert outcome.run_dir is not None and not (outcome.run_dir / "attempts/03").exists()
 
 
 @pytest.mark.docker
 def test_no_request_reaches_a_loopback_url_from_a_real_build(make_repo, tmp_path: Path) -> None:
     """The issue's reproduction, on the real engine: a model's first plan and its repair both smuggle
-    `ADD http://127.0.0.1:PORT/secret`; the refused first plan falls back, builds, fails; the repair is refused."""
+    `ADD http://127.0.0.1:PORT/secret`; the first plan goes back to the model, comes back the same and is replaced
+    by the deterministic plan, which builds and fails; the repair goes back once, comes back the same, and the run
+    stops without building it."""
     docker_or_fail()
     repo = make_repo({"demo/__init__.py": "raise SystemExit('paper2run-test: a deliberate failure no rule knows')\n"},
                      git=True, name="demo")
     with LoopbackSecret() as secret:
         hostile = loopback_add(secret.url).data(base_image="python:3.11-slim", install_steps=["true", f"true\nADD {secret.url} /leak.txt"])
         decision = {"decision": "repair", "reason": "add the data", "confidence": "high", "new_plan": hostile}
-        replies = [Reply(json.dumps(hostile)), Reply("Needs the data.\n```json\n" + json.dumps(decision) + "\n```")]
+        repair = Reply("Needs the data.\n```json\n" + json.dumps(decision) + "\n```")
+        replies = [Reply(json.dumps(hostile)), Reply(json.dumps(hostile)), repair, repair]
         with ScriptedLlmServer(replies) as server:
-            config = RunConfig(repo=str(repo), out=tmp_path, llm=llm(server), timeout=30, no_ca=True)
+            config = RunConfig(repo=str(repo), out=tmp_path, llm=llm(server), timeout=30, no_ca=True,
+                               cache_dir=tmp_path / "cache")
             outcome = run_pipeline(config, ListSink())
             asked = len(server.requests)
+            corrective = server.user_prompt(3) if asked > 3 else ""
         time.sleep(0.2)
         assert secret.hits == [], "the daemon fetched the loopback URL"
     assert outcome.run_dir is not None
-    assert asked == 2 and outcome.status == "refused-by-plan-policy", outcome.reason
+    assert asked == 4 and outcome.status == "stopped-by-llm", outcome.reason
+    assert "refused by the plan policy twice" in outcome.reason
     built = (outcome.run_dir / "attempts/01/Dockerfile").read_text()
     template_only(built)
     assert "/leak.txt" not in built
     for log in outcome.run_dir.rglob("*.log"):
         assert "TOP-SECRET" not in log.read_text(errors="replace")
-    repair_verdict = PolicyVerdict.model_validate_json((outcome.run_dir / "attempts/02/policy.json").read_text())
-    assert "make the Docker daemon itself fetch that URL" in repair_verdict.findings[0].reason
+    assert not (outcome.run_dir / "attempts/02").exists()
+    assert "make the Docker daemon itself fetch that URL" in corrective
 
 
 @pytest.mark.docker

@@ -3,24 +3,28 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from pathlib import Path
 
 import pytest
-from llm_server import Reply, ScriptedLlmServer
+from llm_server import Reply, ScriptedLlmServer, dialect_of
 from pydantic import SecretStr
 from scripted import BASE_PLAN, FixedPlanner
 
 from paper2run_tui.engine.config import LlmSettings, RunConfig
-from paper2run_tui.engine.contracts import EnvPlan, RepoFacts
+from paper2run_tui.engine.contracts import DiagnosisDecision, EnvPlan, RepoFacts
 from paper2run_tui.engine.diagnose.base import DiagnosisContext, FailedAttempt
 from paper2run_tui.engine.diagnose.excerpt import error_excerpt
 from paper2run_tui.engine.diagnose.llm_diagnoser import LlmDiagnoser
 from paper2run_tui.engine.errors import UserError
 from paper2run_tui.engine.llm.client import LlmClient
+from paper2run_tui.engine.llm.dialects import DialectStore
+from paper2run_tui.engine.llm.schema_caps import capped_schema
 from paper2run_tui.engine.llm.settings import NVIDIA_BASE_URL, llm_settings_from_env
 from paper2run_tui.engine.plan.base import PlanContext
 from paper2run_tui.engine.plan.llm_planner import LlmPlanner
-from paper2run_tui.engine.ports import CancelToken, ListSink
+from paper2run_tui.engine.ports import Cancelled, CancelToken, ListSink
 
 KEY = "nvapi-TEST-secret-key-1234567890"
 GOOD_PLAN = {"base_image": "python:3.11-slim", "system_packages": ["git"], "install_steps": ["pip install -r requirements.txt"],
@@ -29,10 +33,10 @@ FALLBACK = EnvPlan(base_image="python:3.9-slim", smoke_command="python -V")
 
 
 def client(server: ScriptedLlmServer, sink: ListSink, dump: Path | None = None, timeout: float = 5.0,
-           retries: int = 2) -> LlmClient:
+           retries: int = 2, dialects: DialectStore | None = None) -> LlmClient:
     settings = LlmSettings(api_key=SecretStr(KEY), base_url=server.base_url, model="test-model", timeout_s=timeout,
                            max_retries=retries)
-    return LlmClient(settings, dump_dir=dump, sink=sink, backoff_s=0.01)
+    return LlmClient(settings, dump_dir=dump, sink=sink, backoff_s=0.01, dialects=dialects)
 
 
 def plan_ctx(tmp_path: Path) -> PlanContext:
@@ -59,8 +63,55 @@ def test_fenced_chatty_json_on_an_endpoint_without_response_format(tmp_path: Pat
     answer = "Sure! Here is the plan:\n```json\n" + json.dumps(GOOD_PLAN) + "\n```\nHope it helps."
     result, server, c, _ = run_planner([Reply(answer, no_response_format=True)], tmp_path)
     assert result.source == "llm" and result.plan.system_packages == ["git"]
-    assert "response_format" in server.requests[0] and "response_format" not in server.requests[1]
-    assert [call.ok for call in c.calls] == [False, True]
+    # each form refused once, at once (no backoff, no retry of a refused form), then plain text with extraction
+    assert [dialect_of(r) for r in server.requests] == ["json_schema", "json_object_schema", "json_object", "text"]
+    assert [call.ok for call in c.calls] == [False, False, False, True]
+    assert c.dialect == "text"
+
+
+def test_the_dialect_is_learned_from_the_first_refusal_and_remembered_in_the_cache(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    plan = json.dumps(GOOD_PLAN)
+    sink = ListSink()
+    with ScriptedLlmServer([Reply(plan), Reply(plan)], refuse=("json_schema",)) as server:
+        first = client(server, sink, dialects=DialectStore(cache))
+        assert LlmPlanner(first, FixedPlanner(FALLBACK)).plan(plan_ctx(tmp_path), sink, CancelToken()).source == "llm"
+        # a later run (a new client) starts with what the endpoint takes: one request, no refusal
+        second = client(server, sink, dialects=DialectStore(cache))
+        assert LlmPlanner(second, FixedPlanner(FALLBACK)).plan(plan_ctx(tmp_path), sink, CancelToken()).source == "llm"
+    assert [dialect_of(r) for r in server.requests] == ["json_schema", "json_object_schema", "json_object_schema"]
+    assert json.loads((cache / "llm-dialects.json").read_text()) == {server.base_url: "json_object_schema"}
+    assert any("refused response_format json_schema" in e.text for e in sink.of("message"))
+    # the schema the model is held to is capped: no string or list it could loop in until max_tokens
+    schema = server.requests[1]["response_format"]["schema"]
+    assert schema["properties"]["smoke_command"]["maxLength"] <= 400
+    assert schema["properties"]["install_steps"]["maxItems"] <= 16
+    assert schema["properties"]["install_steps"]["items"]["maxLength"] <= 400
+
+
+def test_a_5xx_that_does_not_name_the_format_is_retried_in_the_same_form(tmp_path: Path) -> None:
+    result, server, _, _ = run_planner([Reply(status=503, error="overloaded"), Reply(json.dumps(GOOD_PLAN))], tmp_path)
+    assert result.source == "llm"
+    assert [dialect_of(r) for r in server.requests] == ["json_schema", "json_schema"]
+
+
+def test_capped_schema_caps_every_string_and_list_but_not_enums() -> None:
+    schema = capped_schema(DiagnosisDecision)
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "string" and "enum" not in node:
+                assert node["maxLength"] <= 400, node
+            if node.get("type") == "array":
+                assert node["maxItems"] <= 16, node
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(schema)
+    assert "maxLength" not in schema["properties"]["decision"]
 
 
 def test_invalid_json_then_fixed_after_the_corrective_retry(tmp_path: Path) -> None:
@@ -74,7 +125,9 @@ def test_invalid_json_then_fixed_after_the_corrective_retry(tmp_path: Path) -> N
 def test_garbage_twice_falls_back_to_the_deterministic_plan(tmp_path: Path) -> None:
     result, server, _, sink = run_planner([Reply("I cannot help with that."), Reply("still { not json")], tmp_path)
     assert result.source == "llm-fallback-deterministic" and result.plan == FALLBACK
-    assert any("invalid twice" in m for m in result.messages)
+    assert any("the model's plan was not used" in m and "The model proposed: still { not json" in m
+               for m in result.messages)
+    assert result.review is not None and result.review.outcome == "replaced" and len(result.review.problems) == 2
     assert len(server.requests) == 2
 
 
@@ -221,3 +274,29 @@ def test_a_run_with_an_unreachable_llm_still_plans_deterministically(make_repo, 
     assert meta is not None and meta.model == "m" and meta.llm_calls and not meta.llm_calls[0].ok
     assert "the deterministic planner made this plan" in (outcome.run_dir / "report.md").read_text()
     assert not [p for p in outcome.run_dir.rglob("*") if p.is_file() and not p.is_symlink() and KEY.encode() in p.read_bytes()]
+
+
+@pytest.mark.parametrize("streamed", [False, True], ids=["plain", "streaming"])
+def test_ctrl_c_during_a_model_call_takes_effect_at_once(tmp_path: Path, streamed: bool) -> None:
+    """The server holds its answer for 30 s (the timeout is 60 s): cancelling must not wait for either."""
+    sink = ListSink()
+    cancel = CancelToken()
+    with ScriptedLlmServer([Reply(json.dumps(GOOD_PLAN), delay_s=30)]) as server:
+        c = client(server, sink, timeout=60, retries=0)
+        threading.Timer(0.5, cancel.cancel, args=("ctrl-c",)).start()
+        started = time.monotonic()
+        with pytest.raises(Cancelled):
+            c.structured([{"role": "user", "content": "plan"}], EnvPlan, purpose="plan", cancel=cancel,
+                         on_delta=(lambda _t: None) if streamed else None)
+        assert time.monotonic() - started < 2.0
+
+
+def test_a_streaming_diagnosis_that_stalls_past_the_timeout_stops_honestly(tmp_path: Path) -> None:
+    sink = ListSink()
+    with ScriptedLlmServer([Reply(streamed({"decision": "stop", "reason": "late"}), delay_s=3)]) as server:
+        started = time.monotonic()
+        decision = LlmDiagnoser(client(server, sink, timeout=0.5, retries=0)).diagnose(failed_ctx(tmp_path), sink,
+                                                                                          CancelToken())
+    assert time.monotonic() - started < 2.5
+    assert decision.decision == "stop" and decision.source == "fallback"
+    assert "did not answer within" in decision.reason

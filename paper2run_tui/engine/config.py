@@ -25,6 +25,8 @@ class LlmSettings(BaseModel):
     model: str | None = None
     timeout_s: float = 120.0
     max_retries: int = 3
+    #: Per answer; with the length-capped schemas a plan or diagnosis needs well under this.
+    max_tokens: int = Field(default=2048, gt=0)
     key_name: str | None = Field(
         default=None, description="Which setting the key came from (nvidia_api_key, ...): a resume reads it again"
     )
@@ -70,6 +72,9 @@ class RunConfig(BaseModel):
     cache_dir: Path | None = None
     keep_image: bool = True
     run_id: str | None = Field(default=None, description="Force the run folder's name (tests, resume)")
+    engine: str = Field(default="docker", description="Container engine: docker, podman, a plug-in, or module:Class")
+    engine_host: str | None = Field(default=None, description="Engine endpoint: unix://, tcp:// (TLS), ssh://")
+    engine_tls_dir: Path | None = Field(default=None, description="Folder with ca.pem, cert.pem, key.pem (tcp://)")
     sources: dict[str, str] = Field(default_factory=dict, description="setting -> where its value came from")
     notes: list[str] = Field(default_factory=list, description="what the resolver left out, and why")
 

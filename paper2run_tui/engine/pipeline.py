@@ -313,6 +313,7 @@ def _execute(
     ctx = PlanContext(
         facts=facts, repo_dir=folder.repo_dir, paper=run.paper, local_images=local_images,
         gpu_available=_gpu_runtime(executor), base_image_map=config.base_image_map, run_id=folder.run_id,
+        policy=_policy_context(run),
     )
     if resume is not None:
         plan, plan_source = resume.plan, "resumed"
@@ -321,6 +322,8 @@ def _execute(
             result = planner.plan(ctx, run.sink, run.cancel)
         for text in result.messages:
             run.note(text)
+        if result.review is not None:
+            run.folder.write_json("model_plan_review.json", result.review)
         plan, plan_source = result.plan, result.source
 
     history: list[FailedAttempt] = []
@@ -639,7 +642,7 @@ def _diagnose(
     dctx = DiagnosisContext(
         facts=ctx.facts, repo_dir=ctx.repo_dir, attempt=failed, history=list(history), paper=run.paper,
         rejected=list(ctx.rejected), local_images=ctx.local_images, base_image_map=ctx.base_image_map,
-        attempts_left=run.config.max_attempts - tries,
+        attempts_left=run.config.max_attempts - tries, policy=ctx.policy,
     )
     with run.phase("diagnose", attempt):
         diagnosis = diagnoser.diagnose(dctx, run.sink, run.cancel)
@@ -654,8 +657,10 @@ def _diagnose(
 def _llm_client(run: _Run) -> Any:
     if run.llm_client is None and run.config.llm.configured:
         from .llm.client import LlmClient
+        from .llm.dialects import DialectStore
 
-        run.llm_client = LlmClient(run.config.llm, dump_dir=run.folder.logs_dir, sink=run.sink)
+        dialects = DialectStore(run.config.cache_dir or default_cache_dir())
+        run.llm_client = LlmClient(run.config.llm, dump_dir=run.folder.logs_dir, sink=run.sink, dialects=dialects)
     return run.llm_client
 
 
@@ -681,13 +686,15 @@ def _default_diagnoser(run: _Run) -> Diagnoser:
         from .diagnose.llm_diagnoser import LlmDiagnoser
 
         llm = LlmDiagnoser(client)
-    return DiagnosisChain(RulesDiagnoser(), llm)
+    # with a model, the deterministic plan stays a candidate: it runs before the model is asked to diagnose
+    deterministic = _deterministic(_default_planner(run)) if llm is not None else None
+    return DiagnosisChain(RulesDiagnoser(), llm, deterministic=deterministic)
 
 
 def _default_executor(run: _Run) -> Executor:
-    from .build.docker_executor import DockerExecutor
+    from .engines import make_executor
 
-    return DockerExecutor(run.config.limits)
+    return make_executor(run.config)
 
 
 def _local_images(executor: Executor | None) -> list[str]:

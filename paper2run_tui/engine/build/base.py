@@ -62,6 +62,7 @@ class PreflightReport(BaseModel):
     free_disk_gb: float | None = None
     base_image_present: bool = False
     gpu_runtime: bool = False
+    capabilities: str = Field(default="", description="What the engine can do (GPU, BuildKit, cache mounts, limits)")
     warnings: list[str] = Field(default_factory=list)
 
 

@@ -17,9 +17,9 @@ from ..ports import Cancelled, CancelToken, EventSink
 from .base import BuildRequest, BuildResult
 from .context import build_context
 from .docker_client import MANAGED
+from .progress import DOCKER_CLASSIC, CacheHit, ProgressParser, StepSeen
 
 ENGINE_LOST_FIX = "check the engine (`docker info`), then resume the run from its last attempt"
-_STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
@@ -53,7 +53,8 @@ def _read_json_lines(response: Any, out: queue.Queue[dict[str, Any] | None]) -> 
         out.put(None)
 
 
-def stream_build(client: Any, request: BuildRequest, sink: EventSink, cancel: CancelToken) -> BuildResult:
+def stream_build(client: Any, request: BuildRequest, sink: EventSink, cancel: CancelToken,
+                 parser: ProgressParser = DOCKER_CLASSIC) -> BuildResult:
     """Build from our own context, every log line an event; on cancel or timeout the connection is shut, which is
     what makes the engine abort the step in progress."""
     started = time.monotonic()
@@ -97,13 +98,13 @@ def stream_build(client: Any, request: BuildRequest, sink: EventSink, cancel: Ca
                     if not line.strip():
                         continue
                     sink.emit(LogLine(source="build", text=line, attempt=request.attempt))
-                    m = _STEP.match(line)
-                    if m:
-                        step_no, current_step = int(m.group(1)), m.group(3)
-                        result.steps_total = int(m.group(2))
+                    seen = parser.parse(line)
+                    if isinstance(seen, StepSeen):
+                        step_no, current_step = seen.step, seen.instruction
+                        result.steps_total = seen.total
                         sink.emit(BuildProgress(attempt=request.attempt, step=step_no, total=result.steps_total,
                                                 instruction=current_step))
-                    elif line.strip() == "---> Using cache":
+                    elif isinstance(seen, CacheHit):
                         result.cached_steps.append(step_no)
                         sink.emit(BuildProgress(attempt=request.attempt, step=step_no, total=result.steps_total or 0,
                                                 instruction=current_step, cached=True))

@@ -8,6 +8,7 @@ from typing import Protocol
 
 from ..contracts import DiagnosisDecision, EnvPlan, PaperInfo, RepoFacts
 from ..contracts.metadata import AttemptOutcome
+from ..contracts.policy import PolicyContext
 from ..ports import CancelToken, EventSink
 
 
@@ -56,6 +57,8 @@ class DiagnosisContext:
     attempts_left: int = 0
     #: Filled by the rule pass before the LLM runs, so the model sees what matched.
     matched_rules: list[str] = field(default_factory=list)
+    #: The run's plan policy settings: a model's repair is held to the same policy as every plan.
+    policy: PolicyContext | None = None
 
     def tried_fingerprints(self) -> set[str]:
         return {a.plan.fingerprint() for a in [*self.history, self.attempt]} | {p.fingerprint() for p, _ in self.rejected}

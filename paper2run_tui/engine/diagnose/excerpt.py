@@ -6,9 +6,11 @@ from __future__ import annotations
 import re
 from collections import deque
 
+from ..build.progress import STEP_HEADER
+
 _ERROR = re.compile(r"\w*(?:Error|Exception)\b|\b(?:error|ERROR|Traceback|FAILED|fatal|Killed|Retrying|cannot|"
                     r"failed|No module named|not found|No matching distribution|No such file)\b")
-_STEP = re.compile(r"^Step \d+/\d+ : ")
+_STEP = STEP_HEADER
 _NOISE = re.compile(r"^\s*(?:Downloading|Collecting|Requirement already|Using cached|Obtaining|Installing|Building wheel|"
                     r"Created wheel|Stored in|Preparing metadata|  Downloading|━|Progress|\s*\d+%)")
 

@@ -4,8 +4,10 @@ in; the model's reasoning streams out as DiagnosisDelta events; a validated stop
 from __future__ import annotations
 
 from ..contracts import DiagnosisDecision, DiagnosisDelta
+from ..contracts.policy import PolicyContext
 from ..llm.client import LlmClient, LlmError, schema_text
 from ..llm.prompts import render_prompt
+from ..policy import check_plan
 from ..ports import CancelToken, EventSink
 from .base import DiagnosisContext
 from .excerpt import error_excerpt
@@ -36,9 +38,16 @@ class LlmDiagnoser:
     def diagnose(self, ctx: DiagnosisContext, sink: EventSink, cancel: CancelToken) -> DiagnosisDecision:
         tried = ctx.tried_fingerprints()
 
+        policy = ctx.policy or PolicyContext(base_image_map=ctx.base_image_map)
+
         def not_repeated(d: DiagnosisDecision) -> str | None:
-            if d.decision == "repair" and d.new_plan is not None and d.new_plan.fingerprint() in tried:
+            if d.decision != "repair" or d.new_plan is None:
+                return None
+            if d.new_plan.fingerprint() in tried:
                 return "new_plan is identical to a plan that already failed or was rejected; propose a different plan or stop"
+            verdict = check_plan(d.new_plan, policy, source="llm")
+            if verdict.blocks:  # the same policy as every plan: its problems go back once
+                return "the plan policy does not accept new_plan:\n" + "\n".join(f"- {x}" for x in verdict.lines())
             return None
 
         def stream(text: str) -> None:
@@ -49,10 +58,13 @@ class LlmDiagnoser:
                                               on_delta=stream, validate=not_repeated)
         except LlmError as err:
             repeated = "identical to a plan" in str(err)
+            refused = "plan policy does not accept" in str(err)
             return DiagnosisDecision(
-                decision="stop", confidence="low", source="llm" if repeated else "fallback",
+                decision="stop", confidence="low", source="llm" if repeated or refused else "fallback",
                 matched_rules=list(ctx.matched_rules),
                 reason=("the model kept proposing a plan that already failed" if repeated else
+                        f"the model's repair was refused by the plan policy twice ({err}); nothing else is left to "
+                        "try automatically: edit the plan and resume" if refused else
                         f"no diagnosis: the model could not be used ({err}). Read the attempt's logs, or retry when "
                         "the endpoint answers"),
             )

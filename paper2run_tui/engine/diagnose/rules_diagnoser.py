@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from ..build.progress import STEP_HEADER
 from ..contracts import DiagnosisDecision, DiagnosisDelta, EnvPlan
 from ..plan.time_travel import travelled_by, without_time_travel
 from ..ports import CancelToken, EventSink
@@ -25,7 +26,7 @@ def failure_text(ctx: DiagnosisContext) -> str:
     return "\n".join(p for p in parts if p)
 
 
-_STEP = re.compile(r"^Step \d+/\d+ : ", re.MULTILINE)
+_STEP = STEP_HEADER
 
 
 def untravelled(ctx: DiagnosisContext, why: str) -> EnvPlan | None:

@@ -8,6 +8,7 @@ from pydantic import BaseModel, Field, field_validator
 from ..contracts import Message, PaperInfo
 from ..llm.client import LlmClient
 from ..llm.prompts import render_prompt
+from ..llm.schema_caps import UNCAPPED
 from ..ports import CancelToken, EventSink
 from .citations import CitationChecker, CitationReport
 
@@ -18,7 +19,8 @@ MODE_FILES = {"minimal": [], "full": ["src/train.py", "src/evaluate.py"],
 
 
 class GeneratedFiles(BaseModel):
-    files: dict[str, str]
+    #: A file's text is long: no length cap in the schema the model is held to (llm/schema_caps.py).
+    files: dict[str, str] = Field(json_schema_extra={UNCAPPED: True})
     notes: str = ""
 
     @field_validator("files")

@@ -15,6 +15,7 @@ from ..config import RunConfig, default_cache_dir
 from ..contracts import Message
 from ..errors import UserError
 from ..llm.client import LlmClient, LlmError
+from ..llm.dialects import DialectStore
 from ..pipeline import RunOutcome, run_pipeline
 from ..plan.base import PlanContext, Planner, PlanResult
 from ..plan.deterministic import DeterministicPlanner
@@ -70,7 +71,7 @@ def run_implement(config: ImplementConfig, sink: EventSink, reviewer: Reviewer |
     files: dict[str, str]
     generated = False
     if config.llm.configured:
-        client = LlmClient(config.llm, dump_dir=folder / "logs", sink=sink)
+        client = LlmClient(config.llm, dump_dir=folder / "logs", sink=sink, dialects=DialectStore(cache))
         try:
             result = generate(client, paper, framework=config.framework, mode=config.mode, sink=sink, cancel=cancel)
             files, report, generated = result.files, result.report, True

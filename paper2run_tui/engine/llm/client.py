@@ -7,7 +7,7 @@ latency per call; dumps prompts and answers (redacted) into the run's logs/; nev
 from __future__ import annotations
 
 import contextlib
-import json
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -17,21 +17,41 @@ from pydantic import BaseModel, ValidationError
 
 from ..config import LlmSettings
 from ..contracts import LlmCall, LlmCallFinished, Message
-from ..ports import CancelToken, EventSink
+from ..ports import Cancelled, CancelToken, EventSink
 from ..record.atomic import write_text_atomic
+from .dialects import DialectStore, names_the_format, next_dialect, response_format
 from .jsonish import NoJson, extract_json
 from .redact import Redactor
+from .schema_caps import capped_schema
+from .schema_caps import schema_text as schema_text
 
 M = TypeVar("M", bound=BaseModel)
 
 
 class LlmError(Exception):
-    """The endpoint could not give a usable answer. `str()` is one redacted, actionable line."""
+    """The endpoint could not give a usable answer. `str()` is one redacted, actionable line; `answer` is the
+    model's last (unusable) answer, when there was one."""
+
+    def __init__(self, message: str, answer: str = "") -> None:
+        super().__init__(message)
+        self.answer = answer
+
+
+class _StreamCut(Exception):
+    """The stream ended without its end: the server died or the connection dropped mid-answer."""
+
+
+class FormatRefused(LlmError):
+    """The endpoint refused the request's response_format (it names the format): step down, never retry it."""
+
+#: How often a call in flight looks at the cancel token: Ctrl-C takes effect within this, not at the timeout.
+_CANCEL_POLL_S = 0.1
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
 
 class LlmClient:
     def __init__(self, settings: LlmSettings, *, dump_dir: Path | None, sink: EventSink,
-                 backoff_s: float = 1.0) -> None:
+                 backoff_s: float = 1.0, dialects: DialectStore | None = None) -> None:
         self.settings = settings
         self.dump_dir = dump_dir
         self.sink = sink
@@ -40,7 +60,11 @@ class LlmClient:
         self._client: Any = None
         key = settings.api_key.get_secret_value() if settings.api_key else None
         self.redact = Redactor(key)
-        self._json_schema_supported: bool | None = None
+        self.dialects = dialects or DialectStore(None)
+        #: Rounds the last structured() answer needed (1, or 2 after the corrective round), and the problems
+        #: its answers had (schema errors, `validate`'s findings), in order.
+        self.last_rounds = 0
+        self.last_problems: list[str] = []
 
     @property
     def model(self) -> str:
@@ -60,6 +84,10 @@ class LlmClient:
 
     # --- raw calls ----------------------------------------------------------------------------------------------
 
+    @property
+    def base_url(self) -> str:
+        return self.settings.base_url or DEFAULT_BASE_URL
+
     def complete(
         self,
         messages: list[dict[str, str]],
@@ -69,7 +97,8 @@ class LlmClient:
         on_delta: Callable[[str], None] | None = None,
         response_format: dict[str, Any] | None = None,
     ) -> str:
-        """One answer's text, retrying 429 (honouring Retry-After), 5xx, connection errors and timeouts."""
+        """One answer's text, retrying 429 (honouring Retry-After), 5xx, connection errors and timeouts. A refusal
+        of `response_format` is not retried: it raises FormatRefused at once."""
         import openai
 
         self._dump(purpose, "prompt", "\n\n".join(f"## {m['role']}\n{m['content']}" for m in messages))
@@ -79,18 +108,23 @@ class LlmClient:
                 cancel.raise_if_cancelled()
             started = time.monotonic()
             try:
-                text, usage = self._call(messages, on_delta, response_format, cancel)
+                text, usage = self._cancellable(lambda: self._call(messages, on_delta, response_format, cancel), cancel)
             except openai.APIStatusError as exc:
                 last_error = self._status_message(exc)
                 self._record(purpose, started, ok=False, error=last_error, streamed=on_delta is not None)
+                if response_format is not None and exc.status_code >= 400 and names_the_format(str(exc.message)):
+                    raise FormatRefused(last_error) from None
                 if exc.status_code == 429 or exc.status_code >= 500:
                     self._wait(attempt, exc, cancel)
                     continue
                 raise LlmError(last_error) from None
-            except (openai.APITimeoutError, openai.APIConnectionError) as exc:
-                timeout = isinstance(exc, openai.APITimeoutError)
-                last_error = (f"the LLM endpoint did not answer within {self.settings.timeout_s:.0f} s" if timeout else
-                              f"cannot connect to the LLM endpoint {self.settings.base_url or 'default'}: check the URL")
+            except (openai.APITimeoutError, openai.APIConnectionError, _StreamCut) as exc:
+                if isinstance(exc, _StreamCut):
+                    last_error = f"the LLM endpoint broke off its answer mid-stream ({exc})"
+                elif isinstance(exc, openai.APITimeoutError):
+                    last_error = f"the LLM endpoint did not answer within {self.settings.timeout_s:.0f} s"
+                else:
+                    last_error = f"cannot connect to the LLM endpoint {self.settings.base_url or 'default'}: check the URL"
                 self._record(purpose, started, ok=False, error=last_error, streamed=on_delta is not None)
                 self._wait(attempt, None, cancel)
                 continue
@@ -99,10 +133,45 @@ class LlmClient:
             return text
         raise LlmError(f"{last_error} (after {self.settings.max_retries + 1} tries)")
 
+    def _cancellable(self, call: Callable[[], tuple[str, Any]], cancel: CancelToken | None) -> tuple[str, Any]:
+        """Run the HTTP call in a worker thread and watch the cancel token meanwhile: a blocked read (a stalled
+        server, a slow model) must not hold Ctrl-C until the timeout. On cancel the connection is closed."""
+        if cancel is None:
+            return call()
+        box: dict[str, Any] = {}
+        done = threading.Event()
+
+        def work() -> None:
+            try:
+                box["value"] = call()
+            except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+                box["error"] = exc
+            finally:
+                done.set()
+
+        threading.Thread(target=work, name="llm-call", daemon=True).start()
+        while not done.wait(_CANCEL_POLL_S):
+            if cancel.cancelled:
+                self._abort()
+                raise Cancelled(cancel.reason or "cancelled")
+        if "error" in box:
+            raise box["error"]
+        return box["value"]
+
+    def _abort(self) -> None:
+        """Close the connection of the call in flight; the next call builds a new client."""
+        client, self._client = self._client, None
+        if client is not None:
+            with contextlib.suppress(Exception):
+                client.close()
+
     def _call(self, messages: list[dict[str, str]], on_delta: Callable[[str], None] | None,
               response_format: dict[str, Any] | None, cancel: CancelToken | None) -> tuple[str, Any]:
+        import openai
+
         client = self._openai()
-        kwargs: dict[str, Any] = {"model": self.model, "messages": messages, "temperature": 0}
+        kwargs: dict[str, Any] = {"model": self.model, "messages": messages, "temperature": 0,
+                                  "max_tokens": self.settings.max_tokens}
         if response_format is not None:
             kwargs["response_format"] = response_format
         if on_delta is None:
@@ -112,6 +181,7 @@ class LlmClient:
         parts: list[str] = []
         live = _RedactingStream(on_delta, self.redact)
         usage = None
+        finished = False
         try:
             for chunk in stream:
                 if cancel is not None and cancel.cancelled:
@@ -123,11 +193,27 @@ class LlmClient:
                     if delta:
                         parts.append(delta)
                         live.write(delta)
+                    finished = finished or bool(choice.finish_reason)
+        except openai.APITimeoutError:
+            raise
+        except openai.APIConnectionError as exc:  # the stream was open: the connection broke mid-answer
+            if cancel is not None and cancel.cancelled:
+                raise Cancelled(cancel.reason or "cancelled") from None
+            raise _StreamCut(f"after {len(''.join(parts))} characters: {exc}") from exc
+        except openai.APIError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the HTTP library's own error once the headers are in
+            if cancel is not None and cancel.cancelled:
+                raise Cancelled(cancel.reason or "cancelled") from None
+            raise _StreamCut(type(exc).__name__ + (f": {exc}" if str(exc) else "")) from exc
         finally:
-            stream.close()
+            with contextlib.suppress(Exception):
+                stream.close()
             live.flush()
         if cancel is not None:
             cancel.raise_if_cancelled()
+        if not finished:  # the connection closed quietly after part of the answer: not an answer
+            raise _StreamCut(f"the stream ended without a finish_reason after {len(''.join(parts))} characters")
         return "".join(parts), usage
 
     def _status_message(self, exc: Any) -> str:
@@ -190,20 +276,24 @@ class LlmClient:
         on_delta: Callable[[str], None] | None = None,
         validate: Callable[[M], str | None] | None = None,
     ) -> M:
-        """A validated `model` instance. JSON-schema response format where the endpoint supports it; fenced or chatty
-        JSON tolerated; one corrective retry showing the model its errors; LlmError after that."""
+        """A validated `model` instance. The best structured-output form the endpoint takes, under a length-capped
+        schema; fenced or chatty JSON tolerated; one corrective round showing the model its problems (the schema's
+        and `validate`'s); LlmError after that."""
         convo = list(messages)
+        self.last_problems = []
         for round_ in range(2):
-            text = self._complete_json(convo, model, purpose=purpose, cancel=cancel,
-                                       on_delta=on_delta if round_ == 0 else None)
+            text = self._complete_json(convo, model, purpose=purpose, cancel=cancel, on_delta=on_delta)
             try:
                 value = model.model_validate(extract_json(text))
                 problem = validate(value) if validate else None
                 if problem is None:
+                    self.last_rounds = round_ + 1
                     return value
                 errors = problem
+                self.last_problems.append(problem)
             except (NoJson, ValidationError) as exc:
                 errors = _short_errors(exc)
+                self.last_problems.append(errors)
             if round_ == 0:
                 self.sink.emit(Message(level="warning", text=f"LLM {purpose}: invalid answer ({errors[:160]}); asking again"))
                 convo = convo + [
@@ -211,25 +301,33 @@ class LlmClient:
                     {"role": "user", "content": "Your answer was not valid. Problems:\n" + errors +
                      "\nAnswer again with one JSON object that follows the schema exactly, nothing else."},
                 ]
-        raise LlmError(f"the model's {purpose} answer was invalid twice: {errors[:300]}")
+        raise LlmError(f"the model's {purpose} answer was invalid twice: {errors[:300]}", answer=self.redact(text))
 
     def _complete_json(self, messages: list[dict[str, str]], model: type[BaseModel], *, purpose: str,
                        cancel: CancelToken | None, on_delta: Callable[[str], None] | None) -> str:
-        import openai
-
-        if self._json_schema_supported is not False and on_delta is None:
-            fmt = {"type": "json_schema", "json_schema": {"name": model.__name__, "schema": model.model_json_schema()}}
+        """The answer under the best structured-output form this endpoint takes (see dialects.py)."""
+        dialect = self.dialects.get(self.base_url) or "json_schema"
+        schema = capped_schema(model)
+        while True:
+            fmt = response_format(dialect, model.__name__, schema)
             try:
-                text = self.complete(messages, purpose=purpose, cancel=cancel, response_format=fmt)
-                self._json_schema_supported = True
-                return text
-            except LlmError as err:
-                if "(400)" not in str(err) and "response_format" not in str(err):
+                text = self.complete(messages, purpose=purpose, cancel=cancel, on_delta=on_delta, response_format=fmt)
+            except FormatRefused as err:
+                if fmt is None:
                     raise
-                self._json_schema_supported = False
-            except openai.BadRequestError:
-                self._json_schema_supported = False
-        return self.complete(messages, purpose=purpose, cancel=cancel, on_delta=on_delta)
+                lower = next_dialect(dialect)
+                self.sink.emit(Message(level="info", text=f"the LLM endpoint refused response_format {dialect} "
+                                                          f"({str(err)[:120]}); using {lower} from now on"))
+                dialect = lower
+                self.dialects.set(self.base_url, dialect)
+                continue
+            self.dialects.set(self.base_url, dialect)
+            return text
+
+    @property
+    def dialect(self) -> str:
+        """The structured-output form this endpoint is known to take (json_schema until learned otherwise)."""
+        return self.dialects.get(self.base_url) or "json_schema"
 
 
 class _RedactingStream:
@@ -259,7 +357,3 @@ def _short_errors(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
         return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'root'}: {e['msg']}" for e in exc.errors()[:20])
     return str(exc)
-
-
-def schema_text(model: type[BaseModel]) -> str:
-    return json.dumps(model.model_json_schema(), indent=1)

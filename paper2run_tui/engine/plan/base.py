@@ -9,6 +9,7 @@ from typing import Protocol
 from pydantic import BaseModel, Field
 
 from ..contracts import EnvPlan, PaperInfo, RepoFacts
+from ..contracts.policy import PolicyContext
 from ..ports import CancelToken, EventSink
 
 
@@ -28,12 +29,25 @@ class PlanContext:
     #: Plans that already failed in this run.
     failed: list[EnvPlan] = field(default_factory=list)
     run_id: str = ""
+    #: The run's plan policy settings: a model's plan is held to the policy before it is proposed.
+    policy: PolicyContext | None = None
+
+
+class ModelReview(BaseModel):
+    """What became of the model's plan: the floor under the model, counted (benchmarks/bench_reproduce.py)."""
+
+    outcome: str = Field(description="valid (first answer), repaired (in the corrective round), replaced (by the "
+                                      "deterministic plan)")
+    policy_refusals: int = Field(default=0, description="Answers the plan policy refused")
+    problems: list[str] = Field(default_factory=list, description="Why answers were sent back or not used")
+    proposed: str = Field(default="", description="The model's last unused answer, when it was replaced")
 
 
 class PlanResult(BaseModel):
     plan: EnvPlan
     source: str = Field(description="deterministic, llm, llm-fallback-deterministic")
     messages: list[str] = Field(default_factory=list, description="Notes for the person (fallbacks taken, choices)")
+    review: ModelReview | None = Field(default=None, description="How a model's plan fared (LLM planner only)")
 
 
 class Planner(Protocol):

@@ -1,5 +1,9 @@
 """The LLM planner: the facts (not the repo), a relevant paper excerpt, the local images and the containment
-rules in; one validated EnvPlan out. Any failure falls back to the deterministic planner, and says so."""
+rules in; one validated EnvPlan out.
+
+A floor under the model: its plan is held to the schema and to the plan policy (engine/policy); the problems go
+back to it once; after that (or any endpoint failure) the deterministic plan is used, and the result says what
+the model proposed and why it was not used. A weak model can cost a little time, never a worse plan."""
 
 from __future__ import annotations
 
@@ -7,10 +11,12 @@ import json
 import re
 
 from ..contracts import EnvPlan, Message, PaperInfo, RepoFacts
+from ..contracts.policy import PolicyContext
 from ..llm.client import LlmClient, LlmError, schema_text
 from ..llm.prompts import render_prompt
+from ..policy import check_plan
 from ..ports import CancelToken, EventSink
-from .base import PlanContext, Planner, PlanResult
+from .base import ModelReview, PlanContext, Planner, PlanResult
 
 _RELEVANT = re.compile(r"\b(python|pytorch|torch|tensorflow|jax|cuda|gpu|gpus|nvidia|v100|a100|rtx|cpu|memory|ram|"
                        r"version|install|requirements?|dependenc\w*|dataset|data set|download|checkpoint|pretrained|"
@@ -41,7 +47,17 @@ def compact_facts(facts: RepoFacts) -> str:
     data["smoke_candidates"] = data["smoke_candidates"][:12]
     data["data_expectations"] = data["data_expectations"][:20]
     data["gpu_markers"] = data["gpu_markers"][:10]
-    return json.dumps(data, indent=1)[:30000]
+    return json.dumps(_without_empty(data), ensure_ascii=False)[:30000]
+
+
+def _without_empty(value: object) -> object:
+    """Facts without their empty and null fields: a third of the tokens for the same information."""
+    if isinstance(value, dict):
+        kept = {k: _without_empty(v) for k, v in value.items()}
+        return {k: v for k, v in kept.items() if v not in (None, [], {}, "")}
+    if isinstance(value, list):
+        return [_without_empty(v) for v in value]
+    return value
 
 
 class LlmPlanner:
@@ -63,14 +79,41 @@ class LlmPlanner:
                 failed=[p.model_dump_json() for p in ctx.failed])},
         ]
 
-        def new_plan(plan: EnvPlan) -> str | None:
-            return "this plan was already tried or rejected; propose a different one" if plan.fingerprint() in tried else None
+        policy = ctx.policy or PolicyContext(base_image_map=ctx.base_image_map)
+        refusals = 0
+
+        def acceptable(plan: EnvPlan) -> str | None:
+            nonlocal refusals
+            if plan.fingerprint() in tried:
+                return "this plan was already tried or rejected; propose a different one"
+            verdict = check_plan(plan, policy, source="llm")
+            if verdict.blocks:  # refused, or flagged with no person at the gate to look (a person sees flags there)
+                refusals += 1
+                return "the plan policy does not accept this plan:\n" + "\n".join(f"- {line}" for line in verdict.lines())
+            return None
 
         try:
-            plan = self.client.structured(messages, EnvPlan, purpose="plan", cancel=cancel, validate=new_plan)
+            plan = self.client.structured(messages, EnvPlan, purpose="plan", cancel=cancel, validate=acceptable)
         except LlmError as err:
-            text = f"LLM planning failed ({err}); the deterministic planner made this plan"
+            problems = self.client.last_problems or [str(err)]
+            text = (f"the model's plan was not used ({_short(problems[-1])}); the deterministic planner made this "
+                    "plan" if err.answer else
+                    f"LLM planning failed ({err}); the deterministic planner made this plan")
+            if err.answer:
+                text += f". The model proposed: {_short(err.answer, 400)}"
             sink.emit(Message(level="warning", text=text))
             result = self.fallback.plan(ctx, sink, cancel)
-            return PlanResult(plan=result.plan, source="llm-fallback-deterministic", messages=[*result.messages, text])
-        return PlanResult(plan=plan, source="llm")
+            review = ModelReview(outcome="replaced", policy_refusals=refusals, problems=problems, proposed=err.answer)
+            return PlanResult(plan=result.plan, source="llm-fallback-deterministic",
+                              messages=[*result.messages, text], review=review)
+        rounds = self.client.last_rounds
+        review = ModelReview(outcome="valid" if rounds == 1 else "repaired", policy_refusals=refusals,
+                             problems=list(self.client.last_problems))
+        messages_out = [f"the model's first plan was sent back ({_short(review.problems[0])}); its second was "
+                        "used"] if rounds > 1 and review.problems else []
+        return PlanResult(plan=plan, source="llm", messages=messages_out, review=review)
+
+
+def _short(text: str, limit: int = 240) -> str:
+    one = " ".join(text.split())
+    return one if len(one) <= limit else one[: limit - 1] + "…"

@@ -1,0 +1,132 @@
+"""Slurm as the batch's placement: each repository one job running the headless pipeline on a node, its run folder
+written to the shared batch folder; followed with squeue/scontrol and the run's own events.jsonl.
+
+A SlurmRunner is the `run` callable of run_batch, so the queue, resume, the summary and engine re-queueing are the
+same as for a local pool; the slots say how many jobs are submitted at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..config import RunConfig
+from ..contracts.events import parse_event
+from ..errors import UserError
+from ..ports import CancelToken, EventSink, Reviewer
+
+POLL_S = 1.0
+
+
+@dataclass
+class SlurmOutcome:
+    status: str
+    run_dir: Path | None
+    exit_code: int
+    reason: str = ""
+    job_id: str | None = None
+
+
+def _cli_args(config: RunConfig, out: Path) -> list[str]:
+    args = [sys.executable, "-m", "paper2run_tui", "run", "--headless", "--repo", config.repo, "--out", str(out),
+            "--approve", config.approve if config.approve != "ask" else "auto", "--timeout", str(config.timeout),
+            "--max-attempts", str(config.max_attempts), "--engine", config.engine]
+    for flag, value in (("--ref", config.ref), ("--paper", config.paper), ("--engine-host", config.engine_host),
+                        ("--engine-tls-dir", config.engine_tls_dir)):
+        if value:
+            args += [flag, str(value)]
+    args += ["--dry-run"] if config.dry_run else []
+    args += ["--no-ca"] if config.no_ca else []
+    return args
+
+
+def _run(cmd: list[str]) -> subprocess.CompletedProcess[str]:
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
+    except FileNotFoundError:
+        raise UserError(f"{cmd[0]} not found: Slurm's client commands are needed",
+                        "install slurm-client (or slurm-wlm) and set SLURM_CONF") from None
+
+
+class SlurmRunner:
+    """Submits one job per repository and waits for it, feeding the run's events to the batch as they appear."""
+
+    def __init__(self, partition: str | None = None, time_limit_min: int | None = None) -> None:
+        self.partition = partition
+        self.time_limit_min = time_limit_min
+
+    def job_state(self, job_id: str) -> str | None:
+        """The job's state while Slurm knows it (squeue, then scontrol for a job that just ended), else None."""
+        state = _run(["squeue", "-h", "-j", job_id, "-o", "%T"]).stdout.strip()
+        if state:
+            return state
+        shown = _run(["scontrol", "show", "job", job_id]).stdout
+        for word in shown.split():
+            if word.startswith("JobState="):
+                return word.split("=", 1)[1]
+        return None
+
+    def __call__(self, config: RunConfig, sink: EventSink, reviewer: Reviewer | None,
+                 cancel: CancelToken) -> SlurmOutcome:
+        config.out.mkdir(parents=True, exist_ok=True)
+        job_dir = Path(tempfile.mkdtemp(prefix="slurm-", dir=config.out))
+        cmd = ["sbatch", "--parsable", "--job-name", f"p2r-{Path(config.repo).name[:40]}",
+               "--output", str(job_dir / "slurm-%j.log"), "--chdir", str(job_dir)]
+        if self.partition:
+            cmd += ["--partition", self.partition]
+        if self.time_limit_min:
+            cmd += ["--time", str(self.time_limit_min)]
+        cmd += ["--wrap", shlex.join(_cli_args(config, job_dir))]
+        submitted = _run(cmd)
+        if submitted.returncode != 0:
+            return SlurmOutcome("exception", None, 1, f"sbatch refused the job: {submitted.stderr.strip()[:300]}")
+        job_id = submitted.stdout.strip().split(";")[0]
+        seen = 0
+        run_dir: Path | None = None
+        cancelled = False
+        while True:
+            state = self.job_state(job_id)
+            run_dir = run_dir or next((p for p in job_dir.iterdir() if (p / "events.jsonl").is_file()), None)
+            if run_dir is not None:
+                seen = self._forward(run_dir / "events.jsonl", seen, sink)
+            if state in (None, "COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY",
+                         "BOOT_FAIL", "DEADLINE", "PREEMPTED"):
+                break
+            if cancel.cancelled and not cancelled:
+                _run(["scancel", "--signal=INT", "--full", job_id])  # the pipeline stops cleanly, like Ctrl-C
+                cancelled = True
+            time.sleep(POLL_S)
+        run_dir = run_dir or next((p for p in job_dir.iterdir() if (p / "metadata.json").is_file()), None)
+        if run_dir is not None:
+            self._forward(run_dir / "events.jsonl", seen, sink)
+        return self._outcome(job_id, state, job_dir, run_dir)
+
+    @staticmethod
+    def _forward(events: Path, seen: int, sink: EventSink) -> int:
+        with contextlib.suppress(OSError):
+            lines = events.read_text().splitlines()
+            for line in lines[seen:]:
+                with contextlib.suppress(ValueError):
+                    sink.emit(parse_event(line))
+            return len(lines)
+        return seen
+
+    @staticmethod
+    def _outcome(job_id: str, state: str | None, job_dir: Path, run_dir: Path | None) -> SlurmOutcome:
+        if run_dir is not None and (run_dir / "metadata.json").is_file():
+            from ..record.store import load_run
+
+            meta = load_run(run_dir).metadata
+            status = meta.status if meta.status != "running" else "engine-lost"
+            return SlurmOutcome(status, run_dir, 0 if status == "success" else 1,
+                                f"slurm job {job_id} {state or 'ended'}: {meta.status}", job_id)
+        log = next(job_dir.glob("slurm-*.log"), None)
+        tail = log.read_text(errors="replace")[-300:] if log else ""
+        return SlurmOutcome("exception", run_dir, 1, f"slurm job {job_id} {state or 'ended'} without a run: {tail}",
+                            job_id)
