@@ -86,6 +86,8 @@ def run_batch_headless(args: argparse.Namespace, base: RunConfig, cancel: Cancel
         from .tui.screens.batch import run_batch_app
 
         return run_batch_app(spec, base, runner)
+    if base.approve == "ask":
+        raise UserError("batch --approve ask needs the batch screen (a terminal)", "use --approve auto or never")
     sink = HeadlessBatchSink()
     state = run_batch(spec, base, sink, cancel, run=runner)
     data = write_summary(state, folder)

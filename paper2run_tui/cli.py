@@ -117,7 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--remove-images", action="store_true", help="also remove successful runs' images")
     for flag in ("--timeout", "--max-attempts"):
         batch.add_argument(flag, type=int)
-    batch.add_argument("--approve", choices=["auto", "never"], help="repair plans (default: auto)")
+    batch.add_argument("--approve", choices=["ask", "auto", "never"],
+                       help="repair plans (default: auto); ask queues the gates on the batch screen")
+    batch.add_argument("--gate-initial", action="store_true", default=None, help="also ask before each first build")
     batch.add_argument("--dry-run", action="store_true", default=None)
     batch.add_argument("--no-ca", action="store_true", default=None)
     batch.add_argument("--engine")
@@ -396,7 +398,7 @@ def _cmd_batch(args: argparse.Namespace) -> int:
     from .batch_cli import run_batch_headless
 
     flags = {"repo": ".", "timeout": args.timeout, "max_attempts": args.max_attempts, "approve": args.approve or "auto",
-             "dry_run": args.dry_run, "no_ca": args.no_ca, "engine": args.engine, "engine_host": args.engine_host,
+             "dry_run": args.dry_run, "no_ca": args.no_ca, "gate_initial": args.gate_initial, "engine": args.engine, "engine_host": args.engine_host,
              "engine_tls_dir": args.engine_tls_dir}
     base = build_run_config(flags)
     cancel = CancelToken()

@@ -217,3 +217,34 @@ async def test_the_batch_screen_shows_a_live_table_and_opens_a_run(make_repo, tm
         await pilot.pause()
         assert isinstance(app.screen, RunDetailScreen)
     assert (spec.folder / "summary.md").is_file()
+
+
+async def test_the_batch_screen_queues_the_gates_of_approve_ask(make_repo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from paper2run_tui.tui.app import Paper2RunApp
+    from paper2run_tui.tui.screens.batch import BatchScreen
+    from paper2run_tui.tui.screens.gate import GateScreen
+
+    repos = _repos(make_repo, 2)
+    spec = BatchSpec(folder=tmp_path / "batch", items=parse_list("".join(f"{r}\n" for r in repos)),
+                     pool=[PoolMember(name="local", slots=2)])
+    screen = BatchScreen(spec, RunConfig(repo=".", dry_run=True, no_ca=True, approve="ask", gate_initial=True))
+    app = Paper2RunApp("home", None, tmp_path / "batch" / "runs")
+    async with app.run_test(size=(140, 40)) as pilot:
+        await app.push_screen(screen)
+
+        async def until(check, what: str) -> None:  # type: ignore[no-untyped-def]
+            deadline = time.monotonic() + 60
+            while not check() and time.monotonic() < deadline:
+                await pilot.pause(0.2)
+            assert check(), what
+
+        await until(lambda: len(screen.gates) == 2, "both runs wait at their first gate")
+        assert "2 gate(s) waiting" in str(screen.query_one("#batch-gates").render())
+        for left in (1, 0):
+            await pilot.press("g")
+            await until(lambda: isinstance(app.screen, GateScreen), "the next gate opens")
+            assert len(screen.gates) == left
+            await pilot.press("ctrl+s")
+            await until(lambda: app.screen is screen, "the gate closes on approve")
+        await until(lambda: screen.finished, "the batch finishes")
+        assert all(row.status == "dry-run" for row in screen.rows.values())

@@ -31,7 +31,7 @@ def test_sections_equations_tables_and_hyperparameters(paper: PaperInfo) -> None
     assert [(t.number, t.caption) for t in paper.tables] == [("1", "Hyperparameters of the tiny model.")]
     hp = {h.name: (h.value, h.section) for h in paper.hyperparameters}
     assert hp == {"num_layers": ("2", "3.1"), "num_heads": ("4", "3.1"), "d_model": ("64", "3.1"), "d_ff": ("256", "3.2"),
-                  "beta1": ("0.9", "5.1"), "beta2": ("0.98", "5.1"), "epsilon": ("1e-9", "5.1"), "optimizer": ("adam", "5.1"),
+                  "beta1": ("0.9", "5.1"), "beta2": ("0.98", "5.1"), "epsilon": ("1.0e-9", "5.1"), "optimizer": ("adam", "5.1"),
                   "learning_rate": ("0.001", "5.1"), "warmup_steps": ("400", "5.1"), "dropout": ("0.1", "5.2"),
                   "label_smoothing": ("0.1", "5.2"), "batch_size": ("32", "5.2")}
     lr = next(h for h in paper.hyperparameters if h.name == "learning_rate")
@@ -99,7 +99,7 @@ def test_generation_with_violations_is_fixed_in_one_round(tmp_path: Path) -> Non
     fix_prompt = server.user_prompt(1)
     assert "§9.9 is not a section of the paper" in fix_prompt and "epochs: 5 has neither a citation nor a flag" in fix_prompt
     assert '"d_model = 128" does not occur in the paper' in fix_prompt
-    assert "d_model: 64 does not match any number in the quoted sentence" in fix_prompt
+    assert "d_model: 64 is not the value the quoted sentence gives" in fix_prompt
     saved = json.loads((outcome.folder / "citations.json").read_text())
     assert saved["violations"] == [] and saved["citations"] == outcome.citations.citations > 0
     assert (outcome.folder / "src/model.py").read_text() == GOOD["src/model.py"]
@@ -114,8 +114,12 @@ def test_violations_left_after_the_fix_round_are_reported(tmp_path: Path) -> Non
         llm = LlmSettings(base_url=server.base_url, model="m", max_retries=0)
         outcome = run_implement(ImplementConfig(paper=str(PAPER), out=tmp_path, llm=llm, run=False, cache_dir=tmp_path / "c"),
                                 ListSink(), None, CancelToken())
-    assert outcome.exit_code == 10 and [v.kind for v in outcome.citations.violations] == ["value-mismatch"]
-    assert "d_model: 128 does not match any number in §3.1" in (outcome.folder / "REPRODUCTION_NOTES.md").read_text()
+    # the config's value is not the paper's, and the code's default (d_model=64) disagrees with the config
+    kinds = [v.kind for v in outcome.citations.violations]
+    assert outcome.exit_code == 10 and kinds == ["value-mismatch", "values-disagree"]
+    notes = (outcome.folder / "REPRODUCTION_NOTES.md").read_text()
+    assert "d_model: 128 is not the value §3.1 gives (it states 64)" in notes
+    assert "d_model = 64 here, but configs/base.yaml has d_model: 128" in notes
 
 
 @pytest.mark.docker

@@ -18,10 +18,12 @@ from ..contracts.paper import PaperInfo
 from ..errors import UserError
 from ..ports import CancelToken, EventSink
 from .arxiv import arxiv_id_of, fetch_arxiv_pdf
+from .paper_latex import official_code_url
 from .paper_structure import split_authors, structure_paper
 
 PDF_SUFFIXES = {".pdf"}
 MARKDOWN_SUFFIXES = {".md", ".markdown"}
+LATEX_SUFFIXES = {".tex", ".gz", ".tgz", ".tar"}
 MAX_PAGES = 400
 MAX_MARKDOWN_BYTES = 20 * 1024 * 1024
 REPO_MARKDOWN_FILE_CHARS = 200_000
@@ -61,10 +63,10 @@ def load_paper(
             "give an arXiv id or URL, or download the PDF and pass its path",
         )
     suffix = path.suffix.lower()
-    if suffix not in PDF_SUFFIXES | MARKDOWN_SUFFIXES:
+    if suffix not in PDF_SUFFIXES | MARKDOWN_SUFFIXES | LATEX_SUFFIXES:
         raise UserError(
             f"not a paper format: {spec}",
-            "give a .pdf, a .md/.markdown file, an arXiv id (1706.03762) or an arXiv URL",
+            "give a .pdf, a .md/.markdown file, a .tex file or source tarball, an arXiv id (1706.03762) or an arXiv URL",
         )
     if not path.exists():
         raise UserError(f"no such paper file: {spec}", "check the path")
@@ -72,7 +74,13 @@ def load_paper(
         raise UserError(f"{spec} is a folder, not a paper file", "give the paper's .pdf or .md file")
     if suffix in PDF_SUFFIXES:
         return read_pdf(path, source=spec, kind="pdf", sink=sink, cancel=cancel)
-    return read_markdown(path, source=spec, sink=sink)
+    if suffix in LATEX_SUFFIXES:
+        from .paper_latex import read_latex
+
+        info = read_latex(path, source=spec, cancel=cancel, cache_dir=cache_dir)
+        sink.emit(LogLine(source="acquire", text=f"paper: {len(info.sections)} sections from the LaTeX of {spec}"))
+        return info
+    return read_markdown(path, source=spec, sink=sink, cancel=cancel)
 
 
 # --- PDF ---------------------------------------------------------------------------------------------------
@@ -133,7 +141,7 @@ def read_pdf(
             "run OCR on it first (e.g. `ocrmypdf in.pdf out.pdf`) or give a markdown version",
         )
     meta_title, meta_authors = _pdf_metadata(reader)
-    title, authors, abstract, sections = structure_paper(text, kind)
+    title, authors, abstract, sections = structure_paper(text, kind, cancel)
     sink.emit(
         LogLine(source="acquire", text=f"paper: {len(pages)} pages, {len(sections)} sections from {source}")
     )
@@ -145,6 +153,7 @@ def read_pdf(
         abstract=abstract,
         text=text,
         sections=sections,
+        code_url=official_code_url(text),
         pages=len(pages),
         warnings=warnings,
     )
@@ -188,7 +197,7 @@ def _decode_text(data: bytes, name: str, warnings: list[str]) -> str:
         return data.decode("latin-1")
 
 
-def read_markdown(path: Path, *, source: str, sink: EventSink) -> PaperInfo:
+def read_markdown(path: Path, *, source: str, sink: EventSink, cancel: CancelToken | None = None) -> PaperInfo:
     try:
         size = path.stat().st_size
         if size > MAX_MARKDOWN_BYTES:
@@ -206,7 +215,7 @@ def read_markdown(path: Path, *, source: str, sink: EventSink) -> PaperInfo:
     text = _decode_text(data, source, warnings)
     if not text.strip():
         raise UserError(f"{source} is empty", "give the paper's text")
-    title, authors, abstract, sections = structure_paper(text, "markdown")
+    title, authors, abstract, sections = structure_paper(text, "markdown", cancel)
     sink.emit(LogLine(source="acquire", text=f"paper: {len(sections)} sections from {source}"))
     return PaperInfo(
         source=source,
@@ -217,6 +226,7 @@ def read_markdown(path: Path, *, source: str, sink: EventSink) -> PaperInfo:
         text=text,
         sections=sections,
         warnings=warnings,
+        code_url=official_code_url(text),
     )
 
 

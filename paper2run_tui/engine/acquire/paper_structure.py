@@ -56,11 +56,16 @@ class PaperStructure:
         return self.title, self.authors, self.abstract, self.sections
 
 
-def structure_paper(text: str, kind: PaperKind) -> tuple[str, list[str], str, list[PaperSection]]:
-    """(title, authors, abstract, sections) from the paper's text; markdown or PDF-extracted text."""
+def structure_paper(
+    text: str, kind: PaperKind, cancel: object | None = None
+) -> tuple[str, list[str], str, list[PaperSection]]:
+    """(title, authors, abstract, sections) from the paper's text; markdown or PDF-extracted text.
+
+    One pass over the lines (linear in the paper's size); `cancel` (a CancelToken) is polled as it goes.
+    """
     if kind in ("markdown", "repo-markdown"):
-        return _structure_markdown(text).as_tuple()
-    return _structure_pdf_text(text).as_tuple()
+        return _structure_markdown(text, cancel).as_tuple()
+    return _structure_pdf_text(text, cancel).as_tuple()
 
 
 def split_authors(raw: str) -> list[str]:
@@ -72,20 +77,55 @@ def split_authors(raw: str) -> list[str]:
 # --- markdown --------------------------------------------------------------------------------------------
 
 
-def _number_and_title(heading: str) -> tuple[str, str]:
+_APPENDIX_WORD = re.compile(
+    r"^(?:appendix|appendices|supplementary(?: material)?)\s+(?P<num>[A-Z](?:\.\d{1,2}){0,3})\b\s*[.:\u2014\u2013-]?\s*(?P<title>.*)$",
+    re.IGNORECASE,
+)
+_SECTION_NUMBER = re.compile(r"^(?:§\s*)?(?P<num>\d{1,2}(?:\.\d{1,2}){0,3})\.?\s+(?P<title>\S.*)$")
+_LETTER_NUMBER = re.compile(
+    r"^(?P<num>[A-Z](?:\d{1,2}(?:\.\d{1,2}){0,3}|(?:\.\d{1,2}){1,3}))\.?\s+(?P<title>\S.*)$"
+)
+_LETTER_DOT = re.compile(r"^(?P<num>[A-H])\.\s+(?P<title>[A-Z][a-z].*)$")  # 'A. Proofs' (not 'A. Smith et al.')
+_LETTER_ALONE = re.compile(r"^(?P<num>[A-Z])(?:\.\s*|\s+)(?P<title>[A-Z0-9\"'(].*)$")
+
+
+def _number_and_title(heading: str, *, appendix_zone: bool = False) -> tuple[str, str]:
+    """The paper's own number of a heading: '3.2', 'B.1', 'A' ('Appendix A: Proofs', 'A. Hyperparameters').
+
+    A bare letter ('A Simple Method') is an appendix number only in the appendix zone (after the references or
+    an 'Appendix' heading); 'B.1' and 'Appendix B' are unambiguous anywhere.
+    """
     heading = re.sub(r"[*_`]+", "", heading).strip()
-    m = re.match(r"^(?:§\s*)?(\d{1,2}(?:\.\d{1,2}){0,3})\.?\s+(\S.*)$", heading)
+    m = _APPENDIX_WORD.match(heading)
     if m:
-        return m.group(1), m.group(2).strip()
+        title = m.group("title").strip(" .:") or f"Appendix {m.group('num')}"
+        return m.group("num").upper(), title
+    m = _SECTION_NUMBER.match(heading) or _LETTER_NUMBER.match(heading) or _LETTER_DOT.match(heading)
+    if m:
+        return m.group("num"), m.group("title").strip()
+    if appendix_zone:
+        m = _LETTER_ALONE.match(heading)
+        if m:
+            return m.group("num"), _strip_page_number(m.group("title").strip())
     return "", heading
 
 
-def _markdown_headings(lines: list[str], first: int) -> list[tuple[int, int, int, str]]:
-    """(line, body start, level, text) for ATX (#), setext (===/---) and one-line HTML (<h1>) headings."""
+_LATEX_HEADING = re.compile(r"^\s*\\((?:sub){0,2})section\*?\{(.+)\}\s*$")
+
+
+def _markdown_headings(lines: list[str], first: int, cancel: object | None = None) -> list[tuple[int, int, int, str]]:
+    """(line, body start, level, text) for ATX (#), setext (===/---), one-line HTML (<h1>) and Mathpix
+    (`\\section*{1. Introduction}`) headings."""
     found: list[tuple[int, int, int, str]] = []
     in_fence = False
     for i in range(first, len(lines)):
+        if cancel is not None and i % 2000 == 0:
+            cancel.raise_if_cancelled()  # type: ignore[attr-defined]
         line = lines[i]
+        lx = _LATEX_HEADING.match(line)
+        if lx and not in_fence:
+            found.append((i, i + 1, len(lx.group(1)) // 3 + 1, lx.group(2)))
+            continue
         if _FENCE.match(line):
             in_fence = not in_fence
             continue
@@ -125,31 +165,84 @@ def _front_matter(lines: list[str]) -> tuple[int, dict[str, object]]:
     return 0, {}
 
 
-def _structure_markdown(text: str) -> PaperStructure:
+_KNOWN_UNNUMBERED = _UNNUMBERED | {
+    "impact statement", "broader impact", "broader impacts", "limitations", "ethics statement",
+    "reproducibility statement", "acknowledgment", "supplementary materials", "author contributions",
+}
+_ALGORITHM = re.compile(r"^(?:Algorithm|ALGORITHM)\s+(\d+)\b[.:]?\s*(.*)$")
+_RUN_IN = re.compile(r"^(?P<num>\d{1,2}(?:\.\d{1,2}){0,3})\.\s+(?P<title>[A-Z][^.$]{1,90}?)\.\s+(?=\S)")
+_SENTENCE_START = re.compile(r"^(?:We|This|The|In|As|Our|It|These|For|To)\s")
+
+
+@dataclass
+class _Heading:
+    line: int
+    body_start: int
+    level: int
+    raw: str
+    number: str = ""
+    title: str = ""
+    run_in: str = ""  # the rest of the paragraph of a run-in heading ('1. Introduction. Probabilistic ...')
+    keep: bool = True
+
+
+def _run_in_headings(lines: list[str], first: int, cancel: object | None) -> list[_Heading]:
+    """'1. Introduction. Probabilistic modeling ...' paragraphs (SIAM/AMS style), in forward order only."""
+    out: list[_Heading] = []
+    prev: tuple[int, ...] = ()
+    for i in range(first, len(lines)):
+        if cancel is not None and i % 2000 == 0:
+            cancel.raise_if_cancelled()  # type: ignore[attr-defined]
+        if i > first and lines[i - 1].strip():
+            continue
+        m = _RUN_IN.match(lines[i])
+        if not m:
+            continue
+        num = _parse_number(m.group("num"))
+        if not _plausible_next(prev, num):
+            continue
+        prev = num
+        h = _Heading(i, i + 1, num.__len__(), m.group(0), m.group("num"), m.group("title").strip())
+        h.run_in = lines[i][m.end():]
+        out.append(h)
+    return out
+
+
+def _structure_markdown(text: str, cancel: object | None = None) -> PaperStructure:
     out = PaperStructure()
     lines = text.splitlines()
     first, meta = _front_matter(lines)
-    headings = _markdown_headings(lines, first)
+    raw_headings = _markdown_headings(lines, first, cancel)
     title_line = first - 1
-    if headings and headings[0][2] == 1 and sum(1 for h in headings if h[2] == 1) == 1:
-        title_line = headings[0][1] - 1
-        out.title = _number_and_title(headings[0][3])[1]
-        headings = headings[1:]
-    elif headings and headings[0][2] == 1:
-        out.title = _number_and_title(headings[0][3])[1]
+    if raw_headings and raw_headings[0][2] == 1 and sum(1 for h in raw_headings if h[2] == 1) == 1:
+        title_line = raw_headings[0][1] - 1
+        out.title = _number_and_title(raw_headings[0][3])[1]
+        raw_headings = raw_headings[1:]
+    elif raw_headings and raw_headings[0][2] == 1:
+        out.title = _number_and_title(raw_headings[0][3])[1]
     meta_title = meta.get("title")
     if isinstance(meta_title, str) and meta_title.strip():
         out.title = meta_title.strip()
     out.authors = _meta_authors(meta) or _markdown_authors(
-        lines, title_line, headings[0][0] if headings else len(lines)
+        lines, title_line, raw_headings[0][0] if raw_headings else len(lines)
     )
-    base_level = min((h[2] for h in headings), default=1)
-    for n, (_, body_start, level, raw) in enumerate(headings):
-        end = headings[n + 1][0] if n + 1 < len(headings) else len(lines)
-        number, title = _number_and_title(raw)
-        depth = number.count(".") + 1 if number else level - base_level + 1
-        body = "\n".join(lines[body_start:end]).strip()
-        out.sections.append(PaperSection(number=number, title=title, text=body, level=depth))
+    headings = _number_headings([_Heading(*h) for h in raw_headings])
+    if sum(1 for h in headings if h.number and h.number[0].isdigit()) < 3:
+        run_in = _run_in_headings(lines, max(first, title_line + 1), cancel)
+        if len(run_in) >= 3:
+            headings = sorted(headings + run_in, key=lambda h: h.line)
+            headings = _number_headings(headings)
+    _fold_headings(headings, lines)
+    kept = [h for h in headings if h.keep]
+    base_level = min((h.level for h in kept), default=1)
+    for n, h in enumerate(kept):
+        end = kept[n + 1].line if n + 1 < len(kept) else len(lines)
+        body_lines = ([h.run_in] if h.run_in else []) + lines[h.body_start:end]
+        if h.title.lower().startswith("abstract") and h.number == "":
+            pass
+        depth = h.number.count(".") + 1 if h.number else h.level - base_level + 1
+        out.sections.append(PaperSection(number=h.number, title=h.title, text="\n".join(body_lines).strip(),
+                                         level=depth))
     out.abstract = _abstract_from_sections(out.sections)
     meta_abstract = meta.get("abstract")
     if not out.abstract and isinstance(meta_abstract, str):
@@ -157,6 +250,62 @@ def _structure_markdown(text: str) -> PaperStructure:
     if not out.abstract:
         out.abstract = _inline_abstract(lines)
     return out
+
+
+def _number_headings(headings: list[_Heading]) -> list[_Heading]:
+    """Number each heading as the paper does; letters count as appendix numbers once past the references."""
+    zone = False
+    for h in headings:
+        if h.run_in:
+            continue
+        number, title = _number_and_title(h.raw, appendix_zone=zone)
+        h.number, h.title, h.keep = number, title, True
+        low = title.lower().strip(" .:")
+        if low in ("references", "bibliography", "appendix", "appendices") or low.startswith(
+                ("supplementary", "appendix")) or (number[:1].isalpha()):
+            zone = True
+    return headings
+
+
+def _fold_headings(headings: list[_Heading], lines: list[str]) -> None:
+    """Headings that are not sections of a numbered paper become text of the section they sit in.
+
+    Algorithm boxes ('Algorithm 1 ...'), converter debris ('8: end for', '$f_1$ optimization stage:'), sentences
+    promoted to headings, and the shorter of two headings with the same number (a table of contents line).
+    """
+    numbered = sum(1 for h in headings if h.number)
+    for h in headings:
+        if _ALGORITHM.match(re.sub(r"[*_`#]+", "", h.raw).strip()):
+            h.keep = False
+            continue
+        low = h.title.lower().strip(" .:")
+        if h.number:
+            if h.title.endswith(".") and len(h.title.split()) > 4 and _SENTENCE_START.match(h.title):
+                h.keep = False
+            continue
+        debris = not h.title[:1].isalpha() or h.title[:1].islower() or "$" in h.title or h.title.endswith((":", "."))
+        if numbered >= 3 and debris and low not in _KNOWN_UNNUMBERED:
+            h.keep = False
+    kept = [h for h in headings if h.keep]
+    by_number: dict[str, list[int]] = {}
+    for n, h in enumerate(kept):
+        if h.number:
+            by_number.setdefault(h.number, []).append(n)
+    for idxs in by_number.values():
+        if len(idxs) < 2:
+            continue
+
+        def size(n: int) -> int:
+            end = kept[n + 1].line if n + 1 < len(kept) else len(lines)
+            return sum(len(x) for x in lines[kept[n].body_start:end]) + len(kept[n].run_in)
+
+        def toc_line(n: int) -> bool:  # 'D Supplementary Descriptions ... 17': a table-of-contents entry
+            return bool(re.search(r"(?:\.\s*){2,}\d+$|\s\d{1,3}$", kept[n].raw.strip()))
+
+        best = max(idxs, key=lambda n: (not toc_line(n), size(n)))
+        for n in idxs:
+            if n != best:
+                kept[n].keep = False
 
 
 def _meta_authors(meta: dict[str, object]) -> list[str]:
@@ -284,17 +433,45 @@ def _repeats_nearby(lines: list[str], i: int, num: str) -> bool:
     return False
 
 
-def _structure_pdf_text(text: str) -> PaperStructure:
+def _appendix_head(line: str, prev: tuple[int, ...]) -> tuple[str, str, tuple[int, ...]] | None:
+    """An appendix heading line of PDF text ('A Proofs', 'B.1 Setup', 'Appendix C: More results') in sequence."""
+    m = _APPENDIX_WORD.match(line) or _LETTER_NUMBER.match(line) or _LETTER_ALONE.match(line)
+    if not m:
+        return None
+    title = _strip_page_number((m.group("title") or "").strip(" .:")) or f"Appendix {m.group('num')}"
+    if not _looks_like_heading_title(title) and not _APPENDIX_WORD.match(line):
+        return None
+    num = m.group("num").upper()
+    parts = num.split(".")
+    key = (ord(parts[0]) - 64, *(int(x) for x in parts[1:]))
+    if not _plausible_next(prev, key) and not (not prev and key == (1, 1)):
+        return None
+    return num, title, key
+
+
+def _structure_pdf_text(text: str, cancel: object | None = None) -> PaperStructure:
     out = PaperStructure()
     lines = [ln.rstrip() for ln in text.splitlines()]
     heads: list[tuple[int, str, str]] = []  # (line index, number, title)
     prev: tuple[int, ...] = ()
+    prev_app: tuple[int, ...] = ()
+    zone = False
     abstract_at = -1
     for i, raw in enumerate(lines):
+        if cancel is not None and i % 2000 == 0:
+            cancel.raise_if_cancelled()  # type: ignore[attr-defined]
         line = raw.strip()
         if not line:
             continue
+        if zone:
+            app = _appendix_head(line, prev_app)
+            if app is not None and not _repeats_nearby(lines, i, app[0]):
+                heads.append((i, app[0], app[1]))
+                prev_app = app[2]
+                continue
         low = line.lower().rstrip(":.")
+        if low in ("references", "bibliography", "appendix", "appendices") or low.startswith("supplementary"):
+            zone = True
         if abstract_at < 0 and _ABSTRACT_INLINE.match(line) and not heads:
             abstract_at = i
             heads.append((i, "", "Abstract"))

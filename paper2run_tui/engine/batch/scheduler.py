@@ -22,7 +22,7 @@ from pydantic import BaseModel, Field
 
 from ..config import RunConfig
 from ..contracts import Event
-from ..ports import CancelToken
+from ..ports import CancelToken, Reviewer
 from .listing import BatchItem
 from .state import BatchRow, BatchState
 
@@ -87,11 +87,11 @@ class _RowSink:
         self.changed(self.row)
 
 
-def _config_for(base: RunConfig, item: BatchItem, member: PoolMember, out: Path) -> RunConfig:
+def _config_for(base: RunConfig, item: BatchItem, member: PoolMember, out: Path, asking: bool = False) -> RunConfig:
+    approve = base.approve if asking or base.approve != "ask" else "auto"
     return base.model_copy(update={
         "repo": item.repo, "ref": item.ref, "paper": item.paper, "out": out, "engine": member.engine,
-        "engine_host": member.host, "engine_tls_dir": member.tls_dir, "approve": "auto" if base.approve == "ask" else base.approve,
-        "run_id": None,
+        "engine_host": member.host, "engine_tls_dir": member.tls_dir, "approve": approve, "run_id": None,
     })
 
 
@@ -120,8 +120,11 @@ def _remove_images(config: RunConfig, run_dir: str | None) -> None:
 
 
 def run_batch(spec: BatchSpec, base: RunConfig, sink: BatchSink, cancel: CancelToken,
-              run: RunFn | None = None) -> BatchState:
-    """Run every repository not yet done; returns the batch's state (also in spec.folder/batch.json)."""
+              run: RunFn | None = None, reviewer: Reviewer | None = None) -> BatchState:
+    """Run every repository not yet done; returns the batch's state (also in spec.folder/batch.json).
+
+    With a reviewer (the batch screen), `--approve ask` gates are asked of it, one blocked run per open gate;
+    without one, ask becomes auto."""
     if run is None:
         from ..pipeline import run_pipeline
 
@@ -174,7 +177,7 @@ def run_batch(spec: BatchSpec, base: RunConfig, sink: BatchSink, cancel: CancelT
     def run_one(row: BatchRow, engine: _Engine) -> bool:
         """Run the repository on `engine`; True when it is finished (False: re-queue it)."""
         member = engine.member
-        config = _config_for(base, row.item, member, runs_dir)
+        config = _config_for(base, row.item, member, runs_dir, asking=reviewer is not None)
         token = CancelToken()
         timer: threading.Timer | None = None
 
@@ -200,7 +203,7 @@ def run_batch(spec: BatchSpec, base: RunConfig, sink: BatchSink, cancel: CancelT
         changed(row)
         started = time.monotonic()
         try:
-            outcome = runner(config, _RowSink(row, changed), None, token)
+            outcome = runner(config, _RowSink(row, changed), reviewer, token)
         finally:
             if timer is not None:
                 timer.cancel()

@@ -35,7 +35,7 @@ class Hyperparameter(BaseModel):
 
 class PaperInfo(BaseModel):
     source: str = Field(description="The path, URL or arXiv id given, or the repo markdown files used")
-    kind: Literal["pdf", "markdown", "arxiv", "repo-markdown"]
+    kind: Literal["pdf", "markdown", "arxiv", "repo-markdown", "latex"]
     title: str = ""
     authors: list[str] = Field(default_factory=list)
     abstract: str = ""
@@ -44,5 +44,6 @@ class PaperInfo(BaseModel):
     equations: list[PaperEquation] = Field(default_factory=list)
     tables: list[PaperTable] = Field(default_factory=list)
     hyperparameters: list[Hyperparameter] = Field(default_factory=list)
+    code_url: str = Field(default="", description="The official code repository the paper names, if any")
     pages: int | None = None
     warnings: list[str] = Field(default_factory=list)

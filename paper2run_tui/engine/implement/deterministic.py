@@ -24,11 +24,15 @@ def short_quote(h: Hyperparameter, width: int = 140) -> str:
     sentence = h.quote
     if len(sentence) <= width:
         return sentence
-    at = max(sentence.find(h.value), 0)
+    at = max(sentence.lower().find(h.value.lower()), 0)
     start = max(0, at - width // 2)
     if start > 0 and not sentence[start - 1].isspace():  # begin on a word, not inside one
         start = sentence.find(" ", start) + 1 or start
     return sentence[start:start + width].strip()
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ").replace('"', "'")
 
 
 def config_yaml(paper: PaperInfo) -> str:
@@ -41,6 +45,9 @@ def config_yaml(paper: PaperInfo) -> str:
         h = values[0]
         quote = short_quote(h).replace('"', "'")
         flag = " [PARTIALLY_SPECIFIED] several values stated" if len({v.value for v in values}) > 1 else ""
+        if not h.section:  # stated in an unnumbered part (an unnumbered paper): the quote is the citation
+            lines.append(f'{name}: {h.value}  # [PARTIALLY_SPECIFIED] stated in "{quote}"')
+            continue
         lines.append(f'{name}: {h.value}  # §{h.section} — "{quote}"{flag}')
     for name, (default, alternatives) in EXPECTED.items():
         if name not in grouped:
@@ -58,9 +65,10 @@ def reproduction_notes(paper: PaperInfo, *, generated_code: bool, citation_repor
     if not generated_code:
         out += ["**No code was generated**: no LLM endpoint is configured. What follows comes from the paper's text "
                 "alone; configure an endpoint (see the README) to generate the implementation.", ""]
-    out += ["## Ambiguity Audit", "", "### SPECIFIED (high confidence)", "", "| Choice | Value | Source |",
-            "|--------|-------|--------|"]
-    out += [f"| {n} | {v[0].value} | §{v[0].section} |" for n, v in specified] or ["| — | — | — |"]
+    out += ["## Ambiguity Audit", "", "### SPECIFIED (high confidence)", "", "| Choice | Value | Source | Paper says |",
+            "|--------|-------|--------|------------|"]
+    out += [f"| {n} | {v[0].value} | §{v[0].section} | \"{_cell(short_quote(v[0]))}\" |" for n, v in specified] \
+        or ["| — | — | — | — |"]
     out += ["", "### PARTIALLY_SPECIFIED (judgment call made)", "", "| Choice | Values stated | Sources |",
             "|--------|---------------|---------|"]
     out += [f"| {n} | {', '.join(sorted({h.value for h in v}))} | {', '.join(sorted({'§' + h.section for h in v}))} |"
@@ -68,6 +76,9 @@ def reproduction_notes(paper: PaperInfo, *, generated_code: bool, citation_repor
     out += ["", "### UNSPECIFIED (our defaults)", "", "| Choice | Our Default | Alternatives |",
             "|--------|-------------|--------------|"]
     out += [f"| {n} | {d} | {a} |" for n, (d, a) in EXPECTED.items() if n not in grouped] or ["| — | — | — |"]
+    if paper.code_url:
+        out += ["", "## Official code", "", f"The paper names its code: {paper.code_url}. To build and run it as "
+                f"published: `paper2run-tui run --repo {paper.code_url}`."]
     if paper.equations:
         out += ["", "## Equations found", ""] + [f"- Eq. {e.number} (§{e.section}): `{e.text[:100]}`" for e in paper.equations]
     if citation_report:
@@ -77,6 +88,8 @@ def reproduction_notes(paper: PaperInfo, *, generated_code: bool, citation_repor
 
 def readme(paper: PaperInfo, *, generated_code: bool, framework: str, mode: str) -> str:
     head = f"# {paper.title or 'Paper implementation'}\n\n"
+    if paper.code_url:
+        head += f"The paper names its official code: {paper.code_url} (`paper2run-tui run --repo {paper.code_url}`).\n\n"
     if not generated_code:
         return head + ("No code was generated (no LLM endpoint is configured). This folder holds what the paper "
                        "states: `configs/base.yaml` (every hyperparameter cited to its sentence) and "

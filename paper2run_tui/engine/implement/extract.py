@@ -5,36 +5,8 @@ from __future__ import annotations
 import re
 
 from ..contracts import Hyperparameter, PaperEquation, PaperInfo, PaperTable
+from .numbers import Number, canonical, normalise, read_numbers
 
-_NUM = r"(10\s*\^\s*[-−]\s*\d+|10[-−]\d+(?![\d.])|\d+(?:\.\d+)?(?:\s*[x×]\s*10\s*\^?\s*[-−]?\d+|[eE][-−]?\d+)?)"
-#: canonical name -> patterns whose first group is the value. Ordered: specific before general.
-_HYPER: list[tuple[str, re.Pattern[str]]] = [
-    (name, re.compile(p, re.IGNORECASE))
-    for name, p in [
-        ("learning_rate", rf"learning[ -]rate(?:\s+(?:of|was|is|=|:|set to))?\s*(?:η\s*=\s*)?{_NUM}"),
-        ("learning_rate", rf"\blr\s*(?:=|of)\s*{_NUM}"),
-        ("batch_size", rf"batch(?:es)?(?: size)?(?: of| was| is|=|:)?\s*(?:size\s*)?{_NUM}"),
-        ("batch_size", rf"{_NUM}\s+(?:examples|samples|images|sequences|tokens) per (?:batch|mini-?batch)"),
-        ("warmup_steps", rf"warm-?up(?:_steps| steps)?\s*(?:=|of|:|for)?\s*{_NUM}"),
-        ("dropout", rf"dropout(?: rate| probability)?(?: of| was| is|=|:)?\s*(?:P_?drop\s*=\s*)?{_NUM}"),
-        ("weight_decay", rf"weight decay(?: of| was| is|=|:)?\s*{_NUM}"),
-        ("label_smoothing", rf"label smoothing(?: of)?(?: value)?(?: ε_?ls)?\s*(?:=|of|:)?\s*{_NUM}"),
-        ("beta1", rf"β\s*_?1\s*=\s*{_NUM}"),
-        ("beta2", rf"β\s*_?2\s*=\s*{_NUM}"),
-        ("beta1", rf"beta_?1\s*=\s*{_NUM}"),
-        ("beta2", rf"beta_?2\s*=\s*{_NUM}"),
-        ("epsilon", rf"(?:ε|epsilon)\s*=\s*{_NUM}"),
-        ("num_layers", rf"(?:N\s*=\s*{_NUM}\s+(?:identical\s+)?layers|{_NUM}\s+(?:identical\s+)?(?:transformer\s+|encoder\s+|decoder\s+|hidden\s+)?layers)"),
-        ("num_heads", rf"(?:h\s*=\s*{_NUM}|{_NUM}\s+(?:attention\s+)?heads)"),
-        ("d_model", rf"d_?model\s*=\s*{_NUM}"),
-        ("d_ff", rf"d_?ff\s*=\s*{_NUM}"),
-        ("hidden_size", rf"hidden (?:size|dimension|units)(?: of| was| is|=|:)?\s*{_NUM}"),
-        ("epochs", rf"{_NUM}\s+epochs|epochs\s*(?:=|:)\s*{_NUM}"),
-        ("train_steps", rf"{_NUM}\s*(?:k\s+)?(?:training\s+)?steps"),
-        ("momentum", rf"momentum(?: of| was| is|=|:)?\s*{_NUM}"),
-    ]
-]
-_OPTIMIZERS = re.compile(r"\b(Adam(?:W)?|SGD|RMSProp|Adagrad|Adafactor|LAMB|LARS)\b(?: optimizer)?")
 _EQ_TAG = re.compile(r"(?:\\tag\{(\d+)\}|\((\d{1,3})\)\s*$)")
 _TABLE = re.compile(r"^\s*Table\s+(\d+)[:.]\s*(.+)$", re.MULTILINE)
 
@@ -67,29 +39,148 @@ def normalise_number(value: str) -> str:
     return v
 
 
+#: concept -> (phrase after which the value comes, phrase before which the value comes). Regexes on normalised text.
+CONCEPTS: dict[str, tuple[str | None, str | None]] = {
+    "learning_rate": (r"(?:base |initial |peak )?learning[ -]rates?|\blr\b", None),
+    "batch_size": (r"(?:mini-?)?batch[ -]?sizes?(?:\s*\(\s*B\s*S\s*\))?", r"(?:examples|samples|images|sequences) per (?:mini-?)?batch"),
+    "epochs": (r"(?:number of |training |mini[ -])?epochs", r"(?:training |total )?epochs"),
+    "train_steps": (r"(?:encoder |policy )?training steps|training iterations", r"(?:training |gradient descent |gradient |optimization )?(?:steps|iterations)"),
+    "warmup_steps": (r"warm-?up(?:[ _\\]*steps)?", None),
+    "dropout": (r"dropout(?: rate| probability)?|P_?drop", None),
+    "weight_decay": (r"weight[ -]decay(?: coefficient)?", None),
+    "momentum": (r"momentum", None),
+    "label_smoothing": (r"label smoothing(?: of value)?|\\epsilon_ls|ε_?ls", None),
+    "beta1": (r"\\beta_?1\b|β_?1\b|beta_?1\b", None),
+    "beta2": (r"\\beta_?2\b|β_?2\b|beta_?2\b", None),
+    "epsilon": (r"(?:\\epsilon|ε|epsilon)(?!_?ls)(?=\s*=)", None),
+    "discount": (r"discount(?: factor)?", None),
+    "grad_norm": (r"grad(?:ient)? norm(?: clipping)?|gradient clipping", None),
+    "entropy_coef": (r"entropy coefficient", None),
+    "clip_range": (r"clipping factor|clip(?:ping)? (?:range|ratio|parameter)", None),
+    "horizon_length": (r"horizon length", None),
+    "hidden_size": (r"hidden (?:size|dimension|units)", r"hidden units"),
+    "num_layers": (r"(?-i:\bN\s*(?==))|number of layers", r"(?:identical |transformer |encoder |decoder |hidden )?layers"),
+    "num_heads": (r"(?-i:(?<![/\\\w])h\s*(?==))|(?:attention )?heads(?= ?[=:])", r"(?:parallel )?(?:attention )?heads"),
+    "d_model": (r"d_?model|d_\\text\s*model|d_\\mathrm\s*model", None),
+    "d_ff": (r"d_?ff\b|d_\\text\s*ff|d_ff", None),
+    "population_size": (r"population size", None),
+    "step_size": (r"step size(?: \\gamma| γ)?", None),
+    "num_prompts": (r"number of prompt(?: embeddings| tokens)?(?: N_p| N _ p)?", None),
+}
+_STOP = {"of", "is", "was", "are", "were", "set", "to", "as", "at", "we", "use", "used", "be", "value", "a", "an",
+         "the", "fixed", "chosen", "equal", "initial", "initially"}
+_GAP_TOKEN = re.compile(r"\\[a-zA-Z]+|[A-Za-zα-ωΑ-Ω]+|[^\s:=(),$\\{}_]")
+
+
+def _gap_ok(gap: str) -> bool:
+    """Between a concept and its value only glue ('of', 'is set to', '=') and at most two symbols ('λ', 'B S')."""
+    tokens = _GAP_TOKEN.findall(gap)
+    symbols = [t for t in tokens if t.lower() not in _STOP]
+    return len(tokens) <= 6 and len(symbols) <= 2 and all(len(t) <= 2 or t.startswith("\\") for t in symbols)
+
+_OPTIMIZERS = re.compile(r"\b(AdamW|Adam|SGD|RMSProp|Adagrad|Adafactor|LAMB|LARS)\b")
+_OPT_CONTEXT = re.compile(r"optimi[sz]er|\b(?:we|is|are|was|were)\s+(?:use|used|train|trained|employ|employed|adopt|adopted|optimi[sz]ed)\b", re.I)
+_REFERENCES = {"references", "bibliography", "references.", "acknowledgements", "acknowledgments", "acknowledgement",
+               "acknowledgment"}
+
+
+#: a symbol-only concept ('N = 6', 'h = 8') counts only in a sentence that names what the symbol is
+_SYMBOL_NEEDS = {"num_layers": re.compile(r"layer", re.I), "num_heads": re.compile(r"head", re.I)}
+
+
+def _exponent(n: Number, text: str) -> bool:
+    """'^{-0.5}', 'x_1': exponents and subscripts are not settings."""
+    return bool(re.search(r"[\^_]\s*\{?\s*$", text[max(0, n.start - 3):n.start]))
+
+
+def _is_year(n: Number, text: str) -> bool:
+    """'(Kingma & Ba, 2015)', 'in 2017': a year, not a setting ('d_ff = 2048', '2000 steps' are settings)."""
+    if not (n.value == int(n.value) and 1950 <= n.value <= 2030 and n.raw.isdigit()):
+        return False
+    return bool(re.search(r"(?:et al\.?,?|\bin|\(|[A-Z][a-z]+,|&\s*\w+,)\s*$", text[max(0, n.start - 20):n.start]))
+
+
+def _compiled() -> list[tuple[str, re.Pattern[str] | None, re.Pattern[str] | None]]:
+    return [(name, re.compile(a, re.I) if a else None, re.compile(rf"^\s*(?:{b})\b", re.I) if b else None)
+            for name, (a, b) in CONCEPTS.items()]
+
+
+_CONCEPTS = _compiled()
+
+
+def concept_values(sentence: str) -> list[tuple[str, float, str]]:
+    """(concept, value, raw) for each value tied to a concept in one sentence or table row.
+
+    A value belongs to the concept written right before it ('learning rate of 0.001', 'β1 = 0.9') or right after
+    it ('100 epochs'); years and numbers far from any concept are nobody's.
+    """
+    text = normalise(sentence)
+    numbers = [n for n in read_numbers(text) if not _is_year(n, text) and not _exponent(n, text)]
+    out: list[tuple[str, float, str]] = []
+    taken: set[int] = set()
+    for name, after, before in _CONCEPTS:
+        needs = _SYMBOL_NEEDS.get(name)
+        if needs is not None and not needs.search(text):
+            continue
+        if after is not None:
+            for m in after.finditer(text):
+                for n in numbers:
+                    if n.start >= m.end() and n.start - m.end() <= 60 and _gap_ok(text[m.end():n.start]):
+                        if n.start not in taken:
+                            out.append((name, n.value, n.raw))
+                            taken.add(n.start)
+                        break
+        if before is not None:
+            for n in numbers:
+                if n.start in taken:
+                    continue
+                if before.match(text[n.end:n.end + 60]):
+                    out.append((name, n.value, n.raw))
+                    taken.add(n.start)
+    return out
+
+
+def _table_rows(text: str) -> list[str]:
+    """Rows of HTML (<tr><td>..) and pipe tables as 'label: value' strings; other text is left to _sentences."""
+    rows: list[str] = []
+    for tr in re.findall(r"<tr>(.*?)</tr>", text, re.S | re.I):
+        cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", tr, re.S | re.I)]
+        if len(cells) >= 2:
+            rows.append(": ".join(cells))
+    for line in text.splitlines():
+        if line.strip().startswith("|") and not re.match(r"^\s*\|[\s:|-]+\|?\s*$", line):
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if len(cells) >= 2:
+                rows.append(": ".join(cells))
+    return rows
+
+
 def hyperparameters(paper: PaperInfo) -> list[Hyperparameter]:
     found: list[Hyperparameter] = []
     seen: set[tuple[str, str]] = set()
     for section in paper.sections:
-        for sentence in _sentences(section.text):
-            if len(sentence) > 600:
-                continue
-            for name, pattern in _HYPER:
-                for m in pattern.finditer(sentence):
-                    raw = next((g for g in m.groups() if g), None)
-                    if raw is None:
-                        continue
-                    value = normalise_number(raw)
-                    if (name, value) in seen:
-                        continue
-                    seen.add((name, value))
-                    found.append(Hyperparameter(name=name, value=value, section=section.number, quote=sentence))
-            opt = _OPTIMIZERS.search(sentence)
-            if opt and ("optimi" in sentence.lower() or "we use" in sentence.lower() or "trained with" in sentence.lower()):
-                value = opt.group(1).lower()
-                if ("optimizer", value) not in seen:
-                    seen.add(("optimizer", value))
-                    found.append(Hyperparameter(name="optimizer", value=value, section=section.number, quote=sentence))
+        if section.title.lower().strip(" .:") in _REFERENCES:
+            continue
+        body = re.sub(r"<table>.*?</table>", " ", section.text, flags=re.S | re.I)
+        for sentence in _sentences(body) + _table_rows(section.text):
+            if len(sentence) > 800 or re.match(r"^\s*(?:Figure|Fig\.)\s*\d", sentence) or sentence.count("&") >= 3:
+                continue  # captions hold axis ticks and results, LaTeX tabulars results: not settings
+            for name, value, _raw in concept_values(sentence):
+                if name == "step_size" and _OPTIMIZERS.search(sentence):
+                    name = "learning_rate"  # 'using Adam with step size 0.0005': the optimizer's step size
+                key = (name, canonical(value))
+                if key not in seen:
+                    seen.add(key)
+                    found.append(Hyperparameter(name=name, value=canonical(value), section=section.number,
+                                                quote=sentence))
+            for opt in _OPTIMIZERS.finditer(sentence):
+                if not _OPT_CONTEXT.search(sentence):
+                    continue
+                optimizer = opt.group(1).lower()
+                if ("optimizer", optimizer) not in seen:
+                    seen.add(("optimizer", optimizer))
+                    found.append(Hyperparameter(name="optimizer", value=optimizer, section=section.number,
+                                                quote=sentence))
     return found
 
 
@@ -101,11 +192,16 @@ def _section_lines(paper: PaperInfo) -> list[tuple[str, str]]:
         return pairs
     flat = [(s.number, re.sub(r"\s+", " ", s.text)) for s in paper.sections]
     out = []
+    at = 0  # sections come in the order of the text: look in the current one and the next few, never all of them
     for line in paper.text.splitlines():
         key = re.sub(r"\s+", " ", line).strip()
-        owner = next((number for number, text in flat if key and key in text), None)
-        if owner is not None:
-            out.append((owner, line))
+        if not key:
+            continue
+        for k in range(at, min(at + 4, len(flat))):
+            if key in flat[k][1]:
+                at = k
+                out.append((flat[k][0], line))
+                break
     return out
 
 

@@ -68,6 +68,8 @@ def run_implement(config: ImplementConfig, sink: EventSink, reviewer: Reviewer |
     except OSError as exc:
         raise UserError(f"cannot create {folder}: {exc.strerror}", "pass a writable --out") from exc
     write_json_atomic(folder / "paper.json", paper)
+    if paper.code_url:
+        sink.emit(Message(text=f"the paper names its code: {paper.code_url} (paper2run-tui run --repo {paper.code_url})"))
     files: dict[str, str]
     generated = False
     if config.llm.configured:

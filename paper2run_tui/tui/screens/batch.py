@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
@@ -17,7 +18,11 @@ from ...engine.batch.scheduler import BatchSpec, run_batch
 from ...engine.batch.state import BatchRow
 from ...engine.batch.summary import write_summary
 from ...engine.config import RunConfig
+from ...engine.contracts import HumanDecision
 from ...engine.ports import CancelToken
+from ..bridge import TuiReviewer
+from ..messages import GateRequested
+from .gate import GateScreen
 
 COLUMNS = [("key", "repository"), ("status", "status"), ("phase", "phase"), ("rung", "rung"),
            ("attempt", "attempt"), ("elapsed", "elapsed"), ("where", "engine / job")]
@@ -45,6 +50,7 @@ class _ScreenSink:
 class BatchScreen(Screen[None]):
     BINDINGS = [
         Binding("enter", "open_selected", "Open run", id="batch.open"),
+        Binding("g", "next_gate", "Next gate", id="batch.next-gate"),
         Binding("x", "stop", "Stop batch", id="batch.stop"),
         Binding("escape", "back", "Back", id="batch.back"),
     ]
@@ -56,10 +62,14 @@ class BatchScreen(Screen[None]):
         self.rows: dict[str, BatchRow] = {}
         self.done = 0
         self.finished = False
+        #: Gates of --approve ask, oldest first: each holds one run's worker until it is decided.
+        self.gates: list[GateRequested] = []
+        self.gate_open = False
 
     def compose(self) -> ComposeResult:
         yield Static(f"[b]Batch[/b] {len(self.spec.items)} repositories · {self.spec.folder}", id="batch-title")
         yield Static("", id="batch-progress")
+        yield Static("", id="batch-gates")
         yield DataTable(id="batch-table", cursor_type="row")
         yield Footer()
 
@@ -76,7 +86,8 @@ class BatchScreen(Screen[None]):
         self.run_worker(self._run, thread=True, group="batch", exit_on_error=False)
 
     def _run(self) -> None:
-        state = run_batch(self.spec, self.base, _ScreenSink(self), self.cancel, run=self.runner)
+        reviewer = TuiReviewer(self) if self.base.approve == "ask" else None
+        state = run_batch(self.spec, self.base, _ScreenSink(self), self.cancel, run=self.runner, reviewer=reviewer)
         write_summary(state, self.spec.folder)
         self.app.call_from_thread(self._batch_done, [r.model_copy(deep=True) for r in state.rows])
 
@@ -131,12 +142,41 @@ class BatchScreen(Screen[None]):
             return
         self.app.open_run(Path(row.run_dir))  # type: ignore[attr-defined]
 
+    @on(GateRequested)
+    def _gate_requested(self, message: GateRequested) -> None:
+        self.gates.append(message)
+        self._show_gates()
+        self.notify(f"A plan waits for you (attempt {message.request.attempt}): g opens it.")
+
+    def _show_gates(self) -> None:
+        self.query_one("#batch-gates", Static).update(
+            f"{len(self.gates)} gate(s) waiting · g opens the next" if self.gates else "")
+
+    def action_next_gate(self) -> None:
+        if self.gate_open:
+            return
+        if not self.gates:
+            self.notify("No gate is waiting.")
+            return
+        message = self.gates.pop(0)
+        self.gate_open = True
+        self._show_gates()
+
+        def decided(decision: HumanDecision | None) -> None:
+            self.gate_open = False
+            message.resolve(decision)
+
+        self.app.push_screen(GateScreen(message.request), decided)
+
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         """Enter on a row (the table takes the key first): open that repository's run."""
         self.action_open_selected()
 
     def action_stop(self) -> None:
         self.cancel.cancel("stopped from the batch screen")
+        for message in self.gates:  # the waiting runs stop as interrupted
+            message.resolve(None)
+        self.gates.clear()
         self.notify("Stopping: the running repositories end as interrupted and are re-queued next time.")
 
     def action_back(self) -> None:

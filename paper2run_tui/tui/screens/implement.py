@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from rich.markup import escape
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -93,7 +94,9 @@ class ImplementScreen(Screen[None]):
         check = ("[green]citations checked: no problems[/]" if outcome.citations.ok else
                  f"[b red]{len(outcome.citations.violations)} citation problem(s)[/]: "
                  + "; ".join(f"{v.file}:{v.line} {v.message}" for v in outcome.citations.violations[:3]))
-        self.query_one("#implement-status", Static).update(f"{outcome.folder} — {made}; {check}")
+        code = (f"\nthe paper names its code: {escape(self.paper.code_url)} — run it with "
+                f"`paper2run-tui run --repo {escape(self.paper.code_url)}`") if self.paper.code_url else ""
+        self.query_one("#implement-status", Static).update(f"{outcome.folder} — {made}; {check}{code}")
         files = self.query_one("#implement-files", ListView)
         files.clear()
         for path in sorted(p for p in outcome.folder.rglob("*") if p.is_file() and p.suffix != ".json"):

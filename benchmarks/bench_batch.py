@@ -1,0 +1,81 @@
+"""Batch throughput with 1 and 2 jobs on the local engine: the same small fixture repositories (real builds and
+smoke runs; their images removed after each run), wall time of the whole batch, as a ratio.
+
+    .venv/bin/python benchmarks/bench_batch.py [N_REPOS]   -> benchmarks/results/batch_throughput.md
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from paper2run_tui.engine.batch.listing import parse_list  # noqa: E402
+from paper2run_tui.engine.batch.scheduler import BatchSpec, PoolMember, run_batch  # noqa: E402
+from paper2run_tui.engine.config import RunConfig  # noqa: E402
+from paper2run_tui.engine.ports import CancelToken  # noqa: E402
+
+APP = "import argparse\nif __name__ == '__main__':\n    argparse.ArgumentParser(description={n!r}).parse_args()\n"
+
+
+class Quiet:
+    def row_changed(self, row) -> None:  # type: ignore[no-untyped-def]
+        pass
+
+    def row_finished(self, row, done, total) -> None:  # type: ignore[no-untyped-def]
+        print(f"  {row.item.key}: {row.status} in {row.seconds}s on {row.engine}", flush=True)
+
+    def message(self, text: str) -> None:
+        print(f"  {text}", flush=True)
+
+
+def make_repos(root: Path, n: int) -> list[Path]:
+    repos = []
+    for i in range(n):
+        repo = root / f"bench{i}"
+        (repo / f"bench{i}").mkdir(parents=True)
+        (repo / f"bench{i}" / "__init__.py").write_text("")
+        (repo / f"bench{i}" / "__main__.py").write_text(APP.format(n=f"bench {i}"))
+        subprocess.run(["git", "init", "-q"], cwd=repo, check=True)
+        subprocess.run(["git", "add", "-A"], cwd=repo, check=True)
+        subprocess.run(["git", "-c", "user.email=b@b", "-c", "user.name=b", "commit", "-qm", "x"], cwd=repo, check=True)
+        repos.append(repo)
+    return repos
+
+
+def main() -> None:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 4
+    with tempfile.TemporaryDirectory() as tmp:
+        repos = make_repos(Path(tmp) / "repos", n)
+        items = parse_list("".join(f"{r}\n" for r in repos))
+        base = RunConfig(repo=".", ca_cert=Path("/etc/ssl/certs/ca-certificates.crt"), timeout=60, max_attempts=1)
+        seconds = {}
+        for jobs in (1, 2):
+            print(f"{jobs} job(s):", flush=True)
+            spec = BatchSpec(folder=Path(tmp) / f"batch-{jobs}", items=items,
+                             pool=[PoolMember(name="local", slots=jobs)], keep_images=False)
+            t0 = time.monotonic()
+            state = run_batch(spec, base, Quiet(), CancelToken())
+            seconds[jobs] = time.monotonic() - t0
+            ok = sum(r.status == "success" for r in state.rows)
+            print(f"  {ok}/{n} success in {seconds[jobs]:.1f} s", flush=True)
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    out = Path(__file__).parent / "results" / "batch_throughput.md"
+    out.write_text(
+        f"# Batch throughput, 1 vs 2 jobs ({datetime.now(UTC):%Y-%m-%d %H:%M} UTC, commit {commit})\n\n"
+        f"{n} fixture repositories (a package with an argparse entry point), real builds and smoke ladders on the "
+        "local Docker engine, images removed after each run, one run each. The machine (2 cores) was shared with "
+        "other work, so the absolute times are noisy; the ratio is the figure.\n\n"
+        "| jobs | wall time (s) | repositories per minute |\n| --- | --- | --- |\n"
+        + "".join(f"| {j} | {s:.1f} | {n * 60 / s:.2f} |\n" for j, s in seconds.items())
+        + f"\nThroughput ratio, 2 jobs / 1 job: **{seconds[1] / seconds[2]:.2f}x**\n")
+    print(out.read_text())
+
+
+if __name__ == "__main__":
+    main()

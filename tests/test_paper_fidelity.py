@@ -1,0 +1,212 @@
+"""Paper fidelity: numbering from the paper (appendices, \\section*, run-in headings, LaTeX source), the shared
+number reader, and the stricter citation check. Real papers are measured in benchmarks/bench_paper.py."""
+
+from __future__ import annotations
+
+import json
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from paper2run_tui.engine.acquire.paper import load_paper
+from paper2run_tui.engine.acquire.paper_structure import structure_paper
+from paper2run_tui.engine.contracts import PaperInfo
+from paper2run_tui.engine.implement.citations import CitationChecker
+from paper2run_tui.engine.implement.deterministic import config_yaml
+from paper2run_tui.engine.implement.extract import concept_values, enrich_paper
+from paper2run_tui.engine.implement.numbers import canonical, numbers_in
+from paper2run_tui.engine.ports import Cancelled, CancelToken
+
+
+class _Sink:
+    def __init__(self) -> None:
+        self.events: list[object] = []
+
+    def emit(self, event: object) -> None:
+        self.events.append(event)
+
+
+@pytest.mark.parametrize(("text", "value"), [
+    ("ε = 10−9", 1e-9), ("$\\epsilon=10^{-9}$", 1e-9), ("2×10⁻⁴", 2e-4), ("$2 \\times 10^{-4}$", 2e-4),
+    ("100,000 steps", 100000), ("$0 . 2 5$", 0.25), ("1e-4", 1e-4), ("4k steps", 4000), ("−0.5", -0.5),
+])
+def test_the_number_reader_reads_what_papers_write(text: str, value: float) -> None:
+    assert [n.value for n in numbers_in(text)] == [pytest.approx(value)]
+
+
+def test_values_are_tied_to_their_concept_and_years_are_nobodys() -> None:
+    assert concept_values("We trained for 100,000 steps (Vaswani et al., 2017).") == [("train_steps", 100000, "100,000")]
+    assert {c: v for c, v, _ in concept_values("Adam with $\\beta_1=0.9$, $\\beta_2=0.98$ and $\\epsilon=10^{-9}$.")} \
+        == {"beta1": 0.9, "beta2": 0.98, "epsilon": pytest.approx(1e-9)}
+    assert concept_values("a weight decay of $\\lambda = 0.0005$ and width = 100") == [("weight_decay", 0.0005, "0.0005")]
+    assert canonical(1e-9) == "1.0e-9" and canonical(100000.0) == "100000" and canonical(0.0005) == "0.0005"
+
+
+MINERU = """# A Paper About Things
+
+# Abstract
+
+We do things.
+
+# 1. Introduction
+
+Intro text.
+
+# Algorithm 1 Training
+
+1: for t do
+
+# 8: end for
+
+# 2. Method
+
+We use a learning rate of 0.001.
+
+# References
+
+Smith, J. A book. 2019.
+
+# Appendix
+
+# D Extra Results 17
+
+# A. Hyperparameters
+
+<table><tr><td>Learning rate</td><td>1e-4</td></tr><tr><td>Batch size</td><td>512</td></tr></table>
+
+# APPENDIX B: PROOFS
+
+Proof text.
+
+# B.1. Lemma
+
+Lemma text.
+
+# D. Extra Results
+
+More results, and a long paragraph so this D is the real one, not the table of contents line.
+"""
+
+
+def test_markdown_appendices_are_numbered_as_the_paper_numbers_them() -> None:
+    _, _, _, sections = structure_paper(MINERU, "markdown")
+    assert [s.number for s in sections if s.number] == ["1", "2", "A", "B", "B.1", "D"]
+    intro = next(s for s in sections if s.number == "1")
+    assert "1: for t do" in intro.text and "8: end for" in intro.text  # the algorithm box stays in its section
+    assert next(s for s in sections if s.number == "B").title == "PROOFS"
+
+
+def test_mathpix_and_run_in_headings() -> None:
+    mathpix = "\\section*{1. Introduction}\nText.\n\\subsection*{1.1. Scope}\nMore.\n\\section*{A. Proofs}\nP.\n"
+    assert [s.number for s in structure_paper(mathpix, "markdown")[3] if s.number] == ["1", "1.1", "A"]
+    run_in = "# Title\n\n1. Introduction. We study.\n\n2. Method. We do.\n\n2.1. Details. Here.\n\n3. Results. Good.\n"
+    sections = structure_paper(run_in, "markdown")[3]
+    assert [(s.number, s.title) for s in sections if s.number] == [
+        ("1", "Introduction"), ("2", "Method"), ("2.1", "Details"), ("3", "Results")]
+    assert sections[-1].text.startswith("Good.")
+
+
+def test_pdf_text_appendices_after_the_references() -> None:
+    text = ("Title\n\n1 Introduction\nText here.\n\n2 Method\nMore text.\n\nReferences\n[1] A. Author. 2020.\n\n"
+            "A Proofs of the Theorems\nProof.\n\nA.1 First Lemma\nLemma.\n\nB Hyperparameters\nWe use 3 layers.\n")
+    numbers = [s.number for s in structure_paper(text, "pdf")[3] if s.number]
+    assert numbers == ["1", "2", "A", "A.1", "B"]
+
+
+def test_parsing_is_cancellable() -> None:
+    big = "\n".join(f"# {i}. Heading {i}\ntext" for i in range(1, 30))
+    token = CancelToken()
+    token.cancel("stop")
+    with pytest.raises(Cancelled):
+        structure_paper(big, "markdown", token)
+
+
+def _latex_tree(root: Path) -> Path:
+    (root / "sec").mkdir(parents=True)
+    (root / "main.tex").write_text(
+        "\\documentclass{article}\\title{A Tiny Model}\\begin{document}\\maketitle\n"
+        "\\begin{abstract}We copy sequences.\\end{abstract}\n"
+        "\\section{Introduction}Code is available at https://github.com/example/tiny.\n"
+        "\\input{sec/model}\n\\section*{Acknowledgements}Thanks.\n\\appendix\n\\section{Hyperparameters}\n"
+        "\\begin{table}\\caption{Settings.}\\end{table}We use a learning rate of $3\\times10^{-4}$.\n"
+        "\\end{document}\n")
+    (root / "sec/model.tex").write_text(
+        "\\section{Model}\\subsection{Attention}\n\\begin{equation}a=b\\label{eq:a}\\end{equation}\n"
+        "% \\begin{equation} commented out \\end{equation}\n"
+        "\\begin{align}x&=y\\nonumber\\\\ z&=w\\end{align}\n\\begin{equation*}q=r\\end{equation*}\n"
+        "\\begin{equation}s=t\\tag{S1}\\end{equation}We use $h=4$ heads.\n")
+    return root / "main.tex"
+
+
+def test_latex_source_numbers_sections_appendices_equations_and_tables(tmp_path: Path) -> None:
+    paper = enrich_paper(load_paper(str(_latex_tree(tmp_path / "src")), cache_dir=tmp_path / "c", sink=_Sink(),
+                                    cancel=CancelToken()))
+    assert paper.kind == "latex" and paper.title == "A Tiny Model" and paper.abstract == "We copy sequences."
+    assert [s.number or s.title for s in paper.sections] == ["Abstract", "1", "2", "2.1", "Acknowledgements", "A"]
+    assert [(e.number, e.section) for e in paper.equations] == [("1", "2.1"), ("2", "2.1"), ("S1", "2.1")]
+    assert [(t.number, t.section) for t in paper.tables] == [("1", "A")]
+    assert paper.code_url == "https://github.com/example/tiny"
+    assert {(h.name, h.value, h.section) for h in paper.hyperparameters} >= {
+        ("learning_rate", "0.0003", "A"), ("num_heads", "4", "2.1")}
+
+
+def test_an_arxiv_source_tarball_is_read_like_its_tex(tmp_path: Path) -> None:
+    main = _latex_tree(tmp_path / "src")
+    tarball = tmp_path / "2401.00001.tar.gz"
+    with tarfile.open(tarball, "w:gz") as tar:
+        tar.add(main.parent, arcname=".")
+    paper = load_paper(str(tarball), cache_dir=tmp_path / "cache", sink=_Sink(), cancel=CancelToken())
+    assert [s.number for s in paper.sections if s.number] == ["1", "2", "2.1", "A"]
+
+
+PAPER = PaperInfo(source="t", kind="markdown", title="T", text="", sections=[])
+
+
+@pytest.fixture
+def paper() -> PaperInfo:
+    text = ("# T\n\n# 1. Model\n\nWe use $h = 8$ heads with $d_k = 64$ each.\n\n# 2. Training\n\n"
+            "We train with SGD and a learning rate of 0.1 for 100,000 steps.\n\n# A. Details\n\n"
+            "The batch size is 128.\n")
+    _, _, _, sections = structure_paper(text, "markdown")
+    info = PaperInfo(source="t", kind="markdown", title="T", text=text, sections=sections)
+    return enrich_paper(info)
+
+
+def _kinds(paper: PaperInfo, files: dict[str, str]) -> list[str]:
+    return [v.kind for v in CitationChecker(paper).check(files).violations]
+
+
+def test_the_checker_rules(paper: PaperInfo) -> None:
+    ok = ('batch_size: 128  # §A — "The batch size is 128."\nnum_heads: 8  # §1\n'
+          'train_steps: 100000  # §2 — "for 100,000 steps"\noptimizer: sgd  # §2\n')
+    assert _kinds(paper, {"configs/base.yaml": ok}) == []
+    assert _kinds(paper, {"configs/base.yaml": 'batch_size: 128  # §2 — "The batch size is 128."\n'}) == [
+        "quote-not-in-section"]
+    d_k = CitationChecker(paper).check({"configs/base.yaml": "num_heads: 64  # §1\n"}).violations  # 64 is d_k
+    assert [v.kind for v in d_k] == ["value-mismatch"] and "(it states 8)" in d_k[0].message
+    assert _kinds(paper, {"configs/base.yaml": "learning_rate: 100000  # §2\n"}) == ["wrong-concept"]
+    assert _kinds(paper, {"configs/base.yaml": "batch_size: 128  # [FROM_OFFICIAL_CODE] paper does not state it\n"}) \
+        == ["tag-on-stated-value"]
+    assert _kinds(paper, {"configs/base.yaml": "optimizer: adam  # [UNSPECIFIED]\n"}) == ["tag-on-stated-value"]
+    assert _kinds(paper, {"configs/base.yaml": "optimizer: adam  # §2\n"}) == ["value-mismatch"]
+    violation = CitationChecker(paper).check({"configs/base.yaml": "batch_size: 64  # §A\n"}).violations[0]
+    assert violation.kind == "value-mismatch" and "The batch size is 128." in violation.paper_text
+
+
+def test_code_is_read_as_code_and_values_agree_across_files(paper: PaperInfo) -> None:
+    code = ('"""§1 — "We use eight heads"."""\nQUOTE = "§9 — \\"not a claim, a string\\""\n\n\n'
+            "def build(num_heads=4):\n    return num_heads  # §1\n")
+    nb = {"cells": [{"cell_type": "code", "source": ['s = "§9 — a string literal"  # §1\n']},
+                    {"cell_type": "markdown", "source": ["See §7."]}]}
+    files = {"src/model.py": code, "configs/base.yaml": "num_heads: 8  # §1\n", "notebooks/w.ipynb": json.dumps(nb)}
+    report = CitationChecker(paper).check(files)
+    assert sorted((v.kind, v.file, v.line) for v in report.violations) == [
+        ("misquote", "src/model.py", 1), ("unknown-section", "notebooks/w.ipynb", 2001),
+        ("values-disagree", "src/model.py", 5)]
+
+
+def test_the_no_llm_config_passes_its_own_check(paper: PaperInfo) -> None:
+    config = config_yaml(paper)
+    assert CitationChecker(paper).check({"configs/base.yaml": config}).ok, config
+    assert "optimizer: sgd" in config and "batch_size: 128" in config
