@@ -132,3 +132,15 @@ def test_allowed_base_images_come_from_the_flag_and_the_environment(monkeypatch,
     monkeypatch.chdir(tmp_path)
     config = build_run_config({"repo": ".", "allow_base_image": ["ubuntu:22.04"]})
     assert config.allowed_base_images == ["mirror.local/python:*", "ghcr.io/x/y:1", "ubuntu:22.04"]
+
+
+def test_the_tui_log_shows_the_findings_and_nothing_for_a_clean_plan() -> None:
+    from paper2run_tui.engine.contracts import PolicyChecked, PolicyContext
+    from paper2run_tui.engine.policy import check_plan
+    from paper2run_tui.tui.bridge import event_lines
+
+    flagged = check_plan(BASE_PLAN.model_copy(update=FLAGGED), PolicyContext(), source="llm")
+    lines = event_lines(PolicyChecked(attempt=1, verdict=flagged))
+    assert lines[0].startswith("✗ plan policy on the llm plan for attempt 1: refused (flagged")
+    assert lines[1] == "  " + flagged.lines()[0]
+    assert event_lines(PolicyChecked(attempt=1, verdict=check_plan(BASE_PLAN, PolicyContext()))) == []

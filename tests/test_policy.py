@@ -169,3 +169,45 @@ def test_a_refused_plan_that_bypassed_the_policy_still_cannot_add_instructions(i
 def test_policy_json_round_trips(tmp_path: Path) -> None:
     verdict = findings(BY_NAME["pipe-to-shell"])
     assert PolicyVerdict.model_validate_json(verdict.model_dump_json()) == verdict
+
+
+@pytest.mark.parametrize("rule_id", __import__("test_rules").RULE_IDS)
+def test_every_rule_repair_passes_the_policy(rule_id: str, tmp_path: Path) -> None:
+    """A known-failure rule's repair runs headless (auto-approved): it must be a plan the policy lets through."""
+    from datetime import UTC, datetime
+
+    from test_rules import FIXTURES, context, diagnose
+
+    smoke_rules = ("data-file-missing", "smoke-command-not-found", "cuda-on-cpu", "needs-terminal")
+    outcome = "smoke-failed" if rule_id in smoke_rules else "build-failed"
+    ctx = context(tmp_path, (FIXTURES / f"{rule_id}.log").read_text(), outcome,
+                  commit_date=datetime(2020, 6, 1, tzinfo=UTC), local_modules=["model"])
+    decision = diagnose(ctx)
+    if decision.new_plan is not None:
+        assert check_plan(decision.new_plan, HEADLESS, source="rules").findings == [], rule_id
+
+
+@pytest.mark.docker
+def test_env_values_reach_the_image_exactly_as_written(make_repo) -> None:
+    """Quoted for the Dockerfile's ENV, not JSON-escaped: `&`, `<`, quotes, backslashes and non-ASCII arrive intact."""
+    from docker_support import docker_or_fail
+
+    from paper2run_tui.engine.build.base import BuildRequest
+    from paper2run_tui.engine.build.cleanup import cleanup
+    from paper2run_tui.engine.build.docker_executor import DockerExecutor
+    from paper2run_tui.engine.config import DockerLimits
+
+    client = docker_or_fail()
+    repo = make_repo({"x.py": "print(1)\n"})
+    values = {"AMP": "a&b<c>d", "QUOTES": "it's \"quoted\"", "BACKSLASH": "C:\\path\\n", "UNICODE": "café ü"}
+    plan = EnvPlan.model_validate({**SAFE, "install_steps": [], "env": values})
+    text = render_from_inputs(plan, dockerfile_inputs(facts=None, repo_dir=repo))
+    request = BuildRequest(attempt=1, context_dir=repo, dockerfile=text, tag="paper2run/test-policy-env:1",
+                           labels={"org.paper2run.managed": "true", "org.paper2run.run": "test-policy-env"})
+    built = DockerExecutor(DockerLimits()).build(request, ListSink(), CancelToken())
+    try:
+        assert built.ok, built.error
+        env = dict(item.split("=", 1) for item in client.images.get(request.tag).attrs["Config"]["Env"])
+        assert {k: env[k] for k in values} == values
+    finally:
+        cleanup(client, run_id="test-policy-env")

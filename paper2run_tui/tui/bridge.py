@@ -52,6 +52,12 @@ def event_lines(event: Event) -> list[str]:
         return [f"ℹ paper: {event.paper.title or event.paper.source}"]  # type: ignore[union-attr]
     if k == "plan":
         return [f"ℹ plan for attempt {event.attempt} ({event.source}): {event.plan.base_image}"]  # type: ignore[union-attr]
+    if k == "policy":
+        v = event.verdict  # type: ignore[union-attr]
+        if not v.findings:
+            return []
+        head = f"{'✗' if v.blocks else '⚑'} plan policy on the {v.source} plan for attempt {event.attempt}: {v.status}"  # type: ignore[union-attr]
+        return [head, *(part for line in v.lines() for part in normalise_line(f"  {line}"))]
     if k == "diagnosis":
         d = event.diagnosis  # type: ignore[union-attr]
         return [f"ℹ diagnosis of attempt {event.attempt}: {d.decision} ({d.confidence}, {d.source})"]  # type: ignore[union-attr]
