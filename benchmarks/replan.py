@@ -4,6 +4,10 @@
     git checkout B && .venv/bin/python benchmarks/replan.py bench-repos/list.txt > plans-B.txt
     diff plans-A.txt plans-B.txt
 
+With --dockerfile, each repository's rendered Dockerfile follows its line (indented, without the header comment):
+the comparison that still means something when the plan's representation changes (the fingerprint then differs
+for the same build).
+
 A benchmark table of commit A stands for commit B where the plans are the same and `rediagnose.py` finds no
 diagnosis that would change. Local images: the three the benchmark machines have.
 """
@@ -21,12 +25,15 @@ from paper2run_tui.engine.analyze import analyze_repo  # noqa: E402
 from paper2run_tui.engine.plan.base import PlanContext  # noqa: E402
 from paper2run_tui.engine.plan.deterministic import DeterministicPlanner  # noqa: E402
 from paper2run_tui.engine.ports import CancelToken, ListSink  # noqa: E402
+from paper2run_tui.engine.render.dockerfile import render_dockerfile  # noqa: E402
 
 LOCAL = ["python:3.9-slim", "python:3.11-slim", "python:3.13-slim"]
 
 
 def main() -> None:
-    for listing in map(Path, sys.argv[1:]):
+    args = sys.argv[1:]
+    dockerfile = "--dockerfile" in args
+    for listing in (Path(a) for a in args if a != "--dockerfile"):
         for line in listing.read_text().splitlines():
             if not line.strip() or line.startswith("#"):
                 continue
@@ -38,6 +45,11 @@ def main() -> None:
             plan = DeterministicPlanner().plan(ctx, ListSink(), CancelToken()).plan
             print(f"{repo.name}\t{plan.fingerprint()}\t{plan.base_image}\t{plan.exclude_newer or '-'}\t"
                   f"{plan.smoke_command[:70]}")
+            if dockerfile:
+                text = render_dockerfile(plan, facts=facts, repo_dir=repo)
+                for row in text.splitlines():
+                    if row.strip() and not row.startswith("# Rendered by"):
+                        print(f"    {row}")
 
 
 if __name__ == "__main__":

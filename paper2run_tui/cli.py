@@ -49,6 +49,8 @@ def _add_run_flags(p: argparse.ArgumentParser, *, repo_required: bool) -> None:
     p.add_argument("--memory", help="memory limit of containers, e.g. 4g")
     p.add_argument("--cpus", type=float, help="CPU limit of containers")
     p.add_argument("--pids", type=int, help="process limit of containers")
+    p.add_argument("--network", action="store_true", default=None,
+                   help="give the smoke container network access (default: none; builds always have it)")
     p.add_argument("--allow-base-image", action="append", metavar="IMAGE",
                    help="allow this base image too (repeatable; a trailing * allows a prefix; also "
                    "PAPER2RUN_ALLOWED_BASE_IMAGES, comma-separated)")
@@ -133,9 +135,14 @@ def build_parser() -> argparse.ArgumentParser:
     engines.add_argument("--engine", help="only this engine")
     engines.add_argument("--engine-host", help="its endpoint (default: the engine's own default)")
     engines.add_argument("--engine-tls-dir", type=Path, help="folder with ca.pem, cert.pem, key.pem for tcp://")
-    clean = sub.add_parser("cleanup", help="remove images and containers made by paper2run-tui")
+    clean = sub.add_parser("cleanup", help="remove the images and containers of the runs in a runs folder")
+    clean.add_argument("--out", type=Path, default=None, help="the runs folder whose runs' images and containers go "
+                       "(default: runs/)")
     clean.add_argument("--run", help="only those of this run id")
+    clean.add_argument("--all", action="store_true", help="every image and container paper2run-tui made on this "
+                       "engine, other people's runs included")
     clean.add_argument("--dry-run", action="store_true", help="list what would be removed")
+    clean.add_argument("--yes", action="store_true", help="remove what is listed without asking")
     schemas = sub.add_parser("schemas", help="write the JSON schemas of the contracts to a folder")
     schemas.add_argument("dest", type=Path)
     return parser
@@ -228,7 +235,7 @@ class StopSignals:
 
 def _run_flags(args: argparse.Namespace) -> dict[str, Any]:
     keys = ("repo", "paper", "ref", "out", "timeout", "max_attempts", "model", "base_url", "dry_run", "approve",
-            "gate_initial", "ca_cert", "no_ca", "memory", "cpus", "pids", "allow_base_image",
+            "gate_initial", "ca_cert", "no_ca", "memory", "cpus", "pids", "allow_base_image", "network",
             "engine", "engine_host", "engine_tls_dir")
     return {k: getattr(args, k, None) for k in keys}
 
@@ -427,11 +434,35 @@ def _cmd_engines(args: argparse.Namespace) -> int:
 
 
 def _cmd_cleanup(args: argparse.Namespace) -> int:
-    from .engine.build.cleanup import cleanup
+    """List first, then ask (or --yes): only the runs of one runs folder (or one run) unless --all."""
+    from .engine.build.cleanup import cleanup, run_leftovers
     from .engine.build.docker_client import connect
+    from .engine.record.store import list_runs
 
-    report = cleanup(connect(), run_id=args.run, dry_run=args.dry_run)
-    print(report.summary() if hasattr(report, "summary") else report)
+    out = out_folder(args.out)
+    if args.all:
+        scope: dict[str, Any] = {}
+        where = "every paper2run-tui image and container on this engine (other people's runs included)"
+    else:
+        runs = [r for r in list_runs(out) if args.run in (None, r.run_id)]
+        ids = [args.run] if args.run else [r.run_id for r in runs]
+        leftovers = [ref for r in runs for ref in run_leftovers(r.path)]
+        scope = {"run_ids": ids, "leftovers": leftovers}
+        where = f"run {args.run}" if args.run else f"the {len(ids)} run(s) under {out}"
+    client = connect()
+    listed = cleanup(client, dry_run=True, **scope)
+    print(f"{where}:")
+    print(listed.summary())
+    if args.dry_run or not (listed.containers or listed.images):
+        return 0
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise UserError("cleanup removes only after asking, and there is no terminal to ask on",
+                            "check the list above and pass --yes")
+        if input("remove them? [y/N] ").strip().lower() not in ("y", "yes"):
+            print("nothing removed")
+            return 0
+    print(cleanup(client, **scope).summary())
     return 0
 
 

@@ -283,6 +283,9 @@ def build_run_config(flags: Mapping[str, Any], resolved: Resolved | None = None)
     values: dict[str, Any] = {k: v for k, v in flags.items() if v is not None and k not in UserSettings.model_fields}
     values.update({k: resolved.get(k) for k in RUN_SETTINGS if resolved.get(k) is not None})
     limits = {k: resolved.get(k) for k in ("memory", "cpus", "pids") if resolved.get(k) is not None}
+    values.pop("network", None)
+    if flags.get("network"):
+        limits["network"] = True
     if resolved.get("base_image_map"):
         try:
             values["base_image_map"] = parse_image_map(resolved.get("base_image_map"))

@@ -627,8 +627,62 @@ def test_submodule_that_cannot_be_fetched_is_a_warning(
     assert result.commit_sha == git(root, "rev-parse", "HEAD")
     assert (tmp_path / "repo" / "main.py").is_file()
     assert len(result.warnings) == 1
-    assert result.warnings[0].startswith("git submodules could not be fetched (")
-    assert result.warnings[0].endswith("); the build may miss them")
+    # a file:// submodule would read this machine's files: it is not fetched, and the warning says why
+    assert result.warnings[0].startswith("submodule third_party/lib not fetched: file://")
+    assert result.warnings[0].endswith("(not an https or ssh URL)")
+    assert not (tmp_path / "repo" / "third_party" / "lib" / "lib.py").exists()
+
+
+@pytest.mark.parametrize(("url", "refused"), [
+    ("https://github.com/a/b.git", False), ("git@github.com:a/b.git", False), ("ssh://git@gitlab.com/a/b", False),
+    ("../sibling.git", False), ("file:///etc", True), ("ext::sh -c id", True), ("http://github.com/a/b", True),
+    ("https://127.0.0.1/a", True), ("https://localhost:8080/a", True), ("ssh://[::1]/a", True),
+    ("git@10.1.2.3:a/b", True), ("https://192.168.0.4/x", True), ("https://169.254.169.254/x", True),
+    ("/abs/path", True),
+])
+def test_submodules_only_over_https_or_ssh_from_hosts_that_are_not_local(url: str, refused: bool) -> None:
+    from paper2run_tui.engine.acquire.repo import submodule_url_refused
+
+    assert (submodule_url_refused(url) is not None) is refused, submodule_url_refused(url)
+
+
+@pytest.mark.parametrize("kind", ["gitdir-file", "symlink"])
+def test_a_dot_git_pointing_elsewhere_is_not_read(make_repo: Callable[..., Path], tmp_path: Path, kind: str) -> None:
+    other = make_repo({"secret.py": "S = 1\n"}, git=True, name="other")
+    folder = make_repo({"main.py": "M = 1\n"}, name="hostile")
+    if kind == "symlink":
+        (folder / ".git").symlink_to(other / ".git")
+    else:
+        (folder / ".git").write_text(f"gitdir: {other / '.git'}\n")
+    result, _ = acquire(str(folder), tmp_path / "repo")
+    assert result.commit_sha is None and not result.is_git  # not the other repository's HEAD
+    assert any("points outside the folder" in w and "no commit recorded" in w for w in result.warnings)
+    assert (tmp_path / "repo" / "main.py").is_file() and not (tmp_path / "repo" / ".git").exists()
+
+
+def test_names_that_are_not_utf8_and_paths_too_long_are_skipped_with_a_reason(
+    make_repo: Callable[..., Path], tmp_path: Path
+) -> None:
+    from paper2run_tui.engine.config import RunConfig
+    from paper2run_tui.engine.pipeline import run_pipeline
+
+    root = make_repo({"demo/__init__.py": "X = 1\n"}, name="names")
+    with open(os.path.join(os.fsencode(root), b"bad\xff name.py"), "wb") as fh:
+        fh.write(b"import os\n")
+    deep = str(root)
+    while len(deep) < 4096 - 260 - 10:  # the source path fits; under the run folder's longer prefix it cannot
+        deep = os.path.join(deep, "d" * 200)
+        os.mkdir(deep)
+    Path(deep, "deep.py").write_text("D = 1\n")
+    dest = tmp_path / ("p" * 240) / "repo"
+    result, _ = acquire(str(root), dest)
+    assert any("bad\\xff name.py (its name is not UTF-8)" in s for s in result.skipped), result.skipped
+    assert any("path too long for the run folder" in s for s in result.skipped), result.skipped
+    assert (dest / "demo" / "__init__.py").is_file()
+    # and a whole run records its facts (repo_facts.json is UTF-8 JSON) instead of crashing
+    outcome = run_pipeline(RunConfig(repo=str(root), out=tmp_path / "runs", dry_run=True, no_ca=True), ListSink())
+    assert outcome.status == "dry-run", outcome.reason
+    assert (outcome.run_dir / "repo_facts.json").is_file()  # type: ignore[operator]
 
 
 def test_cancel_stops_a_local_copy(make_repo: Callable[..., Path], tmp_path: Path) -> None:

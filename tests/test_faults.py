@@ -21,6 +21,7 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -123,7 +124,9 @@ def _assert_complete(run_dir: Path, status: str) -> None:
 @pytest.mark.parametrize("phase", PHASES)
 def test_every_phase_and_fault_ends_truthfully_and_resumes(phase: str, fault: str, make_repo, tmp_path: Path,
                                                             client, proxy, stop_signals) -> None:  # type: ignore[no-untyped-def]
-    repo = make_repo({"demo/__init__.py": "X = 1\n"}, git=True, name="demo")
+    # a name of its own: run ids (and the engine labels made from them) are only unique within a runs folder, and
+    # other suites on a shared engine run "demo" repositories at the same second
+    repo = make_repo({"demo/__init__.py": "X = 1\n"}, git=True, name=f"faults-{uuid.uuid4().hex[:8]}")
     cancel = CancelToken()
     signals = StopSignals(cancel)
     if fault == "engine-lost":
@@ -162,7 +165,7 @@ def test_every_phase_and_fault_ends_truthfully_and_resumes(phase: str, fault: st
 def test_the_headless_cli_stops_on_sigterm_at_smoke_with_exit_143(make_repo, tmp_path: Path, client) -> None:  # type: ignore[no-untyped-def]
     """The real process: SIGTERM while the smoke container runs; the process records the run and exits 143."""
     repo = make_repo({"slow/__init__.py": "import time\nprint('smoke-start', flush=True)\ntime.sleep(120)\n"},
-                     name="slow")
+                     name=f"slow-{uuid.uuid4().hex[:8]}")
     out = tmp_path / "runs"
     proc = subprocess.Popen(
         [sys.executable, "-m", "paper2run_tui", "run", "--repo", str(repo), "--out", str(out), "--headless",
@@ -193,7 +196,7 @@ def test_a_killed_run_is_abandoned_in_the_browser_and_its_resume_removes_its_con
     from paper2run_tui.engine.record.store import list_runs
 
     repo = make_repo({"slow/__init__.py": "import time\nprint('smoke-start', flush=True)\ntime.sleep(120)\n"},
-                     name="killed")
+                     name=f"killed-{uuid.uuid4().hex[:8]}")
     out = tmp_path / "runs"
     proc = subprocess.Popen(
         [sys.executable, "-m", "paper2run_tui", "run", "--repo", str(repo), "--out", str(out), "--headless",

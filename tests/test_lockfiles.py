@@ -9,10 +9,11 @@ from test_plan import plan_for
 
 from paper2run_tui.engine.analyze import analyze_repo
 from paper2run_tui.engine.contracts import EnvPlan, RepoFacts
+from paper2run_tui.engine.contracts.dependencies import DependencySection, LockConstraints
 from paper2run_tui.engine.diagnose.base import DiagnosisContext, FailedAttempt
 from paper2run_tui.engine.diagnose.rules_diagnoser import RulesDiagnoser
-from paper2run_tui.engine.plan.lock import LOCK_CONSTRAINTS
 from paper2run_tui.engine.ports import CancelToken, ListSink
+from paper2run_tui.engine.render.install import LOCK_CONSTRAINTS, install_commands, source_commands
 
 POETRY_LOCK = '''
 [[package]]
@@ -122,11 +123,11 @@ pytest = "^6.2"
 def test_a_poetry_project_installs_under_its_lock_and_the_lock_chooses_python(make_repo) -> None:
     repo = make_repo({"pyproject.toml": PYPROJECT, "poetry.lock": POETRY_LOCK, "demo/__init__.py": "import numpy, six\n"})
     p = plan_for(repo)
-    constraints = next(s for s in p.install_steps if s.endswith(f"> {LOCK_CONSTRAINTS}"))
+    constraints = next(s for s in install_commands(p) if s.endswith(f"> {LOCK_CONSTRAINTS}"))
     assert constraints.startswith("printf '%s\\n' numpy==1.19.5 six==1.15.0 >") and "pytest" not in constraints
-    assert p.install_steps[-1] == f"pip install -c {LOCK_CONSTRAINTS} numpy==1.19.5 six==1.15.0"
-    assert p.install_steps.index(constraints) < len(p.install_steps) - 1  # written before it is read
-    assert p.source_steps == ["pip install --no-deps -e ."]
+    assert install_commands(p)[-1] == f"pip install -c {LOCK_CONSTRAINTS} numpy==1.19.5 six==1.15.0"
+    assert install_commands(p).index(constraints) < len(install_commands(p)) - 1  # written before it is read
+    assert source_commands(p) == ["pip install --no-deps -e ."]
     # The lock's numpy 1.19.5 has no wheels past Python 3.9, which the manifest's ^1.19 alone would not say.
     assert p.python_version == "3.9" and p.base_image == "python:3.9-slim"
     assert "Python <= 3.9 because numpy==1.19.5" in p.notes
@@ -139,22 +140,24 @@ def test_a_stale_lock_entry_is_left_out_and_said_so(make_repo) -> None:
                       "demo/__init__.py": "import six\n"})
     p = plan_for(repo)
     assert "the lock is stale for six>=1.15,<2 (locked at 1.10.0)" in p.notes
-    assert p.install_steps[-1].endswith(" numpy==1.19.5 'six>=1.15,<2'")
-    assert "six==" not in next(s for s in p.install_steps if LOCK_CONSTRAINTS in s)
+    assert install_commands(p)[-1].endswith(" numpy==1.19.5 'six>=1.15,<2'")
+    assert "six==" not in next(s for s in install_commands(p) if LOCK_CONSTRAINTS in s)
 
 
 def test_requirements_files_win_over_a_lock(make_repo) -> None:
     repo = make_repo({"requirements.txt": "six\n", "poetry.lock": POETRY_LOCK, "m.py": "import six\n"})
     p = plan_for(repo)
-    assert not any(LOCK_CONSTRAINTS in s for s in p.install_steps)
+    assert not any(LOCK_CONSTRAINTS in s for s in install_commands(p))
     assert "poetry.lock not used: the requirements files are what the project installs from" in p.notes
 
 
 def test_a_conflict_under_the_lock_drops_the_lock_first(tmp_path: Path) -> None:
-    failing = f"pip install -c {LOCK_CONSTRAINTS} 'six==1.15.0' other"
+    failing = f"pip install -c {LOCK_CONSTRAINTS} six==1.15.0 other"
+    lock = LockConstraints(sources=["poetry.lock"], constraints=["six==1.15.0"])
     plan = EnvPlan(base_image="python:3.11-slim", python_version="3.11",
-                   install_steps=[f"printf '%s\\n' 'six==1.15.0' > {LOCK_CONSTRAINTS}", failing],
+                   dependencies=DependencySection(packages=["six==1.15.0", "other"], lock=lock),
                    smoke_command="python -c 'import six'")
+    assert install_commands(plan) == [f"printf '%s\\n' six==1.15.0 > {LOCK_CONSTRAINTS}", failing]
     (tmp_path / "build_stdout.log").write_text(
         "ERROR: Cannot install other and six==1.15.0 because these package versions have conflicting dependencies.\n"
         "ERROR: ResolutionImpossible: for help visit https://pip.pypa.io/\n")
@@ -163,7 +166,7 @@ def test_a_conflict_under_the_lock_drops_the_lock_first(tmp_path: Path) -> None:
                                                  attempt_dir=tmp_path, failing_step=f"RUN {failing}"))
     decision = RulesDiagnoser().diagnose(ctx, ListSink(), CancelToken())
     assert decision.matched_rules[0] == "resolution-impossible" and decision.new_plan is not None
-    assert decision.new_plan.install_steps == ["pip install 'six==1.15.0' other"]
+    assert install_commands(decision.new_plan) == ["pip install six==1.15.0 other"]
     assert "installed without them" in decision.new_plan.notes
 
 
@@ -173,5 +176,5 @@ def test_a_pipenv_project_installs_under_pipfile_lock(make_repo) -> None:
                       "Pipfile.lock": json.dumps(lock), "app.py": "import requests\n"})
     p = plan_for(repo)
     assert p.python_version == "3.9"
-    assert p.install_steps[-2] == f"printf '%s\\n' requests==2.25.1 urllib3==1.26.4 > {LOCK_CONSTRAINTS}"
-    assert p.install_steps[-1] == f"pip install -c {LOCK_CONSTRAINTS} requests==2.25.1"
+    assert install_commands(p)[-2] == f"printf '%s\\n' requests==2.25.1 urllib3==1.26.4 > {LOCK_CONSTRAINTS}"
+    assert install_commands(p)[-1] == f"pip install -c {LOCK_CONSTRAINTS} requests==2.25.1"

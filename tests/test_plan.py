@@ -11,6 +11,7 @@ from paper2run_tui.engine.contracts import EnvPlan, RepoFacts
 from paper2run_tui.engine.plan.base import PlanContext
 from paper2run_tui.engine.plan.deterministic import DeterministicPlanner
 from paper2run_tui.engine.ports import CancelToken, ListSink
+from paper2run_tui.engine.render.install import install_commands, source_commands
 
 LOCAL = ["python:3.9-slim", "python:3.11-slim", "python:3.13-slim"]
 
@@ -27,7 +28,7 @@ def test_requirements_repo(make_repo) -> None:
                       "app/__main__.py": "import argparse\n"})
     p = plan_for(repo)
     assert p.base_image == "python:3.11-slim" and p.python_version == "3.11"
-    assert p.install_steps[-1] == "pip install -r requirements.txt"
+    assert install_commands(p)[-1] == "pip install -r requirements.txt"
     assert p.system_packages == ["libgl1", "libglib2.0-0"]
     assert p.smoke_command == "python -m app --help"
     assert [r.rung for r in p.smoke_ladder] == ["static-imports", "import-package", "entrypoint-help"]
@@ -40,8 +41,8 @@ def test_project_installs_deps_first_and_itself_after_the_source(make_repo) -> N
                                         '[project.scripts]\na = "a:main"\n', "a/__init__.py": "def main(): pass\n"})
     p = plan_for(repo)
     assert p.python_version == "3.9" and p.base_image == "python:3.9-slim"
-    assert p.install_steps[-1] == "pip install 'six>=1.16'"
-    assert p.source_steps == ["pip install --no-deps -e ."]
+    assert install_commands(p)[-1] == "pip install 'six>=1.16'"
+    assert source_commands(p) == ["pip install --no-deps -e ."]
     assert p.smoke_command == "a --help"
 
 
@@ -67,7 +68,7 @@ def test_configured_image_map_wins(make_repo) -> None:
 def test_torch_comes_from_the_cpu_index_with_a_fallback(make_repo) -> None:
     repo = make_repo({"requirements.txt": "torch==2.1.0\ntqdm\n", "m.py": "import torch\n"})
     p = plan_for(repo)
-    assert p.install_steps[1] == ("pip install --retries 0 --timeout 15 --index-url https://download.pytorch.org/whl/cpu torch==2.1.0"
+    assert install_commands(p)[1] == ("pip install --retries 0 --timeout 15 --index-url https://download.pytorch.org/whl/cpu torch==2.1.0"
                                   " || pip install torch==2.1.0")
     assert not p.requires_gpu
 
@@ -76,14 +77,14 @@ def test_no_manifest_infers_distributions_from_imports(make_repo) -> None:
     repo = make_repo({"main.py": "import cv2, yaml\nfrom sklearn import svm\nfrom PIL import Image\nimport helpers\n",
                       "helpers.py": "import os\n"})
     p = plan_for(repo)
-    assert p.install_steps[-1] == "pip install opencv-python-headless PyYAML scikit-learn Pillow"
+    assert install_commands(p)[-1] == "pip install opencv-python-headless PyYAML scikit-learn Pillow"
     assert "dependencies inferred from the code's imports" in p.notes
 
 
 def test_readme_pip_line_beats_imports(make_repo) -> None:
     repo = make_repo({"main.py": "import numpy\n", "README.md": "Install:\n\n```\npip install numpy==1.26.4 scipy\n```\n"})
     p = plan_for(repo)
-    assert p.install_steps[-1] == "pip install numpy==1.26.4 scipy"
+    assert install_commands(p)[-1] == "pip install numpy==1.26.4 scipy"
 
 
 def test_conda_environment_is_translated_to_pip(make_repo) -> None:
@@ -91,8 +92,8 @@ def test_conda_environment_is_translated_to_pip(make_repo) -> None:
                                          "  - numpy=1.23\n  - pip:\n    - einops\n", "m.py": "import torch\n"})
     p = plan_for(repo)
     assert p.python_version == "3.9"
-    assert any("torch==1.13.1" in s for s in p.install_steps)
-    assert "pip install einops 'numpy==1.23.*'" in p.install_steps
+    assert any("torch==1.13.1" in s for s in install_commands(p))
+    assert "pip install einops 'numpy==1.23.*'" in install_commands(p)
     assert "conda-only packages dropped: cudatoolkit" in p.notes
 
 
@@ -101,14 +102,14 @@ def test_hard_gpu_code_asks_for_a_gpu_with_a_cpu_fallback(make_repo) -> None:
     for gpu_available in (True, None):  # an engine with a GPU runtime, or one not asked (a dry run)
         p = plan_for(repo, gpu_available=gpu_available)
         assert p.requires_gpu and p.cpu_fallback
-        assert p.install_steps[1] == "pip install torch"
+        assert install_commands(p)[1] == "pip install torch"
 
 
 def test_hard_gpu_code_on_an_engine_without_a_gpu_gets_the_cpu_plan_and_says_why(make_repo) -> None:
     repo = make_repo({"requirements.txt": "torch\n", "train.py": "import torch\nx = torch.ones(1).cuda()\n"})
     p = plan_for(repo, gpu_available=False)
     assert not p.requires_gpu
-    assert "--index-url https://download.pytorch.org/whl/cpu torch" in p.install_steps[1]
+    assert "--index-url https://download.pytorch.org/whl/cpu torch" in install_commands(p)[1]
     assert "train.py; this engine has no GPU runtime, so the plan is for the CPU" in p.notes
 
 
@@ -117,7 +118,7 @@ def test_torch_index_lines_dropped_from_requirements_when_torch_has_its_own_step
     reqs = "--find-links https://download.pytorch.org/whl/torch_stable.html\n\ntorch==1.11.0+cu113\npandas==1.3.5\n"
     repo = make_repo({"requirements.txt": reqs, "m.py": "import torch\n"})
     p = plan_for(repo)
-    sed = next(s for s in p.install_steps if "pytorch[.]org" in s)
+    sed = next(s for s in install_commands(p) if "pytorch[.]org" in s)
     copy = tmp_path / "requirements.txt"
     copy.write_text(reqs)
     subprocess.run(sed, shell=True, cwd=tmp_path, check=True)  # the step itself, run on a copy
@@ -145,11 +146,11 @@ def test_a_frozen_conda_env_is_made_installable_on_the_python_available(make_rep
     repo = make_repo({"requirements.txt": FROZEN_ENV, "train.py": "import torch, torchvision, dill, tqdm, msgpack\nimport argparse\n"})
     p = plan_for(repo, local=["python:3.9-slim", "python:3.11-slim"])
     assert p.base_image == "python:3.9-slim"
-    sed = next(s for s in p.install_steps if s.startswith("sed -i -E -e"))
-    assert p.install_steps.index(sed) < p.install_steps.index("pip install -r requirements.txt")
+    sed = next(s for s in install_commands(p) if s.startswith("sed -i -E -e"))
+    assert install_commands(p).index(sed) < install_commands(p).index("pip install -r requirements.txt")
     assert _run_step(sed, repo, tmp_path).splitlines() == [
         "dill==0.3.3", "msgpack==1.0.2", "torch>=1.3.1,<2", "torchvision>=0.4.2,<1", "tqdm==4.56.0"]
-    torch_step = next(s for s in p.install_steps if "download.pytorch.org" in s)
+    torch_step = next(s for s in install_commands(p) if "download.pytorch.org" in s)
     assert "'torch>=1.3.1,<2'" in torch_step and "1.3.1 " not in torch_step
     assert "tensorflow==1.14.0 (requirements.txt) has no release for Python 3.9 and no code imports it" in p.notes
     assert "python==3.6.12 (requirements.txt) is a conda package" in p.notes
@@ -160,14 +161,14 @@ def test_pins_are_left_alone_when_the_python_they_need_is_available(make_repo) -
     repo = make_repo({"requirements.txt": "tensorflow==1.15.4\nnumpy==1.15.4\n", "m.py": "import tensorflow\n"})
     p = plan_for(repo, local=["python:3.7-slim", "python:3.9-slim"])
     assert p.base_image == "python:3.7-slim"
-    assert not any(s.startswith("sed") for s in p.install_steps)
+    assert not any(s.startswith("sed") for s in install_commands(p))
 
 
 def test_an_imported_pin_whose_whole_major_series_is_too_old_is_repinned_not_dropped(make_repo, tmp_path) -> None:
     """tensorflow 1.x has nothing for Python 3.9: the build will say so and the rules stop with that reason."""
     repo = make_repo({"requirements.txt": "tensorflow==1.15.4\nscipy==1.1.0\n", "m.py": "import tensorflow, scipy\n"})
     p = plan_for(repo, local=["python:3.9-slim"])
-    sed = next(s for s in p.install_steps if s.startswith("sed -i -E -e"))
+    sed = next(s for s in install_commands(p) if s.startswith("sed -i -E -e"))
     assert _run_step(sed, repo, tmp_path).splitlines() == ["tensorflow>=1.15.4,<2", "scipy>=1.1.0,<2"]
 
 
@@ -175,9 +176,9 @@ def test_requirement_edits_run_after_the_source_copy_when_the_file_installs_the_
     repo = make_repo({"requirements.txt": "-e .\npytorch==1.3.1\n", "setup.py": "from setuptools import setup\nsetup(name='a')\n",
                       "a/__init__.py": "import torch\n"})
     p = plan_for(repo, local=["python:3.9-slim"])
-    sed = next(s for s in p.source_steps if s.startswith("sed -i -E -e"))
-    assert p.source_steps.index(sed) < p.source_steps.index("pip install -r requirements.txt")
-    assert not any(s.startswith("sed -i -E -e") for s in p.install_steps)
+    sed = next(s for s in source_commands(p) if s.startswith("sed -i -E -e"))
+    assert source_commands(p).index(sed) < source_commands(p).index("pip install -r requirements.txt")
+    assert not any(s.startswith("sed -i -E -e") for s in install_commands(p))
 
 
 def test_a_toy_run_tops_the_ladder_and_the_notes_say_which(make_repo) -> None:
@@ -239,8 +240,8 @@ def test_no_manifest_uses_the_versions_the_readme_states(make_repo) -> None:
     repo = make_repo({"README.md": "Requirements: PyTorch 1.7+ and TensorFlow 1.x\n",
                       "main.py": "import torch\nimport numpy\n", "log.py": "import tensorflow as tf\n"})
     p = plan_for(repo, local=[])
-    assert "'torch>=1.7'" in p.install_steps[1]
-    assert p.install_steps[2] == "pip install 'tensorflow>=1.0,<2' numpy"
+    assert "'torch>=1.7'" in install_commands(p)[1]
+    assert install_commands(p)[2] == "pip install 'tensorflow>=1.0,<2' numpy"
     assert 'torch>=1.7: the README says "PyTorch 1.7+" (README.md, line 1)' in p.notes
     # TensorFlow 1 has no wheels past Python 3.7: the README's statement chooses the Python too.
     assert p.python_version == "3.7"
@@ -252,10 +253,10 @@ def test_tests_get_their_rung_and_pytest_when_the_project_does_not_install_it(ma
     p = plan_for(repo)
     assert [r.rung for r in p.smoke_ladder] == ["static-imports", "import-package", "tests"]
     assert p.smoke_ladder[-1].command == "timeout 600 python -m pytest -x -q"
-    assert p.install_steps[-1] == "pip install pytest"  # the dev file is not installed, so pytest is not there
+    assert install_commands(p)[-1] == "pip install pytest"  # the dev file is not installed, so pytest is not there
     repo = make_repo({"requirements.txt": "six\npytest\n", "pkg/__init__.py": "import six\n",
                       "tests/test_pkg.py": "import pkg\n"})
-    assert "pip install pytest" not in plan_for(repo).install_steps
+    assert "pip install pytest" not in install_commands(plan_for(repo))
 
 
 def _dated(facts_repo: Path, when: str) -> PlanContext:
@@ -272,8 +273,8 @@ def test_an_old_repository_with_unversioned_dependencies_is_resolved_as_of_its_c
     p = DeterministicPlanner().plan(_dated(repo, "2021-06-01T00:00:00+00:00"), ListSink(), CancelToken()).plan
     assert p.exclude_newer == "2021-06-01"
     assert p.python_version == "3.9" and p.base_image == "python:3.9-slim"  # the Python its packages were built for
-    assert p.install_steps[0] == "python -m pip install --upgrade 'pip>=25.3'"
-    assert p.install_steps[-1] == "export PIP_UPLOADED_PRIOR_TO=2021-06-01T00:00:00Z && pip install -r requirements.txt"
+    assert install_commands(p)[0] == "python -m pip install --upgrade 'pip>=25.3'"
+    assert install_commands(p)[-1] == "export PIP_UPLOADED_PRIOR_TO=2021-06-01T00:00:00Z && pip install -r requirements.txt"
     assert f"{PLANNER_MARK}: the commit is from 2021-06-01 and 2 of 3 dependencies carry no version" in p.notes
 
 
@@ -293,14 +294,18 @@ def test_time_travel_is_not_chosen_for_recent_or_pinned_repositories_or_without_
 def test_a_build_failing_under_the_planners_time_travel_is_retried_with_todays_releases(tmp_path: Path) -> None:
     from datetime import UTC, datetime
 
+    from paper2run_tui.engine.contracts.dependencies import DependencySection, RequirementFile
     from paper2run_tui.engine.diagnose.base import DiagnosisContext, FailedAttempt
     from paper2run_tui.engine.diagnose.rules_diagnoser import RulesDiagnoser
     from paper2run_tui.engine.plan.time_travel import PLANNER_MARK, with_time_travel
 
-    today = EnvPlan(base_image="python:3.9-slim", python_version="3.9",
-                    install_steps=["python -m pip install --upgrade pip setuptools wheel", "pip install -r requirements.txt"],
+    section = DependencySection(pip="pip", requirement_files=[RequirementFile(path="requirements.txt")])
+    today = EnvPlan(base_image="python:3.9-slim", python_version="3.9", dependencies=section,
                     smoke_command="python -c 'import six'")
-    travelled = with_time_travel(today, datetime(2021, 6, 1, tzinfo=UTC), f"{PLANNER_MARK}: old")
+    travelled = with_time_travel(today, datetime(2021, 6, 1, tzinfo=UTC), "planner", f"{PLANNER_MARK}: old")
+    assert install_commands(travelled) == [
+        "python -m pip install --upgrade 'pip>=25.3'",
+        "export PIP_UPLOADED_PRIOR_TO=2021-06-01T00:00:00Z && pip install -r requirements.txt"]
     for log, rule in (("ERROR: No matching distribution found for torch==1.8.1\n", "no-matching-distribution"),
                       ((Path(__file__).parent / "fixtures/rule_logs/pip-invalid-metadata.log").read_text(),
                        "pip-invalid-metadata")):
@@ -308,14 +313,14 @@ def test_a_build_failing_under_the_planners_time_travel_is_retried_with_todays_r
         ctx = DiagnosisContext(facts=RepoFacts(name="x", commit_date=datetime(2021, 6, 1, tzinfo=UTC)), repo_dir=tmp_path,
                                local_images=LOCAL,
                                attempt=FailedAttempt(number=1, plan=travelled, dockerfile="", outcome="build-failed",
-                                                     attempt_dir=tmp_path, failing_step=f"RUN {travelled.install_steps[-1]}"))
+                                                     attempt_dir=tmp_path, failing_step=f"RUN {install_commands(travelled)[-1]}"))
         d = RulesDiagnoser().diagnose(ctx, ListSink(), CancelToken())
         assert d.matched_rules[0] == rule and d.new_plan is not None
         assert d.new_plan.exclude_newer is None
-        assert not any("PIP_UPLOADED_PRIOR_TO" in s for s in d.new_plan.install_steps)
-        expected = today.install_steps if rule == "no-matching-distribution" else [
+        assert not any("PIP_UPLOADED_PRIOR_TO" in s for s in install_commands(d.new_plan))
+        expected = install_commands(today) if rule == "no-matching-distribution" else [
             "python -m pip install --upgrade 'pip<24.1' setuptools wheel", "pip install -r requirements.txt"]
-        assert d.new_plan.install_steps == expected
+        assert install_commands(d.new_plan) == expected
 
 
 @pytest.mark.parametrize(("files", "deps_step", "source_steps"), [
@@ -333,8 +338,8 @@ def test_a_build_failing_under_the_planners_time_travel_is_retried_with_todays_r
 def test_each_manager_installs_its_main_dependencies_before_the_source(make_repo, files, deps_step, source_steps) -> None:  # type: ignore[no-untyped-def]
     repo = make_repo({**files, "a/__init__.py": "import six\n"})
     p = plan_for(repo)
-    assert p.install_steps[-1] == deps_step  # dev groups are left out
-    assert p.source_steps == source_steps
+    assert install_commands(p)[-1] == deps_step  # dev groups are left out
+    assert source_commands(p) == source_steps
     assert p.smoke_command == 'python -c "import a"'
 
 
@@ -345,7 +350,7 @@ def test_a_distribution_named_twice_is_one_requirement_the_pinned_one(make_repo)
                       "environment.yaml": "dependencies:\n  - python=3.8.5\n  - pytorch=1.7.0\n",
                       "t/__init__.py": "import torch\n"})
     p = plan_for(repo, local=[])
-    torch_step = next(s for s in p.install_steps if "index-url" in s)
+    torch_step = next(s for s in install_commands(p) if "index-url" in s)
     assert torch_step.endswith("/whl/cpu torch==1.7.0 || pip install torch==1.7.0")
     assert "torch==1.7.0 (environment.yaml) over torch (setup.py): one requirement per distribution" in p.notes
 
@@ -354,7 +359,7 @@ def test_a_version_the_code_asserts_is_the_version_installed(make_repo) -> None:
     repo = make_repo({"main_finetune.py": "import timm\nassert timm.__version__ == \"0.3.2\" # version check\n"
                                           "import torch\n"})
     p = plan_for(repo)
-    assert "pip install timm==0.3.2" in p.install_steps
+    assert "pip install timm==0.3.2" in install_commands(p)
     assert 'timm==0.3.2: the code checks "timm.__version__ == \'0.3.2\'" (main_finetune.py, line 2)' in p.notes
 
 
@@ -362,7 +367,7 @@ def test_a_subfolders_requirements_do_not_stand_in_for_a_projects_own_dependenci
     repo = make_repo({"setup.py": "from setuptools import setup\nsetup(name='g', install_requires=['blobfile>=1.0.5', 'tqdm'])\n",
                       "evaluations/requirements.txt": "tensorflow-gpu>=2.0\nscipy\n", "g/__init__.py": "import tqdm\n"})
     p = plan_for(repo)
-    assert not any("evaluations/requirements.txt" in s for s in p.install_steps)
-    assert p.install_steps[-1] == "pip install 'blobfile>=1.0.5' tqdm"
+    assert not any("evaluations/requirements.txt" in s for s in install_commands(p))
+    assert install_commands(p)[-1] == "pip install 'blobfile>=1.0.5' tqdm"
     bare = make_repo({"tools/requirements.txt": "six\n", "m.py": "import six\n"})
-    assert plan_for(bare).install_steps[-1] == "pip install -r tools/requirements.txt"  # nothing else declares any
+    assert install_commands(plan_for(bare))[-1] == "pip install -r tools/requirements.txt"  # nothing else declares any

@@ -8,18 +8,19 @@ from pathlib import Path
 import pytest
 
 from paper2run_tui.engine.contracts import EnvPlan, RepoFacts, SmokeRung
+from paper2run_tui.engine.contracts.dependencies import DependencySection, IndexedPackages, RequirementFile
 from paper2run_tui.engine.contracts.facts import DataExpectation, Dependency
 from paper2run_tui.engine.diagnose.base import DiagnosisContext, FailedAttempt
 from paper2run_tui.engine.diagnose.rules import RULES
-from paper2run_tui.engine.diagnose.rules.table import KEEP_TORCH
 from paper2run_tui.engine.diagnose.rules_diagnoser import RulesDiagnoser
 from paper2run_tui.engine.ports import CancelToken, ListSink
+from paper2run_tui.engine.render.install import KEEP_TORCH, install_commands, source_commands
 
 FIXTURES = Path(__file__).parent / "fixtures" / "rule_logs"
 RULE_IDS = [r.id for r in RULES]
 PLAN = EnvPlan(
     base_image="python:3.11-slim", python_version="3.11",
-    install_steps=["python -m pip install --upgrade pip setuptools wheel", "pip install -r requirements.txt"],
+    dependencies=DependencySection(pip="pip", requirement_files=[RequirementFile(path="requirements.txt")]),
     smoke_command="python train.py --help",
     smoke_ladder=[SmokeRung(rung="import-package", command='python -c "import model"'),
                   SmokeRung(rung="entrypoint-help", command="python train.py --help")],
@@ -71,7 +72,7 @@ def test_every_rule_decides_and_any_repair_is_new(rule_id: str, tmp_path: Path) 
 def test_missing_module_maps_import_name_to_distribution_before_the_failing_step(tmp_path: Path) -> None:
     d = diagnose(context(tmp_path, (FIXTURES / "missing-module.log").read_text()))
     assert d.decision == "repair" and d.new_plan is not None
-    assert d.new_plan.install_steps == ["python -m pip install --upgrade pip setuptools wheel",
+    assert install_commands(d.new_plan) == ["python -m pip install --upgrade pip setuptools wheel",
                                         "pip install opencv-python-headless", "pip install -r requirements.txt"]
 
 
@@ -111,8 +112,8 @@ def test_time_travel_resolves_as_of_the_commit_date(tmp_path: Path) -> None:
     ctx = context(tmp_path, (FIXTURES / "resolution-impossible.log").read_text(), commit_date=datetime(2021, 3, 4, tzinfo=UTC))
     d = diagnose(ctx)
     assert d.new_plan is not None and d.new_plan.exclude_newer == "2021-03-04"
-    assert "export PIP_UPLOADED_PRIOR_TO=2021-03-04T00:00:00Z && pip install -r requirements.txt" in d.new_plan.install_steps
-    assert d.new_plan.install_steps[0] == "python -m pip install --upgrade 'pip>=25.3'"
+    assert "export PIP_UPLOADED_PRIOR_TO=2021-03-04T00:00:00Z && pip install -r requirements.txt" in install_commands(d.new_plan)
+    assert install_commands(d.new_plan)[0] == "python -m pip install --upgrade 'pip>=25.3'"
     assert d.new_plan.base_image == "python:3.9-slim"
 
 
@@ -138,7 +139,7 @@ def test_missing_module_also_installs_other_undeclared_library_imports(tmp_path:
                ImportedModule(module="matplotlib", source="examples/plot.py")]
     d = diagnose(context(tmp_path, (FIXTURES / "missing-module.log").read_text(), imports=imports))
     assert d.new_plan is not None
-    assert "pip install opencv-python-headless PyYAML" in d.new_plan.install_steps
+    assert "pip install opencv-python-headless PyYAML" in install_commands(d.new_plan)
 
 
 def test_python_versions_compare_as_numbers_not_strings(tmp_path: Path) -> None:
@@ -163,7 +164,7 @@ def test_time_travel_prefixes_source_steps_and_never_moves_python_up(tmp_path: P
                   commit_date=datetime(2018, 5, 1, tzinfo=UTC))
     d = diagnose(ctx)
     assert d.new_plan is not None and d.new_plan.python_version == "3.9"
-    assert d.new_plan.source_steps == ["export PIP_UPLOADED_PRIOR_TO=2018-05-01T00:00:00Z && pip install --no-deps -e ."]
+    assert source_commands(d.new_plan) == ["export PIP_UPLOADED_PRIOR_TO=2018-05-01T00:00:00Z && pip install --no-deps -e ."]
 
 
 def test_the_expected_failure_of_the_cpu_torch_index_is_not_a_network_problem(tmp_path: Path) -> None:
@@ -261,20 +262,21 @@ def test_code_that_asks_the_terminal_for_its_size_gets_a_pseudo_terminal(tmp_pat
 def test_installing_a_torch_companion_keeps_the_torch_already_installed(tmp_path: Path) -> None:
     """attention-is-all-you-need: a bare `pip install torchtext` pulled torchtext 0.18 and torch 2.8 over torch 1.13,
     and torchtext's library then failed to load. Keeping torch makes pip pick the torchtext built for it."""
-    plan = PLAN.model_copy(update={"install_steps": [*PLAN.install_steps, "pip install 'torch>=1.3.1,<2'"],
+    torch = IndexedPackages(packages=["torch>=1.3.1,<2"], index_url="https://download.pytorch.org/whl/cpu")
+    plan = PLAN.model_copy(update={"dependencies": PLAN.dependencies.model_copy(update={"indexes": [torch]}),
                                    "smoke_command": "python train.py --help"})
     d = diagnose(context(tmp_path, "ModuleNotFoundError: No module named 'torchtext'", "smoke-failed", plan=plan))
     assert d.new_plan is not None
-    step = d.new_plan.install_steps[-1]
+    step = install_commands(d.new_plan)[-1]
     assert step.startswith("pip install torchtext ") and step.endswith(KEEP_TORCH)
     plain = diagnose(context(tmp_path, "ModuleNotFoundError: No module named 'yaml'", "smoke-failed", plan=plan))
-    assert plain.new_plan is not None and KEEP_TORCH not in plain.new_plan.install_steps[-1]
+    assert plain.new_plan is not None and KEEP_TORCH not in install_commands(plain.new_plan)[-1]
 
 
 def test_torchtext_legacy_imports_get_the_torchtext_that_still_had_them(tmp_path: Path) -> None:
     plan = PLAN.model_copy(update={"python_version": "3.9", "base_image": "python:3.9-slim"})
     d = diagnose(context(tmp_path, (FIXTURES / "torchtext-legacy-api.log").read_text(), "smoke-failed", plan=plan))
-    assert d.new_plan is not None and d.new_plan.install_steps[-1] == "pip install 'torchtext<0.9' 'numpy<2'"
+    assert d.new_plan is not None and install_commands(d.new_plan)[-1] == "pip install 'torchtext<0.9' 'numpy<2'"
     assert d.new_plan.base_image == "python:3.9-slim"
 
 
@@ -284,8 +286,8 @@ def test_a_missing_torchtext_that_the_code_uses_the_legacy_api_of_gets_the_old_o
     (tmp_path / "train.py").write_text("from torchtext.data import Field, Dataset, BucketIterator\n")
     d = diagnose(context(tmp_path, "ModuleNotFoundError: No module named 'torchtext'", "smoke-failed"))
     assert d.new_plan is not None
-    assert d.new_plan.install_steps[-1].startswith("pip install 'torchtext<0.9' 'numpy<2'")
-    assert KEEP_TORCH not in d.new_plan.install_steps[-1]  # torchtext 0.8 brings the torch it was built for
+    assert install_commands(d.new_plan)[-1].startswith("pip install 'torchtext<0.9' 'numpy<2'")
+    assert KEEP_TORCH not in install_commands(d.new_plan)[-1]  # torchtext 0.8 brings the torch it was built for
     assert d.new_plan.base_image == "python:3.9-slim"
 
 
@@ -293,8 +295,8 @@ def test_a_release_with_legacy_metadata_gets_the_last_pip_that_installs_it(tmp_p
     d = diagnose(context(tmp_path, (FIXTURES / "pip-invalid-metadata.log").read_text()))
     assert d.decision == "repair" and d.new_plan is not None
     assert d.reason.startswith("an old release (pytorch-lightning==1.5.6) has metadata today's pip refuses")
-    assert d.new_plan.install_steps[0] == "python -m pip install --upgrade 'pip<24.1' setuptools wheel"
-    assert d.new_plan.install_steps[1:] == PLAN.install_steps[1:]
+    assert install_commands(d.new_plan)[0] == "python -m pip install --upgrade 'pip<24.1' setuptools wheel"
+    assert install_commands(d.new_plan)[1:] == install_commands(PLAN)[1:]
     # pip 24.0 refusing it too: nothing more to try.
     again = diagnose(context(tmp_path, (FIXTURES / "pip-invalid-metadata.log").read_text(), plan=d.new_plan))
     assert again.decision == "stop" and "even pip 24.0 refuses it" in again.reason
@@ -307,7 +309,7 @@ def test_a_missing_module_repair_brings_the_system_packages_of_what_it_installs(
     imports = [ImportedModule(module="numpy", source="improved_diffusion/nn.py"),
                ImportedModule(module="mpi4py", source="improved_diffusion/dist_util.py")]
     d = diagnose(context(tmp_path, "ModuleNotFoundError: No module named 'numpy'", "smoke-failed", imports=imports))
-    assert d.new_plan is not None and d.new_plan.install_steps[-1] == "pip install numpy mpi4py"
+    assert d.new_plan is not None and install_commands(d.new_plan)[-1] == "pip install numpy mpi4py"
     assert d.new_plan.system_packages == ["libopenmpi-dev", "build-essential"]
     log = "RuntimeError: cannot load MPI library\nlibmpi.so.40: cannot open shared object file: No such file or directory\n"
     d = diagnose(context(tmp_path, log, "smoke-failed"))
@@ -323,8 +325,8 @@ def test_an_unreachable_git_dependency_comes_from_pypi_when_it_is_released_there
     log = (FIXTURES / "git-unreachable.log").read_text()
     d = diagnose(context(tmp_path, log, dependencies=[cocoapi]))
     assert d.decision == "repair" and d.new_plan is not None
-    sed = d.new_plan.install_steps[1]  # before the failing `pip install -r requirements.txt`
-    assert sed.startswith("sed -i -E ") and d.new_plan.install_steps[2] == "pip install -r requirements.txt"
+    sed = install_commands(d.new_plan)[1]  # before the failing `pip install -r requirements.txt`
+    assert sed.startswith("sed -i -E ") and install_commands(d.new_plan)[2] == "pip install -r requirements.txt"
     # The edit itself, run by a real shell on the file as detr writes it: only the git line changes.
     (tmp_path / "requirements.txt").write_text("cython\n" + cocoapi.raw + "\ntorch>=1.5.0\n")
     subprocess.run(["bash", "-c", sed], cwd=tmp_path, check=True)
@@ -393,7 +395,7 @@ def test_the_git_line_is_replaced_however_it_names_its_ref(tmp_path: Path, line:
     d = diagnose(context(tmp_path, (FIXTURES / "git-unreachable.log").read_text(), dependencies=[dep]))
     assert d.new_plan is not None
     (tmp_path / "requirements.txt").write_text(f"numpy\n{line}\n")
-    subprocess.run(["bash", "-c", d.new_plan.install_steps[1]], cwd=tmp_path, check=True)
+    subprocess.run(["bash", "-c", install_commands(d.new_plan)[1]], cwd=tmp_path, check=True)
     assert (tmp_path / "requirements.txt").read_text() == f"numpy\n{expected}\n"
 
 
@@ -401,14 +403,16 @@ def test_torch_six_repairs_read_what_the_code_took_from_it(tmp_path: Path) -> No
     """timm 0.3.2 (facebookresearch/mae) imports container_abcs, gone since torch 1.9: torch<2 would fail again."""
     log = ('  File "/usr/local/lib/python3.11/site-packages/timm/models/layers/helpers.py", line 6, in <module>\n'
            "    from torch._six import container_abcs\nModuleNotFoundError: No module named 'torch._six'\n")
-    plan = PLAN.model_copy(update={"install_steps": [*PLAN.install_steps, "pip install torch torchvision timm==0.3.2"]})
+    torch = IndexedPackages(packages=["torch", "torchvision"], index_url="https://download.pytorch.org/whl/cpu")
+    plan = PLAN.model_copy(update={"dependencies": PLAN.dependencies.model_copy(
+        update={"indexes": [torch], "packages": ["timm==0.3.2"]})})
     d = diagnose(context(tmp_path, log, "smoke-failed", plan=plan))
     assert d.new_plan is not None
-    assert d.new_plan.install_steps[-1] == "pip install 'torch<1.9' 'torchvision<0.10' 'numpy<2'"
+    assert install_commands(d.new_plan)[-1] == "pip install 'torch<1.9' 'torchvision<0.10' 'numpy<2'"
     assert d.new_plan.base_image == "python:3.9-slim"
     newer = ("    from torch._six import string_classes\nModuleNotFoundError: No module named 'torch._six'\n")
     d = diagnose(context(tmp_path, newer, "smoke-failed"))
-    assert d.new_plan is not None and d.new_plan.install_steps[-1] == "pip install 'torch<2' 'numpy<2'"
+    assert d.new_plan is not None and install_commands(d.new_plan)[-1] == "pip install 'torch<2' 'numpy<2'"
 
 
 def test_a_failure_an_earlier_step_recovered_from_is_not_the_cause(tmp_path: Path) -> None:
@@ -426,3 +430,37 @@ def test_an_entry_point_without_help_lowers_the_smoke_rung(tmp_path: Path) -> No
     d = diagnose(context(tmp_path, (FIXTURES / "help-not-supported.log").read_text(), "smoke-failed"))
     assert d.decision == "repair" and d.new_plan is not None
     assert d.new_plan.smoke_command == 'python -c "import model"'  # the rung below entrypoint-help
+
+
+ISOLATED = Path(__file__).parent / "fixtures" / "pip_output" / "isolated-build-missing-torch.log"
+
+
+def test_a_module_missing_inside_an_isolated_build_is_installed_first_and_built_without_isolation(tmp_path: Path) -> None:
+    """issue 17: torch-scatter's setup.py imports torch in pip's isolated build; torch in the image is not seen
+    there, so the repair installs it first (from the CPU index) and builds the dependencies without isolation."""
+    d = diagnose(context(tmp_path, ISOLATED.read_text()))
+    assert d.decision == "repair" and d.new_plan is not None and d.new_plan.dependencies is not None
+    assert "pip's isolated build environment" in d.new_plan.notes
+    steps = install_commands(d.new_plan)
+    torch = next(i for i, s in enumerate(steps) if "--index-url https://download.pytorch.org/whl/cpu torch" in s)
+    assert torch < steps.index("pip install -r requirements.txt --no-build-isolation")
+    again = diagnose(context(tmp_path, ISOLATED.read_text(), plan=d.new_plan))
+    # Built without isolation already: the same log is no longer read as an isolated build's.
+    assert again.new_plan is None or again.new_plan.notes.count("pip's isolated build environment") == 1
+
+
+def test_the_same_module_missing_at_run_time_is_an_ordinary_install(tmp_path: Path) -> None:
+    d = diagnose(context(tmp_path, "Traceback (most recent call last):\nModuleNotFoundError: No module named 'six'\n",
+                         "smoke-failed"))
+    assert d.new_plan is not None and d.new_plan.dependencies is not None
+    assert d.new_plan.dependencies.build_isolation and install_commands(d.new_plan)[-1] == "pip install six"
+
+
+def test_pkg_resources_missing_in_an_isolated_build_gets_old_setuptools_in_the_build(tmp_path: Path) -> None:
+    log = ISOLATED.read_text().replace("No module named 'torch'", "No module named 'pkg_resources'")
+    d = diagnose(context(tmp_path, log))
+    assert d.new_plan is not None and d.new_plan.dependencies is not None
+    assert not d.new_plan.dependencies.build_isolation
+    steps = install_commands(d.new_plan)
+    assert steps.index("pip install 'setuptools<81' wheel") < steps.index(
+        "pip install -r requirements.txt --no-build-isolation")

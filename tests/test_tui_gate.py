@@ -175,3 +175,25 @@ def test_edited_is_about_meaning_not_formatting() -> None:
     editor = PlanEditor(PLAN)
     editor.plan = EnvPlan.model_validate_json(PLAN.model_dump_json())
     assert not editor.edited
+
+
+async def test_markup_planted_in_a_diagnosis_reason_is_shown_as_text() -> None:
+    """A repository can plant `[/b]` in a log line a rule quotes; as Rich markup it crashed the gate."""
+    from textual.widgets import Static
+
+    hostile = DIAGNOSIS.model_copy(update={"reason": "ModuleNotFoundError: [/b] [red]x[/red] [link=file:///etc]y",
+                                           "matched_rules": ["[/]"], "failure_class": "[/i]"})
+    request = REQUEST.model_copy(update={"diagnosis": hostile, "plan_source": "[/b]rules"})
+
+    class Host(App[None]):
+        CSS_PATH = "../paper2run_tui/tui/app.tcss"
+
+        def on_mount(self) -> None:
+            self.push_screen(GateScreen(request))
+
+    app = Host()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        shown = str(app.screen.query_one("#gate-diagnosis", Static).render())
+        assert "[/b] [red]x[/red] [link=file:///etc]y" in shown and "[/]" in shown and "[/i]" in shown
+        assert "[/b]rules" in str(app.screen.query_one("#gate-title", Static).render())

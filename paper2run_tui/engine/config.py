@@ -38,10 +38,20 @@ class LlmSettings(BaseModel):
 
 
 class DockerLimits(BaseModel):
-    memory: str = Field(default="4g", description="Memory limit of build and smoke containers")
+    memory: str = Field(default="4g", description="Memory limit of build and smoke containers (swap: none on top)")
     cpus: float = Field(default=2.0, gt=0)
     pids: int = Field(default=1024, gt=0)
-    network: bool = Field(default=True, description="Smoke container gets network access (builds always do)")
+    network: bool = Field(default=False, description="Smoke container gets network access (--network; builds "
+                                                     "always have it)")
+    write_cap: str = Field(default="1g", description="Most a smoke container may write to its own filesystem")
+
+    @field_validator("memory", "write_cap")
+    @classmethod
+    def _memory_size(cls, value: str) -> str:
+        from .build.limits import parse_memory
+
+        parse_memory(value)  # `--memory abc` is refused here, not after the build
+        return value
 
 
 class RunConfig(BaseModel):
@@ -79,9 +89,15 @@ class RunConfig(BaseModel):
     notes: list[str] = Field(default_factory=list, description="what the resolver left out, and why")
 
     def public_json(self) -> dict[str, Any]:
-        """What `config.json` in the run folder holds: every setting but the key (only which setting held it)."""
-        data = self.model_dump(mode="json", exclude={"llm": {"api_key"}, "run_id": True})
+        """What `config.json` in the run folder holds: every setting but the key (only which setting held it), the
+        proxies and the repository URL's credentials."""
+        from .acquire.spec import strip_userinfo
+
+        # No secret at rest: not the key, not a token in the repository URL, not the proxies (a password in them);
+        # a resumed run reads the proxies from its own environment again.
+        data = self.model_dump(mode="json", exclude={"llm": {"api_key"}, "run_id": True, "proxy_env": True})
         data["llm"]["key_sent"] = bool(self.llm.api_key and self.llm.api_key.get_secret_value())
+        data["repo"] = strip_userinfo(data["repo"])
         return data
 
     @field_validator("repo")

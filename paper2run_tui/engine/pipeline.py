@@ -127,6 +127,7 @@ class _Run:
     ca_bundle: Path | None = None
     extra_files: dict[str, bytes] = field(default_factory=dict)
     build_args: dict[str, str] = field(default_factory=dict)
+    person_approved: bool = False  # the current attempt's plan was approved or edited by a person at the gate
     meta_lock: threading.Lock = field(default_factory=threading.Lock)
     stopped: threading.Event = field(default_factory=threading.Event)
 
@@ -308,6 +309,8 @@ def _execute(
     diagnoser = parts.diagnoser or _default_diagnoser(run)
     local_images = _local_images(executor)
     _remove_leftovers(run, executor)
+    if executor is not None:
+        _record_limits(run)
     _setup_ca_and_proxy(run)
 
     ctx = PlanContext(
@@ -349,6 +352,7 @@ def _execute(
             for warning in report.warnings:
                 run.note(warning, "warning")
             preflighted = True
+        run.person_approved = decision is not None and decision.decided_by == "person" and decision.action != "reject"
         failed = _attempt(run, executor, plan, dockerfile, attempt, summary)
         if failed is None:
             raise _Finish("success", f"smoke run passed on attempt {attempt} ({run.meta.smoke_outcome})")
@@ -522,7 +526,9 @@ def _deterministic(planner: Planner) -> Planner:
 def _dockerfile_inputs(run: _Run, attempt: int) -> DockerfileInputs:
     return dockerfile_inputs(
         facts=run.facts, repo_dir=run.folder.repo_dir, attempt=attempt, ca_bundle=run.ca_bundle is not None,
-        proxy_args=sorted(run.build_args),
+        # Proxy settings reach the build as build args without an ARG line: Docker predefines them and then leaves
+        # them out of `docker history`, where a declared ARG's value (a proxy password) would be kept.
+        proxy_args=[],
     )
 
 
@@ -591,17 +597,20 @@ def _attempt(
     summary.cached_steps = list(built.cached_steps)
     summary.failing_step = built.failing_step
     if not built.ok:
+        if built.intermediates:  # unlabelled: `cleanup` finds them by these ids
+            run.folder.write_text(f"attempts/{attempt:02d}/build_leftovers.txt", "\n".join(built.intermediates) + "\n")
         summary.outcome = "build-failed"
         run.sink.emit(AttemptFinished(attempt=attempt, outcome="build-failed", detail=built.error or ""))
         return FailedAttempt(
             number=attempt, plan=plan, dockerfile=dockerfile, outcome="build-failed", attempt_dir=adir,
             failing_step=built.failing_step, error=built.error,
         )
+    network = _smoke_network(run, plan, attempt)
     with run.phase("smoke", attempt, detail=plan.smoke_command):
         smoked = executor.smoke(
             SmokeRequest(
                 attempt=attempt, image_tag=built.image_tag or tag, plan=plan, timeout_s=run.config.timeout,
-                labels=_labels(run, attempt), ladder=plan.smoke_ladder,
+                labels=_labels(run, attempt), ladder=plan.smoke_ladder, network=network,
             ),
             run.sink,
             run.cancel,
@@ -613,6 +622,9 @@ def _attempt(
     summary.rungs = list(smoked.rungs)
     if smoked.ran_on_cpu:
         run.note("no GPU runtime: the smoke run used the CPU fallback the plan allows", "warning")
+    if smoked.output_cut:
+        run.note(f"attempt {attempt}: {smoked.output_cut} (attempts/{attempt:02d}/smoke_*.log hold what was kept)",
+                 "warning")
     if smoked.ok:
         summary.outcome = "smoke-ok" if smoked.outcome == "exit-0" else "smoke-alive-at-timeout"
         run.meta.smoke_outcome = "exit-0" if smoked.outcome == "exit-0" else "alive-at-timeout"
@@ -704,6 +716,35 @@ def _local_images(executor: Executor | None) -> list[str]:
         return list(executor.local_images())
     except Exception:  # noqa: BLE001 - an unreachable engine is reported by preflight, not here
         return []
+
+
+def _record_limits(run: _Run) -> None:
+    """limits.json: what every build step and smoke container runs under; one line of it in the report."""
+    from .build.limits import applied_limits
+
+    limits = run.config.limits
+    applied = applied_limits(limits, network=limits.network)
+    run.folder.write_json("limits.json", applied)
+    run.note(f"containers run with {limits.memory} of memory (no swap on top), {limits.cpus:g} CPUs and at most "
+             f"{limits.pids} processes, builds included; the smoke run has no capabilities, a "
+             f"{applied.smoke_tmpfs.split(', ')[1]} /tmp, a {limits.write_cap} write cap, "
+             f"capped output and {'network (--network)' if limits.network else 'no network'} (limits.json)")
+
+
+def _smoke_network(run: _Run, plan: EnvPlan, attempt: int) -> bool:
+    """The smoke container has no network unless --network says so, or the plan asks for it (network: true) and a
+    person approved that plan at the gate; a plan's own request is not enough. Either way the report says so."""
+    if run.config.limits.network:
+        run.note(f"attempt {attempt}: the smoke run has network access (--network)", "warning")
+        return True
+    if plan.network and run.person_approved:
+        run.note(f"attempt {attempt}: the smoke run has network access (the plan asks for it and a person "
+                 "approved it at the gate)", "warning")
+        return True
+    if plan.network:
+        run.note(f"attempt {attempt}: the plan asks for network in the smoke run, but no person approved it at the "
+                 "gate: the smoke run has no network (use --gate-initial / --approve ask, or --network)", "warning")
+    return False
 
 
 def _remove_leftovers(run: _Run, executor: Executor | None) -> None:

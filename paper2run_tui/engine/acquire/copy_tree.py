@@ -7,6 +7,7 @@ must say what was skipped, and must stay fast and cancellable on 100k-file trees
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import stat
@@ -54,6 +55,21 @@ class CopyReport:
         if self.quiet_dirs:
             out.append(f"{self.quiet_dirs} cache folder(s) such as __pycache__/ (regenerated on use)")
         return out
+
+
+def utf8_name(name: str) -> bool:
+    """Whether a file name (as os gives it, undecodable bytes as surrogates) is valid UTF-8: the facts, the events
+    and the run folder's JSON are UTF-8, so a name that is not cannot be recorded and is skipped."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def printable(name: str) -> str:
+    """A name with undecodable bytes shown as escapes, for the skipped list."""
+    return os.fsencode(name).decode("utf-8", errors="backslashreplace")
 
 
 def human_size(n: float) -> str:
@@ -108,6 +124,9 @@ def copy_filtered(
             continue
         for entry in entries:
             rel = os.path.relpath(entry.path, root)
+            if not utf8_name(entry.name):
+                report.skip(f"{printable(rel)} (its name is not UTF-8)")
+                continue
             try:
                 if entry.is_symlink():
                     _copy_link(entry.path, os.path.join(cur_dest, entry.name), rel, root, report)
@@ -148,6 +167,10 @@ def copy_filtered(
                 report.skip(f"{rel} (unreadable: {exc.strerror})")
             except FileNotFoundError:
                 report.skip(f"{rel} (vanished while copying)")
+            except OSError as exc:
+                if exc.errno != errno.ENAMETOOLONG:
+                    raise
+                report.skip(f"{rel[:120]}... (path too long for the run folder: {len(rel)} characters)")
         if report.files >= next_note:
             sink.emit(
                 LogLine(source="acquire", text=f"copied {report.files} files ({report.bytes / 1e6:.1f} MB)")

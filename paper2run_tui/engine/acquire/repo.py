@@ -25,9 +25,11 @@ from .copy_tree import (
     SKIP_DIRS,
     copy_filtered,
     human_size,
+    printable,
+    utf8_name,
 )
 from .git_ops import GitFailed, explain_clone_failure, last_line, require_git, run_git
-from .spec import RepoSource, parse_repo_spec, redact
+from .spec import RepoSource, parse_repo_spec, redact, strip_userinfo
 
 __all__ = ["AcquiredRepo", "RepoSource", "acquire_repo", "parse_repo_spec"]
 
@@ -150,7 +152,10 @@ def _clone(
     if (dest / ".gitmodules").is_file():
         warnings += _submodules(dest, sink, cancel, timeout_s)
     sha, date = _head(dest)
+    _strip_stored_credentials(dest)
     skipped, link_warnings = _drop_escaping_links(dest)
+    hostile, name_warnings = _drop_unrecordable_names(dest)
+    skipped, link_warnings = skipped + hostile, link_warnings + name_warnings
     return AcquiredRepo(
         source=source,
         path=dest,
@@ -162,6 +167,21 @@ def _clone(
         skipped=skipped,
         warnings=warnings + link_warnings,
     )
+
+
+def _strip_stored_credentials(dest: Path) -> None:
+    """git keeps the URL it cloned from in .git/config (and each submodule's in .git/modules/*/config): a token
+    or a password in it would stay at rest in the run folder. Removed once the clone (and its submodules) is done."""
+    git_dir = dest / ".git"
+    if not git_dir.is_dir():
+        return
+    for config in [git_dir / "config", *git_dir.glob("modules/**/config")]:
+        if not config.is_file() or config.is_symlink():
+            continue
+        text = config.read_text(encoding="utf-8", errors="surrogateescape")
+        clean = strip_userinfo(text)
+        if clean != text:
+            config.write_text(clean, encoding="utf-8", errors="surrogateescape")
 
 
 def _clone_url_ref(
@@ -251,10 +271,65 @@ def _fetch_by_sha_refused(err: GitFailed) -> bool:
     )
 
 
+#: Submodules are fetched over these protocols only (git's own allow-list, inherited by nested submodules).
+_SUBMODULE_PROTOCOLS = ["-c", "protocol.allow=never", "-c", "protocol.https.allow=always",
+                        "-c", "protocol.ssh.allow=always"]
+
+
+def submodule_url_refused(url: str) -> str | None:
+    """Why a submodule URL is not fetched, or None: only https and ssh, only from a host that is not this machine
+    or its private network (a repository must not make us read local files or local services)."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    url = url.strip()
+    scp = re.match(r"^[\w.-]+@([\w.-]+):(?!//)", url)  # git@host:path
+    if scp:
+        host = scp.group(1)
+    elif re.match(r"^(https|ssh|git\+ssh)://", url, re.I):
+        host = urlsplit(url).hostname or ""
+    elif url.startswith(("./", "../")):
+        return None  # relative to the repository's own remote, which is checked with the remote's protocol
+    else:
+        return "not an https or ssh URL"
+    host = host.lower().strip("[]")
+    if not host or host == "localhost" or host.endswith((".localhost", ".local")):
+        return f"host {host or '(none)'} is this machine or its network"
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    if ip.is_loopback or ip.is_private or ip.is_link_local or ip.is_unspecified or ip.is_reserved:
+        return f"host {host} is this machine or a private network"
+    return None
+
+
 def _submodules(dest: Path, sink: EventSink, cancel: CancelToken, timeout_s: float | None) -> list[str]:
+    """Fetch the submodules whose URLs pass submodule_url_refused; say which were left out and why."""
+    try:
+        listed = run_git(["config", "-f", ".gitmodules", "--get-regexp", r"^submodule\..*\.(url|path)$"],
+                         cwd=dest, sink=sink, cancel=cancel)
+    except GitFailed:
+        return ["the .gitmodules file could not be read; submodules were not fetched"]
+    urls: dict[str, str] = {}
+    paths: dict[str, str] = {}
+    for line in listed.splitlines():
+        key, _, value = line.partition(" ")
+        name, _, kind = key[len("submodule."):].rpartition(".")
+        (urls if kind == "url" else paths)[name] = value
+    allowed, warnings = [], []
+    for name, url in sorted(urls.items()):
+        reason = submodule_url_refused(url)
+        if reason:
+            warnings.append(f"submodule {name} not fetched: {redact(url)} ({reason})")
+        elif name in paths:
+            allowed.append(paths[name])
+    if not allowed:
+        return warnings
     try:
         run_git(
-            ["submodule", "update", "--init", "--recursive", "--depth", "1", "--progress"],
+            [*_SUBMODULE_PROTOCOLS, "submodule", "update", "--init", "--recursive", "--depth", "1", "--progress",
+             "--", *allowed],
             cwd=dest,
             sink=sink,
             cancel=cancel,
@@ -262,8 +337,8 @@ def _submodules(dest: Path, sink: EventSink, cancel: CancelToken, timeout_s: flo
             timeout_s=timeout_s,
         )
     except GitFailed as err:
-        return [f"git submodules could not be fetched ({last_line(err.stderr)}); the build may miss them"]
-    return []
+        return [*warnings, f"git submodules could not be fetched ({last_line(err.stderr)}); the build may miss them"]
+    return warnings
 
 
 def _head(path: Path) -> tuple[str | None, datetime | None]:
@@ -293,6 +368,26 @@ def _drop_escaping_links(dest: Path) -> tuple[list[str], list[str]]:
     return _link_report(escaping)
 
 
+def _drop_unrecordable_names(dest: Path) -> tuple[list[str], list[str]]:
+    """A clone may hold files whose names are not UTF-8 (nothing downstream can record them): removed, and said."""
+    dropped: list[str] = []
+    for cur, dirs, files in os.walk(dest):
+        dirs[:] = [d for d in dirs if d != ".git"]
+        for name in [*files, *dirs]:
+            if utf8_name(name):
+                continue
+            full = os.path.join(cur, name)
+            if os.path.isdir(full) and not os.path.islink(full):
+                shutil.rmtree(full, ignore_errors=True)
+            else:
+                os.unlink(full)
+            dropped.append(f"{printable(os.path.relpath(full, dest))} (its name is not UTF-8)")
+        dirs[:] = [d for d in dirs if utf8_name(d)]
+    if not dropped:
+        return [], []
+    return dropped[:MAX_SKIPPED_LISTED], [f"{len(dropped)} file(s) whose names are not UTF-8 were left out"]
+
+
 def _link_report(entries: list[str]) -> tuple[list[str], list[str]]:
     if not entries:
         return [], []
@@ -320,8 +415,16 @@ def _acquire_local(
     if not path.is_dir():
         raise UserError(f"no such folder: {path}", "give an existing folder or a git URL")
     warnings: list[str] = []
-    sha, date, branch = _local_head(path, warnings)
-    outer = _enclosing_repo(path) if sha is None else None
+    foreign = _foreign_git_dir(path)
+    if foreign is not None:
+        # A .git file (gitdir: ...) or symlink leading out of the folder would make us record another repository's
+        # HEAD as this one's: refused, and the folder is taken as a plain one.
+        warnings.append(f"{path}/.git points outside the folder ({foreign}); not read: copied as a plain folder, "
+                        "no commit recorded (pass the repository's own checkout, or a git URL)")
+        sha, date, branch, outer = None, None, None, None
+    else:
+        sha, date, branch = _local_head(path, warnings)
+        outer = _enclosing_repo(path) if sha is None else None
     if ref is not None:
         if outer is not None:
             raise UserError(
@@ -402,6 +505,38 @@ def _local_head(path: Path, warnings: list[str]) -> tuple[str | None, datetime |
     except (TypeError, ValueError):
         branch = None  # detached HEAD
     return commit.hexsha, commit.committed_datetime.astimezone(UTC), branch
+
+
+def _foreign_git_dir(path: Path) -> str | None:
+    """Where path/.git leads when it is a symlink or a `gitdir:` file pointing outside `path`; None otherwise."""
+    dotgit = path / ".git"
+    root = os.path.realpath(path)
+    if dotgit.is_symlink():
+        target = os.path.realpath(dotgit)
+    elif dotgit.is_file():
+        try:
+            text = dotgit.read_text(encoding="utf-8", errors="replace")[:4096]
+        except OSError:
+            return "an unreadable .git file"
+        m = re.match(r"\s*gitdir:\s*(.+)", text)
+        if not m:
+            return "a .git file that is not a gitdir pointer"
+        target = os.path.realpath(os.path.join(path, m.group(1).strip()))
+        if _worktree_of(target, dotgit):
+            return None
+    else:
+        return None
+    return None if target == root or target.startswith(root + os.sep) else target
+
+
+def _worktree_of(git_dir: str, dotgit: Path) -> bool:
+    """Whether `git_dir` is the linked-worktree folder of this very checkout (`git worktree add`): its `gitdir`
+    file points back at our .git. Another repository's folder has no such pointer to us."""
+    try:
+        back = Path(git_dir, "gitdir").read_text(encoding="utf-8", errors="replace").strip()
+    except OSError:
+        return False
+    return os.path.realpath(back) == os.path.realpath(dotgit)
 
 
 def _enclosing_repo(path: Path) -> tuple[Path, str, datetime] | None:

@@ -57,6 +57,14 @@ def scrub(text: str) -> str:
     return _USERINFO_ANYWHERE.sub(r"\1***@", text)
 
 
+_USERINFO_STRIP = re.compile(r"\b(https?://)[^/@\s'\"]+@", re.IGNORECASE)
+
+
+def strip_userinfo(text: str) -> str:
+    """Every http(s) URL's user part (a token, user:password) removed: https://tok@host/x -> https://host/x."""
+    return _USERINFO_STRIP.sub(r"\1", text)
+
+
 def _strip_git(name: str) -> str:
     return name[:-4] if name.endswith(".git") else name
 

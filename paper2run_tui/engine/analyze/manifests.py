@@ -16,6 +16,7 @@ from typing import Any, Literal
 import yaml
 
 from ..contracts.facts import Dependency, EntryPoint, Manifest, PythonHint
+from .poetry_spec import poetry_to_pep440
 from .requirements import parse_conda_spec, parse_requirement, requirements_file
 from .walk import RepoFile, Walk
 
@@ -172,22 +173,10 @@ def _setup_cfg(text: str, rel: str, out: ManifestFacts) -> None:
 
 
 def _poetry_spec(value: Any) -> str:
-    """Poetry's caret/tilde constraints as PEP 440 where simple ('^1.2' -> '>=1.2,<2')."""
+    """Poetry's constraint as PEP 440 (poetry_spec.py); one pip cannot read either way is left unpinned."""
     version = value.get("version", "") if isinstance(value, dict) else str(value)
-    version = version.strip()
-    if not version or version == "*":
-        return ""
-    m = re.match(r"^\^(\d+)(?:\.(\d+))?(?:\.(\d+))?$", version)
-    if m:
-        major, minor = int(m.group(1)), m.group(2)
-        upper = f"<{major + 1}" if major > 0 else f"<0.{int(minor or 0) + 1}"
-        return f">={version[1:]},{upper}"
-    m = re.match(r"^~(\d+)\.(\d+)(?:\.(\d+))?$", version)
-    if m:
-        return f">={version[1:]},<{m.group(1)}.{int(m.group(2)) + 1}"
-    if re.match(r"^\d", version):
-        return f"=={version}"
-    return version
+    spec = poetry_to_pep440(version.strip())
+    return spec if spec is not None else ""
 
 
 def _pyproject(text: str, rel: str, out: ManifestFacts) -> None:

@@ -34,6 +34,8 @@ class BuildResult(BaseModel):
     steps_cached: int = 0
     cached_steps: list[int] = Field(default_factory=list)
     failing_step: str | None = Field(default=None, description="The Dockerfile instruction that failed")
+    intermediates: list[str] = Field(default_factory=list, description="Ids of the step containers and layers the "
+                                     "build made, in order: what a failed build leaves behind without a label")
     error: str | None = None
 
 
@@ -44,6 +46,8 @@ class SmokeRequest(BaseModel):
     timeout_s: int
     labels: dict[str, str] = Field(default_factory=dict)
     ladder: list[SmokeRung] = Field(default_factory=list)
+    network: bool = Field(default=False, description="Give the smoke container network access (--network, or a "
+                                                     "plan with network: true that a person approved)")
 
 
 class SmokeResult(BaseModel):
@@ -55,6 +59,8 @@ class SmokeResult(BaseModel):
     highest_rung: SmokeRungName | None = None
     rungs: list[RungResult] = Field(default_factory=list)
     error: str | None = None
+    output_cut: str | None = Field(default=None, description="Set when the smoke output was over its cap: what was "
+                                                            "kept and how much was left out")
 
 
 class PreflightReport(BaseModel):

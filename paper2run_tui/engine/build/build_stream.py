@@ -11,15 +11,19 @@ import threading
 import time
 from typing import Any
 
+from ..config import DockerLimits
 from ..contracts import BuildProgress, LogLine
 from ..errors import EngineLost, PreflightError
 from ..ports import Cancelled, CancelToken, EventSink
 from .base import BuildRequest, BuildResult
 from .context import build_context
 from .docker_client import MANAGED
+from .limits import build_params
 from .progress import DOCKER_CLASSIC, CacheHit, ProgressParser, StepSeen
 
 ENGINE_LOST_FIX = "check the engine (`docker info`), then resume the run from its last attempt"
+_LAYER = re.compile(r"^ ---> ([0-9a-f]{12,64})\s*$")
+_RUNNING_IN = re.compile(r"^ ---> Running in ([0-9a-f]{12,64})\s*$")
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
@@ -54,9 +58,10 @@ def _read_json_lines(response: Any, out: queue.Queue[dict[str, Any] | None]) -> 
 
 
 def stream_build(client: Any, request: BuildRequest, sink: EventSink, cancel: CancelToken,
-                 parser: ProgressParser = DOCKER_CLASSIC) -> BuildResult:
+                 parser: ProgressParser = DOCKER_CLASSIC, limits: DockerLimits | None = None) -> BuildResult:
     """Build from our own context, every log line an event; on cancel or timeout the connection is shut, which is
-    what makes the engine abort the step in progress."""
+    what makes the engine abort the step in progress. Every RUN step runs under `limits`: memory, swap and CPU
+    through the build API, the process limit set on the step's container as soon as the stream names it."""
     started = time.monotonic()
     context = build_context(request)
     labels = {**request.labels, **MANAGED}
@@ -66,7 +71,7 @@ def stream_build(client: Any, request: BuildRequest, sink: EventSink, cancel: Ca
     errors: list[str] = []
     broken = False
     try:
-        response = start_build(client, request, context, labels)
+        response = start_build(client, request, context, labels, limits)
     except PreflightError:
         context.close()
         raise
@@ -98,6 +103,12 @@ def stream_build(client: Any, request: BuildRequest, sink: EventSink, cancel: Ca
                     if not line.strip():
                         continue
                     sink.emit(LogLine(source="build", text=line, attempt=request.attempt))
+                    running = _RUNNING_IN.match(line)
+                    if running and limits is not None:
+                        limit_step_pids(client, running.group(1), limits.pids)
+                    made = running or _LAYER.match(line)
+                    if made:
+                        result.intermediates.append(made.group(1))
                     seen = parser.parse(line)
                     if isinstance(seen, StepSeen):
                         step_no, current_step = seen.step, seen.instruction
@@ -135,11 +146,21 @@ def stream_build(client: Any, request: BuildRequest, sink: EventSink, cancel: Ca
     result.image_tag = request.tag
     return result
 
-def start_build(client: Any, request: BuildRequest, context: Any, labels: dict[str, str]) -> Any:
+def limit_step_pids(client: Any, container_id: str, pids: int) -> None:
+    """The build API has no pids parameter: give the RUN step's container its process limit through the update
+    API, as soon as the classic builder names it ("Running in ID"). A step that ended already needs none."""
+    with contextlib.suppress(Exception):
+        api = client.api
+        api._raise_for_status(api._post_json(api._url("/containers/{0}/update", container_id),
+                                             data={"PidsLimit": pids}))
+
+
+def start_build(client: Any, request: BuildRequest, context: Any, labels: dict[str, str],
+                limits: DockerLimits | None = None) -> Any:
     """POST /build with our own context; the streamed response is ours to close (the SDK's generator hides it)."""
     api = client.api
     params = {"t": request.tag, "dockerfile": ".paper2run/Dockerfile", "rm": "1", "forcerm": "1",
-              "labels": json.dumps(labels)}
+              "labels": json.dumps(labels), **(build_params(limits) if limits is not None else {})}
     if request.build_args:
         params["buildargs"] = json.dumps(request.build_args)
     response = api.post(api._url("/build"), params=params, data=context, stream=True, timeout=None,

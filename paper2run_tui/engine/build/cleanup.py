@@ -1,7 +1,10 @@
-"""Find and remove what paper2run-tui made, by label: containers first, then images."""
+"""Find and remove what paper2run-tui made, by label: containers first, then images; and what a failed build left
+without a label (the classic builder's intermediate images and step containers), by the ids the run recorded."""
 
 from __future__ import annotations
 
+import contextlib
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -21,36 +24,95 @@ class CleanupReport(BaseModel):
         return "\n".join(lines)
 
 
-def cleanup(client: Any, run_id: str | None = None, dry_run: bool = False) -> CleanupReport:
-    labels = ["org.paper2run.managed=true"] + ([f"org.paper2run.run={run_id}"] if run_id else [])
+def cleanup(client: Any, run_id: str | None = None, dry_run: bool = False, *,
+            run_ids: list[str] | None = None, leftovers: list[str] | None = None) -> CleanupReport:
+    """Remove what paper2run-tui made: by default only what carries one of `run_ids` (the runs of one runs folder)
+    or `run_id`; with neither, every managed image on the engine (other people's included: callers ask first).
+    `leftovers`: ids of a failed build's untagged intermediate images and step containers (they carry no label),
+    removed too, but only when nothing else uses them."""
+    wanted = set(run_ids or []) | ({run_id} if run_id else set())
+    everything = run_id is None and run_ids is None
     report = CleanupReport(dry_run=dry_run)
-    for container in client.containers.list(all=True, filters={"label": labels}):
-        report.containers.append(container.name)
+    api = client.api  # list summaries, not objects: the SDK inspects each one, which races with other users
+    labels = [MANAGED_LABEL] + ([f"org.paper2run.run={run_id}"] if run_id and not run_ids else [])
+    for summary in api.containers(all=True, filters={"label": labels}):
+        if not everything and (summary.get("Labels") or {}).get("org.paper2run.run") not in wanted:
+            continue
+        name = (summary.get("Names") or [summary["Id"][:12]])[0].lstrip("/")
+        report.containers.append(name)
         if not dry_run:
             try:
-                container.remove(force=True)
+                api.remove_container(summary["Id"], force=True)
             except Exception as exc:  # noqa: BLE001
-                report.errors.append(f"{container.name}: {exc}")
-    for image in client.images.list(filters={"label": labels}):
-        name = image.tags[0] if image.tags else image.short_id
+                report.errors.append(f"{name}: {exc}")
+    for summary in api.images(filters={"label": labels}):
+        if not everything and (summary.get("Labels") or {}).get("org.paper2run.run") not in wanted:
+            continue
+        tags = [t for t in summary.get("RepoTags") or [] if t != "<none>:<none>"]
+        name = tags[0] if tags else summary["Id"].split(":")[-1][:12]
         report.images.append(name)
         if not dry_run:
             try:
-                client.images.remove(image.id, force=True)
+                api.remove_image(summary["Id"], force=True)
             except Exception as exc:  # noqa: BLE001
                 report.errors.append(f"{name}: {exc}")
+    for ref in reversed(leftovers or []):
+        _remove_leftover(client, ref, report, dry_run)
     return report
+
+
+MANAGED_LABEL = "org.paper2run.managed=true"
+
+
+def _remove_leftover(client: Any, ref: str, report: CleanupReport, dry_run: bool) -> None:
+    """An intermediate of a failed build: its step container if it is still there, else its untagged image
+    (never forced, so a layer another image is built on stays)."""
+    import docker
+
+    try:
+        container = client.containers.get(ref)
+    except docker.errors.NotFound:
+        container = None
+    except Exception:  # noqa: BLE001 - the engine refused: not ours to insist
+        return
+    if container is not None:
+        report.containers.append(container.name)
+        if not dry_run:
+            with contextlib.suppress(Exception):
+                container.remove(force=True)
+        return
+    try:
+        image = client.images.get(ref)
+    except Exception:  # noqa: BLE001 - gone already
+        return
+    if image.tags:
+        return  # a tagged image is someone's result
+    report.images.append(image.short_id)
+    if not dry_run:
+        try:
+            client.images.remove(image.id)
+        except Exception:  # noqa: BLE001 - still a parent of another image: it is a cache layer, kept
+            report.images.pop()
+
+
+def run_leftovers(run_dir: Path) -> list[str]:
+    """The build leftovers a run folder recorded (attempts/NN/build_leftovers.txt), oldest first."""
+    out: list[str] = []
+    for path in sorted(run_dir.glob("attempts/*/build_leftovers.txt")):
+        with contextlib.suppress(OSError):
+            out += [line.strip() for line in path.read_text().splitlines() if line.strip()]
+    return out
 
 
 def remove_run_containers(client: Any, run_id: str) -> list[str]:
     """Remove the containers a run left on the engine (a smoke container outlives a lost connection to the
     engine); its images stay, they are the run's result or its cache. Returns the names removed."""
-    labels = ["org.paper2run.managed=true", f"org.paper2run.run={run_id}"]
+    labels = [MANAGED_LABEL, f"org.paper2run.run={run_id}"]
     removed = []
-    for container in client.containers.list(all=True, filters={"label": labels}):
+    for summary in client.api.containers(all=True, filters={"label": labels}):
         try:
-            container.remove(force=True)
-            removed.append(container.name)
+            client.api.remove_container(summary["Id"], force=True)
+            removed.append((summary.get("Names") or [summary["Id"][:12]])[0].lstrip("/"))
         except Exception:  # noqa: BLE001 - gone already, or the engine refuses: the report of the run says so
             continue
     return removed

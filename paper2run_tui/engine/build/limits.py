@@ -9,16 +9,15 @@ The run folder records what was applied (limits.json).
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
-from ..config import DockerLimits
+if TYPE_CHECKING:
+    from ..config import DockerLimits
 
 #: Size of the tmpfs mounted at /tmp in the smoke container.
 SMOKE_TMPFS = "256m"
-#: The most a smoke container may write to its own filesystem (its writable layer) before it is stopped.
-SMOKE_WRITE_CAP_BYTES = 1024**3
 #: How often the writable layer's size is measured (each measure walks the layer; small layers are cheap).
 WRITE_WATCH_S = 3.0
 #: Output of one attempt's smoke run kept as log lines: the head up to this many bytes, then the last lines.
@@ -49,7 +48,7 @@ class AppliedLimits(BaseModel):
     smoke_network: bool
     smoke_capabilities: str = "none (cap_drop ALL), no-new-privileges"
     smoke_tmpfs: str = f"/tmp, {SMOKE_TMPFS}"
-    smoke_write_cap_bytes: int = SMOKE_WRITE_CAP_BYTES
+    smoke_write_cap_bytes: int = Field(description="Most the smoke container may write to its writable layer")
     smoke_output_head_bytes: int = OUTPUT_HEAD_BYTES
     smoke_output_tail_lines: int = OUTPUT_TAIL_LINES
 
@@ -60,7 +59,7 @@ def applied_limits(limits: DockerLimits, *, network: bool) -> AppliedLimits:
         memory_bytes=memory, memory_swap_bytes=memory, cpus=limits.cpus, pids=limits.pids,
         build_pids="set on each RUN step's container as soon as the engine names it (the build API has no "
                    "pids parameter)",
-        smoke_network=network,
+        smoke_network=network, smoke_write_cap_bytes=parse_memory(limits.write_cap),
     )
 
 

@@ -52,6 +52,9 @@ def ensure_image(client: Any, image: str, sink: EventSink, cancel: CancelToken) 
         return True
     except docker.errors.ImageNotFound:
         pass
+    except docker.errors.APIError as exc:  # e.g. "invalid reference format": no pull can help
+        raise PreflightError(f"the base image {image!r} is not a usable image name ({exc.explanation or exc})",
+                             "give an image name such as python:3.11-slim") from None
     sink.emit(LogLine(source="preflight", text=f"pulling {image}…"))
     # The pull runs in a thread so an unreachable or slow registry costs PULL_TIMEOUT_S, not the client's timeout.
     failure: list[str] = []

@@ -1,22 +1,24 @@
-"""The contained smoke run: limits, no host mounts, no privileges, no Docker socket; the container is always
-removed."""
+"""The contained smoke run: limits, no network unless asked for, no capabilities, a capped /tmp, writable layer
+and output, no host mounts or Docker socket; the container is always removed."""
 
 from __future__ import annotations
 
 import contextlib
-import re
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from ..config import DockerLimits
-from ..contracts import SMOKE_RUNGS, LogLine, Message, RungResult
+from ..contracts import SMOKE_RUNGS, Message, RungResult
 from ..errors import EngineLost
 from ..ports import Cancelled, CancelToken, EventSink
 from .base import SmokeRequest, SmokeResult
 from .build_stream import ENGINE_LOST_FIX
 from .docker_client import MANAGED
+from .limits import WRITE_WATCH_S, parse_memory, smoke_kwargs
+from .smoke_output import OutputCap, pump
 
 LADDER_TIMEOUT_S = 120
 #: How long the toy run may go: long enough to build a model and take training steps, short enough for every run.
@@ -43,13 +45,6 @@ def engine_call(what: str) -> Iterator[None]:
         raise
 
 
-def parse_memory(text: str) -> int:
-    m = re.match(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)b?\s*$", text.lower())
-    if not m:
-        raise ValueError(f"not a memory size: {text!r}")
-    return int(float(m.group(1)) * 1024 ** " kmgt".index(m.group(2) or " "))
-
-
 def smoke_run(client: Any, limits: DockerLimits, request: SmokeRequest, sink: EventSink,
               cancel: CancelToken) -> SmokeResult:
     """The smoke command, then the lower rungs of the ladder (quietly) to say how green the image is."""
@@ -60,7 +55,8 @@ def smoke_run(client: Any, limits: DockerLimits, request: SmokeRequest, sink: Ev
     if ran_on_cpu and not plan.cpu_fallback:
         return SmokeResult(ok=False, outcome="gpu-unavailable", error="the plan needs a GPU; the engine has none")
     started = time.monotonic()
-    exit_code, alive = run_container(client, limits, request.image_tag, None, request.timeout_s, request, sink, cancel, gpu)
+    ran = run_container(client, limits, request.image_tag, None, request.timeout_s, request, sink, cancel, gpu)
+    exit_code, alive = ran.code, ran.alive
     seconds = time.monotonic() - started
     outcome: Literal["exit-0", "alive-at-timeout"]
     if alive:
@@ -69,12 +65,13 @@ def smoke_run(client: Any, limits: DockerLimits, request: SmokeRequest, sink: Ev
         outcome = "exit-0"
     else:
         return SmokeResult(ok=False, outcome="failed", exit_code=exit_code, seconds=seconds, ran_on_cpu=ran_on_cpu,
-                           error=f"the smoke command exited with {exit_code}")
+                           error=ran.wrote_too_much or f"the smoke command exited with {exit_code}",
+                           output_cut=ran.output_cut)
     rungs = ladder_results(client, limits, request, sink, cancel, gpu, outcome, exit_code, seconds)
     counted = [r.rung for r in rungs if r.counted]
     highest = max(counted, key=SMOKE_RUNGS.index) if counted else None
     return SmokeResult(ok=True, outcome=outcome, exit_code=None if alive else exit_code, seconds=seconds,
-                       ran_on_cpu=ran_on_cpu, highest_rung=highest, rungs=rungs)
+                       ran_on_cpu=ran_on_cpu, highest_rung=highest, rungs=rungs, output_cut=ran.output_cut)
 
 
 def ladder_results(client: Any, limits: DockerLimits, request: SmokeRequest, sink: EventSink, cancel: CancelToken,
@@ -98,8 +95,9 @@ def ladder_results(client: Any, limits: DockerLimits, request: SmokeRequest, sin
         if toy:
             sink.emit(Message(text=f"smoke ladder: toy run on the CPU, no network, up to {timeout} s: `{rung.command[:80]}`"))
         started = time.monotonic()
-        code, still = run_container(client, limits, request.image_tag, rung.command, timeout, request, sink, cancel,
-                                    gpu and not toy, quiet=True, offline=toy)
+        ran = run_container(client, limits, request.image_tag, rung.command, timeout, request, sink, cancel,
+                            gpu and not toy, quiet=True, offline=toy)
+        code, still = ran.code, ran.alive
         outcome: Literal["passed", "failed", "alive-at-timeout"] = (
             "alive-at-timeout" if still else "passed" if code == 0 else "failed")
         if still:
@@ -111,18 +109,26 @@ def ladder_results(client: Any, limits: DockerLimits, request: SmokeRequest, sin
     return out
 
 
+@dataclass
+class Ran:
+    """How one container ended: its exit code, or still alive at the timeout; and what the caps did."""
+
+    code: int | None
+    alive: bool
+    output_cut: str | None = None
+    wrote_too_much: str | None = None
+
+
 def run_container(client: Any, limits: DockerLimits, image: str, command: str | None, timeout_s: int,
                   request: SmokeRequest, sink: EventSink, cancel: CancelToken, gpu: bool,
-                  quiet: bool = False, offline: bool = False) -> tuple[int | None, bool]:
-    """(exit code, still alive at the timeout). The container is always removed. `offline`: no network, and CUDA
-    hidden from the code."""
+                  quiet: bool = False, offline: bool = False) -> Ran:
+    """Run one contained container (build/limits.py) and wait for it. The container is always removed.
+    `offline`: no network whatever the request says, and CUDA hidden from the code. Its writable layer is measured
+    every WRITE_WATCH_S; past limits.write_cap it is stopped and counted as failed."""
     import docker
 
-    kwargs: dict[str, Any] = {
-        "labels": {**request.labels, **MANAGED}, "detach": True, "mem_limit": parse_memory(limits.memory),
-        "nano_cpus": int(limits.cpus * 1e9), "pids_limit": limits.pids, "privileged": False,
-        "security_opt": ["no-new-privileges"], "network_disabled": offline or not limits.network,
-    }
+    kwargs: dict[str, Any] = {"labels": {**request.labels, **MANAGED}, "detach": True,
+                              **smoke_kwargs(limits, network=request.network and not offline)}
     if offline:
         kwargs["environment"] = {"CUDA_VISIBLE_DEVICES": ""}
     if command is not None:
@@ -132,43 +138,55 @@ def run_container(client: Any, limits: DockerLimits, image: str, command: str | 
     with engine_call("creating the smoke container"):
         container = client.containers.create(image, **kwargs)
     readers: list[threading.Thread] = []
+    cap = OutputCap(sink, request.attempt)
+    ran = Ran(code=None, alive=False)
     try:
         with engine_call("starting the smoke container"):
             container.start()
         if not quiet:
             for stream_name in ("stdout", "stderr"):
-                t = threading.Thread(target=_pump, args=(container, stream_name, request.attempt, sink), daemon=True)
+                t = threading.Thread(target=pump, args=(container, stream_name, cap), daemon=True)
                 t.start()
                 readers.append(t)
         deadline = time.monotonic() + timeout_s
+        next_measure = time.monotonic() + WRITE_WATCH_S
         while True:
             if cancel.wait(0.2):
                 raise Cancelled(cancel.reason or "cancelled")
             with engine_call(f"during the smoke run (container {container.short_id} may still be running)"):
                 container.reload()
             if container.status in ("exited", "dead"):
-                code = container.attrs.get("State", {}).get("ExitCode")
+                ran.code = container.attrs.get("State", {}).get("ExitCode")
                 for t in readers:
                     t.join(timeout=5)
                 if quiet:
-                    sink.emit(Message(text=f"smoke ladder: `{command[:80] if command else ''}` exited {code}"))
-                return code, False
+                    sink.emit(Message(text=f"smoke ladder: `{command[:80] if command else ''}` exited {ran.code}"))
+                return ran
             if time.monotonic() > deadline:
-                return None, True
+                ran.alive = True
+                return ran
+            if time.monotonic() > next_measure:
+                next_measure = time.monotonic() + WRITE_WATCH_S
+                ran.wrote_too_much = _over_write_cap(client, container, parse_memory(limits.write_cap))
+                if ran.wrote_too_much:
+                    sink.emit(Message(level="warning", text=ran.wrote_too_much))
+                    ran.code = -1
+                    return ran
     finally:
         with contextlib.suppress(Exception):  # already gone
             container.remove(force=True)
+        for t in readers:
+            t.join(timeout=5)
+        ran.output_cut = cap.finish()
 
-def _pump(container: Any, stream_name: str, attempt: int, sink: EventSink) -> None:
-    try:
-        buffer = ""
-        for chunk in container.logs(stream=True, follow=True, stdout=stream_name == "stdout",
-                                    stderr=stream_name == "stderr"):
-            buffer += chunk.decode("utf-8", errors="replace")
-            *lines, buffer = buffer.split("\n")
-            for line in lines:
-                sink.emit(LogLine(source="smoke", stream=stream_name, text=line.rstrip("\r"), attempt=attempt))  # type: ignore[arg-type]
-        if buffer:
-            sink.emit(LogLine(source="smoke", stream=stream_name, text=buffer, attempt=attempt))  # type: ignore[arg-type]
-    except Exception:  # noqa: BLE001 - the container went away; its exit is handled by the caller
-        return
+
+def _over_write_cap(client: Any, container: Any, cap: int) -> str | None:
+    """The reason to stop the container when its writable layer is over the cap, else None."""
+    with engine_call("measuring the smoke container's writes"):
+        api = client.api  # the SDK's inspect_container cannot ask for the size
+        info = api._result(api._get(api._url("/containers/{0}/json", container.id), params={"size": 1}), True)
+        written = info.get("SizeRw") or 0
+    if written <= cap:
+        return None
+    return (f"the smoke run wrote {written / 1e6:.0f} MB to the container's filesystem, over the cap of "
+            f"{cap / 1e6:.0f} MB: stopped")

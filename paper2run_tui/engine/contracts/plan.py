@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
+from .dependencies import DependencySection
 from .strict import StrictModel
 
 SmokeRungName = Literal["static-imports", "import-package", "entrypoint-help", "tests", "toy-run"]
@@ -56,6 +57,15 @@ class EnvPlan(StrictModel):
     smoke_ladder: list[SmokeRung] = Field(
         default_factory=list, description="Extra checks run lowest first; the highest passing rung is recorded"
     )
+    network: bool = Field(
+        default=False, description="The smoke run needs the network; honoured only when a person approved the plan "
+        "at the gate (or --network is given): the smoke container has no network by default"
+    )
+    dependencies: DependencySection | None = Field(
+        default=None,
+        description="What the environment installs, as data (rendered before install_steps and source_steps); "
+        "None: the steps say it all",
+    )
 
     @field_validator("base_image", "smoke_command")
     @classmethod
@@ -83,5 +93,6 @@ class EnvPlan(StrictModel):
         """A stable identity for 'the same plan', used to refuse repairs that repeat a failed plan."""
         import hashlib
 
-        payload = self.model_dump_json(exclude={"notes"})
+        # A plan without a dependency section keeps the fingerprint it had before the section existed.
+        payload = self.model_dump_json(exclude={"notes"} if self.dependencies else {"notes", "dependencies"})
         return hashlib.sha256(payload.encode()).hexdigest()[:16]

@@ -6,8 +6,9 @@ import re
 
 from ..build.progress import STEP_HEADER
 from ..contracts import DiagnosisDecision, DiagnosisDelta, EnvPlan
-from ..plan.time_travel import PLANNER_MARK, without_time_travel
+from ..plan.time_travel import travelled_by, without_time_travel
 from ..ports import CancelToken, EventSink
+from ..render.install import builds_the_same, install_commands, source_commands
 from .base import DiagnosisContext
 from .rules import RULES, Rule, Stop
 from .rules.table import RESOLUTION_RULES
@@ -33,7 +34,7 @@ def untravelled(ctx: DiagnosisContext, why: str) -> EnvPlan | None:
     releases before anything else (a repair's own time travel is left to the repairs). None when it does not
     apply or was tried."""
     plan = ctx.attempt.plan
-    if not plan.exclude_newer or PLANNER_MARK not in plan.notes:
+    if travelled_by(plan) != "planner":
         return None
     new = without_time_travel(plan, f"repair: resolved with today's releases ({why}, under the commit-date "
                                     "resolution)")
@@ -124,7 +125,7 @@ class RulesDiagnoser:
                     reason += f" (note: {gap})"
                 return DiagnosisDecision(decision="stop", reason=reason, confidence="high",
                                          failure_class=rule.failure_class, matched_rules=matched_ids, source="rules")
-            if new_plan.fingerprint() in tried:
+            if new_plan.fingerprint() in tried or builds_the_same(ctx.attempt.plan, new_plan):
                 continue
             return DiagnosisDecision(decision="repair", reason=f"{meaning}; repair: {_what_changed(ctx.attempt.plan, new_plan)}",
                                      confidence="high", failure_class=rule.failure_class, matched_rules=matched_ids,
@@ -148,7 +149,8 @@ def _what_changed(old, new) -> str:  # type: ignore[no-untyped-def]
     added = [p for p in new.system_packages if p not in old.system_packages]
     if added:
         changes.append("system packages " + ", ".join(added))
-    steps = [s for s in new.install_steps if s not in old.install_steps]
+    before, after = install_commands(old), install_commands(new)
+    steps = [s for s in after if s not in before]
     if steps:
         changes.append("install " + "; ".join(s[:80] for s in steps))
     env = {k: v for k, v in new.env.items() if old.env.get(k) != v}
@@ -156,6 +158,6 @@ def _what_changed(old, new) -> str:  # type: ignore[no-untyped-def]
         changes.append("env " + ", ".join(f"{k}={v}" for k, v in env.items()))
     if new.smoke_command != old.smoke_command:
         changes.append(f"smoke command {new.smoke_command[:60]}")
-    if new.source_steps != old.source_steps:
+    if source_commands(new) != source_commands(old):
         changes.append("source steps changed")
     return "; ".join(changes) or "plan changed"

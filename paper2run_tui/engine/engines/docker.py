@@ -110,7 +110,7 @@ class DockerEngine(DockerExecutor):
             return False
 
     def build(self, request: BuildRequest, sink: EventSink, cancel: CancelToken) -> BuildResult:
-        return stream_build(self.client, request, sink, cancel, parser=self.progress)
+        return stream_build(self.client, request, sink, cancel, parser=self.progress, limits=self.limits)
 
     def preflight(self, plan: EnvPlan, sink: EventSink, cancel: CancelToken) -> PreflightReport:
         report = super().preflight(plan, sink, cancel)

@@ -80,6 +80,8 @@ def _gap_ok(gap: str) -> bool:
 
 _OPTIMIZERS = re.compile(r"\b(AdamW|Adam|SGD|RMSProp|Adagrad|Adafactor|LAMB|LARS)\b")
 _OPT_CONTEXT = re.compile(r"optimi[sz]er|\b(?:we|is|are|was|were)\s+(?:use|used|train|trained|employ|employed|adopt|adopted|optimi[sz]ed)\b", re.I)
+_CAPTION = re.compile(r"^\s*(?:Figure|Fig\.|Table)\s*[A-Z]?\d+\s*[.:]")
+_VARIED = re.compile(r"\b(?:vary|varies|varied|varying|ablations?|sensitivity)\b", re.I)
 _REFERENCES = {"references", "bibliography", "references.", "acknowledgements", "acknowledgments", "acknowledgement",
                "acknowledgment"}
 
@@ -163,8 +165,8 @@ def hyperparameters(paper: PaperInfo) -> list[Hyperparameter]:
             continue
         body = re.sub(r"<table>.*?</table>", " ", section.text, flags=re.S | re.I)
         for sentence in _sentences(body) + _table_rows(section.text):
-            if len(sentence) > 800 or re.match(r"^\s*(?:Figure|Fig\.)\s*\d", sentence) or sentence.count("&") >= 3:
-                continue  # captions hold axis ticks and results, LaTeX tabulars results: not settings
+            if len(sentence) > 800 or _CAPTION.match(sentence) or sentence.count("&") >= 3 or _VARIED.search(sentence):
+                continue  # captions hold axis ticks and results, tabulars results, ablations other settings
             for name, value, _raw in concept_values(sentence):
                 if name == "step_size" and _OPTIMIZERS.search(sentence):
                     name = "learning_rate"  # 'using Adam with step size 0.0005': the optimizer's step size

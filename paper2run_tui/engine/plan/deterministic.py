@@ -1,151 +1,53 @@
 """The deterministic planner: a real plan from the facts alone, every choice explained in plan.notes.
 
-Layering matters: dependencies are installed from their manifests (or from the declared list) in install_steps,
-before the source is copied; the project itself is installed with --no-deps in source_steps, so a source change or
-a smoke-command repair reuses the dependency layers.
+The plan's dependency section says what to install (render/install.py writes the steps). Layering matters: the
+dependencies install from their manifests (or from the declared list) before the source is copied; the project
+itself is installed with --no-deps after it, so a source change or a smoke-command repair reuses the dependency
+layers.
 """
 
 from __future__ import annotations
 
 import contextlib
 import re
-import shlex
 from datetime import timedelta
 from pathlib import Path
-from posixpath import basename
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from ..contracts import EnvPlan, RepoFacts, SmokeRung
+from ..contracts.dependencies import DependencySection, IndexedPackages
 from ..contracts.facts import Dependency
 from ..ports import CancelToken, EventSink
 from .base import PlanContext, PlanResult
-from .lock import LOCK_CONSTRAINTS, lock_install
+from .installers import INSTALLERS, PlanJob
+from .installers.inferred import with_stated_versions
+from .installers.requirements import split_requirements
 from .packages import TORCH_CPU_INDEX, TORCH_FAMILY, dist_for_import, system_packages_for
 from .python_version import choose_python, image_python, local_python_versions, nearest_available
-from .requirement_fixes import apply_to_deps, requirement_edits
 from .time_travel import PLANNER_MARK, commit_age, era_python, with_time_travel
 
-_PROJECT_KINDS = {"setup.py", "setup.cfg", "pyproject-pep621", "pyproject-poetry", "pyproject-hatch", "pyproject-pdm",
-                  "pyproject-uv", "pyproject-build-system"}
-#: conda names that differ on PyPI, and conda-only packages that have no pip equivalent (dropped, said so).
-CONDA_TO_PIP = {"pytorch": "torch", "pytorch-cpu": "torch", "py-opencv": "opencv-python-headless", "opencv": "opencv-python-headless",
-                "pyyaml": "PyYAML", "scikit-learn": "scikit-learn", "pillow": "Pillow", "tensorflow-gpu": "tensorflow"}
-CONDA_ONLY = {"cudatoolkit", "cudnn", "mkl", "mkl-service", "blas", "libgcc-ng", "libstdcxx-ng", "ca-certificates",
-              "openssl", "certifi", "python", "pip", "setuptools", "wheel", "readline", "sqlite", "tk", "xz", "zlib",
-              "ncurses", "libffi", "ld_impl_linux-64", "_libgcc_mutex", "_openmp_mutex", "intel-openmp", "cuda-toolkit",
-              "pytorch-cuda", "nvidia", "libuv", "jpeg", "libpng", "freetype", "cudatoolkit-dev"}
 
-
-def _quote(dep: Dependency) -> str:
+def _requirement(dep: Dependency) -> str:
+    """The requirement as pip reads it (the renderer quotes it)."""
     text = dep.raw if dep.kind in ("git", "url") else f"{dep.name}{'[' + ','.join(dep.extras) + ']' if dep.extras else ''}{dep.specifier}"
     if dep.marker and dep.kind == "pypi":
         text += f"; {dep.marker}"
-    return shlex.quote(text.removeprefix("-e ").strip())
+    return text.removeprefix("-e ").strip()
 
 
 def _is_torch(dep: Dependency) -> bool:
     return canonicalize_name(dep.name) in TORCH_FAMILY
 
 
-def _torch_step(deps: list[Dependency], gpu: bool) -> str | None:
-    """torch from the CPU wheel index when no GPU is needed (hundreds of MB instead of GBs); the default index when
-    that one is unreachable (offline mirrors, networks that reach only PyPI)."""
-    torch = [d for d in deps if _is_torch(d)]
-    if not torch:
-        return None
+def _torch_packages(deps: list[Dependency]) -> list[str]:
+    """The torch family's requirements, for their own step from the CPU wheel index when no GPU is needed (hundreds
+    of MB instead of GBs), falling back to the default index when that one is unreachable."""
     # Local version labels (+cu113, +cpu) name a build from PyTorch's own index; PyPI knows only the plain version.
-    specs = " ".join(shlex.quote(f"{'torch' if canonicalize_name(d.name) == 'pytorch' else d.name}"
-                                 f"{re.sub(r'[+][A-Za-z0-9.]+', '', d.specifier)}") for d in torch)
-    if gpu:
-        return f"pip install {specs}"
-    return f"pip install --retries 0 --timeout 15 --index-url {TORCH_CPU_INDEX} {specs} || pip install {specs}"
-
-
-def _split_requirements(facts: RepoFacts) -> tuple[list[str], bool]:
-    """The main requirements files (not dev/test/docs), and whether any of them installs the project itself. A
-    requirements file in a subfolder stands in only when the project declares nothing itself (guided-diffusion's
-    evaluations/requirements.txt is for its evaluation suite, not for the package its setup.py describes)."""
-    files = [m.source for m in facts.manifests if m.kind == "requirements"]
-    main = [f for f in files if not re.search(r"(^|[-_./])(dev|test|tests|docs?|lint|ci)([-_.]|$)", basename(f).lower())
-            and "/" not in f]
-    project_deps = any(d.group is None and d.kind in ("pypi", "git", "url") and d.source not in files
-                       and not d.source.endswith("package.json") for d in facts.dependencies)
-    if not main and not project_deps:
-        main = [f for f in files if not re.search(r"(dev|test|docs?|lint|ci)", f.lower())][:1]
-    installs_self = any(d.kind == "path" and d.source in main for d in facts.dependencies)
-    return main, installs_self
-
-
-def _conda_deps(facts: RepoFacts, notes: list[str]) -> list[Dependency]:
-    out = []
-    dropped = []
-    for d in facts.dependencies:
-        if d.kind != "conda":
-            continue
-        name = d.name.lower()
-        if name in CONDA_ONLY or name.startswith(("lib", "cuda", "_")):
-            dropped.append(d.name)
-            continue
-        spec = d.specifier if re.match(r"^(==|>=|<=|>|<|!=)\d", d.specifier) else ""
-        if spec.startswith("==") and spec.count(".") == 1:
-            spec = f"{spec}.*"
-        out.append(d.model_copy(update={"name": CONDA_TO_PIP.get(name, d.name), "specifier": spec, "kind": "pypi"}))
-    if out or dropped:
-        notes.append(f"conda environment translated to pip ({len(out)} packages)"
-                     + (f"; conda-only packages dropped: {', '.join(sorted(set(dropped))[:10])}" if dropped else ""))
-    return out
-
-
-def _inferred_deps(facts: RepoFacts, notes: list[str]) -> list[Dependency]:
-    """No manifest: the README's pip lines if any, else the code's own imports mapped to distributions."""
-    deps: list[Dependency] = []
-    for line in facts.readme_installs:
-        if not line.command.lstrip().startswith(("pip", "python")):
-            continue
-        try:
-            words = shlex.split(line.command)
-        except ValueError:
-            continue
-        args = words[words.index("install") + 1:] if "install" in words else []
-        for w in args:
-            if w.startswith("-") or w in (".", "-e") or "/" in w:
-                continue
-            from ..analyze.requirements import parse_requirement
-
-            dep = parse_requirement(w, line.source, line.line)
-            if dep is not None:
-                deps.append(dep)
-    if deps:
-        notes.append(f"no manifest: dependencies from the README's pip install lines ({line.source})")
-    seen = {canonicalize_name(d.name) for d in deps}
-    from_imports = []
-    for imp in facts.imports:
-        dist = dist_for_import(imp.module)
-        if dist and canonicalize_name(dist) not in seen:
-            seen.add(canonicalize_name(dist))
-            from_imports.append(dist)
-            deps.append(Dependency(name=dist, raw=dist, source=imp.source))
-    if from_imports:
-        notes.append("no manifest: dependencies inferred from the code's imports: " + ", ".join(from_imports[:25]))
-    return _with_stated_versions(deps, facts.readme_versions, "the README says", notes)
-
-
-def _with_stated_versions(deps: list[Dependency], stated: list[Dependency], said: str,
-                          notes: list[str]) -> list[Dependency]:
-    """Give unversioned dependencies the version the README states or the code checks for."""
-    by_name = {canonicalize_name(v.name): v for v in stated}
-    out = []
-    for dep in deps:
-        version = by_name.get(canonicalize_name(dep.name))
-        if version is not None and not dep.specifier and dep.kind == "pypi":
-            dep = dep.model_copy(update={"specifier": version.specifier})
-            notes.append(f"{dep.name}{version.specifier}: {said} \"{version.raw}\" ({version.source}, line "
-                         f"{version.line})")
-        out.append(dep)
-    return out
+    return [f"{'torch' if canonicalize_name(d.name) == 'pytorch' else d.name}{re.sub(r'[+][A-Za-z0-9.]+', '', d.specifier)}"
+            for d in deps if _is_torch(d)]
 
 
 _PIN_STRENGTH = (("==", 3), ("~=", 2), ("<", 2), (">", 1), ("!", 1))
@@ -169,15 +71,6 @@ def _merge_duplicates(deps: list[Dependency], notes: list[str]) -> list[Dependen
                          f"({chosen[key].source}): one requirement per distribution")
             chosen[key] = dep
     return [chosen[k] for k in order]
-
-
-def _names_torch_index(path: Path) -> bool:
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")[:200_000]
-    except OSError:
-        return False
-    return re.search(r"^\s*(-f|--find-links|--extra-index-url|--index-url)[\s=].*download\.pytorch\.org", text,
-                     re.MULTILINE) is not None
 
 
 def _builds_extensions(repo_dir: Path) -> bool:
@@ -240,50 +133,44 @@ def smoke_ladder(facts: RepoFacts, import_names: list[str]) -> tuple[list[SmokeR
     return ladder, "python -m compileall -q .", reasons
 
 
+def _start(ctx: PlanContext) -> PlanJob:
+    """The job the installers work on: which requirement files are the project's, which declared dependencies the
+    environment needs (main group only; a requirements file that is not installed, a subfolder's for an evaluation
+    suite, lends none)."""
+    facts = ctx.facts
+    main, install_self = split_requirements(facts)
+    req_files = {m.source for m in facts.manifests if m.kind == "requirements"}
+    declared = [d for d in facts.dependencies if d.group is None and d.kind in ("pypi", "git", "url")
+                and not d.source.endswith("package.json") and (d.source not in req_files or d.source in main)]
+    return PlanJob(ctx=ctx, main_requirements=main, requirements_install_self=install_self, declared=declared)
+
+
 class DeterministicPlanner:
     """Plans without an LLM. The same facts always give the same plan."""
 
     def plan(self, ctx: PlanContext, sink: EventSink, cancel: CancelToken) -> PlanResult:
         facts = ctx.facts
-        notes: list[str] = []
         messages: list[str] = []
-        kinds = {m.kind for m in facts.manifests}
-        main_reqs, reqs_install_self = _split_requirements(facts)
-        is_project = bool(kinds & _PROJECT_KINDS)
-        # Which declared dependencies the environment needs (main group only).
-        req_files = {m.source for m in facts.manifests if m.kind == "requirements"}
-        # A requirements file that is not installed (a subfolder's, for an evaluation suite) lends no dependencies.
-        declared = [d for d in facts.dependencies if d.group is None and d.kind in ("pypi", "git", "url")
-                    and not d.source.endswith("package.json") and (d.source not in req_files or d.source in main_reqs)]
-        conda = _conda_deps(facts, notes) if "conda-environment" in kinds else []
-        if not main_reqs and not is_project and not declared and not conda:
-            inferred = _inferred_deps(facts, notes)
-        else:
-            inferred = []
+        job = _start(ctx)
+        notes = job.notes
+        active = []
+        for installer in INSTALLERS:
+            if installer.detect(job):
+                installer.collect(job)
+                active.append(installer)
 
-        lock = None
-        if facts.locked and main_reqs:
-            notes.append(f"{facts.locked[0].source} not used: the requirements files are what the project installs from")
-        elif facts.locked and declared:
-            lock = lock_install(declared, facts.locked)
-            declared = lock.deps
-            notes += lock.notes
-
-        all_deps = _merge_duplicates(declared + conda + inferred, notes)
+        all_deps = _merge_duplicates(job.declared + job.extra, notes)
         if facts.code_versions:  # requirement files are installed as written (-r): only the other lists take it
-            listed = [d for d in all_deps if d.source not in main_reqs]
-            stated = _with_stated_versions(listed, facts.code_versions, "the code checks", notes)
+            listed = [d for d in all_deps if d.source not in job.main_requirements]
+            stated = with_stated_versions(listed, facts.code_versions, "the code checks", notes)
             pinned = {id(old): new for old, new in zip(listed, stated, strict=True)}
             all_deps = [pinned.get(id(d), d) for d in all_deps]
-        version, why = choose_python(facts.python_hints, all_deps + (lock.pins if lock else []), facts.commit_date)
+        version, why = choose_python([*facts.python_hints, *job.python_hints],
+                                     all_deps + (job.lock.pins if job.lock else []), facts.commit_date)
         notes += why
         base_image = self._base_image(ctx, version, notes, messages)
-        imported = {canonicalize_name(d) for imp in facts.imports if (d := dist_for_import(imp.module))}
-        edits = requirement_edits([d for d in declared if d.source in main_reqs],
-                                  image_python(base_image, version) or version, imported)
-        if edits:
-            notes += edits.notes
-            all_deps = apply_to_deps(all_deps, edits)
+        job.python, job.image_python = version, image_python(base_image, version) or version
+        job.deps = all_deps
         hard_gpu = sorted({g.source for g in facts.gpu_markers if g.hard})
         # A CUDA build only when the code needs a GPU and the engine can give it one: without a GPU runtime the
         # smoke runs on the CPU anyway, and the CPU build of torch is a few hundred MB instead of several GB.
@@ -297,55 +184,24 @@ class DeterministicPlanner:
                          + "; this engine has no GPU runtime, so the plan is for the CPU (on a machine with one, "
                          "the plan asks for a GPU and the CUDA build of torch)")
 
-        install: list[str] = ["python -m pip install --upgrade pip setuptools wheel"]
-        source: list[str] = []
-        torch_step = _torch_step(all_deps, gpu)
-        if torch_step:
-            install.append(torch_step)
+        section = job.section = DependencySection(python=version, pip="pip")
+        for installer in active:
+            installer.fill(job)  # may edit job.deps as the edited files will read (a renamed torch)
+        all_deps = job.deps
+        torch = _torch_packages(all_deps)
+        if torch:
+            section.indexes.append(IndexedPackages(packages=torch, index_url=None if gpu else TORCH_CPU_INDEX))
             notes.append("PyTorch from its CPU wheel index (falls back to the default index)" if not gpu else
                          "PyTorch from the default index (CUDA build) for the GPU")
-        if main_reqs:
-            if any("+cu" in d.specifier or "+cpu" in d.specifier for d in facts.dependencies if d.source in main_reqs):
-                files = " ".join(shlex.quote(r) for r in main_reqs)
-                install.append(f"sed -i -E 's/[+](cu[0-9]+|cpu)//g' {files}")
-                notes.append("CUDA-specific local versions (+cuXXX) stripped from the requirements: the CPU build is used")
-            if edits:
-                # Where the files are read: after the source copy when they install the project (`-e .`), since
-                # that copy brings the unedited files back.
-                (source if reqs_install_self else install).append(
-                    edits.sed([r for r in main_reqs if any(d.source == r for d in declared)]))
-            with_torch_index = [r for r in main_reqs if _names_torch_index(ctx.repo_dir / r)]
-            if torch_step and with_torch_index:
-                # pip would retry the unreachable index for every package; torch has its own step above.
-                install.append("sed -i -E '/^[[:space:]]*(-f|--find-links|--extra-index-url|--index-url)[[:space:]=]"
-                               ".*download[.]pytorch[.]org/d' " + " ".join(shlex.quote(r) for r in with_torch_index))
-                notes.append("PyTorch index lines removed from the requirements (torch is installed in its own step)")
-            for req in main_reqs:
-                if reqs_install_self:
-                    source.append(f"pip install -r {shlex.quote(req)}")
-                else:
-                    install.append(f"pip install -r {shlex.quote(req)}")
-            notes.append(f"dependencies from {', '.join(main_reqs)}")
-        else:
-            listed = [d for d in all_deps if not _is_torch(d) and d.kind != "path"]
-            if listed and is_project:
-                notes.append("dependencies from the project's metadata, installed before the source for caching")
-            if listed and lock and lock.step:
-                install.append(lock.step)
-                install.append(f"pip install -c {LOCK_CONSTRAINTS} " + " ".join(_quote(d) for d in listed))
-            elif listed:
-                install.append("pip install " + " ".join(_quote(d) for d in listed))
-        if is_project and not reqs_install_self:
-            source.append("pip install --no-deps -e ." if "setup.py" in kinds or "pyproject" in str(kinds)
-                          else "pip install --no-deps .")
-            notes.append("the project itself installed with --no-deps after the source copy")
+        if job.install_as_list:
+            section.packages = [_requirement(d) for d in all_deps if not _is_torch(d) and d.kind != "path"]
 
         system = self._system_packages(all_deps, facts, notes, ctx.repo_dir)
         import_names = _checkable_imports(facts, all_deps)
         ladder, smoke, reasons = smoke_ladder(facts, import_names)
         notes += reasons
         if any(r.rung == "tests" for r in ladder) and not any(canonicalize_name(d.name) == "pytest" for d in all_deps):
-            install.append("pip install pytest")
+            section.test_packages = ["pytest"]
             notes.append("pytest installed for the tests rung (the project's main dependencies do not include it)")
         travel = self._time_travel_python(ctx, all_deps, version)
         if travel is None and facts.commit_date is not None and facts.commit_date.year <= 2021:
@@ -355,16 +211,17 @@ class DeterministicPlanner:
         if gpu:
             env["CUDA_VISIBLE_DEVICES"] = env.get("CUDA_VISIBLE_DEVICES", "0")
         plan = EnvPlan(
-            base_image=base_image, system_packages=system, workdir="/repo", install_steps=install,
-            source_steps=source, env=env, smoke_command=smoke, requires_gpu=gpu, cpu_fallback=cpu_fallback,
-            python_version=version, smoke_ladder=ladder, notes="\n".join(f"- {n}" for n in notes),
+            base_image=base_image, system_packages=system, workdir="/repo", dependencies=section, env=env,
+            smoke_command=smoke, requires_gpu=gpu, cpu_fallback=cpu_fallback, python_version=version, smoke_ladder=ladder, notes="\n".join(f"- {n}" for n in notes),
         )
         if travel is not None and facts.commit_date is not None:
             era, travel_why = travel
             if era != version:
-                plan = plan.model_copy(update={"python_version": era,
+                section.python = era
+                plan = plan.model_copy(update={"python_version": era, "dependencies": section,
                                                "base_image": self._base_image(ctx, era, [], [])})
-            plan = with_time_travel(plan, facts.commit_date, f"{PLANNER_MARK}: {travel_why}; dependencies resolved as of "
+            plan = with_time_travel(plan, facts.commit_date, "planner",
+                                    f"{PLANNER_MARK}: {travel_why}; dependencies resolved as of "
                                     f"{facts.commit_date.date()} on Python {era} (a build that fails under it is "
                                     "retried without)")
         return PlanResult(plan=plan, source="deterministic", messages=messages)

@@ -4,7 +4,6 @@ lists packages for every platform and extra)."""
 
 from __future__ import annotations
 
-import shlex
 from dataclasses import dataclass, field
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -12,14 +11,12 @@ from packaging.utils import canonicalize_name
 
 from ..contracts.facts import Dependency, LockedPin
 
-#: Where the constraints step writes the lock's pins inside the image (read by the dependency install step).
-LOCK_CONSTRAINTS = "/tmp/paper2run-lock-constraints.txt"
-
 
 @dataclass
 class LockedInstall:
     deps: list[Dependency]  # the declared dependencies, pinned to the lock where it agrees with them
-    step: str | None = None  # writes the constraints file
+    constraints: list[str] = field(default_factory=list)  # every main locked package, 'name==version'
+    sources: list[str] = field(default_factory=list)  # the lock files
     notes: list[str] = field(default_factory=list)
     pins: list[Dependency] = field(default_factory=list)  # every main pin, as dependencies (for the Python choice)
 
@@ -53,11 +50,10 @@ def lock_install(deps: list[Dependency], locked: list[LockedPin]) -> LockedInsta
             main.pop(canonicalize_name(d.name))
     source = sorted({p.source for p in main.values()})
     constraints = [f"{p.name}=={p.version}" for p in main.values()]
-    step = f"printf '%s\\n' {' '.join(shlex.quote(c) for c in constraints)} > {LOCK_CONSTRAINTS}"
     notes = [f"versions from {', '.join(source)}: {pinned} declared dependencies pinned to the lock, "
              f"{len(constraints)} locked packages as pip constraints"]
     if stale:
         notes.append("the lock is stale for " + ", ".join(stale[:5]) + ": the manifest's specifier is used")
     pins = [Dependency(name=p.name, specifier=f"=={p.version}", raw=f"{p.name}=={p.version}", source=p.source)
             for p in main.values()]
-    return LockedInstall(deps=out, step=step, notes=notes, pins=pins)
+    return LockedInstall(deps=out, constraints=constraints, sources=source, notes=notes, pins=pins)

@@ -3,14 +3,13 @@
 Research repositories often ship a `pip freeze` or a conda export renamed to requirements.txt: conda-only names
 (`python==3.6.12`, `cudatoolkit`), conda spellings (`pytorch`), distributions renamed on PyPI long ago
 (`msgpack-python`, `sklearn`), and pins with no release for any Python we can run. Each of those makes
-`pip install -r` fail on its first line, one attempt per line. The planner fixes them up front, with one `sed`
-step that is visible in the plan and a note per edit.
+`pip install -r` fail on its first line, one attempt per line. The planner fixes them up front: the edits are
+fields of the plan's dependency section (rendered as one visible `sed` step), with a note per edit.
 """
 
 from __future__ import annotations
 
 import re
-import shlex
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
@@ -36,21 +35,6 @@ class RequirementEdits:
 
     def __bool__(self) -> bool:
         return bool(self.drop or self.rename or self.respec)
-
-    def sed(self, files: list[str]) -> str:
-        """One sed over the requirement files: the name must be followed by a non-name character (so `torch` leaves
-        `torchvision` alone), matched case-insensitively as pip does."""
-        end = r"([^A-Za-z0-9_.-]|$)"
-        # Re-pin before renaming: the re-pin matches the name as written.
-        exprs = [f"/^{_re(name)}{end}/Id" for name in self.drop]
-        exprs += [f"s/^({_re(name)})[[:space:]]*[=<>~!]=?[^;#]*/\\1{spec}/I" for name, spec in self.respec.items()]
-        exprs += [f"s/^{_re(old)}{end}/{new}\\1/I" for old, new in self.rename.items()]
-        return "sed -i -E " + " ".join(f"-e {shlex.quote(e)}" for e in exprs) + " " + " ".join(shlex.quote(f) for f in files)
-
-
-def _re(name: str) -> str:
-    """A distribution name as an ERE that also matches its other spellings (-, _ and . are interchangeable)."""
-    return "".join("[-_.]" if c in "-_." else re.escape(c) for c in name)
 
 
 def _within_major(specifier: str) -> str | None:

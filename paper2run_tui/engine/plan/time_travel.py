@@ -1,14 +1,15 @@
 """Time travel: resolve dependencies as they were on the commit date (pip's --uploaded-prior-to, as the
 PIP_UPLOADED_PRIOR_TO variable so that isolated build environments inherit it), on a Python of that time.
 
-Used by the planner for old repositories whose dependencies carry no versions, and by the repairs."""
+Used by the planner for old repositories whose dependencies carry no versions, and by the repairs. A field of the
+dependency section (resolve_as_of, with who chose it); the renderer writes the variable and the pip it needs."""
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, date, datetime, timedelta
 
 from ..contracts import EnvPlan
+from ..contracts.dependencies import DependencySection, ResolveAsOf, ResolvedBy
 
 #: First release of each Python (python.org).
 PYTHON_RELEASES = {"3.6": date(2016, 12, 23), "3.7": date(2018, 6, 27), "3.8": date(2019, 10, 14),
@@ -16,9 +17,7 @@ PYTHON_RELEASES = {"3.6": date(2016, 12, 23), "3.7": date(2018, 6, 27), "3.8": d
                    "3.12": date(2023, 10, 2), "3.13": date(2024, 10, 7)}
 #: How long the scientific stack took to ship wheels for a new Python (torch: 2 to 5 months).
 WHEEL_LAG = timedelta(days=183)
-#: The pip that knows --uploaded-prior-to.
-PIP_FOR_TIME_TRAVEL = "python -m pip install --upgrade 'pip>=25.3'"
-PLANNER_MARK = "time travel (planner)"
+PLANNER_MARK = "time travel (planner)"  # the planner's note on its choice (the choice itself: resolve_as_of.by)
 
 
 def era_python(when: datetime | date) -> str | None:
@@ -32,26 +31,28 @@ def commit_age(when: datetime) -> timedelta:
     return datetime.now(UTC) - (when if when.tzinfo else when.replace(tzinfo=UTC))
 
 
-def prefix(when: datetime) -> str:
-    return f"export PIP_UPLOADED_PRIOR_TO={when.strftime('%Y-%m-%dT%H:%M:%SZ')} &&"
+def section_of(plan: EnvPlan) -> DependencySection:
+    """The plan's dependency section, an empty one for a plan whose steps say it all (an LLM's, a person's)."""
+    return plan.dependencies.model_copy(deep=True) if plan.dependencies is not None else DependencySection()
 
 
-def with_time_travel(plan: EnvPlan, when: datetime, note: str) -> EnvPlan:
-    """The same plan with every pip step resolving as of `when` (the Python is the caller's choice)."""
-    pre = prefix(when)
-    steps = [s for s in plan.install_steps if not s.startswith("python -m pip install --upgrade")]
-    steps = [s if s.startswith(pre) or not re.search(r"\bpip\b", s) else f"{pre} {s}" for s in steps]
-    source = [s if s.startswith(pre) or not re.search(r"\bpip\b", s) else f"{pre} {s}" for s in plan.source_steps]
-    steps.insert(0, PIP_FOR_TIME_TRAVEL)
-    return plan.model_copy(update={"install_steps": steps, "source_steps": source, "exclude_newer": when.date().isoformat(),
+def with_time_travel(plan: EnvPlan, when: datetime, by: ResolvedBy, note: str) -> EnvPlan:
+    """The same plan resolving every dependency as of `when` (the Python is the caller's choice)."""
+    section = section_of(plan)
+    section.resolve_as_of = ResolveAsOf(date=when.strftime("%Y-%m-%dT%H:%M:%SZ"), by=by)
+    return plan.model_copy(update={"dependencies": section, "exclude_newer": when.date().isoformat(),
                                    "notes": f"{plan.notes}\n- {note}".strip()})
 
 
 def without_time_travel(plan: EnvPlan, note: str) -> EnvPlan:
     """Undo with_time_travel: today's releases again."""
-    strip = re.compile(r"^export PIP_UPLOADED_PRIOR_TO=\S+ && ")
-    steps = [strip.sub("", s) for s in plan.install_steps if s != PIP_FOR_TIME_TRAVEL]
-    steps.insert(0, "python -m pip install --upgrade pip setuptools wheel")
-    source = [strip.sub("", s) for s in plan.source_steps]
-    return plan.model_copy(update={"install_steps": steps, "source_steps": source, "exclude_newer": None,
+    section = section_of(plan)
+    section.resolve_as_of = None
+    return plan.model_copy(update={"dependencies": section, "exclude_newer": None,
                                    "notes": f"{plan.notes}\n- {note}".strip()})
+
+
+def travelled_by(plan: EnvPlan) -> ResolvedBy | None:
+    """Who chose to resolve as of a date: the planner, a repair, or nobody."""
+    chosen = plan.dependencies.resolve_as_of if plan.dependencies is not None else None
+    return chosen.by if chosen is not None else None

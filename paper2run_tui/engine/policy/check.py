@@ -132,16 +132,14 @@ def _structure(plan: EnvPlan, ctx: PolicyContext, add: Any) -> None:
         if not IDENTIFIER.match(key) and not CONTROL.search(key):
             add("refuse", f"env.{_short(key, 40)}", "env-key",
                 f"{_short(key)!r} is not an environment variable name (letters, digits and _, not starting with a digit)")
-    for field_name in _STEP_FIELDS:
-        for i, step in enumerate(getattr(plan, field_name)):
-            field = f"{field_name}[{i}]"
-            if step.rstrip().endswith("\\"):
-                add("refuse", field, "line-continuation",
-                    "ends with a backslash: the Dockerfile would join the template's next instruction to this RUN")
-            if HEREDOC.search(step):
-                add("refuse", field, "heredoc",
-                    "contains '<<WORD': BuildKit reads that as a Dockerfile heredoc and swallows the next "
-                    "instructions; write the file with printf instead")
+    for field, step in _steps(plan):
+        if step.rstrip().endswith("\\"):
+            add("refuse", field, "line-continuation",
+                "ends with a backslash: the Dockerfile would join the template's next instruction to this RUN")
+        if HEREDOC.search(step):
+            add("refuse", field, "heredoc",
+                "contains '<<WORD': BuildKit reads that as a Dockerfile heredoc and swallows the next "
+                "instructions; write the file with printf instead")
 
 
 _SYSTEM_DIRS = ("/etc", "/bin", "/sbin", "/lib", "/lib64", "/usr", "/boot", "/proc", "/sys", "/dev", "/var/run",
@@ -165,10 +163,21 @@ def _control_reason(value: str, char: str) -> str:
 # --- flags -------------------------------------------------------------------------------------------------
 
 
-def _shell_texts(plan: EnvPlan) -> Iterator[tuple[str, str]]:
+def _steps(plan: EnvPlan) -> Iterator[tuple[str, str]]:
+    """Every RUN step the plan renders to: its own steps, and those its dependency section renders."""
     for field_name in _STEP_FIELDS:
         for i, step in enumerate(getattr(plan, field_name)):
             yield f"{field_name}[{i}]", step
+    if plan.dependencies is not None:
+        from ..render.install import render_steps  # render imports this module: imported when needed
+
+        before, after = render_steps(plan)
+        for i, step in enumerate(s for s in before + after if s.origin != "extra"):
+            yield f"dependencies (step {i + 1}: {step.origin})", step.command
+
+
+def _shell_texts(plan: EnvPlan) -> Iterator[tuple[str, str]]:
+    yield from _steps(plan)
     yield "smoke_command", plan.smoke_command
     for i, rung in enumerate(plan.smoke_ladder):
         yield f"smoke_ladder[{i}].command", rung.command

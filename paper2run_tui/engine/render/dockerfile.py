@@ -13,16 +13,15 @@ import jinja2
 from ... import __version__
 from ..contracts import EnvPlan, RepoFacts
 from ..contracts.render import DockerfileInputs
+from ..plan.installers import DEPENDENCY_MANIFEST_KINDS
 from ..policy.check import CLEAN_PATH, CONTROL, DEBIAN_PACKAGE, HEREDOC, IDENTIFIER
 from ..policy.images import is_image_reference
+from .install import install_commands, source_commands
 
 TEMPLATES = Path(__file__).parent / "templates"
 
-#: Manifest kinds whose files are copied before the install steps (dependency layer).
-_DEPENDENCY_MANIFESTS = {
-    "requirements", "setup.cfg", "pyproject-pep621", "pyproject-poetry", "pyproject-hatch", "pyproject-pdm",
-    "pyproject-uv", "pyproject-build-system", "pipfile", "conda-environment", "conda-requirements", "lockfile",
-}
+#: Manifest kinds whose files are copied before the install steps (dependency layer): what the installers read.
+_DEPENDENCY_MANIFESTS = DEPENDENCY_MANIFEST_KINDS
 #: Files an install step may name with -r/-c/--requirement/--constraint, or as an argument.
 _REFERENCED = re.compile(r"(?:-r|-c|--requirement|--constraint|-f|--file)[ =]+(\S+)")
 _LOCKFILES = ("poetry.lock", "Pipfile.lock", "pdm.lock", "uv.lock", "requirements.lock")
@@ -124,7 +123,7 @@ def manifest_paths(plan: EnvPlan, facts: RepoFacts | None, repo_dir: Path) -> li
 def _manifest_paths(plan: EnvPlan, manifest_sources: list[str], repo_dir: Path) -> list[str]:
     candidates: list[str] = list(manifest_sources)
     candidates += list(_LOCKFILES)
-    for step in plan.install_steps:
+    for step in install_commands(plan):
         candidates += _REFERENCED.findall(step)
         try:
             words = shlex.split(step)
@@ -195,6 +194,8 @@ def render_from_inputs(plan: EnvPlan, inputs: DockerfileInputs) -> str:
         _env_key(arg)
     return environment().get_template("Dockerfile.j2").render(
         plan=plan,
+        install_steps=install_commands(plan),
+        source_steps=source_commands(plan),
         manifests=_manifest_paths(plan, inputs.manifest_sources, Path(inputs.repo_dir)) if inputs.repo_dir else [],
         repo_name=inputs.repo_name,
         attempt=inputs.attempt,

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from ... import __version__
 from ..contracts import EnvPlan, RepoFacts, RunMetadata
 from .dockerfile import environment
+from .install import install_commands, source_commands
 
 #: What each final status means, for the report's first paragraph.
 VERDICTS: dict[str, str] = {
@@ -87,6 +88,7 @@ def render_instructions(
         shell_command=shell,
         ca_bundle=ca_bundle_hint,
         plan=plan,
+        install_step_count=len(install_commands(plan)) + len(source_commands(plan)),
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from rich.markup import escape
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -64,14 +65,16 @@ class GateScreen(ModalScreen[HumanDecision | None]):
     def compose(self) -> ComposeResult:
         req = self.request
         what = "Repair plan" if req.kind == "repair" else "First plan"
-        by = f"proposed by {req.plan_source or 'the planner'}"
+        by = f"proposed by {escape(req.plan_source or 'the planner')}"
         if req.plan_source == "resumed":
             what, by = "Resumed plan", f"the plan of attempt {req.attempt - 1}: edit it before the build"
         with Vertical(id="gate"):
             yield Static(f"[b]{what} for attempt {req.attempt}[/b] · {by}", id="gate-title")
             if req.diagnosis is not None:
                 yield Static(
-                    decision_summary(req.attempt - 1, req.diagnosis) + f"\n{req.diagnosis.reason}", id="gate-diagnosis"
+                    # the reason quotes the repository's logs: text, never markup
+                    decision_summary(req.attempt - 1, req.diagnosis) + f"\n{escape(req.diagnosis.reason)}",
+                    id="gate-diagnosis",
                 )
             yield Static("", id="gate-policy")
             with Horizontal(id="gate-body"):

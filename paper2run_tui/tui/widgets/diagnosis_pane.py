@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.markup import escape
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -24,9 +25,9 @@ def matched_lines_text(d: DiagnosisDecision) -> Text:
 
 
 def decision_summary(attempt: int, d: DiagnosisDecision) -> str:
-    rules = ", ".join(d.matched_rules) or "none"
+    rules = escape(", ".join(d.matched_rules) or "none")
     verdict = "[b green]repair[/]" if d.decision == "repair" else "[b red]stop[/]"
-    failure = f" · {d.failure_class}" if d.failure_class else ""
+    failure = f" · {escape(d.failure_class)}" if d.failure_class else ""
     return (
         f"attempt {attempt}: {verdict} · confidence [b]{d.confidence}[/b] · by {d.source}{failure}\n"
         f"matched rules: {rules}"

@@ -7,34 +7,45 @@ raises Stop with the reason a person needs (e.g. the data set is missing, and wh
 from __future__ import annotations
 
 import re
-import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from ...analyze.code_scan import STDLIB
 from ...contracts import EnvPlan
+from ...contracts.dependencies import GitToPypi, IndexedPackages, PackageStep
 from ...contracts.facts import Dependency
-from ...plan.lock import LOCK_CONSTRAINTS
-from ...plan.packages import dist_for_import, system_packages_for
+from ...plan.packages import TORCH_CPU_INDEX, TORCH_FAMILY, dist_for_import, system_packages_for
 from ...plan.python_version import local_python_versions
-from ...plan.time_travel import without_time_travel
+from ...plan.time_travel import section_of, without_time_travel
 from ..base import DiagnosisContext
+from .pip_output import isolated_build_hook
 from .transforms import (
     NotApplicable,
     Stop,
-    add_install,
+    add_packages,
     add_system,
+    failing_stage,
+    installs,
     lower_smoke,
     move_python,
-    pin,
-    prefix_steps,
     python_gap,
+    relax_pin,
+    rename_requirement,
+    requirement_name,
     running_python,
     set_env,
+    swap_git_for_pypi,
     time_travel,
+    with_build_env,
+    with_pin,
+    with_pip,
     with_terminal,
+    without_build_isolation,
+    without_lock,
+    without_project_install,
 )
 
 Transform = Callable[[EnvPlan, re.Match[str], DiagnosisContext], EnvPlan]
@@ -98,8 +109,35 @@ def _numpy_distutils_sdist(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContex
                "the pins need an older Python (map its base image with PAPER2RUN_BASE_IMAGE_MAP)")
 
 
+def _in_isolated_build(plan: EnvPlan, m: re.Match[str]) -> str | None:
+    """The build hook the failure happened in, when pip ran it isolated (the plan did not turn isolation off)."""
+    if plan.dependencies is not None and not plan.dependencies.build_isolation:
+        return None
+    return isolated_build_hook(m.string, m.start())
+
+
+def _into_the_build(plan: EnvPlan, ctx: DiagnosisContext, packages: list[str], hook: str) -> EnvPlan:
+    """A build-time need of a dependency built from source: installed first, and the dependencies built without
+    isolation so that their build sees it (installed into the image, an isolated build never would)."""
+    early = {requirement_name(p) for i in (plan.dependencies.indexes if plan.dependencies else []) for p in i.packages}
+    needed = [p for p in packages if requirement_name(p) not in early]  # torch from its index is there already
+    torch = [p for p in needed if requirement_name(p) in TORCH_FAMILY]
+    if torch:  # from the CPU wheel index, in its own early step, as the planner installs it
+        section = section_of(plan)
+        section.indexes.append(IndexedPackages(packages=torch, index_url=TORCH_CPU_INDEX))
+        plan = plan.model_copy(update={"dependencies": section})
+        needed = [p for p in needed if p not in torch]
+    new = without_build_isolation(add_packages(plan, ctx, needed, before_failing=True) if needed else plan)
+    return new.model_copy(update={"notes": f"{plan.notes}\n- repair: {' '.join(packages)} is needed by a "
+                                           f"dependency's build ({hook}, in pip's isolated build environment): "
+                                           "installed first, the dependencies built without isolation".strip()})
+
+
 def _missing_module(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
     module = m.group(1).split(".")[0]
+    hook = _in_isolated_build(plan, m)
+    if hook and module not in ctx.facts.local_modules and (dist := dist_for_import(module)):
+        return _into_the_build(add_system(plan, "build-essential"), ctx, [dist], hook)
     if module in ctx.facts.local_modules:
         return set_env(plan, PYTHONPATH=plan.workdir)
     dist = dist_for_import(module)
@@ -109,23 +147,21 @@ def _missing_module(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> E
     if dist == "torchtext" and _uses_torchtext_legacy(ctx):
         # The code's own imports say which torchtext it was written for: install that one at once, rather than the
         # newest and then learning of the removed API from the next failure.
-        new = add_install(plan, ctx, f"pip install {OLD_TORCHTEXT} " + " ".join(_other_undeclared(plan, ctx, dist)),
-                          before_failing=True)
+        new = add_packages(plan, ctx, [*OLD_TORCHTEXT, *_other_undeclared(plan, ctx, dist)], before_failing=True)
         return move_python(new, ctx, ["3.9", "3.8"], "torchtext 0.8 and its torch have no wheels for newer Pythons") \
             if _py(plan) > (3, 9) else new
     together = [dist, *_other_undeclared(plan, ctx, dist)]
     # What the planner would have added had the manifests named them (mpi4py's wheels load the system's MPI).
     system = [pkg for pkg, _ in system_packages_for(together)]
-    if set(together) & _TORCH_COMPANIONS and "torch" in " ".join(plan.install_steps):
-        together.append(KEEP_TORCH)
-    return add_install(add_system(plan, *system), ctx, "pip install " + " ".join(together), before_failing=True)
+    keep = bool(set(together) & _TORCH_COMPANIONS and installs(plan, ctx) & {"torch", "pytorch"})
+    return add_packages(add_system(plan, *system), ctx, together, before_failing=True, keep_torch=keep)
 
 
 _TORCHTEXT_LEGACY = re.compile(r"^\s*from\s+torchtext\.data\s+import\s+[^\n]*\b(Field|BucketIterator|TabularDataset|"
                                r"ReversibleField|NestedField)\b|\btorchtext\.data\.(Field|BucketIterator|TabularDataset)\b",
                                re.MULTILINE)
 #: torchtext 0.8 (torch 1.7.1) is the last with the legacy API at torchtext.data; it was built against NumPy 1.
-OLD_TORCHTEXT = "'torchtext<0.9' 'numpy<2'"
+OLD_TORCHTEXT = ["torchtext<0.9", "numpy<2"]
 
 
 def _uses_torchtext_legacy(ctx: DiagnosisContext) -> bool:
@@ -141,10 +177,9 @@ def _uses_torchtext_legacy(ctx: DiagnosisContext) -> bool:
     return False
 
 
-#: Built against one exact torch release each: installed alone, pip upgrades torch to the newest to match them.
+#: Built against one exact torch release each: installed alone, pip upgrades torch to the newest to match them (the
+#: repair then also requires the torch already installed, so pip picks the companion release built for it).
 _TORCH_COMPANIONS = {"torchvision", "torchaudio", "torchtext"}
-#: A requirement that keeps the torch already installed, so pip picks the companion release built for it.
-KEEP_TORCH = "\"torch==$(python -c 'import torch; print(torch.__version__.split(\"+\")[0])')\""
 
 
 _NOT_LIBRARY_CODE = ("test", "tests", "example", "examples", "docs", "doc", "notebooks", "benchmarks")
@@ -154,13 +189,13 @@ _HEAVY = {"torch", "torchvision", "torchaudio", "tensorflow", "jax", "jaxlib", "
 def _other_undeclared(plan: EnvPlan, ctx: DiagnosisContext, failing: str) -> list[str]:
     """Other light distributions the library code imports that no step names: installing them with the missing one
     saves one build-and-fail round per module (improved-diffusion needed three rounds for numpy, mpi4py, blobfile)."""
-    steps = " ".join(plan.install_steps + plan.source_steps).lower()
+    installed = installs(plan, ctx)
     found: list[str] = []
     for imp in ctx.facts.imports:
         if imp.source.split("/")[0].lower() in _NOT_LIBRARY_CODE or imp.module in ctx.facts.local_modules:
             continue
         dist = dist_for_import(imp.module)
-        if not dist or dist in _HEAVY or dist == failing or dist in found or dist.lower() in steps:
+        if not dist or dist in _HEAVY or dist == failing or dist in found or canonicalize_name(dist) in installed:
             continue
         found.append(dist)
     return found[:10]
@@ -231,26 +266,16 @@ def _no_matching_distribution(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisCon
 
 
 def _relax_pin(plan: EnvPlan, name: str, ctx: DiagnosisContext) -> EnvPlan:
-    """Drop the exact pin of one package in the requirement files and in the listed steps."""
-    safe = re.escape(name)
-    sed = f"sed -i -E 's/^({safe})[[:space:]]*[=<>~!]=?[^;#]*/\\1/I' $(ls requirements*.txt requirements/*.txt 2>/dev/null) || true"
-    steps = [re.sub(rf"({safe})(==|~=|<=|>=)[\w.*+!-]+", r"\1", s, flags=re.IGNORECASE) for s in plan.install_steps]
-    first_req = next((i for i, s in enumerate(steps) if "-r " in s), None)
-    if first_req is not None and sed not in steps:
-        steps.insert(first_req, sed)
-    new = plan.model_copy(update={"install_steps": steps,
-                                  "notes": f"{plan.notes}\n- repair: the pin of {name} relaxed (no such release here)"})
-    if new.install_steps == plan.install_steps:
-        raise Stop(f"no installable release of {name} matches; relaxing its pin did not change the plan")
-    return new
+    """Drop the exact pin of one package in the requirement files and in the listed packages."""
+    return relax_pin(plan, name, f"the pin of {name} relaxed (no such release here)")
 
 
 def _numpy2(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
-    return pin(plan, ctx, "numpy<2")
+    return with_pin(plan, ctx, "numpy<2")
 
 
 def _numpy_aliases(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
-    return pin(plan, ctx, "numpy<1.24")
+    return with_pin(plan, ctx, "numpy<1.24")
 
 
 def _collections_abc(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
@@ -269,45 +294,41 @@ def _torch_six(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPla
     names |= set(re.findall(r"cannot import name '(\w+)' from 'torch\._six'", text))
     old = bool(names & _TORCH_SIX_GONE_IN_1_9)
     torch, vision = ("torch<1.9", "torchvision<0.10") if old else ("torch<2", "torchvision<0.15")
-    with_vision = "torchvision" in " ".join(plan.install_steps + plan.source_steps)
-    new = add_install(plan, ctx, f"pip install '{torch}'" + (f" '{vision}'" if with_vision else "") + " 'numpy<2'")
+    with_vision = "torchvision" in installs(plan, ctx)
+    new = add_packages(plan, ctx, [torch, *([vision] if with_vision else []), "numpy<2"])
     ceiling = (3, 9) if old else (3, 10)
     return move_python(new, ctx, [f"3.{ceiling[1]}", "3.8"], f"{torch} has no wheels for newer Pythons") \
         if _py(plan) > ceiling else new
 
 
 def _sklearn_joblib(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
-    return move_python(pin(plan, ctx, "scikit-learn<0.23"), ctx, ["3.8", "3.7", "3.9"],
+    return move_python(with_pin(plan, ctx, "scikit-learn<0.23"), ctx, ["3.8", "3.7", "3.9"],
                        "scikit-learn<0.23 (sklearn.externals.joblib) predates newer Pythons")
 
 
 def _sklearn_name(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
-    steps = [re.sub(r"(?<![\w-])sklearn(?![\w-])", "scikit-learn", s) for s in plan.install_steps]
-    sed = "sed -i -E 's/^sklearn([^-_a-z]|$)/scikit-learn\\1/' $(ls requirements*.txt 2>/dev/null) || true"
-    idx = next((i for i, s in enumerate(steps) if "-r " in s), None)
-    if idx is not None:
-        steps.insert(idx, sed)
-    return plan.model_copy(update={"install_steps": steps})
+    return rename_requirement(plan, "sklearn", "scikit-learn")
 
 
 def _pkg_resources(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
-    return add_install(plan, ctx, "pip install 'setuptools<81'", before_failing=True)
+    hook = _in_isolated_build(plan, m)
+    if hook:
+        return _into_the_build(plan, ctx, ["setuptools<81", "wheel"], hook)
+    return add_packages(plan, ctx, ["setuptools<81"], before_failing=True)
 
 
 def _use_2to3(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
-    steps = [f"{s} --no-build-isolation" if s.startswith("pip install") and "--no-build-isolation" not in s
-             and "setuptools" not in s else s for s in plan.install_steps]
-    new = plan.model_copy(update={"install_steps": steps})
-    return add_install(new, ctx, "pip install 'setuptools<58' wheel", before_failing=True) if _has_failing(ctx) else \
-        plan.model_copy(update={"install_steps": ["pip install 'setuptools<58' wheel", *steps]})
-
-
-def _has_failing(ctx: DiagnosisContext) -> bool:
-    return bool(ctx.attempt.failing_step)
+    """The old setup.py must build with setuptools<58, which an isolated build would not see."""
+    new = without_build_isolation(plan)
+    section = section_of(new)
+    stage = failing_stage(plan, ctx)
+    section.additions.append(PackageStep(packages=["setuptools<58", "wheel"],
+                                         stage="before-dependencies" if stage == "after" else stage))
+    return new.model_copy(update={"dependencies": section})
 
 
 def _bdist_wheel(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
-    return add_install(plan, ctx, "pip install wheel", before_failing=True)
+    return add_packages(plan, ctx, ["wheel"], before_failing=True)
 
 
 def _cuda_on_cpu(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
@@ -316,7 +337,7 @@ def _cuda_on_cpu(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvP
 
 
 def _externally_managed(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
-    return prefix_steps(set_env(plan, PIP_BREAK_SYSTEM_PACKAGES="1"), "export PIP_BREAK_SYSTEM_PACKAGES=1 &&")
+    return with_build_env(set_env(plan, PIP_BREAK_SYSTEM_PACKAGES="1"), PIP_BREAK_SYSTEM_PACKAGES="1")
 
 
 def _git_missing(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
@@ -325,7 +346,7 @@ def _git_missing(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvP
 
 def _encoding(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
     new = set_env(plan, PYTHONUTF8="1", PYTHONIOENCODING="utf-8", LANG="C.UTF-8", LC_ALL="C.UTF-8")
-    return prefix_steps(new, "export PYTHONUTF8=1 LANG=C.UTF-8 &&") if ctx.attempt.outcome == "build-failed" else new
+    return with_build_env(new, PYTHONUTF8="1", LANG="C.UTF-8") if ctx.attempt.outcome == "build-failed" else new
 
 
 def _data_missing(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
@@ -365,10 +386,6 @@ def _git_name(raw: str) -> tuple[str, str]:
     return base, egg.group(1) if egg else repo
 
 
-def _sed_escape(text: str) -> str:
-    return re.sub(r"([\\.^$*+?()\[\]{}|#&/])", r"\\\1", text)
-
-
 def _git_unreachable(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
     """The build reaches PyPI but not the forge: install the PyPI release of each git dependency on that host when
     one is known (detr's cocoapi is pycocotools), and say which have none."""
@@ -385,14 +402,10 @@ def _git_unreachable(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> 
         raise Stop(f"the build cannot reach {host}, and {which} comes only from there: make {host} reachable "
                    "(HTTP(S)_PROXY are passed as build args) or vendor the package into the repository"
                    + (f"; {', '.join(p for _, _, p in known)} could come from PyPI instead" if known else ""))
-    edits = [f"sed -i -E 's#^[[:space:]]*(-e[[:space:]]+)?([[:alnum:]_.-]+[[:space:]]*@[[:space:]]*)?(git[+])?"
-             f"{_sed_escape(url)}([.]git)?([@#][^[:space:]]*)?[[:space:]]*$#{pypi}#' {shlex.quote(d.source)}"
-             for d, url, pypi in known]
-    new = plan
-    for edit in edits:
-        new = add_install(new, ctx, edit, before_failing=True)
-    return new.model_copy(update={"notes": f"{plan.notes}\n- repair: {host} is out of reach; from PyPI instead: "
-                                           + ", ".join(f"{p} (for {u})" for _, u, p in known)})
+    swaps = [GitToPypi(file=d.source, url=url, package=pypi) for d, url, pypi in known]
+    raw = {d.raw.removeprefix("-e ").strip(): pypi for d, _, pypi in known}
+    return swap_git_for_pypi(plan, swaps, raw, f"{host} is out of reach; from PyPI instead: "
+                             + ", ".join(f"{p} (for {u})" for _, u, p in known))
 
 
 def _network(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
@@ -410,10 +423,8 @@ def _oom(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
 
 
 def _cython(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
-    new = add_install(add_system(plan, "build-essential"), ctx, "pip install 'cython<3' numpy", before_failing=True)
-    steps = [f"{s} --no-build-isolation" if s.startswith("pip install -r") and "--no-build-isolation" not in s else s
-             for s in new.install_steps]
-    return new.model_copy(update={"install_steps": steps})
+    new = add_packages(add_system(plan, "build-essential"), ctx, ["cython<3", "numpy"], before_failing=True)
+    return without_build_isolation(new)
 
 
 def _old_pip(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
@@ -423,23 +434,18 @@ def _old_pip(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
         # Resolving as of a date needs pip 25.3, which refuses this metadata: the two cannot go together.
         plan = without_time_travel(plan, "repair: no resolution as of the commit date (it needs pip 25.3, which "
                                          "refuses legacy metadata)")
-    steps = [re.sub(r"^python -m pip install --upgrade pip\b", "python -m pip install --upgrade 'pip<24.1'", s)
-             for s in plan.install_steps]
-    if steps == plan.install_steps:
-        if any("'pip<24.1'" in s for s in steps):
-            raise Stop("even pip 24.0 refuses it; the release's metadata is broken")
-        steps.insert(0, "python -m pip install 'pip<24.1'")
-    return plan.model_copy(update={"install_steps": steps, "notes": f"{plan.notes}\n- repair: pip<24.1, which still "
-                                   "installs releases with legacy metadata"})
+    if plan.dependencies is not None and plan.dependencies.pip == "pip<24.1":
+        raise Stop("even pip 24.0 refuses it; the release's metadata is broken")
+    new = with_pip(plan, "pip<24.1")
+    return new.model_copy(update={"notes": f"{plan.notes}\n- repair: pip<24.1, which still installs releases with "
+                                           "legacy metadata"})
 
 
 def _resolution(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
-    if any(LOCK_CONSTRAINTS in s for s in plan.install_steps):
+    if plan.dependencies is not None and plan.dependencies.lock is not None:
         # A lock that no longer agrees with its manifest (edited by hand, or for another platform): without it.
-        steps = [s.replace(f"-c {LOCK_CONSTRAINTS} ", "") for s in plan.install_steps
-                 if not s.rstrip().endswith(f"> {LOCK_CONSTRAINTS}")]
-        return plan.model_copy(update={"install_steps": steps, "notes": f"{plan.notes}\n- repair: the lock file's "
-                                       "versions conflict with the declared dependencies; installed without them"})
+        return without_lock(plan, "the lock file's versions conflict with the declared dependencies; installed "
+                                  "without them")
     if plan.exclude_newer:
         raise Stop("the dependencies conflict even as of the commit date; the pins themselves contradict each other")
     return time_travel(plan, ctx)
@@ -455,7 +461,7 @@ def _wheel_build_failed(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) 
 
 
 def _tf1(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
-    new = pin(plan, ctx, "tensorflow<2")
+    new = with_pin(plan, ctx, "tensorflow<2")
     return move_python(new, ctx, ["3.7"], "TensorFlow 1.x APIs (tf.placeholder, tf.Session) need tensorflow<2, "
                                           "which needs Python 3.7")
 
@@ -541,7 +547,7 @@ def _python2(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
 
 def _torchtext_legacy(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
     # pip then takes the torch that torchtext 0.8 was built for (1.7.1, which has wheels up to Python 3.9).
-    new = add_install(plan, ctx, f"pip install {OLD_TORCHTEXT}")
+    new = add_packages(plan, ctx, OLD_TORCHTEXT)
     return move_python(new, ctx, ["3.9", "3.8"], "torchtext 0.8 and its torch have no wheels for newer Pythons") \
         if _py(plan) > (3, 9) else new
 
@@ -552,7 +558,7 @@ def _torch_extension_abi(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext)
 
 
 def _scipy_misc(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
-    return move_python(pin(plan, ctx, "scipy<1.2"), ctx, ["3.7"],
+    return move_python(with_pin(plan, ctx, "scipy<1.2"), ctx, ["3.7"],
                        f"scipy.misc.{m.group(1)} was removed in SciPy 1.2, which predates newer Pythons")
 
 
@@ -567,11 +573,11 @@ def _distutils(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPla
 
 
 def _markupsafe(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
-    return pin(plan, ctx, "markupsafe<2.1")
+    return with_pin(plan, ctx, "markupsafe<2.1")
 
 
 def _protobuf(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
-    return set_env(pin(plan, ctx, "protobuf<3.21"), PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION="python")
+    return set_env(with_pin(plan, ctx, "protobuf<3.21"), PROTOCOL_BUFFERS_PYTHON_IMPLEMENTATION="python")
 
 
 def _command_not_found(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
@@ -586,7 +592,7 @@ def _no_help(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
 
 
 def _pillow_antialias(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
-    return pin(plan, ctx, "Pillow<10")
+    return with_pin(plan, ctx, "Pillow<10")
 
 
 def _jax_cuda(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
@@ -594,8 +600,7 @@ def _jax_cuda(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan
 
 
 def _pip_editable_setup(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
-    steps = [s for s in plan.source_steps if "-e ." not in s and "install --no-deps ." not in s]
-    return set_env(plan.model_copy(update={"source_steps": steps}), PYTHONPATH=plan.workdir)
+    return set_env(without_project_install(plan), PYTHONPATH=plan.workdir)
 
 
 #: Failures of what pip resolved: under the planner's own time travel, today's releases are tried first.

@@ -1,0 +1,78 @@
+"""Requirement files (requirements.txt and friends): installed with -r, after the edits pip needs to read them."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from posixpath import basename
+
+from packaging.utils import canonicalize_name
+
+from ...contracts import RepoFacts
+from ...contracts.dependencies import RequirementFile
+from ..packages import TORCH_FAMILY, dist_for_import
+from ..requirement_fixes import apply_to_deps, requirement_edits
+from .base import PlanJob
+
+
+def split_requirements(facts: RepoFacts) -> tuple[list[str], bool]:
+    """The main requirements files (not dev/test/docs), and whether any of them installs the project itself. A
+    requirements file in a subfolder stands in only when the project declares nothing itself (guided-diffusion's
+    evaluations/requirements.txt is for its evaluation suite, not for the package its setup.py describes)."""
+    files = [m.source for m in facts.manifests if m.kind == "requirements"]
+    main = [f for f in files if not re.search(r"(^|[-_./])(dev|test|tests|docs?|lint|ci)([-_.]|$)", basename(f).lower())
+            and "/" not in f]
+    project_deps = any(d.group is None and d.kind in ("pypi", "git", "url") and d.source not in files
+                       and not d.source.endswith("package.json") for d in facts.dependencies)
+    if not main and not project_deps:
+        main = [f for f in files if not re.search(r"(dev|test|docs?|lint|ci)", f.lower())][:1]
+    installs_self = any(d.kind == "path" and d.source in main for d in facts.dependencies)
+    return main, installs_self
+
+
+def _names_torch_index(path: Path) -> bool:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")[:200_000]
+    except OSError:
+        return False
+    return re.search(r"^\s*(-f|--find-links|--extra-index-url|--index-url)[\s=].*download\.pytorch\.org", text,
+                     re.MULTILINE) is not None
+
+
+class RequirementsFiles:
+    name = "requirements files"
+    manifest_kinds = frozenset({"requirements"})
+
+    def detect(self, job: PlanJob) -> bool:
+        return bool(job.main_requirements)
+
+    def collect(self, job: PlanJob) -> None:
+        if job.facts.locked:
+            job.notes.append(f"{job.facts.locked[0].source} not used: the requirements files are what the project "
+                             "installs from")
+
+    def fill(self, job: PlanJob) -> None:
+        facts, section, main = job.facts, job.section, job.main_requirements
+        job.install_as_list = False
+        imported = {canonicalize_name(d) for imp in facts.imports if (d := dist_for_import(imp.module))}
+        edits = requirement_edits([d for d in job.declared if d.source in main], job.image_python, imported)
+        job.notes += edits.notes
+        if edits:
+            job.deps = apply_to_deps(job.deps, edits)  # the list as the edited files will read (the torch step)
+        if any("+cu" in d.specifier or "+cpu" in d.specifier for d in facts.dependencies if d.source in main):
+            section.edits.strip_local_versions = list(main)
+            job.notes.append("CUDA-specific local versions (+cuXXX) stripped from the requirements: the CPU build is used")
+        if edits:
+            # Where the files are read: after the source copy when they install the project (`-e .`), since that
+            # copy brings the unedited files back.
+            section.edits = section.edits.model_copy(update={
+                "files": [r for r in main if any(d.source == r for d in job.declared)],
+                "with_source": job.requirements_install_self, "drop": edits.drop, "rename": edits.rename,
+                "respec": edits.respec})
+        with_torch_index = [r for r in main if _names_torch_index(job.ctx.repo_dir / r)]
+        if with_torch_index and any(canonicalize_name(d.name) in TORCH_FAMILY for d in job.deps):
+            # pip would retry the unreachable index for every package; torch has its own step.
+            section.edits.drop_index_lines = with_torch_index
+            job.notes.append("PyTorch index lines removed from the requirements (torch is installed in its own step)")
+        section.requirement_files = [RequirementFile(path=r, with_source=job.requirements_install_self) for r in main]
+        job.notes.append(f"dependencies from {', '.join(main)}")
