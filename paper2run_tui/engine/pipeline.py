@@ -99,6 +99,8 @@ class ResumeSeed:
     diagnosis: DiagnosisDecision | None = None
     previous: EnvPlan | None = None
     gate: bool = False  # ask at the first attempt (the TUI's resume: edit the plan before the build)
+    #: Plans the source run built and saw fail: the resumed run's diagnosers never propose them again.
+    earlier_failed: list[EnvPlan] = field(default_factory=list)
 
 
 class _Finish(Exception):
@@ -130,6 +132,7 @@ class _Run:
     person_approved: bool = False  # the current attempt's plan was approved or edited by a person at the gate
     meta_lock: threading.Lock = field(default_factory=threading.Lock)
     stopped: threading.Event = field(default_factory=threading.Event)
+    earlier_failed: list[EnvPlan] = field(default_factory=list)  # failed in the run this one resumes
 
     def note(self, text: str, level: str = "info") -> None:
         self.messages.append(text)
@@ -320,6 +323,7 @@ def _execute(
     )
     if resume is not None:
         plan, plan_source = resume.plan, "resumed"
+        run.earlier_failed = list(resume.earlier_failed)
     else:
         with run.phase("plan"):
             result = planner.plan(ctx, run.sink, run.cancel)
@@ -654,7 +658,7 @@ def _diagnose(
     dctx = DiagnosisContext(
         facts=ctx.facts, repo_dir=ctx.repo_dir, attempt=failed, history=list(history), paper=run.paper,
         rejected=list(ctx.rejected), local_images=ctx.local_images, base_image_map=ctx.base_image_map,
-        attempts_left=run.config.max_attempts - tries, policy=ctx.policy,
+        attempts_left=run.config.max_attempts - tries, policy=ctx.policy, earlier_failed=list(run.earlier_failed),
     )
     with run.phase("diagnose", attempt):
         diagnosis = diagnoser.diagnose(dctx, run.sink, run.cancel)

@@ -94,6 +94,8 @@ def resume_seed(run_dir: Path, from_attempt: int | None, *, plan: EnvPlan | None
         plan=plan, label=f"{run_dir.name}/{from_attempt:02d}", first_attempt=from_attempt + 1,
         name=meta.repo_name or None, checkout=repo_copy if complete else None,
         diagnosis=diagnosis, previous=attempt.plan, gate=gate,
+        # an attempt with a diagnosis failed: its plan is not worth proposing again in the resumed run
+        earlier_failed=[a.plan for a in loaded.attempts if a.plan is not None and a.diagnosis is not None],
     )
 
 

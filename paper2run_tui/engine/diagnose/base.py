@@ -59,9 +59,12 @@ class DiagnosisContext:
     matched_rules: list[str] = field(default_factory=list)
     #: The run's plan policy settings: a model's repair is held to the same policy as every plan.
     policy: PolicyContext | None = None
+    #: Plans that failed in the run this one resumes: tried, though not in this run's history.
+    earlier_failed: list[EnvPlan] = field(default_factory=list)
 
     def tried_fingerprints(self) -> set[str]:
-        return {a.plan.fingerprint() for a in [*self.history, self.attempt]} | {p.fingerprint() for p, _ in self.rejected}
+        return ({a.plan.fingerprint() for a in [*self.history, self.attempt]}
+                | {p.fingerprint() for p, _ in self.rejected} | {p.fingerprint() for p in self.earlier_failed})
 
 
 class Diagnoser(Protocol):
