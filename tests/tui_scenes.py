@@ -465,6 +465,11 @@ async def settle_resumed_gate(pilot) -> None:  # type: ignore[no-untyped-def]
     await pilot.pause(0.5)  # the gate renders the Dockerfile through the editor's debounce: let it fire, then once more
     app.screen.editor.validate_now()
     await pilot.pause(0.3)
+    # a settled editor: focused, cursor at the start (its cursor line is highlighted across the full width only
+    # once the focus has arrived, which under load came after the snapshot)
+    app.screen.editor.text_area.focus()
+    app.screen.editor.text_area.move_cursor((0, 0))
+    await pilot.pause(0.2)
     no_blink(app)
     await pilot.pause(0.2)
     await pilot.wait_for_scheduled_animations()
