@@ -43,7 +43,10 @@ class LlamaServer:
     """`python -m llama_cpp.server` on 127.0.0.1, one thread (with two, decoding stalls when the other core is
     busy). Ready in 1-2 s; 340-420 MB; 42-51 tokens/s here."""
 
-    def __init__(self, log_dir: Path, n_ctx: int = 4096) -> None:
+    #: SmolLM2's full context: a diagnosis prompt (plan, Dockerfile, log excerpt, schema) runs past 4096 tokens, and
+    #: llama.cpp's server then ends a stream it already answered 200 with no content ("Requested tokens exceed
+    #: context window" in its log only).
+    def __init__(self, log_dir: Path, n_ctx: int = 8192) -> None:
         self.port = _free_port()
         self.log_path = log_dir / f"llama-server-{self.port}.log"
         self.n_ctx = n_ctx

@@ -213,7 +213,10 @@ class LlmClient:
         if cancel is not None:
             cancel.raise_if_cancelled()
         if not finished:  # the connection closed quietly after part of the answer: not an answer
-            raise _StreamCut(f"the stream ended without a finish_reason after {len(''.join(parts))} characters")
+            got = len("".join(parts))
+            hint = ("; a server that fails after answering 200, e.g. on a prompt longer than its context window, "
+                    "ends its stream like this: see its log") if got == 0 else ""
+            raise _StreamCut(f"the stream ended without a finish_reason after {got} characters{hint}")
         return "".join(parts), usage
 
     def _status_message(self, exc: Any) -> str:
