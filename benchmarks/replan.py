@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from paper2run_tui.engine.analyze import analyze_repo  # noqa: E402
+from paper2run_tui.engine.contracts import EnvPlan, RepoFacts  # noqa: E402
 from paper2run_tui.engine.plan.base import PlanContext  # noqa: E402
 from paper2run_tui.engine.plan.deterministic import DeterministicPlanner  # noqa: E402
 from paper2run_tui.engine.ports import CancelToken, ListSink  # noqa: E402
@@ -30,10 +32,10 @@ from paper2run_tui.engine.render.dockerfile import render_dockerfile  # noqa: E4
 LOCAL = ["python:3.9-slim", "python:3.11-slim", "python:3.13-slim"]
 
 
-def main() -> None:
-    args = sys.argv[1:]
-    dockerfile = "--dockerfile" in args
-    for listing in (Path(a) for a in args if a != "--dockerfile"):
+def benchmark_plans(listings: list[Path]) -> Iterator[tuple[Path, RepoFacts, EnvPlan]]:
+    """Each listed repository (a local checkout per line) with its facts, as of its commit, and its deterministic
+    plan on the benchmark machines' images. rerule.py diagnoses these same plans."""
+    for listing in listings:
         for line in listing.read_text().splitlines():
             if not line.strip() or line.startswith("#"):
                 continue
@@ -42,14 +44,20 @@ def main() -> None:
                                    text=True).stdout.strip()
             facts = analyze_repo(repo, commit_date=datetime.fromisoformat(stamp) if stamp else None)
             ctx = PlanContext(facts=facts, repo_dir=repo, local_images=LOCAL, gpu_available=False)
-            plan = DeterministicPlanner().plan(ctx, ListSink(), CancelToken()).plan
-            print(f"{repo.name}\t{plan.fingerprint()}\t{plan.base_image}\t{plan.exclude_newer or '-'}\t"
-                  f"{plan.smoke_command[:70]}")
-            if dockerfile:
-                text = render_dockerfile(plan, facts=facts, repo_dir=repo)
-                for row in text.splitlines():
-                    if row.strip() and not row.startswith("# Rendered by"):
-                        print(f"    {row}")
+            yield repo, facts, DeterministicPlanner().plan(ctx, ListSink(), CancelToken()).plan
+
+
+def main() -> None:
+    args = sys.argv[1:]
+    dockerfile = "--dockerfile" in args
+    for repo, facts, plan in benchmark_plans([Path(a) for a in args if a != "--dockerfile"]):
+        print(f"{repo.name}\t{plan.fingerprint()}\t{plan.base_image}\t{plan.exclude_newer or '-'}\t"
+              f"{plan.smoke_command[:70]}")
+        if dockerfile:
+            text = render_dockerfile(plan, facts=facts, repo_dir=repo)
+            for row in text.splitlines():
+                if row.strip() and not row.startswith("# Rendered by"):
+                    print(f"    {row}")
 
 
 if __name__ == "__main__":

@@ -11,23 +11,19 @@ representation that builds the same thing shows no difference.
 from __future__ import annotations
 
 import difflib
-import subprocess
 import sys
 import tempfile
-from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from paper2run_tui.engine.analyze import analyze_repo  # noqa: E402
+from replan import LOCAL, benchmark_plans  # noqa: E402
+
 from paper2run_tui.engine.diagnose.base import DiagnosisContext, FailedAttempt  # noqa: E402
 from paper2run_tui.engine.diagnose.rules_diagnoser import RulesDiagnoser  # noqa: E402
-from paper2run_tui.engine.plan.base import PlanContext  # noqa: E402
-from paper2run_tui.engine.plan.deterministic import DeterministicPlanner  # noqa: E402
 from paper2run_tui.engine.ports import CancelToken, ListSink  # noqa: E402
 from paper2run_tui.engine.render.dockerfile import render_dockerfile  # noqa: E402
 
-LOCAL = ["python:3.9-slim", "python:3.11-slim", "python:3.13-slim"]
 FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "rule_logs"
 SMOKE = {"data-file-missing", "smoke-command-not-found", "cuda-on-cpu", "needs-terminal", "help-not-supported"}
 
@@ -37,35 +33,26 @@ def _body(text: str) -> list[str]:
 
 
 def main() -> None:
-    for listing in map(Path, sys.argv[1:]):
-        for line in listing.read_text().splitlines():
-            if not line.strip() or line.startswith("#"):
-                continue
-            repo = Path(line.strip())
-            stamp = subprocess.run(["git", "-C", str(repo), "log", "-1", "--format=%aI"], capture_output=True,
-                                   text=True).stdout.strip()
-            facts = analyze_repo(repo, commit_date=datetime.fromisoformat(stamp) if stamp else None)
-            ctx = PlanContext(facts=facts, repo_dir=repo, local_images=LOCAL, gpu_available=False)
-            plan = DeterministicPlanner().plan(ctx, ListSink(), CancelToken()).plan
-            rows = _body(render_dockerfile(plan, facts=facts, repo_dir=repo))
-            copy = next(i for i, r in enumerate(rows) if r.startswith("COPY . "))
-            failing = next(r for r in reversed(rows[:copy]) if r.startswith("RUN "))
-            for log in sorted(FIXTURES.glob("*.log")):
-                outcome = "smoke-failed" if log.stem in SMOKE else "build-failed"
-                with tempfile.TemporaryDirectory() as tmp:
-                    adir = Path(tmp)
-                    name = "build_stdout" if outcome == "build-failed" else "smoke_stderr"
-                    (adir / f"{name}.log").write_text(log.read_text())
-                    attempt = FailedAttempt(number=1, plan=plan, dockerfile="", outcome=outcome, attempt_dir=adir,
-                                            failing_step=failing if outcome == "build-failed" else None)
-                    dctx = DiagnosisContext(facts=facts, repo_dir=repo, attempt=attempt, local_images=LOCAL)
-                    d = RulesDiagnoser().diagnose(dctx, ListSink(), CancelToken())
-                reason = d.reason.split("; repair: ")[0]  # the what-changed summary is a description of the diff below
-                print(f"{repo.name} {log.stem}: {d.decision} {d.matched_rules[:1]} {reason[:150]}")
-                if d.new_plan is not None:
-                    new = _body(render_dockerfile(d.new_plan, facts=facts, repo_dir=repo))
-                    for row in list(difflib.unified_diff(rows, new, lineterm="", n=0))[2:]:
-                        print(f"    {row}")
+    for repo, facts, plan in benchmark_plans([Path(a) for a in sys.argv[1:]]):
+        rows = _body(render_dockerfile(plan, facts=facts, repo_dir=repo))
+        copy = next(i for i, r in enumerate(rows) if r.startswith("COPY . "))
+        failing = next(r for r in reversed(rows[:copy]) if r.startswith("RUN "))
+        for log in sorted(FIXTURES.glob("*.log")):
+            outcome = "smoke-failed" if log.stem in SMOKE else "build-failed"
+            with tempfile.TemporaryDirectory() as tmp:
+                adir = Path(tmp)
+                name = "build_stdout" if outcome == "build-failed" else "smoke_stderr"
+                (adir / f"{name}.log").write_text(log.read_text())
+                attempt = FailedAttempt(number=1, plan=plan, dockerfile="", outcome=outcome, attempt_dir=adir,
+                                        failing_step=failing if outcome == "build-failed" else None)
+                dctx = DiagnosisContext(facts=facts, repo_dir=repo, attempt=attempt, local_images=LOCAL)
+                d = RulesDiagnoser().diagnose(dctx, ListSink(), CancelToken())
+            reason = d.reason.split("; repair: ")[0]  # the what-changed summary is a description of the diff below
+            print(f"{repo.name} {log.stem}: {d.decision} {d.matched_rules[:1]} {reason[:150]}")
+            if d.new_plan is not None:
+                new = _body(render_dockerfile(d.new_plan, facts=facts, repo_dir=repo))
+                for row in list(difflib.unified_diff(rows, new, lineterm="", n=0))[2:]:
+                    print(f"    {row}")
 
 
 if __name__ == "__main__":
