@@ -62,7 +62,8 @@ def _reaped(pid: int) -> bool:
     return done == pid
 
 
-def _need(binary: str, package: str) -> str:
+def need_binary(binary: str, package: str) -> str:
+    """The binary's path; a clear failure naming the Debian package when it is missing (never a skip)."""
     path = shutil.which(binary)
     if path is None:
         pytest.fail(f"{binary} is not installed: apt-get install {package} (.ci/provision does)", pytrace=False)
@@ -77,7 +78,7 @@ def free_port() -> int:
 
 def make_tls_files(folder: Path) -> tuple[Path, Path]:
     """A CA, a server certificate for 127.0.0.1 and a client certificate: (server folder, client folder)."""
-    _need("openssl", "openssl")
+    need_binary("openssl", "openssl")
     server, client = folder / "server", folder / "client"
     server.mkdir(parents=True)
     client.mkdir(parents=True)
@@ -99,7 +100,7 @@ def make_tls_files(folder: Path) -> tuple[Path, Path]:
 
 
 def _ip(*args: str) -> None:
-    _need("ip", "iproute2")
+    need_binary("ip", "iproute2")
     done = subprocess.run(["ip", *args], check=False, capture_output=True, text=True)
     if done.returncode != 0:
         pytest.fail(f"ip {' '.join(args)}: {done.stderr.strip()} (the TLS test engine needs root for its bridge)",
@@ -136,7 +137,7 @@ def _wait_for(predicate, what: str, log: Path, timeout: float = 60) -> None:  # 
 @contextlib.contextmanager
 def tls_dockerd(folder: Path, shared_client) -> Iterator[StartedEngine]:  # type: ignore[no-untyped-def]
     """A second dockerd with TLS on 127.0.0.1:<free port>; yields its host and the client TLS folder."""
-    dockerd = _need("dockerd", "docker.io")
+    dockerd = need_binary("dockerd", "docker.io")
     server, client_dir = make_tls_files(folder / "tls")
     port = free_port()
     host = f"tcp://127.0.0.1:{port}"
@@ -190,7 +191,7 @@ PODMAN_CONF = '[containers]\ndefault_ulimits = []\n[engine]\nruntime = "runc"\n'
 @contextlib.contextmanager
 def podman_service(folder: Path) -> Iterator[StartedEngine]:
     """`podman system service` on a socket under `folder`, with python:3.11-slim loaded into Podman's storage."""
-    podman = _need("podman", "podman buildah fuse-overlayfs uidmap slirp4netns")
+    podman = need_binary("podman", "podman buildah fuse-overlayfs uidmap slirp4netns")
     conf = folder / "containers.conf"
     conf.write_text(PODMAN_CONF)
     env = {**os.environ, "CONTAINERS_CONF": str(conf)}

@@ -7,7 +7,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from engine_daemons import free_port
 
 MODEL_ALIAS = "local"
 
@@ -33,12 +33,6 @@ def model_file() -> Path:
     return found[0]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class LlamaServer:
     """`python -m llama_cpp.server` on 127.0.0.1, one thread (with two, decoding stalls when the other core is
     busy). Ready in 1-2 s; 340-420 MB; 42-51 tokens/s here."""
@@ -47,7 +41,7 @@ class LlamaServer:
     #: llama.cpp's server then ends a stream it already answered 200 with no content ("Requested tokens exceed
     #: context window" in its log only).
     def __init__(self, log_dir: Path, n_ctx: int = 8192) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.log_path = log_dir / f"llama-server-{self.port}.log"
         self.n_ctx = n_ctx
         self.proc: subprocess.Popen[bytes] | None = None

@@ -16,19 +16,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from engine_daemons import free_port, need_binary
 
 
 def _need(binary: str) -> str:
-    path = shutil.which(binary)
-    if path is None:
-        pytest.fail(f"{binary} is not installed: apt-get install slurm-wlm munge (.ci/provision does)", pytrace=False)
-    return path
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return need_binary(binary, "slurm-wlm munge")
 
 
 def _stop(pidfile: Path) -> None:
@@ -61,8 +53,8 @@ def slurm_cluster() -> Iterator[dict[str, str]]:
     host = socket.gethostname().split(".")[0]
     conf = root / "slurm.conf"
     conf.write_text("\n".join([
-        f"ClusterName=p2r{os.getpid()}", f"SlurmctldHost={host}", f"SlurmctldPort={_free_port()}",
-        f"SlurmdPort={_free_port()}", "SlurmUser=root", "AuthType=auth/munge",
+        f"ClusterName=p2r{os.getpid()}", f"SlurmctldHost={host}", f"SlurmctldPort={free_port()}",
+        f"SlurmdPort={free_port()}", "SlurmUser=root", "AuthType=auth/munge",
         f"AuthInfo=socket={munge_dir / 'munge.socket'}", f"StateSaveLocation={root / 'state'}",
         f"SlurmdSpoolDir={root / 'spool'}", f"SlurmctldPidFile={root / 'slurmctld.pid'}",
         f"SlurmdPidFile={root / 'slurmd.pid'}", f"SlurmctldLogFile={root / 'log/slurmctld.log'}",
