@@ -181,8 +181,11 @@ def failure_class(log: str) -> str:
     return errors[-1] if errors else ""
 
 
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
 def last_error_line(log: str) -> str:
-    lines = [ln.strip() for ln in log.splitlines()
+    lines = [ln.strip() for ln in ANSI.sub("", log).splitlines()
              if ln.strip() and not ln.startswith(("The command '", "Removing intermediate", "DEPRECATED", " --->"))]
     for ln in reversed(lines):
         if re.match(r"^(ERROR|\w+(Error|Exception))\b", ln):
