@@ -12,6 +12,9 @@ _EQ_TAG = re.compile(r"(?:\\tag\{(\d+)\}|\((\d{1,3})\)\s*$)")
 _TABLE = re.compile(r"^\s*Table\s+(\d+)[:.]\s*(.+)$", re.MULTILINE)
 
 
+_ABBREVIATION = re.compile(r"\b(?:et al|e\.g|i\.e|cf|vs|Fig|Figs|Eq|Eqs|Sec|Secs|App|Tab|Ref|Refs|resp)\.$")
+
+
 def _sentences(text: str) -> list[str]:
     """Sentences, with a numbered equation line or a blank line ending one (an equation has no full stop)."""
     chunks: list[list[str]] = [[]]
@@ -25,7 +28,13 @@ def _sentences(text: str) -> list[str]:
     out: list[str] = []
     for chunk in chunks:
         flat = re.sub(r"\s+", " ", " ".join(chunk)).strip()
-        out += [s.strip() for s in re.split(r"(?<=[.;])\s+(?=[A-Z(])", flat) if s.strip()]
+        mine: list[str] = []
+        for part in (s.strip() for s in re.split(r"(?<=[.;])\s+(?=[A-Z(])", flat) if s.strip()):
+            if mine and _ABBREVIATION.search(mine[-1]):  # 'Mao et al. (2023) trained ...': not a sentence end
+                mine[-1] += " " + part
+            else:
+                mine.append(part)
+        out += mine
     return out
 
 
