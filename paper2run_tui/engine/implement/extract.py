@@ -28,8 +28,11 @@ def _sentences(text: str) -> list[str]:
     out: list[str] = []
     for chunk in chunks:
         flat = re.sub(r"\s+", " ", " ".join(chunk)).strip()
+        # a full stop inside inline maths ('$\\mathrm { C M A } . E S$') does not end a sentence
+        flat = re.sub(r"\$[^$]{0,400}\$", lambda m: m.group(0).replace(".", "\x00").replace(";", "\x01"), flat)
         mine: list[str] = []
-        for part in (s.strip() for s in re.split(r"(?<=[.;])\s+(?=[A-Z(])", flat) if s.strip()):
+        for part in (s.strip().replace("\x00", ".").replace("\x01", ";")
+                     for s in re.split(r"(?<=[.;])\s+(?=[A-Z(])", flat) if s.strip()):
             if mine and _ABBREVIATION.search(mine[-1]):  # 'Mao et al. (2023) trained ...': not a sentence end
                 mine[-1] += " " + part
             else:
@@ -83,13 +86,15 @@ CONCEPTS: dict[str, tuple[str | None, str | None]] = {
     "num_envs": (r"(?:number of |num\.? ?)(?:parallel )?env(?:ironment)?s", r"parallel environments"),
     "unroll_length": (r"unroll(?:[ _]length)", None),
     "horizon_length": (r"horizon length", None),
+    "intrinsic_reward_coef": (r"(?:coefficient of the intrinsic reward|intrinsic reward coefficient)"
+                              r"(?:(?: for [\w -]{1,40}?)?\s*(?:\\alpha|α|\\beta|β))?", None),
     "memory_size": (r"memory size", None),
     "max_length": (r"max(?:imum)? (?:generation |sequence |output |context )?length"
                    r"(?: (?:for|of) (?:a |the )?(?:generated )?(?:solution|output|sequence|generation)s?)?", None),
     "temperature": (r"(?:sampling |softmax )?temperature(?:\s*(?:T|τ|\\tau))?", None),
     "guidance_scale": (r"(?:CFG|guidance) (?:strength|scale|weight)s?(?:\s*(?:\\gamma|γ))?|(?:\\gamma|γ)(?=\s*=)", None),
     "hidden_size": (r"hidden (?:size|dimension(?:ality)?|dim|units)", r"hidden units"),
-    "num_layers": (r"(?-i:\bN\s*(?==))|number of layers", r"(?:identical |transformer |encoder |decoder |hidden )?layers"),
+    "num_layers": (r"(?-i:\bN\s*(?==))|number of layers", r"(?:identical |transformer |encoder |decoder |hidden )?layers|-layer\b"),
     "num_heads": (r"(?-i:(?<![/\\\w])h\s*(?==))|(?:attention )?heads(?= ?[=:])", r"(?:parallel )?(?:attention )?heads"),
     "d_model": (r"d_?model|d_\\text\s*model|d_\\mathrm\s*model|token dimension|model dimension", None),
     "d_ff": (r"d_?ff\b|d_\\text\s*ff|d_ff", None),
@@ -228,7 +233,7 @@ def concept_values(sentence: str) -> list[tuple[str, float, str]]:
     """(concept, value, raw) for each value tied to a concept in one sentence or table row.
 
     A value belongs to the concept written right before it ('learning rate of 0.001', 'β1 = 0.9') or right after
-    it ('100 epochs', 'two epochs'); a list after a concept is all of it ('temperatures 0.2, 0.6, 0.8'), and
+    it ('100 epochs', 'two epochs'); a list after a concept is a sweep and nobody's ('temperatures 0.2, 0.6, 0.8'), and
     'β1 and β2 set to 0.9 and 0.95 respectively' pairs them in order. Years, exponents, ranges ('1, ..., 5'),
     values of the wrong kind for the concept, and numbers far from any concept are nobody's.
     """
@@ -266,13 +271,15 @@ def concept_values(sentence: str) -> list[tuple[str, float, str]]:
             for m in matches:
                 for i, n in enumerate(numbers):
                     if n.start >= m.end() and n.start - m.end() <= 60 and _gap_ok(text[m.end():n.start]):
-                        if n.start not in taken and n.start not in ranged and _fits(name, n) and _own(name, n, text):
+                        listed = _list_after(numbers, i, text)
+                        if listed and all(numbers[k].value == n.value for k in listed):
+                            taken |= {numbers[k].start for k in listed}  # 'a hidden size of 128, 128, and 128'
+                            listed = []
+                        if listed:  # 'temperatures 0.2, 0.6, 0.8', 'γ = 1, 1.25': a sweep, not one setting
+                            taken |= {n.start, *(numbers[k].start for k in listed)}
+                        elif n.start not in taken and n.start not in ranged and _fits(name, n) and _own(name, n, text):
                             out.append((name, n.value, n.raw))
                             taken.add(n.start)
-                            for k in _list_after(numbers, i, text):  # 'temperatures 0.2, 0.6, 0.8'
-                                if numbers[k].start not in taken and _fits(name, numbers[k]):
-                                    out.append((name, numbers[k].value, numbers[k].raw))
-                                    taken.add(numbers[k].start)
                         break
         if before is not None:
             for n in numbers:
@@ -304,7 +311,7 @@ def _without_runs(numbers: list[Number], text: str) -> list[Number]:
 
 def _fraction_or_estimate(n: Number, text: str) -> bool:
     """'4/255', '1 / β_L', '≈ 100': a fraction's parts and estimates are not settings."""
-    return bool(re.match(r"\s*/|-[A-Za-z]", text[n.end:]) or re.search(r"/\s*$", text[max(0, n.start - 3):n.start])
+    return bool(re.match(r"\s*/|-(?!layers?\b)[A-Za-z]", text[n.end:]) or re.search(r"/\s*$", text[max(0, n.start - 3):n.start])
                 or re.search(r"(?:≈|\\approx|\\sim|~)\s*$", text[max(0, n.start - 10):n.start]))
 
 
