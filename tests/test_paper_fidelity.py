@@ -240,6 +240,11 @@ def test_the_no_llm_config_passes_its_own_check(paper: PaperInfo) -> None:
     ("Gamma: 0.999", {("discount", 0.999)}),
     # a point in time is not a setting
     ("The BC version starts to diverge at around 20M steps when the agent enters Room 7.", set()),
+    # a footnote mark, a symbol's own count, a repeated value, neurons per layer
+    ("Various CFG strengths 2 are tested on HumanEval.", set()),
+    ("held near a goal position for $K = 3 0$ steps", set()),
+    ("an MLP with a hidden size of 128, 128, 128, and 128 in each layer", {("hidden_size", 128)}),
+    ("multi-layer perceptrons (4 hidden layers, 256 neurons each)", {("num_layers", 4), ("hidden_size", 256)}),
     # the wrong kind of value for the concept
     ("the number of training steps is 0.5 of the budget", set()),
 ])

@@ -93,8 +93,8 @@ CONCEPTS: dict[str, tuple[str | None, str | None]] = {
                    r"(?: (?:for|of) (?:a |the )?(?:generated )?(?:solution|output|sequence|generation)s?)?", None),
     "temperature": (r"(?:sampling |softmax )?temperature(?:\s*(?:T|τ|\\tau))?", None),
     "guidance_scale": (r"(?:CFG|guidance) (?:strength|scale|weight)s?(?:\s*(?:\\gamma|γ))?|(?:\\gamma|γ)(?=\s*=)", None),
-    "hidden_size": (r"hidden (?:size|dimension(?:ality)?|dim|units)", r"hidden units"),
-    "num_layers": (r"(?-i:\bN\s*(?==))|number of layers", r"(?:identical |transformer |encoder |decoder |hidden )?layers|-layer\b"),
+    "hidden_size": (r"hidden (?:size|dimension(?:ality)?|dim|units)", r"hidden units|(?:neurons|units) (?:each|per layer)"),
+    "num_layers": (r"(?-i:\bN\s*(?==))|number of layers", r"(?:identical |transformer |encoder |decoder |hidden )?layers"),
     "num_heads": (r"(?-i:(?<![/\\\w])h\s*(?==))|(?:attention )?heads(?= ?[=:])", r"(?:parallel )?(?:attention )?heads"),
     "d_model": (r"d_?model|d_\\text\s*model|d_\\mathrm\s*model|token dimension|model dimension", None),
     "d_ff": (r"d_?ff\b|d_\\text\s*ff|d_ff", None),
@@ -148,6 +148,8 @@ _CITES = re.compile(r"et al\.|\(\s*[A-Z][\w-]+(?:\s*(?:&|and)\s*[A-Z][\w-]+)?,\s
 _PAREN_CITE = re.compile(r"\((?:[^()]*?\d{4}[a-z]?)\)|\[\d+(?:\s*,\s*\d+)*\]")
 #: a paragraph that opens on a cited method's name ('TENT (Wang et al., 2021). We ...', 'PackNet. Proposed by ...')
 _CITED_LEAD = re.compile(r"^(?:(?:\*\*)?(?:[^\s.()]+\s*){1,4}\((?:[^()]*?et al\.?[^()]*?|[^()]*?\d{4}[a-z]?)\)\s*[.:]|[\w-]+\.\s+(?:Proposed|Introduced|Presented) by\b)")
+#: a sentence reporting results at some setting ('Here we show the results for temperature = 0.2')
+_REPORTING = re.compile(r"\b(?:results? (?:for|on|at|with|of)\b|we (?:show|report|plot|present) the results)", re.I)
 _THEY = re.compile(r"^\s*(?:They|Their)\b")
 _OWN = re.compile(r"\b(?:we|our|ours|us)\b", re.I)
 #: a step count that is a point in time ('at around 20M steps', 'evaluated every 25M steps'), not a setting
@@ -285,7 +287,7 @@ def concept_values(sentence: str) -> list[tuple[str, float, str]]:
             for n in numbers:
                 if n.start in taken or n.start in ranged or not _fits(name, n) or not _own(name, n, text):
                     continue
-                if before.match(text[n.end:n.end + 60]):
+                if before.match(text[n.end:n.end + 60]) and not re.search(r"[A-Za-z}]\s*=\s*$", text[:n.start]):
                     out.append((name, n.value, n.raw))
                     taken.add(n.start)
     return out
@@ -309,9 +311,13 @@ def _without_runs(numbers: list[Number], text: str) -> list[Number]:
     return out
 
 
+_FOOTNOTE = re.compile(r"\s+(?:are|is|were|was)\b")  # 'Various CFG strengths 2 are tested': a footnote mark
+
+
 def _fraction_or_estimate(n: Number, text: str) -> bool:
     """'4/255', '1 / β_L', '≈ 100': a fraction's parts and estimates are not settings."""
-    return bool(re.match(r"\s*/|-(?!layers?\b)[A-Za-z]", text[n.end:]) or re.search(r"/\s*$", text[max(0, n.start - 3):n.start])
+    return bool(re.match(r"\s*/|-[A-Za-z]", text[n.end:]) or _FOOTNOTE.match(text[n.end:]) and
+                re.search(r"[a-z]s\s*$", text[max(0, n.start - 3):n.start]) or re.search(r"/\s*$", text[max(0, n.start - 3):n.start])
                 or re.search(r"(?:≈|\\approx|\\sim|~)\s*$", text[max(0, n.start - 10):n.start]))
 
 
@@ -444,8 +450,9 @@ def hyperparameters(paper: PaperInfo) -> list[Hyperparameter]:
                 continue  # a whole caption (results, other runs), a paragraph about a cited method (a baseline)
             units += _sentences(paragraph)
         for sentence in units + _kept_table_rows(section.text):
-            if len(sentence) > 800 or sentence.count("&") >= 3 or _VARIED.search(sentence):
-                continue  # tabulars hold results, ablations other settings
+            if len(sentence) > 800 or _CAPTION.match(_IMAGE.sub("", sentence)) or sentence.count("&") >= 3 \
+                    or _VARIED.search(sentence) or _REPORTING.search(sentence):
+                continue  # captions (also inside a PDF's flattened text), tabulars, ablations, reported results
             if (_CITES.search(_PAREN_CITE.sub(" ", sentence)) or _THEY.match(sentence)) and not _OWN.search(sentence):
                 continue  # 'In Mao et al. (2023), the model has been trained for 10 epochs': the cited work's
             for name, value, _raw in concept_values(sentence):
