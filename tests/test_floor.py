@@ -34,7 +34,7 @@ def repo(make_repo) -> Path:
 def _run(repo: Path, out: Path, steps: list[Step], decisions: list[DiagnosisDecision], **kw: object):  # type: ignore[no-untyped-def]
     executor = ScriptedExecutor(steps)
     diagnoser = ScriptedDiagnoser(decisions)
-    outcome = run_pipeline(RunConfig(repo=str(repo), out=out, **kw), ListSink(), planner=FixedPlanner(PLAN),
+    outcome = run_pipeline(RunConfig(repo=str(repo), out=out, **kw), ListSink(), planner=FixedPlanner(PLAN),  # type: ignore[arg-type]
                            diagnoser=diagnoser, executor=executor)
     return outcome, executor, diagnoser
 
@@ -111,3 +111,52 @@ def test_lowering_the_smoke_command_to_a_rung_the_floor_passed_costs_no_attempt(
     outcome, executor, _ = _run(repo, tmp_path, [TOP_FAILS, Step()], [lowered])
     assert outcome.status == "success" and len(executor.builds) == 1, outcome.reason
     assert "needs more: train.py needs data/" in outcome.reason
+
+
+# --- requirement files that add to the project's own dependencies ------------------------------------------------
+
+def test_the_projects_metadata_installs_first_and_each_added_requirement_file_in_its_own_step(make_repo) -> None:  # type: ignore[no-untyped-def]
+    from paper2run_tui.engine.analyze import analyze_repo
+    from paper2run_tui.engine.plan.base import PlanContext
+    from paper2run_tui.engine.plan.deterministic import DeterministicPlanner
+    from paper2run_tui.engine.ports import CancelToken
+    from paper2run_tui.engine.render.install import install_commands
+
+    repo = make_repo({"setup.py": "from setuptools import setup\nsetup(name='demo', packages=['demo'], "
+                                  "install_requires=['six>=1.10'])\n",
+                      "requirements.txt": "six==1.16.0\nnot-on-any-index-p2r==1.0\n",
+                      "demo/__init__.py": "", "demo/core.py": "import six\n"})
+    ctx = PlanContext(facts=analyze_repo(repo), repo_dir=repo, local_images=["python:3.11-slim"])
+    plan = DeterministicPlanner().plan(ctx, ListSink(), CancelToken()).plan
+    assert plan.dependencies is not None and [f.optional for f in plan.dependencies.requirement_files] == [True]
+    steps = install_commands(plan)
+    # the file's pin of a dependency the metadata declares is the one the metadata's step installs
+    assert steps.index("pip install six==1.16.0") < steps.index("pip install -r requirements.txt")
+    assert "its own step: a file that fails is left out" in plan.notes
+
+
+def test_a_failed_added_requirement_file_is_left_out_first_with_its_own_diagnosis(tmp_path: Path) -> None:
+    from paper2run_tui.engine.contracts.dependencies import DependencySection, RequirementFile
+    from paper2run_tui.engine.contracts.facts import RepoFacts
+    from paper2run_tui.engine.diagnose.base import DiagnosisContext, FailedAttempt
+    from paper2run_tui.engine.diagnose.rules_diagnoser import RulesDiagnoser
+    from paper2run_tui.engine.ports import CancelToken
+    from paper2run_tui.engine.render.install import install_commands
+
+    section = DependencySection(pip="pip", packages=["six"], requirement_files=[
+        RequirementFile(path="requirements.txt", optional=True), RequirementFile(path="examples/req.txt", optional=True)])
+    plan = PLAN.model_copy(update={"dependencies": section, "install_steps": []})
+    adir = tmp_path / "attempts/01"
+    adir.mkdir(parents=True)
+    log = (Path(__file__).parent / "fixtures/pip_output/optional-file-build-failed.log").read_text()
+    (adir / "build_stdout.log").write_text(log)
+    failed = FailedAttempt(number=1, plan=plan, dockerfile="", outcome="build-failed", attempt_dir=adir,
+                           failing_step="RUN pip install -r examples/req.txt")
+    ctx = DiagnosisContext(facts=RepoFacts(name="demo"), repo_dir=tmp_path, attempt=failed)
+    d = RulesDiagnoser().diagnose(ctx, ListSink(), CancelToken())
+    assert d.decision == "repair" and d.new_plan is not None and d.failure_class == "optional-requirements"
+    assert d.reason.startswith("examples/req.txt failed in its own step (a dependency (flash-attn) could not be built")
+    assert install_commands(d.new_plan)[-2:] == ["pip install six", "pip install -r requirements.txt"]
+    # a failure in the project's own step is not the file's: the ordinary rules decide
+    failed.failing_step = "RUN pip install six"
+    assert RulesDiagnoser().diagnose(ctx, ListSink(), CancelToken()).failure_class != "optional-requirements"
