@@ -278,7 +278,8 @@ def _execute(
     if resume is not None and resume.checkout is not None:
         origin, ref = parse_repo_spec(str(resume.checkout)), None
     with run.phase("acquire", detail=run.meta.repo):
-        acquired = acquire_repo(origin, folder.repo_dir, ref, run.sink, run.cancel)
+        acquired = acquire_repo(origin, folder.repo_dir, ref, run.sink, run.cancel,
+                                max_file_bytes=run.config.max_file_bytes, max_total_bytes=run.config.max_repo_bytes)
     run.meta.commit_sha = acquired.commit_sha
     run.meta.commit_date = acquired.commit_date
     folder.write_json("repo.json", acquired)
