@@ -601,6 +601,9 @@ def _attempt(
     summary.steps_total, summary.steps_cached = built.steps_total, built.steps_cached
     summary.cached_steps = list(built.cached_steps)
     summary.failing_step = built.failing_step
+    if built.output_cut:
+        run.note(f"attempt {attempt}: {built.output_cut} (attempts/{attempt:02d}/build_*.log hold what was kept)",
+                 "warning")
     if not built.ok:
         if built.intermediates:  # unlabelled: `cleanup` finds them by these ids
             run.folder.write_text(f"attempts/{attempt:02d}/build_leftovers.txt", "\n".join(built.intermediates) + "\n")
