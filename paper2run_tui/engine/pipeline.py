@@ -283,7 +283,8 @@ def _execute(
     if resume is not None and resume.checkout is not None:
         origin, ref = parse_repo_spec(str(resume.checkout)), None
     with run.phase("acquire", detail=run.meta.repo):
-        acquired = acquire_repo(origin, folder.repo_dir, ref, run.sink, run.cancel)
+        acquired = acquire_repo(origin, folder.repo_dir, ref, run.sink, run.cancel,
+                                max_file_bytes=run.config.max_file_bytes, max_total_bytes=run.config.max_repo_bytes)
     run.meta.commit_sha = acquired.commit_sha
     run.meta.commit_date = acquired.commit_date
     folder.write_json("repo.json", acquired)
@@ -690,6 +691,9 @@ def _attempt(
     summary.steps_total, summary.steps_cached = built.steps_total, built.steps_cached
     summary.cached_steps = list(built.cached_steps)
     summary.failing_step = built.failing_step
+    if built.output_cut:
+        run.note(f"attempt {attempt}: {built.output_cut} (attempts/{attempt:02d}/build_*.log hold what was kept)",
+                 "warning")
     if not built.ok:
         if built.intermediates:  # unlabelled: `cleanup` finds them by these ids
             run.folder.write_text(f"attempts/{attempt:02d}/build_leftovers.txt", "\n".join(built.intermediates) + "\n")

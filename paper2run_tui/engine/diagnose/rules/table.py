@@ -469,11 +469,23 @@ def _git_unreachable(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> 
 
 
 def _network(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
-    raise Stop(f"the build could not reach the network ({m.group(0).strip()[:80]}): check the engine's DNS and "
-               "proxy settings (HTTP(S)_PROXY are passed as build args)")
+    seen = m.group(0).strip()[:80]
+    if ctx.attempt.outcome == "smoke-failed":
+        # The smoke run has no network by design; the engine's DNS is not the problem.
+        raise Stop(f"the smoke command tried to ({seen}), and the smoke run has no network unless asked: "
+                   "give it a command that needs no download, or run with --network (or approve a plan with "
+                   "network: true at the gate)")
+    raise Stop(f"the build needed it ({seen}); check the engine's DNS and proxy settings (HTTP(S)_PROXY are "
+               "passed as build args)")
 
 
 def _disk_full(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
+    if ctx.attempt.outcome == "smoke-failed":
+        from ...build.limits import SMOKE_TMPFS
+
+        raise Stop(f"the smoke run filled the space it is given (/tmp is a {SMOKE_TMPFS} tmpfs; the container's own "
+                   "files are capped too): give it a smaller configuration, or check the engine's free disk "
+                   "(`paper2run-tui cleanup` frees what earlier runs left)")
     raise Stop("the Docker engine ran out of disk space: `paper2run-tui cleanup` and `docker system prune` free it")
 
 
@@ -677,8 +689,8 @@ RULES: list[Rule] = [
     Rule("network-unreachable", "network", _r(r"^(?!.*(?:/whl/|download\.pytorch\.org|fatal: unable to access))"  # the CPU-index attempt is expected to fail offline
                                             r".*(?:Temporary failure in name resolution|Could not resolve host|"
                                             r"Network is unreachable|Failed to establish a new connection)"),
-         "the build could not reach the network", _network),
-    Rule("disk-full", "resources", _r(r"No space left on device"), "the engine's disk is full", _disk_full),
+         "no network could be reached", _network),
+    Rule("disk-full", "resources", _r(r"No space left on device"), "no space left on a device", _disk_full),
     Rule("out-of-memory", "resources", _r(r"^Killed$|MemoryError|OOMKilled|exit code 137"), "out of memory", _oom),
     Rule("python2-syntax", "python2", _r(r"SyntaxError: Missing parentheses in call to 'print'|"
                                         r"SyntaxError: invalid syntax.*\n.*print [\"']|except \w+, \w+:"),
