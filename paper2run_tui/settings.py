@@ -38,7 +38,7 @@ OPENAI_HOST = "api.openai.com"
 #: Setting -> the flag that sets it (for messages and provenance).
 FLAG_NAMES = {"out": "--out", "timeout": "--timeout", "max_attempts": "--max-attempts", "approve": "--approve",
               "ca_cert": "--ca-cert", "memory": "--memory", "cpus": "--cpus", "pids": "--pids", "model": "--model",
-              "base_url": "--base-url", "api_key": "--api-key",
+              "base_url": "--base-url", "api_key": "--api-key", "llm_context": "--llm-context",
               "engine": "--engine", "engine_host": "--engine-host", "engine_tls_dir": "--engine-tls-dir"}
 SECRETS = ("api_key", "nvidia_api_key", "openai_api_key")
 #: A key setting -> the base URL host it belongs to (None: no provider of its own).
@@ -73,6 +73,7 @@ class UserSettings(BaseSettings):
     nvidia_api_key: str | None = _env("NVIDIA_API_KEY", "nvidia_api_key")
     openai_api_key: str | None = _env("OPENAI_API_KEY", "openai_api_key")
     llm_timeout: str | None = None
+    llm_context: str | None = None
     keys: str | None = None
     engine: str | None = None
     engine_host: str | None = None
@@ -263,12 +264,40 @@ def llm_settings(resolved: Resolved) -> LlmSettings:
     except ValueError:
         raise UserError(f"PAPER2RUN_LLM_TIMEOUT={timeout!r} is not a number of seconds") from None
     return LlmSettings(api_key=SecretStr(key) if key else None, base_url=url, model=model, timeout_s=timeout_s,
-                       key_name=key_name)
+                       key_name=key_name, context_tokens=context_tokens(resolved))
+
+
+def context_tokens(resolved: Resolved) -> int | None:
+    """PAPER2RUN_LLM_CONTEXT / --llm-context / `llm_context` in the config file: the endpoint's context window."""
+    value = resolved.get("llm_context")
+    if value in (None, ""):
+        return None
+    try:
+        tokens = int(str(value).strip())
+    except ValueError:
+        tokens = 0
+    if tokens < 256:
+        raise UserError(f"llm_context={value!r} ({resolved.source('llm_context')}) is not a context window in tokens",
+                        "give the model server's window, e.g. PAPER2RUN_LLM_CONTEXT=4096 (256 or more)")
+    return tokens
 
 
 def _field_name(loc: tuple[Any, ...]) -> str:
     key = ".".join(str(p) for p in loc)
     return FLAG_NAMES.get(key, "--" + key.replace("_", "-"))
+
+
+def _problems(exc: ValidationError, resolved: Resolved | None = None) -> list[str]:
+    """One line per invalid setting: its flag, where a value not given as a flag came from, and pydantic's message
+    without its 'Value error, ' prefix (`error: --memory: not a memory size: 'abc' (e.g. 512m, 4g)`)."""
+    lines = []
+    for e in exc.errors():
+        name = _field_name(tuple(e["loc"]))
+        where = resolved.source(str(e["loc"][-1])) if resolved is not None and e["loc"] else "flag"
+        if where != "default" and not where.startswith("flag"):
+            name += f" (from {where})"
+        lines.append(f"{name}: {str(e['msg']).removeprefix('Value error, ')}")
+    return lines
 
 
 #: Settings that go into RunConfig as they are (after validation by it).
@@ -298,7 +327,7 @@ def build_run_config(flags: Mapping[str, Any], resolved: Resolved | None = None)
     try:
         values["limits"] = DockerLimits.model_validate(limits)
     except ValidationError as exc:
-        errors += [f"{_field_name(tuple(e['loc']))}: {e['msg']}" for e in exc.errors()]
+        errors += _problems(exc, resolved)
     if values.get("ca_cert") is not None:
         ca = Path(values["ca_cert"]).expanduser()
         if not ca.is_file():
@@ -323,7 +352,7 @@ def build_run_config(flags: Mapping[str, Any], resolved: Resolved | None = None)
     try:
         return RunConfig.model_validate(values)
     except ValidationError as exc:
-        raise ConfigErrors([f"{_field_name(tuple(e['loc']))}: {e['msg']}" for e in exc.errors()]) from None
+        raise ConfigErrors(_problems(exc, resolved)) from None
 
 
 def out_folder(flag: Path | None) -> Path:
@@ -388,12 +417,13 @@ def config_from_run(run_dir: Path, flags: Mapping[str, Any] | None = None) -> Ru
             notes.append(f"the run sent the key of {key_name}, which is not set now: resuming without a key")
         llm = LlmSettings(model=kept.get("model"), base_url=kept.get("base_url"),
                           api_key=SecretStr(str(key)) if key else None, key_name=key_name if key else None,
-                          timeout_s=kept.get("timeout_s", 120.0))
+                          timeout_s=kept.get("timeout_s", 120.0),
+                          context_tokens=context_tokens(resolved) or kept.get("context_tokens"))
     values["llm"] = llm
     try:
         values["limits"] = DockerLimits.model_validate(limits)
     except ValidationError as exc:
-        raise ConfigErrors([f"{_field_name(tuple(e['loc']))}: {e['msg']}" for e in exc.errors()]) from None
+        raise ConfigErrors(_problems(exc, resolved)) from None
     values["sources"] = {**{k: here for k in stored if k not in ("sources", "notes")},
                          **{k: resolved.source(k) for k in flags}}
     values["notes"] = notes + list(resolved.notes)
@@ -401,4 +431,4 @@ def config_from_run(run_dir: Path, flags: Mapping[str, Any] | None = None) -> Ru
     try:
         return RunConfig.model_validate(values)
     except ValidationError as exc:
-        raise ConfigErrors([f"{_field_name(tuple(e['loc']))}: {e['msg']}" for e in exc.errors()]) from None
+        raise ConfigErrors(_problems(exc, resolved)) from None

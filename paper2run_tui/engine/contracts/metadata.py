@@ -74,6 +74,9 @@ class LlmCall(BaseModel):
     ok: bool = True
     error: str | None = None
     streamed: bool = False
+    #: The endpoint's context window the prompt was fitted to (None: not known), and what was cut to fit it.
+    context_window: int | None = None
+    prompt_cuts: list[str] = Field(default_factory=list)
 
 
 class RungResult(BaseModel):
@@ -86,6 +89,18 @@ class RungResult(BaseModel):
     seconds: float = 0.0
     counted: bool = Field(description="Whether it counts for the highest rung: a pass, or a toy run still going "
                                       "at its time limit without an error")
+
+
+class FloorResult(BaseModel):
+    """The run ended green at a lower rung than its smoke command: an attempt whose smoke command failed while the
+    rungs below it passed, kept as the result when the repairs that aimed higher did not get there."""
+
+    attempt: int = Field(description="The attempt whose image is the result")
+    rung: SmokeRungName = Field(description="The highest rung that attempt's image passed")
+    command: str = Field(description="That rung's command")
+    top_rung: SmokeRungName | None = Field(default=None, description="The rung the smoke command aimed at")
+    top_command: str = Field(default="", description="The smoke command that failed")
+    needs: str = Field(default="", description="Why the smoke command failed: the last diagnosis of it")
 
 
 class AttemptSummary(BaseModel):
@@ -134,6 +149,8 @@ class RunMetadata(BaseModel):
     image_tag: str | None = None
     smoke_outcome: Literal["exit-0", "alive-at-timeout"] | None = None
     highest_smoke_rung: SmokeRungName | None = None
+    floor: FloorResult | None = Field(default=None, description="Set when the run is green at the floor: a lower "
+                                      "rung than its smoke command, which failed")
     resumed_from: str | None = Field(default=None, description="run_id/attempt this run was resumed from")
     pid: int | None = Field(default=None, description="Process id of the run while it runs (abandoned-run check)")
     host: str | None = Field(default=None, description="Host name of the machine the run runs on")
