@@ -57,7 +57,7 @@ def diagnose(ctx: DiagnosisContext):  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize("rule_id", RULE_IDS)
 def test_every_rule_decides_and_any_repair_is_new(rule_id: str, tmp_path: Path) -> None:
-    smoke_rules = ("data-file-missing", "smoke-command-not-found", "cuda-on-cpu", "needs-terminal")
+    smoke_rules = ("data-file-missing", "smoke-command-not-found", "cuda-on-cpu", "needs-terminal", "hub-offline")
     outcome = "smoke-failed" if rule_id in smoke_rules else "build-failed"
     ctx = context(tmp_path, (FIXTURES / f"{rule_id}.log").read_text(), outcome,
                   commit_date=datetime(2020, 6, 1, tzinfo=UTC), local_modules=["model"])

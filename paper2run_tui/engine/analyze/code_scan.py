@@ -48,7 +48,10 @@ _LOADERS = [
 _VERSION_CHECK = re.compile(r"""^\s*assert\s+\(?\s*([A-Za-z_]\w*)\.__version__\s*(==|>=)\s*['"](\d+(?:\.\d+){0,3})['"]""",
                             re.MULTILINE)
 _NO_HELP = re.compile(r"add_help\s*=\s*False")
-_CLI = re.compile(r"\bargparse\b|\bimport click\b|\bfrom click\b|\bimport typer\b|\bfire\.Fire\b|\babsl\.app\b|\bhydra\b")
+#: A command line is parsed: a parser is made or asked (an `argparse` import alone, for its Namespace, parses
+#: nothing, and such a script's `--help` runs its work), or a CLI library is used.
+_CLI = re.compile(r"\bArgumentParser\(|\bparse(?:_known)?_args\(|\bimport click\b|\bfrom click\b|\bimport typer\b|"
+                  r"\bfire\.Fire\b|\babsl\.app\b|\bhydra\b|\btyro\.cli\(")
 _MAIN_GUARD = re.compile(r"""if\s+__name__\s*==\s*['"]__main__['"]""")
 #: A script that cannot run without arguments: a required option, a positional argument, argv read by hand.
 _NEEDS_ARGS = re.compile(r"""required\s*=\s*True|add_argument\(\s*['"][^-'"]|click\.argument\(|sys\.argv\[\s*[1-9]""")

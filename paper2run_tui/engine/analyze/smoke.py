@@ -54,6 +54,7 @@ def rank_candidates(
                                       score=70, reason=f"package {ep.target} has a __main__.py"))
         elif ep.kind == "script":
             bonus = (10 if _SCRIPT_NAMES.search(ep.name) else 0) - (5 if ep.target.split("/")[0] in _DATA_PREP_DIRS else 0)
+            bonus -= min(ep.target.count("/"), 3)  # on a tie, the project's front door (the root) before its tools
             out.append(SmokeCandidate(command=f"python {ep.target} --help", kind="entrypoint-help", source=ep.source,
                                       score=60 + bonus, reason=f"{ep.target} parses arguments, so --help exits before any work"))
     for pkg in packages[:5]:

@@ -220,7 +220,10 @@ def _python_within(plan: EnvPlan, ctx: DiagnosisContext, spec_text: str, who: st
         spec = SpecifierSet(spec_text.replace(" ", ""))
     except InvalidSpecifier:
         raise Stop(f"{who} needs Python {spec_text}") from None
-    wanted = [v for v in ("3.11", "3.10", "3.12", "3.9", "3.13", "3.8", "3.7") if Version(f"{v}.0") in spec]
+    wanted = [v for v in ("3.11", "3.10", "3.12", "3.9", "3.13", "3.8", "3.7", "3.6") if Version(f"{v}.0") in spec]
+    if not wanted:
+        raise Stop(f"{who} requires Python {spec_text}, which no Python 3 satisfies"
+                   + (" (a Python 2 release)" if Version("2.7") in spec else ""))
     return move_python(plan, ctx, wanted, f"{who} requires Python {spec_text}")
 
 
@@ -459,6 +462,14 @@ def _network(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
                    "network: true at the gate)")
     raise Stop(f"the build needed it ({seen}); check the engine's DNS and proxy settings (HTTP(S)_PROXY are "
                "passed as build args)")
+
+
+def _hub_offline(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
+    why = ("the smoke command fetches a model or file from the Hugging Face hub, and the smoke run has no network "
+           "(run with --network, or approve a plan with network: true at the gate, to let it)")
+    if ctx.attempt.outcome == "smoke-failed" and plan.smoke_ladder:
+        return lower_smoke(plan, why)
+    raise Stop(why)
 
 
 def _disk_full(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
@@ -784,6 +795,10 @@ RULES: list[Rule] = [
     Rule("editable-install-failed", "packaging", _r(r"(?:does not appear to be a Python project: neither 'setup\.py' nor "
                                                    r"'pyproject\.toml' found|Multiple top-level packages discovered in a flat-layout)"),
          "the repository cannot be installed as a package", _pip_editable_setup),
+    Rule("hub-offline", "network", _r(r"huggingface/hub/models--[^\s']*|LocalEntryNotFoundError|"
+                                      r"couldn't connect to 'https://huggingface\.co'|offline mode is enabled"),
+         "the code downloads from the Hugging Face hub, and the smoke run has no network (its cache is empty)",
+         _hub_offline),
     Rule("data-file-missing", "missing-data", _r(r"(?:FileNotFoundError|IOError|OSError): \[Errno 2\] No such file or directory: "
                                                 r"'([^']+\.(?:csv|json|npy|npz|pt|pth|ckpt|h5|hdf5|pkl|pickle|txt|tsv|jpg|png|"
                                                 r"mat|bin|tar|zip|gz|parquet|yaml|yml)|[^']*(?:data|dataset|checkpoint)[^']*)'"),
