@@ -57,6 +57,9 @@ def _add_run_flags(p: argparse.ArgumentParser, *, repo_required: bool) -> None:
     p.add_argument("--engine", help="container engine: docker (default), podman, a plug-in, or module:Class")
     p.add_argument("--engine-host", help="engine endpoint, e.g. tcp://host:2376 (TLS) or ssh://user@host")
     p.add_argument("--engine-tls-dir", type=Path, help="folder with ca.pem, cert.pem, key.pem for a tcp:// engine")
+    p.add_argument("--no-download-cache", action="store_true", default=None,
+                   help="download pip and apt files afresh in every build (default: shared between attempts and "
+                   "runs; PAPER2RUN_DOWNLOAD_CACHE=off)")
     p.add_argument("--headless", action="store_true", help="no TUI: one line per event (default when not a tty)")
 
 
@@ -236,7 +239,7 @@ class StopSignals:
 def _run_flags(args: argparse.Namespace) -> dict[str, Any]:
     keys = ("repo", "paper", "ref", "out", "timeout", "max_attempts", "model", "base_url", "dry_run", "approve",
             "gate_initial", "ca_cert", "no_ca", "memory", "cpus", "pids", "allow_base_image", "network",
-            "engine", "engine_host", "engine_tls_dir")
+            "engine", "engine_host", "engine_tls_dir", "no_download_cache")
     return {k: getattr(args, k, None) for k in keys}
 
 
