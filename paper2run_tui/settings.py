@@ -272,6 +272,19 @@ def _field_name(loc: tuple[Any, ...]) -> str:
     return FLAG_NAMES.get(key, "--" + key.replace("_", "-"))
 
 
+def _problems(exc: ValidationError, resolved: Resolved | None = None) -> list[str]:
+    """One line per invalid setting: its flag, where a value not given as a flag came from, and pydantic's message
+    without its 'Value error, ' prefix (`error: --memory: not a memory size: 'abc' (e.g. 512m, 4g)`)."""
+    lines = []
+    for e in exc.errors():
+        name = _field_name(tuple(e["loc"]))
+        where = resolved.source(str(e["loc"][-1])) if resolved is not None and e["loc"] else "flag"
+        if where != "default" and not where.startswith("flag"):
+            name += f" (from {where})"
+        lines.append(f"{name}: {str(e['msg']).removeprefix('Value error, ')}")
+    return lines
+
+
 #: Settings that go into RunConfig as they are (after validation by it).
 RUN_SETTINGS = ("out", "timeout", "max_attempts", "approve", "ca_cert", "arxiv_base_url", "cache_dir", "engine",
                 "engine_host", "engine_tls_dir", "download_cache")
@@ -301,7 +314,7 @@ def build_run_config(flags: Mapping[str, Any], resolved: Resolved | None = None)
     try:
         values["limits"] = DockerLimits.model_validate(limits)
     except ValidationError as exc:
-        errors += [f"{_field_name(tuple(e['loc']))}: {e['msg']}" for e in exc.errors()]
+        errors += _problems(exc, resolved)
     if values.get("ca_cert") is not None:
         ca = Path(values["ca_cert"]).expanduser()
         if not ca.is_file():
@@ -326,7 +339,7 @@ def build_run_config(flags: Mapping[str, Any], resolved: Resolved | None = None)
     try:
         return RunConfig.model_validate(values)
     except ValidationError as exc:
-        raise ConfigErrors([f"{_field_name(tuple(e['loc']))}: {e['msg']}" for e in exc.errors()]) from None
+        raise ConfigErrors(_problems(exc, resolved)) from None
 
 
 def out_folder(flag: Path | None) -> Path:
@@ -396,7 +409,7 @@ def config_from_run(run_dir: Path, flags: Mapping[str, Any] | None = None) -> Ru
     try:
         values["limits"] = DockerLimits.model_validate(limits)
     except ValidationError as exc:
-        raise ConfigErrors([f"{_field_name(tuple(e['loc']))}: {e['msg']}" for e in exc.errors()]) from None
+        raise ConfigErrors(_problems(exc, resolved)) from None
     values["sources"] = {**{k: here for k in stored if k not in ("sources", "notes")},
                          **{k: resolved.source(k) for k in flags}}
     values["notes"] = notes + list(resolved.notes)
@@ -404,4 +417,4 @@ def config_from_run(run_dir: Path, flags: Mapping[str, Any] | None = None) -> Ru
     try:
         return RunConfig.model_validate(values)
     except ValidationError as exc:
-        raise ConfigErrors([f"{_field_name(tuple(e['loc']))}: {e['msg']}" for e in exc.errors()]) from None
+        raise ConfigErrors(_problems(exc, resolved)) from None

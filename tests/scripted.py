@@ -42,6 +42,8 @@ class Step:
     exit_code: int = 0
     raise_in_build: BaseException | None = None
     wait_for_cancel: bool = False
+    #: For a failed smoke command: the highest rung below it that the image still passed (the run's floor).
+    floor_rung: str | None = None
 
 
 class ScriptedExecutor:
@@ -97,7 +99,7 @@ class ScriptedExecutor:
         ok = step.smoke_outcome in ("exit-0", "alive-at-timeout")
         return SmokeResult(ok=ok, outcome=step.smoke_outcome, exit_code=None if step.smoke_outcome ==  # type: ignore[arg-type]
                            "alive-at-timeout" else step.exit_code, seconds=0.1,
-                           highest_rung="import-package" if ok else None)
+                           highest_rung="import-package" if ok else step.floor_rung)  # type: ignore[arg-type]
 
 
 class ScriptedDiagnoser:

@@ -804,3 +804,69 @@ def test_a_clone_that_hangs_times_out(forge: _Forge, tmp_path: Path) -> None:
     with pytest.raises(UserError, match=r"git clone took longer than 1 s — check the network"):
         acquire(f"{forge.url}/hang/repo.git", tmp_path / "repo", timeout_s=1)
     assert not (tmp_path / "repo").exists()
+
+
+# --- one size policy for clones and copies ------------------------------------------------------------------
+
+MB = 1024 * 1024
+
+
+def _zeros_repo(make_repo: Callable[..., Path], name: str, sizes: dict[str, int]) -> Path:
+    """A git repository of files of zeros: its pack is a few kilobytes, its checkout the sum of `sizes`."""
+    root = make_repo({"demo/__init__.py": "X = 1\n"}, name=name)
+    for rel, size in sizes.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "wb") as fh:
+            fh.truncate(size)
+    git_commit_all(root)
+    return root
+
+
+def test_a_small_pack_that_checks_out_huge_is_refused_before_it_is_written(
+    make_repo: Callable[..., Path], tmp_path: Path
+) -> None:
+    root = _zeros_repo(make_repo, "bomb", {f"data/part{i}.bin": 12 * MB for i in range(4)})  # 48 MB of zeros
+    pack = sum(p.stat().st_size for p in (root / ".git" / "objects").rglob("*") if p.is_file())
+    assert pack < 2 * MB, pack  # what the clone downloads is small
+    dest = tmp_path / "clone"
+    with pytest.raises(UserError) as err:
+        acquire(root.as_uri(), dest, max_total_bytes=32 * MB)
+    text = str(err.value)
+    assert "the repository is too big: it would check out 48 MB in 5 files, over the 32 MB limit" in text, text
+    assert "pass the folder" in text and "\n" not in text
+    assert not dest.exists()  # nothing is left behind
+    # the same policy for a copy of the folder
+    with pytest.raises(UserError) as err:
+        acquire(str(root), tmp_path / "copy", max_total_bytes=32 * MB)
+    assert "the repository is too big: copying it reached" in str(err.value)
+    assert not (tmp_path / "copy").exists()
+
+
+def test_a_clone_leaves_out_files_over_the_per_file_limit_as_a_copy_does(
+    make_repo: Callable[..., Path], tmp_path: Path
+) -> None:
+    root = _zeros_repo(make_repo, "bigfile", {"weights/model.pt": 6 * MB, "data/small.bin": MB})
+    result, _ = acquire(root.as_uri(), tmp_path / "clone", max_file_bytes=4 * MB)
+    assert any(s.startswith("weights/model.pt (6 MB, over the 4 MB limit)") for s in result.skipped), result.skipped
+    assert any("were not checked out: weights/model.pt" in w for w in result.warnings), result.warnings
+    assert not (tmp_path / "clone" / "weights" / "model.pt").exists()
+    assert (tmp_path / "clone" / "data" / "small.bin").stat().st_size == MB
+    assert result.commit_sha is not None
+    status = subprocess.run(["git", "status", "--porcelain"], cwd=tmp_path / "clone", capture_output=True, text=True)
+    assert status.stdout == "", status.stdout  # the left-out file is skip-worktree, not a deletion
+    copied, _ = acquire(str(root), tmp_path / "copy", max_file_bytes=4 * MB)
+    assert any(s.startswith("weights/model.pt (6 MB, over the 4 MB limit)") for s in copied.skipped)
+
+
+def test_a_pipeline_run_of_a_checkout_over_the_total_is_an_input_error(
+    make_repo: Callable[..., Path], tmp_path: Path
+) -> None:
+    from paper2run_tui.engine.config import RunConfig
+    from paper2run_tui.engine.pipeline import run_pipeline
+
+    root = _zeros_repo(make_repo, "bomb", {f"part{i}.bin": 12 * MB for i in range(3)})
+    config = RunConfig(repo=root.as_uri(), out=tmp_path / "runs", dry_run=True, no_ca=True, max_repo_bytes=16 * MB)
+    outcome = run_pipeline(config, ListSink())
+    assert outcome.status == "input-error", outcome.status
+    assert outcome.reason and outcome.reason.startswith("the repository is too big"), outcome.reason

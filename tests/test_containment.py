@@ -166,6 +166,34 @@ def test_an_endless_printer_is_cut_to_head_and_tail_and_the_report_says_so(make_
     assert "smoke output cut" in (run_dir / "report.md").read_text()
 
 
+def test_a_build_step_printing_forever_is_cut_to_head_and_tail_and_the_report_says_so(make_repo, tmp_path: Path,
+                                                                                     client) -> None:  # type: ignore[no-untyped-def]
+    printer = "import itertools\nfor i in itertools.count():\n    print(f'line {i} ' + 'x' * 90, flush=True)\n"
+    plan = EnvPlan(base_image="python:3.11-slim", source_steps=["python printer.py"],
+                   smoke_command="python -c 'print(1)'")
+    sink = ListSink()
+    repo = make_repo({"printer.py": printer}, name=f"contained-{uuid.uuid4().hex[:8]}")
+    config = RunConfig(repo=str(repo), out=tmp_path / "runs", timeout=30, build_timeout=25, no_ca=True,
+                       max_attempts=1, limits=SMALL)
+    outcome = run_pipeline(config, sink, planner=FixedPlanner(plan))
+    run_dir = outcome.run_dir
+    assert run_dir is not None
+    meta = load_run(run_dir).metadata
+    assert meta.attempts[0].outcome == "build-failed"  # stopped at the build timeout, as any endless step
+    build = [e for e in sink.events if e.kind == "log" and e.source == "build"]  # type: ignore[union-attr]
+    printed = [e.text for e in build if e.text.startswith("line ")]  # type: ignore[union-attr]
+    assert len(build) < 2 * 1024 * 1024 // 100 + 600  # the head (2 MB) and the tail (400 lines), no more
+    cut = [e.text for e in build if "build output cut" in e.text]  # type: ignore[union-attr]
+    assert cut and "lines (" in cut[0], [e.text for e in build[-5:]]  # type: ignore[union-attr]
+    last = max(int(t.split()[1]) for t in printed)
+    assert last > len(printed) + 10_000  # the tail is the real end of the output, far past the head
+    logs = sum(p.stat().st_size for p in (run_dir / "attempts/01").glob("build_*.log"))
+    assert logs < 2.5 * 1024 * 1024, logs
+    assert (run_dir / "events.jsonl").stat().st_size < 8 * 1024 * 1024  # ~20k events of the head, whatever the time
+    assert "build output cut" in (run_dir / "report.md").read_text()
+    assert managed(client, run_dir.name)[0] == []  # type: ignore[union-attr]
+
+
 def test_a_disk_filler_meets_the_tmpfs_and_the_write_cap(make_repo, tmp_path: Path, client) -> None:  # type: ignore[no-untyped-def]
     filler = ("import time\ntry:\n    f = open('/tmp/fill', 'wb')\n    for _ in range(400):\n"
               "        f.write(b'0' * 2**20)\n        f.flush()\nexcept OSError as exc:\n"

@@ -210,3 +210,47 @@ def test_the_no_llm_config_passes_its_own_check(paper: PaperInfo) -> None:
     config = config_yaml(paper)
     assert CitationChecker(paper).check({"configs/base.yaml": config}).ok, config
     assert "optimizer: sgd" in config and "batch_size: 128" in config
+
+
+@pytest.mark.parametrize(("sentence", "expected"), [
+    # MinerU's spaced maths and a thousands group split by a space
+    ("We set the learning rate $\\eta$ as $5 e - 6$ , the batch size as 64, and the number of training steps as "
+     "6, 000 for default hyperparameter settings.",
+     {("learning_rate", 5e-6), ("batch_size", 64), ("train_steps", 6000)}),
+    # 'respectively' pairs the concepts with the values in order
+    ("AdamW optimizer was used with momenta coefficients $\\beta _ { 1 }$ and $\\beta _ { 2 }$ set to 0.9 and 0.95 "
+     "respectively.", {("beta1", 0.9), ("beta2", 0.95)}),
+    # a parenthetical between the concept and its value; 'training steps' inside it takes no value
+    ("The training was done with a linear warmup to the peak LR (attained at $7 \\%$ of total training steps) of "
+     "1e-5, weight decay (WD) of 1e-4 and an effective batch size of 128.",
+     {("learning_rate", 1e-5), ("weight_decay", 1e-4), ("batch_size", 128)}),
+    # word numbers; PGD steps are the attack's, not training steps
+    ("trained on ImageNet for two epochs using 10 steps of PGD", {("epochs", 2), ("attack_steps", 10)}),
+    ("Two hundred epochs are run in total.", {("epochs", 200)}),
+    # a list after its concept is all of it
+    ("tested on 3 different temperatures 0.2, 0.6, 0.8 with pass@k", {("temperature", 0.2), ("temperature", 0.6),
+                                                                      ("temperature", 0.8)}),
+    # a sampler's steps are not training steps; an ellipsis range is nobody's value
+    ("We run 1000 steps of a random direction slice sampling algorithm.", {("sampling_steps", 1000)}),
+    ("through $n = 1 , \\ldots , 5$ transformer layers", set()),
+    # table rows: snake/Camel labels and the usual RL names
+    ("adam_learning_rate: 0.0001", {("learning_rate", 1e-4)}),
+    ("Gamma: 0.999", {("discount", 0.999)}),
+    # a point in time is not a setting
+    ("The BC version starts to diverge at around 20M steps when the agent enters Room 7.", set()),
+    # the wrong kind of value for the concept
+    ("the number of training steps is 0.5 of the budget", set()),
+])
+def test_concept_values_mechanisms(sentence: str, expected: set[tuple[str, float]]) -> None:
+    got = {(c, v) for c, v, _ in concept_values(sentence)}
+    assert got == {(c, float(v)) for c, v in expected}
+
+
+def test_extraction_skips_cited_work_and_baseline_sections() -> None:
+    text = ("# Paper\n\n## 1 Method\n\nIn Mao et al. (2023), the model has been trained for 10 epochs.\n\n"
+            "We train our model for 3 epochs with AdamW (Loshchilov & Hutter, 2018) optimizer.\n\n"
+            "## 2 Baselines\n\nThe baseline uses a learning rate of 0.1.\n")
+    _, _, _, sections = structure_paper(text, "markdown")[:4]
+    paper = enrich_paper(PaperInfo(source="x", kind="markdown", text=text, sections=sections))
+    got = {(h.name, h.value) for h in paper.hyperparameters}
+    assert got == {("epochs", "3"), ("optimizer", "adamw")}

@@ -464,3 +464,22 @@ def test_pkg_resources_missing_in_an_isolated_build_gets_old_setuptools_in_the_b
     steps = install_commands(d.new_plan)
     assert steps.index("pip install 'setuptools<81' wheel") < steps.index(
         "pip install -r requirements.txt --no-build-isolation")
+
+
+def test_no_network_and_no_space_are_worded_for_the_phase_they_happened_in(tmp_path: Path) -> None:
+    """The smoke run has no network and a capped /tmp by design: neither is the engine's DNS or disk."""
+    probe = ("Traceback (most recent call last):\n  File \"train.py\", line 3, in <module>\n"
+             "urllib.error.URLError: <urlopen error [Errno -3] Temporary failure in name resolution>\n")
+    smoke = diagnose(context(tmp_path / "smoke", probe, "smoke-failed"))
+    assert smoke.matched_rules[0] == "network-unreachable" and smoke.decision == "stop"
+    assert smoke.reason.startswith("no network could be reached: the smoke command tried to (")
+    assert "the smoke run has no network unless asked" in smoke.reason and "--network" in smoke.reason
+    assert "DNS" not in smoke.reason and "build" not in smoke.reason
+    build = diagnose(context(tmp_path / "build", (FIXTURES / "network-unreachable.log").read_text()))
+    assert build.reason.startswith("no network could be reached: the build needed it (") and "DNS" in build.reason
+    full = "OSError: [Errno 28] No space left on device: '/tmp/fill'\n"
+    smoke = diagnose(context(tmp_path / "smoke-disk", full, "smoke-failed"))
+    assert smoke.matched_rules[0] == "disk-full" and "/tmp is a 256m tmpfs" in smoke.reason
+    assert "engine ran out of disk" not in smoke.reason
+    build = diagnose(context(tmp_path / "build-disk", (FIXTURES / "disk-full.log").read_text()))
+    assert "the Docker engine ran out of disk space" in build.reason

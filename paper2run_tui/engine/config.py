@@ -81,6 +81,10 @@ class RunConfig(BaseModel):
     arxiv_base_url: str = "https://arxiv.org"
     cache_dir: Path | None = None
     keep_image: bool = True
+    max_file_bytes: int = Field(default=100 * 1024 * 1024, gt=0,
+                                description="A repository file over this is left out (clones and copies alike)")
+    max_repo_bytes: int = Field(default=2 * 1024 * 1024 * 1024, gt=0,
+                                description="A checkout over this in all is refused before it is written")
     run_id: str | None = Field(default=None, description="Force the run folder's name (tests, resume)")
     engine: str = Field(default="docker", description="Container engine: docker, podman, a plug-in, or module:Class")
     engine_host: str | None = Field(default=None, description="Engine endpoint: unix://, tcp:// (TLS), ssh://")

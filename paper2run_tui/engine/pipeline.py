@@ -49,7 +49,8 @@ from .contracts import (
     RunMetadata,
     RunStarted,
 )
-from .contracts.metadata import Phase, RunStatus
+from .contracts.metadata import FloorResult, Phase, RunStatus
+from .contracts.plan import FLOOR_RUNG, at_least
 from .diagnose.base import Diagnoser, DiagnosisContext, FailedAttempt
 from .errors import EngineLost, PreflightError, UnsupportedRepo, UserError
 from .gate import decide
@@ -61,6 +62,7 @@ from .record.recorder import RecordingSink
 from .record.run_folder import RunFolder
 from .render import render_instructions, render_report
 from .render.dockerfile import UnsafeValue, dockerfile_inputs, render_from_inputs
+from .render.install import builds_the_same
 
 #: How many times a person may reject a plan with "ask again" before the run stops.
 MAX_REPLANS = 3
@@ -133,6 +135,9 @@ class _Run:
     meta_lock: threading.Lock = field(default_factory=threading.Lock)
     stopped: threading.Event = field(default_factory=threading.Event)
     earlier_failed: list[EnvPlan] = field(default_factory=list)  # failed in the run this one resumes
+    #: The attempt whose smoke command failed while its image passed the floor rung or higher: the run's result
+    #: when the repairs that aim higher do not get there (see _at_floor).
+    floor: FailedAttempt | None = None
 
     def note(self, text: str, level: str = "info") -> None:
         self.messages.append(text)
@@ -278,7 +283,8 @@ def _execute(
     if resume is not None and resume.checkout is not None:
         origin, ref = parse_repo_spec(str(resume.checkout)), None
     with run.phase("acquire", detail=run.meta.repo):
-        acquired = acquire_repo(origin, folder.repo_dir, ref, run.sink, run.cancel)
+        acquired = acquire_repo(origin, folder.repo_dir, ref, run.sink, run.cancel,
+                                max_file_bytes=run.config.max_file_bytes, max_total_bytes=run.config.max_repo_bytes)
     run.meta.commit_sha = acquired.commit_sha
     run.meta.commit_date = acquired.commit_date
     folder.write_json("repo.json", acquired)
@@ -334,8 +340,28 @@ def _execute(
         plan, plan_source = result.plan, result.source
 
     history: list[FailedAttempt] = []
+    first = resume.first_attempt if resume is not None else 1
+    try:
+        _attempts(run, reviewer, planner, diagnoser, executor, ctx, plan, plan_source, history, resume, first)
+    except _Finish as fin:
+        if run.floor is not None and fin.status in FLOOR_HOLDS:
+            raise _at_floor(run, fin) from None
+        raise
+
+
+#: How a run may end while its floor holds: then it ends green at the floor (an interruption or a lost engine
+#: still ends as such; the floor is in the record either way).
+FLOOR_HOLDS: frozenset[str] = frozenset({"stopped-by-rules", "stopped-by-llm", "max-attempts-exhausted", "smoke-failed",
+                                         "rejected-by-user", "rejected-by-policy", "refused-by-plan-policy"})
+
+
+def _attempts(run: _Run, reviewer: Reviewer | None, planner: Planner, diagnoser: Diagnoser, executor: Executor | None,
+              ctx: PlanContext, plan: EnvPlan, plan_source: str, history: list[FailedAttempt],
+              resume: ResumeSeed | None, first: int) -> None:
+    """The attempt loop: gate, render, build, smoke, diagnose, until a _Finish."""
+    config, folder = run.config, run.folder
     preflighted = False
-    first = attempt = resume.first_attempt if resume is not None else 1
+    attempt = first
     while True:
         plan, plan_source, decision, verdict = _gate(run, reviewer, planner, ctx, attempt, plan, plan_source,
                                                      history, resume if attempt == first else None, first)
@@ -359,8 +385,13 @@ def _execute(
         run.person_approved = decision is not None and decision.decided_by == "person" and decision.action != "reject"
         failed = _attempt(run, executor, plan, dockerfile, attempt, summary)
         if failed is None:
+            if run.floor is not None and not at_least(run.meta.highest_smoke_rung, run.floor.floor_rung or FLOOR_RUNG):
+                raise _Finish("smoke-failed", f"attempt {attempt} passed only at {run.meta.highest_smoke_rung}, "
+                              "below the floor an earlier attempt reached")
             raise _Finish("success", f"smoke run passed on attempt {attempt} ({run.meta.smoke_outcome})")
-        diagnosis = _diagnose(run, diagnoser, ctx, failed, history, attempt, attempt - first + 1)
+        start = _keep_floor(run, failed)
+        diagnosis = _diagnose(run, diagnoser, ctx, start, [*history, failed] if start is not failed else history,
+                              attempt, attempt - first + 1)
         history.append(failed)
         summary.diagnosis = diagnosis.reason
         summary.matched_rules = list(diagnosis.matched_rules)
@@ -371,6 +402,8 @@ def _execute(
             )  # type: ignore[assignment]
             raise _Finish(status, diagnosis.reason)
         assert diagnosis.new_plan is not None
+        if _floor_answers(run, diagnosis.new_plan):
+            raise _Finish("stopped-by-rules", diagnosis.reason)
         if attempt - first + 1 >= config.max_attempts:
             folder.write_json(f"attempts/{attempt:02d}/next_plan.json", diagnosis.new_plan)
             raise _Finish(
@@ -380,6 +413,64 @@ def _execute(
             )
         plan, plan_source = diagnosis.new_plan, diagnosis.source
         attempt += 1
+
+
+def _keep_floor(run: _Run, failed: FailedAttempt) -> FailedAttempt:
+    """Which failed attempt the next repair starts from. An attempt whose image passes the floor rung (or one
+    higher than the floor so far) becomes the floor; one that lost the floor (its build failed, or the floor rung
+    failed in its image) is rolled back: the repair starts again from the floor's plan, with the lost attempt
+    counted as tried."""
+    floor = run.floor
+    if failed.floor_rung is not None and (floor is None or at_least(failed.floor_rung, floor.floor_rung or FLOOR_RUNG)):
+        if floor is None:
+            run.note(f"attempt {failed.number}: the smoke command failed, but the image passes {failed.floor_rung}: "
+                     "that is the run's floor, kept as its result unless a repair gets higher")
+        run.floor = failed
+        return failed
+    if floor is None:
+        return failed
+    lost = "its build failed" if failed.outcome == "build-failed" else (
+        f"it passes only {failed.floor_rung}" if failed.floor_rung else f"{floor.floor_rung} fails in its image")
+    run.note(f"attempt {failed.number} lost the floor ({lost}): rolled back to attempt {floor.number}'s plan, "
+             f"which passes {floor.floor_rung}; the next repair starts from it", "warning")
+    return floor
+
+
+def _floor_answers(run: _Run, new_plan: EnvPlan) -> bool:
+    """A repair that only lowers the smoke command to a rung the floor has already passed needs no attempt."""
+    floor = run.floor
+    if floor is None or new_plan.smoke_command == floor.plan.smoke_command:
+        return False
+    rung = next((r.rung for r in new_plan.smoke_ladder if r.command == new_plan.smoke_command), None)
+    same_build = builds_the_same(floor.plan, new_plan.model_copy(update={"smoke_command": floor.plan.smoke_command}))
+    return same_build and rung is not None and at_least(floor.floor_rung, rung)
+
+
+def _at_floor(run: _Run, fin: _Finish) -> _Finish:
+    """End green at the floor: its attempt's image, plan and Dockerfile are the run's result, and the reason says
+    what the smoke command it aimed at still needs."""
+    floor = run.floor
+    assert floor is not None and floor.floor_rung is not None
+    plan, rung = floor.plan, floor.floor_rung
+    top = next((r.rung for r in plan.smoke_ladder if r.command == plan.smoke_command), None)
+    command = next((r.command for r in plan.smoke_ladder if r.rung == rung), "")
+    needs = next((a.diagnosis for a in reversed(run.meta.attempts) if a.diagnosis), None) or fin.reason
+    run.meta.floor = FloorResult(attempt=floor.number, rung=rung, command=command, top_rung=top,
+                                 top_command=plan.smoke_command, needs=needs)
+    run.meta.image_tag = floor.image_tag
+    run.meta.smoke_outcome = "exit-0"
+    run.meta.highest_smoke_rung = rung
+    run.plan = plan
+    run.folder.write_json("plan.json", plan)
+    run.folder.write_text("Dockerfile", floor.dockerfile)
+    if floor.image_tag:
+        run.folder.write_text("image.txt", floor.image_tag + "\n")
+    what = {"entrypoint-help": "entry point", "tests": "tests", "toy-run": "toy run"}.get(top or "", "smoke command")
+    ended = {"max-attempts-exhausted": " (the attempts ran out)", "rejected-by-user": " (the repair was rejected)",
+             "rejected-by-policy": " (the repair was rejected)", "refused-by-plan-policy": " (the repair was refused "
+             "by the plan policy)"}.get(fin.status, "")
+    return _Finish("success", f"green at {rung} (attempt {floor.number}: `{command[:80]}`); {what} "
+                   f"`{plan.smoke_command[:80]}` needs more{ended}: {needs}")
 
 
 def _load_paper(run: _Run) -> None:
@@ -600,6 +691,9 @@ def _attempt(
     summary.steps_total, summary.steps_cached = built.steps_total, built.steps_cached
     summary.cached_steps = list(built.cached_steps)
     summary.failing_step = built.failing_step
+    if built.output_cut:
+        run.note(f"attempt {attempt}: {built.output_cut} (attempts/{attempt:02d}/build_*.log hold what was kept)",
+                 "warning")
     if not built.ok:
         if built.intermediates:  # unlabelled: `cleanup` finds them by these ids
             run.folder.write_text(f"attempts/{attempt:02d}/build_leftovers.txt", "\n".join(built.intermediates) + "\n")
@@ -644,9 +738,10 @@ def _attempt(
         )
     summary.outcome = "smoke-failed"
     run.sink.emit(AttemptFinished(attempt=attempt, outcome="smoke-failed", detail=smoked.error or ""))
+    floor = smoked.highest_rung if at_least(smoked.highest_rung, FLOOR_RUNG) else None
     return FailedAttempt(
         number=attempt, plan=plan, dockerfile=dockerfile, outcome="smoke-failed", attempt_dir=adir,
-        exit_code=smoked.exit_code, error=smoked.error,
+        exit_code=smoked.exit_code, error=smoked.error, floor_rung=floor, image_tag=built.image_tag or tag,
     )
 
 

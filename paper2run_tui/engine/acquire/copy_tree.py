@@ -16,9 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..contracts.events import LogLine
+from ..errors import UserError
 from ..ports import CancelToken, EventSink
 
 DEFAULT_MAX_FILE_BYTES = 100 * 1024 * 1024
+DEFAULT_MAX_TOTAL_BYTES = 2 * 1024 * 1024 * 1024
 MAX_SKIPPED_LISTED = 200
 _SMALL_FILE = 1024 * 1024
 
@@ -55,6 +57,30 @@ class CopyReport:
         if self.quiet_dirs:
             out.append(f"{self.quiet_dirs} cache folder(s) such as __pycache__/ (regenerated on use)")
         return out
+
+
+@dataclass(frozen=True)
+class SizePolicy:
+    """One size policy for every way a repository arrives, a clone or a copy of a folder: a file over
+    `max_file_bytes` is left out with a reason; a checkout over `max_total_bytes` in all is refused with a clear
+    error before it is written (a small pack can check out gigabytes: zeros compress to nothing)."""
+
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    max_total_bytes: int = DEFAULT_MAX_TOTAL_BYTES
+
+    def file_reason(self, rel: str, size: int) -> str | None:
+        """The skipped-list entry of a file over the per-file limit, else None."""
+        if size <= self.max_file_bytes:
+            return None
+        return f"{rel} ({human_size(size)}, over the {human_size(self.max_file_bytes)} limit)"
+
+    def over_total(self, total: int, files: int, how: str) -> UserError:
+        return UserError(
+            f"the repository is too big: {how} {human_size(total)} in {files} files, over the "
+            f"{human_size(self.max_total_bytes)} limit for a whole checkout (files over "
+            f"{human_size(self.max_file_bytes)} already left out)",
+            "clone or copy it yourself, remove the data and checkpoints the build does not need, and pass the folder",
+        )
 
 
 def utf8_name(name: str) -> bool:
@@ -102,12 +128,16 @@ def copy_filtered(
     cancel: CancelToken,
     *,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    max_total_bytes: int = DEFAULT_MAX_TOTAL_BYTES,
     exclude: Sequence[Path] = (),
 ) -> CopyReport:
     """Copy src's tree into dest (created). Reads src only; symlinks inside the tree stay links.
 
     `exclude`: folders inside src never to enter (the run's own output when --out is inside the repo).
+    A file over `max_file_bytes` is skipped with a reason; a tree over `max_total_bytes` raises UserError (the
+    caller removes the partial copy).
     """
+    policy = SizePolicy(max_file_bytes, max_total_bytes)
     root = os.path.realpath(src)
     excluded = {os.path.realpath(p) for p in (*exclude, dest)}
     report = CopyReport()
@@ -155,11 +185,12 @@ def copy_filtered(
                 if not stat.S_ISREG(st.st_mode):
                     report.skip(f"{rel} (not a regular file)")
                     continue
-                if st.st_size > max_file_bytes:
-                    report.skip(
-                        f"{rel} ({human_size(st.st_size)}, over the {human_size(max_file_bytes)} limit)"
-                    )
+                too_big = policy.file_reason(rel, st.st_size)
+                if too_big is not None:
+                    report.skip(too_big)
                     continue
+                if report.bytes + st.st_size > max_total_bytes:
+                    raise policy.over_total(report.bytes + st.st_size, report.files + 1, "copying it reached")
                 _copy_file(entry.path, os.path.join(cur_dest, entry.name), st)
                 report.files += 1
                 report.bytes += st.st_size

@@ -118,13 +118,29 @@ def run_git(
     timeout_s: float | None = None,
 ) -> str:
     """Run `git <args>`; return stdout. Raises GitFailed, Cancelled, or UserError on timeout."""
+    return run_git_bytes(args, cwd=cwd, sink=sink, cancel=cancel, progress=progress,
+                         timeout_s=timeout_s).decode("utf-8", "replace")
+
+
+def run_git_bytes(
+    args: Sequence[str],
+    *,
+    cwd: Path | None,
+    sink: EventSink,
+    cancel: CancelToken,
+    progress: bool = False,
+    timeout_s: float | None = None,
+    stdin: bytes | None = None,
+) -> bytes:
+    """run_git with stdout as git wrote it (file names that are not UTF-8 stay as they are), and `stdin` fed to
+    git when given (e.g. NUL-separated paths for `--stdin -z`)."""
     cmd = [require_git(), "-c", "advice.detachedHead=false", *args]
     try:
         proc = subprocess.Popen(
             cmd,
             cwd=cwd,
             env=git_env(),
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             start_new_session=True,  # its own process group: cancel stops git-remote-https and ssh too
@@ -151,9 +167,17 @@ def run_git(
         assert proc.stdout is not None
         out_parts.append(proc.stdout.read())
 
+    def feed_stdin() -> None:
+        assert proc.stdin is not None
+        with contextlib.suppress(OSError):  # git ended early: its error is in stderr
+            proc.stdin.write(stdin or b"")
+        with contextlib.suppress(OSError):
+            proc.stdin.close()
+
     threads = [
         threading.Thread(target=pump_stderr, daemon=True),
         threading.Thread(target=pump_stdout, daemon=True),
+        *([threading.Thread(target=feed_stdin, daemon=True)] if stdin is not None else []),
     ]
     for t in threads:
         t.start()
@@ -202,7 +226,7 @@ def run_git(
     stderr = "\n".join(err_text)
     if proc.returncode != 0:
         raise GitFailed(args, proc.returncode, stderr)
-    return b"".join(out_parts).decode("utf-8", "replace")
+    return b"".join(out_parts)
 
 
 _MAX_STDERR_LINES = 400

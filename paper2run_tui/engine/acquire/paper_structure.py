@@ -443,7 +443,10 @@ def _appendix_head(line: str, prev: tuple[int, ...]) -> tuple[str, str, tuple[in
         return None
     num = m.group("num").upper()
     parts = num.split(".")
-    key = (ord(parts[0]) - 64, *(int(x) for x in parts[1:]))
+    head = re.match(r"([A-Z])(\d*)$", parts[0])  # 'B', or 'A1' in papers that number appendices A1, A2.1
+    if head is None or not all(x.isdigit() for x in parts[1:]):
+        return None
+    key = (ord(head.group(1)) - 64, *((int(head.group(2)),) if head.group(2) else ()), *(int(x) for x in parts[1:]))
     if not _plausible_next(prev, key) and not (not prev and key == (1, 1)):
         return None
     return num, title, key

@@ -6,6 +6,7 @@ to, and the commit SHA that was built is recorded. Every failure is a UserError 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -20,15 +21,17 @@ from ..errors import UserError
 from ..ports import CancelToken, EventSink
 from .copy_tree import (
     DEFAULT_MAX_FILE_BYTES,
+    DEFAULT_MAX_TOTAL_BYTES,
     MAX_SKIPPED_LISTED,
     QUIET_DIRS,
     SKIP_DIRS,
+    SizePolicy,
     copy_filtered,
     human_size,
     printable,
     utf8_name,
 )
-from .git_ops import GitFailed, explain_clone_failure, last_line, require_git, run_git
+from .git_ops import GitFailed, explain_clone_failure, last_line, require_git, run_git, run_git_bytes
 from .spec import RepoSource, parse_repo_spec, redact, strip_userinfo
 
 __all__ = ["AcquiredRepo", "RepoSource", "acquire_repo", "parse_repo_spec"]
@@ -63,9 +66,14 @@ def acquire_repo(
     cancel: CancelToken,
     *,
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    max_total_bytes: int = DEFAULT_MAX_TOTAL_BYTES,
     timeout_s: float | None = None,
 ) -> AcquiredRepo:
-    """Fetch `source` into `dest` (which must not exist or be empty). On failure dest is removed."""
+    """Fetch `source` into `dest` (which must not exist or be empty). On failure dest is removed.
+
+    Clones and copies follow one size policy: a file over `max_file_bytes` is left out with a reason, a checkout
+    over `max_total_bytes` is refused (UserError) before it is written."""
+    policy = SizePolicy(max_file_bytes, max_total_bytes)
     explicit_ref = bool(ref and ref.strip())
     ref = _check_ref(ref or source.ref)
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
@@ -74,12 +82,12 @@ def acquire_repo(
     try:
         if source.kind == "local":
             assert source.path is not None
-            result = _acquire_local(source, source.path, dest, ref, sink, cancel, max_file_bytes, timeout_s)
+            result = _acquire_local(source, source.path, dest, ref, sink, cancel, policy, timeout_s)
         elif ref is not None and not explicit_ref and "/" in ref:
-            result = _clone_url_ref(source, dest, ref, sink, cancel, timeout_s)
+            result = _clone_url_ref(source, dest, ref, sink, cancel, timeout_s, policy)
         else:
             assert source.url is not None
-            result = _clone(source, source.url, dest, ref, sink, cancel, timeout_s)
+            result = _clone(source, source.url, dest, ref, sink, cancel, timeout_s, policy)
     except BaseException:
         if created:
             shutil.rmtree(dest, ignore_errors=True)
@@ -120,7 +128,9 @@ def _clone(
     sink: EventSink,
     cancel: CancelToken,
     timeout_s: float | None,
+    policy: SizePolicy,
 ) -> AcquiredRepo:
+    """Clone without a checkout, then check out what the size policy allows (see _checkout_within)."""
     require_git()
     dest.parent.mkdir(parents=True, exist_ok=True)
     shown = str(source.path) if source.kind == "local" else redact(url)
@@ -129,7 +139,7 @@ def _clone(
     try:
         if ref is None:
             run_git(
-                ["clone", "--progress", "--depth", "1", "--", url, str(dest)],
+                ["clone", "--progress", "--no-checkout", "--depth", "1", "--", url, str(dest)],
                 cwd=None,
                 sink=sink,
                 cancel=cancel,
@@ -140,7 +150,7 @@ def _clone(
             shallow = _clone_commit(url, dest, ref, sink, cancel, timeout_s)
         else:
             run_git(
-                ["clone", "--progress", "--depth", "1", "--branch", ref, "--", url, str(dest)],
+                ["clone", "--progress", "--no-checkout", "--depth", "1", "--branch", ref, "--", url, str(dest)],
                 cwd=None,
                 sink=sink,
                 cancel=cancel,
@@ -149,13 +159,18 @@ def _clone(
             )
     except GitFailed as err:
         raise explain_clone_failure(err, shown, ref) from None
+    left_out, policy_warnings = _checkout_within(dest, policy, sink, cancel)
+    warnings += policy_warnings
     if (dest / ".gitmodules").is_file():
         warnings += _submodules(dest, sink, cancel, timeout_s)
+        files, total = _tree_size(dest)
+        if total > policy.max_total_bytes:
+            raise policy.over_total(total, files, "with its submodules it checks out")
     sha, date = _head(dest)
     _strip_stored_credentials(dest)
     skipped, link_warnings = _drop_escaping_links(dest)
     hostile, name_warnings = _drop_unrecordable_names(dest)
-    skipped, link_warnings = skipped + hostile, link_warnings + name_warnings
+    skipped, link_warnings = left_out + skipped + hostile, link_warnings + name_warnings
     return AcquiredRepo(
         source=source,
         path=dest,
@@ -167,6 +182,79 @@ def _clone(
         skipped=skipped,
         warnings=warnings + link_warnings,
     )
+
+
+#: Longest path the run folder's file system takes (Linux PATH_MAX and NAME_MAX).
+_PATH_MAX, _NAME_MAX = 4096, 255
+
+
+def _checkout_within(dest: Path, policy: SizePolicy, sink: EventSink, cancel: CancelToken) -> tuple[list[str], list[str]]:
+    """Check HEAD out into the clone's (empty) working tree, within the size policy. The tree's listing (sizes
+    included) comes before any file is written: a checkout over the total limit raises UserError; files over the
+    per-file limit, with names that are not UTF-8, or with paths too long for the run folder are not written
+    (their index entries are marked skip-worktree, so `git status` stays clean). Returns (skipped, warnings)."""
+    listing = run_git_bytes(["ls-tree", "-r", "-l", "-z", "--full-tree", "HEAD"], cwd=dest, sink=sink,
+                            cancel=cancel)
+    prefix = len(os.fsencode(os.path.realpath(dest))) + 1
+    skipped: list[str] = []
+    left_out: list[bytes] = []
+    big: list[str] = []
+    total = files = 0
+    for record in listing.split(b"\0"):
+        if not record:
+            continue
+        meta, _, raw_path = record.partition(b"\t")
+        fields = meta.split()
+        if len(fields) < 4:
+            continue
+        kind, size = fields[1], int(fields[3]) if fields[3].isdigit() else 0
+        rel = os.fsdecode(raw_path)
+        reason = None
+        if not utf8_name(rel):
+            reason = f"{printable(rel)} (its name is not UTF-8)"
+        elif prefix + len(raw_path) >= _PATH_MAX or any(len(part) > _NAME_MAX for part in raw_path.split(b"/")):
+            reason = f"{rel[:120]}... (path too long for the run folder: {len(raw_path)} characters)"
+        elif kind == b"blob":
+            reason = policy.file_reason(rel, size)
+            if reason is not None:
+                big.append(rel)
+        if reason is not None:
+            left_out.append(raw_path)
+            if len(skipped) < MAX_SKIPPED_LISTED:
+                skipped.append(reason)
+            continue
+        if kind == b"blob":
+            total += size
+            files += 1
+    if total > policy.max_total_bytes:
+        raise policy.over_total(total, files, "it would check out")
+    run_git(["read-tree", "HEAD"], cwd=dest, sink=sink, cancel=cancel)
+    if left_out:
+        run_git_bytes(["update-index", "--skip-worktree", "-z", "--stdin"], cwd=dest, sink=sink, cancel=cancel,
+                      stdin=b"\0".join(left_out) + b"\0")
+    run_git(["checkout-index", "--all", "--quiet"], cwd=dest, sink=sink, cancel=cancel)
+    warnings = []
+    if big:
+        names = ", ".join(big[:5]) + (" ..." if len(big) > 5 else "")
+        warnings.append(f"{len(big)} file(s) over {human_size(policy.max_file_bytes)} were not checked out: {names}")
+    if len(left_out) > len(skipped):
+        skipped.append(f"... and {len(left_out) - len(skipped)} more skipped entries")
+    sink.emit(LogLine(source="acquire", text=f"checked out {files} files ({total / 1e6:.1f} MB)"
+                                             + (f"; skipped {len(left_out)}" if left_out else "")))
+    return skipped, warnings
+
+
+def _tree_size(root: Path) -> tuple[int, int]:
+    """(files, bytes) of a working tree on disk, .git folders left out."""
+    files = total = 0
+    for cur, dirs, names in os.walk(root):
+        dirs[:] = [d for d in dirs if d != ".git"]
+        for name in names:
+            with contextlib.suppress(OSError):
+                st = os.lstat(os.path.join(cur, name))
+                files += 1
+                total += st.st_size
+    return files, total
 
 
 def _strip_stored_credentials(dest: Path) -> None:
@@ -185,7 +273,8 @@ def _strip_stored_credentials(dest: Path) -> None:
 
 
 def _clone_url_ref(
-    source: RepoSource, dest: Path, ref: str, sink: EventSink, cancel: CancelToken, timeout_s: float | None
+    source: RepoSource, dest: Path, ref: str, sink: EventSink, cancel: CancelToken, timeout_s: float | None,
+    policy: SizePolicy,
 ) -> AcquiredRepo:
     """github.com/o/n/tree/<branch>/<subfolder>: the branch may itself contain '/', so try the
     longest prefix first. The whole repository is used either way."""
@@ -194,7 +283,7 @@ def _clone_url_ref(
     for n in range(len(parts), 0, -1):
         candidate = "/".join(parts[:n])
         try:
-            result = _clone(source, source.url, dest, candidate, sink, cancel, timeout_s)
+            result = _clone(source, source.url, dest, candidate, sink, cancel, timeout_s, policy)
         except UserError as err:
             if n == 1 or not str(err).startswith("unknown ref"):
                 raise
@@ -229,7 +318,7 @@ def _clone_commit(
                 progress=True,
                 timeout_s=timeout_s,
             )
-            run_git(["checkout", "-q", "--detach", "FETCH_HEAD"], cwd=dest, sink=sink, cancel=cancel)
+            run_git(["update-ref", "--no-deref", "HEAD", "FETCH_HEAD"], cwd=dest, sink=sink, cancel=cancel)
             return True
         except GitFailed as err:
             if not _fetch_by_sha_refused(err):
@@ -255,7 +344,7 @@ def _clone_commit(
         ).strip()
     except GitFailed as err:
         raise GitFailed(err.args_, err.returncode, f"fatal: unknown revision {sha}") from None
-    run_git(["checkout", "-q", "--detach", full], cwd=dest, sink=sink, cancel=cancel)
+    run_git(["update-ref", "--no-deref", "HEAD", full], cwd=dest, sink=sink, cancel=cancel)
     return False
 
 
@@ -409,7 +498,7 @@ def _acquire_local(
     ref: str | None,
     sink: EventSink,
     cancel: CancelToken,
-    max_file_bytes: int,
+    policy: SizePolicy,
     timeout_s: float | None,
 ) -> AcquiredRepo:
     if not path.is_dir():
@@ -436,10 +525,11 @@ def _acquire_local(
                 f"--ref {ref} needs a git repository, but {path} is a plain folder",
                 "drop --ref, or give a git checkout",
             )
-        return _clone(source, path.as_uri(), dest, ref, sink, cancel, timeout_s)
+        return _clone(source, path.as_uri(), dest, ref, sink, cancel, timeout_s, policy)
     sink.emit(LogLine(source="acquire", text=f"copying {path} (working tree, uncommitted changes included)"))
     report = copy_filtered(
-        path, dest, sink, cancel, max_file_bytes=max_file_bytes, exclude=_own_output(path, dest)
+        path, dest, sink, cancel, max_file_bytes=policy.max_file_bytes, max_total_bytes=policy.max_total_bytes,
+        exclude=_own_output(path, dest),
     )
     is_git = sha is not None
     shallow = False
@@ -453,7 +543,7 @@ def _acquire_local(
     big = [s for s in report.skipped if s.endswith(" limit)")]
     if big:
         names = ", ".join(s.split(" (")[0] for s in big[:5]) + (" ..." if len(big) > 5 else "")
-        warnings.append(f"{len(big)} file(s) over {human_size(max_file_bytes)} were not copied: {names}")
+        warnings.append(f"{len(big)} file(s) over {human_size(policy.max_file_bytes)} were not copied: {names}")
     if report.escaping_links:
         _, link_warnings = _link_report(report.escaping_links)
         warnings += link_warnings

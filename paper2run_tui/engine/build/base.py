@@ -37,6 +37,8 @@ class BuildResult(BaseModel):
     intermediates: list[str] = Field(default_factory=list, description="Ids of the step containers and layers the "
                                      "build made, in order: what a failed build leaves behind without a label")
     error: str | None = None
+    output_cut: str | None = Field(default=None, description="Set when the build output was over its cap: what was "
+                                                            "kept and how much was left out")
 
 
 class SmokeRequest(BaseModel):

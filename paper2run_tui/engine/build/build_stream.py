@@ -13,14 +13,15 @@ from collections.abc import Callable
 from typing import Any
 
 from ..config import DockerLimits
-from ..contracts import BuildProgress, LogLine
+from ..contracts import BuildProgress
 from ..errors import EngineLost, PreflightError
 from ..ports import Cancelled, CancelToken, EventSink
 from .base import BuildRequest, BuildResult
 from .context import build_context
 from .docker_client import MANAGED
-from .limits import build_params
+from .limits import BUILD_OUTPUT_HEAD_BYTES, BUILD_OUTPUT_TAIL_LINES, build_params
 from .progress import DOCKER_CLASSIC, CacheHit, ProgressParser, StepSeen
+from .smoke_output import MAX_LINE_CHARS, OutputCap
 
 ENGINE_LOST_FIX = "check the engine (`docker info`), then resume the run from its last attempt"
 _LAYER = re.compile(r"^ ---> ([0-9a-f]{12,64})\s*$")
@@ -74,6 +75,9 @@ def stream_build(client: Any, request: BuildRequest, sink: EventSink, cancel: Ca
     step_no = 0
     errors: list[str] = []
     broken = False
+    pending = ""  # the start of a line whose end has not come yet
+    # Every line is parsed (steps, cache hits, step containers); only the head and the tail become events.
+    cap = OutputCap(sink, request.attempt, BUILD_OUTPUT_HEAD_BYTES, BUILD_OUTPUT_TAIL_LINES, source="build")
     try:
         response = start_build(client, request, context, labels, limits)
     except PreflightError:
@@ -97,13 +101,23 @@ def stream_build(client: Any, request: BuildRequest, sink: EventSink, cancel: Ca
             if time.monotonic() - started > request.timeout_s:
                 errors.append(f"the build took longer than {request.timeout_s} s")
                 break
+            if chunk is None or (chunk is not _BROKEN and pending and "stream" not in chunk):
+                if pending.strip():
+                    cap.line("stdout", _ANSI.sub("", pending))
+                pending = ""
             if chunk is None:
                 break
             if chunk is _BROKEN:
                 broken = True
                 continue
             if "stream" in chunk:
-                for line in _ANSI.sub("", chunk["stream"]).splitlines():
+                # The engine splits its output into chunks anywhere, mid-line included: a line is whole at its end.
+                pieces = (pending + chunk["stream"]).splitlines(keepends=True)
+                pending = pieces.pop() if pieces and not pieces[-1].endswith(("\n", "\r")) else ""
+                if len(pending) > MAX_LINE_CHARS:
+                    pieces.append(pending)
+                    pending = ""
+                for line in (_ANSI.sub("", piece).rstrip("\r\n") for piece in pieces):
                     if not line.strip():
                         continue
                     seen = parser.parse(line)
@@ -111,7 +125,8 @@ def stream_build(client: Any, request: BuildRequest, sink: EventSink, cancel: Ca
                         wired = seen.instruction
                         seen = StepSeen(seen.step, seen.total, original(wired))
                         line = line.replace(wired, seen.instruction)
-                    sink.emit(LogLine(source="build", text=line, attempt=request.attempt))
+                    for start in range(0, len(line), MAX_LINE_CHARS):
+                        cap.line("stdout", line[start:start + MAX_LINE_CHARS])
                     running = _RUNNING_IN.match(line)
                     if running and limits is not None:
                         limit_step_pids(client, running.group(1), limits.pids)
@@ -131,13 +146,14 @@ def stream_build(client: Any, request: BuildRequest, sink: EventSink, cancel: Ca
                 text = chunk.get("error") or chunk.get("errorDetail", {}).get("message", "")
                 errors.append(text.strip())
                 for line in text.splitlines():
-                    sink.emit(LogLine(source="build", stream="stderr", text=line, attempt=request.attempt))
+                    cap.line("stderr", line)
             elif "aux" in chunk and "ID" in chunk["aux"]:
                 result.image_id = chunk["aux"]["ID"]
     finally:
         # Closing the connection is what makes the engine abort a build in progress (cancel, timeout).
         _abort(response)
         context.close()
+        result.output_cut = cap.finish()
     result.seconds = time.monotonic() - started
     result.steps_cached = len(result.cached_steps)
     if not errors and (broken or not result.image_id):

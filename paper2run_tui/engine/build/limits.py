@@ -23,6 +23,9 @@ WRITE_WATCH_S = 3.0
 #: Output of one attempt's smoke run kept as log lines: the head up to this many bytes, then the last lines.
 OUTPUT_HEAD_BYTES = 1024 * 1024
 OUTPUT_TAIL_LINES = 200
+#: The same for a build's output: more room (a real pip/apt install prints a few hundred KB), the same idea.
+BUILD_OUTPUT_HEAD_BYTES = 2 * 1024 * 1024
+BUILD_OUTPUT_TAIL_LINES = 400
 CPU_PERIOD_US = 100_000
 
 
@@ -51,6 +54,8 @@ class AppliedLimits(BaseModel):
     smoke_write_cap_bytes: int = Field(description="Most the smoke container may write to its writable layer")
     smoke_output_head_bytes: int = OUTPUT_HEAD_BYTES
     smoke_output_tail_lines: int = OUTPUT_TAIL_LINES
+    build_output_head_bytes: int = BUILD_OUTPUT_HEAD_BYTES
+    build_output_tail_lines: int = BUILD_OUTPUT_TAIL_LINES
 
 
 def applied_limits(limits: DockerLimits, *, network: bool) -> AppliedLimits:

@@ -1,14 +1,16 @@
-"""The smoke run's output, capped per attempt: the head as it comes, the tail kept aside, the middle only counted.
+"""Output capped per attempt, of the smoke run and of the build: the head as it comes, the tail kept aside, the
+middle only counted.
 
-A smoke command that prints forever would otherwise fill events.jsonl, the attempt's logs and the headless stdout
-(megabytes a second, for up to the whole timeout). What was left out is said in a log line and in the report.
+A smoke command (or a build step: setup.py is the repository's code too) that prints forever would otherwise fill
+events.jsonl, the attempt's logs and the headless stdout (megabytes a second, for up to the whole timeout). What was
+left out is said in a log line and in the report.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import deque
-from typing import Any
+from typing import Any, Literal
 
 from ..contracts import LogLine
 from ..ports import EventSink
@@ -19,11 +21,11 @@ MAX_LINE_CHARS = 16 * 1024
 
 
 class OutputCap:
-    """Shared by the stdout and stderr pumps of one container. Thread-safe."""
+    """Shared by the stdout and stderr pumps of one container (or the lines of one build). Thread-safe."""
 
     def __init__(self, sink: EventSink, attempt: int, head_bytes: int = OUTPUT_HEAD_BYTES,
-                 tail_lines: int = OUTPUT_TAIL_LINES) -> None:
-        self.sink, self.attempt, self.head_bytes = sink, attempt, head_bytes
+                 tail_lines: int = OUTPUT_TAIL_LINES, source: Literal["smoke", "build"] = "smoke") -> None:
+        self.sink, self.attempt, self.head_bytes, self.source = sink, attempt, head_bytes, source
         self._tail: deque[tuple[str, str]] = deque(maxlen=tail_lines)
         self._lock = threading.Lock()
         self.emitted_bytes = 0
@@ -51,7 +53,7 @@ class OutputCap:
                 for stream, text in tail:
                     self._emit(stream, text)
                 return None
-            note = (f"smoke output cut: the first {self.emitted_bytes / 1e6:.1f} MB and the last {len(tail)} lines "
+            note = (f"{self.source} output cut: the first {self.emitted_bytes / 1e6:.1f} MB and the last {len(tail)} lines "
                     f"are kept; {self.cut_lines} lines ({self.cut_bytes / 1e6:.1f} MB) in between were left out")
             self._emit("stderr", f"[paper2run] {note}")
             for stream, text in tail:
@@ -59,7 +61,7 @@ class OutputCap:
             return note
 
     def _emit(self, stream: str, text: str) -> None:
-        self.sink.emit(LogLine(source="smoke", stream=stream, text=text, attempt=self.attempt))  # type: ignore[arg-type]
+        self.sink.emit(LogLine(source=self.source, stream=stream, text=text, attempt=self.attempt))  # type: ignore[arg-type]
 
 
 def pump(container: Any, stream_name: str, cap: OutputCap) -> None:

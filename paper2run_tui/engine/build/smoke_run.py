@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from ..config import DockerLimits
-from ..contracts import SMOKE_RUNGS, Message, RungResult
+from ..contracts import SMOKE_RUNGS, Message, RungResult, SmokeRung
 from ..errors import EngineLost
 from ..ports import Cancelled, CancelToken, EventSink
 from .base import SmokeRequest, SmokeResult
@@ -64,14 +64,41 @@ def smoke_run(client: Any, limits: DockerLimits, request: SmokeRequest, sink: Ev
     elif exit_code == 0:
         outcome = "exit-0"
     else:
+        # The rungs below the failed command still say how green the image is: the run's floor (pipeline.py).
+        below = floor_results(client, limits, request, sink, cancel, gpu, exit_code, seconds)
+        reached = [r.rung for r in below if r.counted]
         return SmokeResult(ok=False, outcome="failed", exit_code=exit_code, seconds=seconds, ran_on_cpu=ran_on_cpu,
                            error=ran.wrote_too_much or f"the smoke command exited with {exit_code}",
-                           output_cut=ran.output_cut)
+                           output_cut=ran.output_cut, rungs=below,
+                           highest_rung=max(reached, key=SMOKE_RUNGS.index) if reached else None)
     rungs = ladder_results(client, limits, request, sink, cancel, gpu, outcome, exit_code, seconds)
     counted = [r.rung for r in rungs if r.counted]
     highest = max(counted, key=SMOKE_RUNGS.index) if counted else None
     return SmokeResult(ok=True, outcome=outcome, exit_code=None if alive else exit_code, seconds=seconds,
                        ran_on_cpu=ran_on_cpu, highest_rung=highest, rungs=rungs, output_cut=ran.output_cut)
+
+
+def smoke_rung(request: SmokeRequest) -> SmokeRung | None:
+    """The ladder's rung the smoke command is (None: the command is on no rung of the ladder)."""
+    return next((r for r in request.ladder if r.command == request.plan.smoke_command), None)
+
+
+def floor_results(client: Any, limits: DockerLimits, request: SmokeRequest, sink: EventSink, cancel: CancelToken,
+                  gpu: bool, smoke_exit: int | None, smoke_seconds: float) -> list[RungResult]:
+    """After the smoke command failed: the rungs below its own, quietly, then the failed rung itself. A smoke
+    command on no rung of the ladder has nothing below it that is known to be lower."""
+    top = smoke_rung(request)
+    if top is None:
+        return []
+    lower = [r for r in request.ladder
+             if SMOKE_RUNGS.index(r.rung) < SMOKE_RUNGS.index(top.rung) and r.command != top.command]
+    out = _run_rungs(client, limits, request, sink, cancel, gpu, lower)
+    if any(r.counted for r in out):
+        sink.emit(Message(text="smoke ladder: the smoke command failed; the image still passes "
+                               + ", ".join(r.rung for r in out if r.counted)))
+    out.append(RungResult(rung=top.rung, command=top.command, exit_code=smoke_exit, outcome="failed",
+                          seconds=round(smoke_seconds, 1), counted=False))
+    return out
 
 
 def ladder_results(client: Any, limits: DockerLimits, request: SmokeRequest, sink: EventSink, cancel: CancelToken,
@@ -82,7 +109,7 @@ def ladder_results(client: Any, limits: DockerLimits, request: SmokeRequest, sin
     a --help or a test suite that hangs has not passed. The toy run gets no network and no GPU, so it proves the
     code runs on the CPU with what the image holds."""
     plan = request.plan
-    out = []
+    out: list[RungResult] = []
     for rung in request.ladder:
         if rung.command == plan.smoke_command:
             alive = smoke_outcome == "alive-at-timeout"
@@ -90,6 +117,14 @@ def ladder_results(client: Any, limits: DockerLimits, request: SmokeRequest, sin
                                   outcome="alive-at-timeout" if alive else "passed", seconds=round(smoke_seconds, 1),
                                   counted=True))
             continue
+        out += _run_rungs(client, limits, request, sink, cancel, gpu, [rung])
+    return out
+
+
+def _run_rungs(client: Any, limits: DockerLimits, request: SmokeRequest, sink: EventSink, cancel: CancelToken,
+               gpu: bool, rungs: list[SmokeRung]) -> list[RungResult]:
+    out = []
+    for rung in rungs:
         toy = rung.rung == "toy-run"
         timeout = min(TOY_RUN_TIMEOUT_S if toy else LADDER_TIMEOUT_S, request.timeout_s)
         if toy:

@@ -39,6 +39,11 @@ class RequirementFile(StrictModel):
     with_source: bool = Field(
         default=False, description="Installed after the source copy: the file installs the project itself (-e .)"
     )
+    optional: bool = Field(
+        default=False, description="An addition to the project's own declared dependencies (its metadata, installed "
+        "first): installed after them in its own step; when that step fails, the file is left out before anything "
+        "else, so the project's own environment is checked without it"
+    )
 
 
 class GitToPypi(StrictModel):

@@ -88,6 +88,18 @@ class RungResult(BaseModel):
                                       "at its time limit without an error")
 
 
+class FloorResult(BaseModel):
+    """The run ended green at a lower rung than its smoke command: an attempt whose smoke command failed while the
+    rungs below it passed, kept as the result when the repairs that aimed higher did not get there."""
+
+    attempt: int = Field(description="The attempt whose image is the result")
+    rung: SmokeRungName = Field(description="The highest rung that attempt's image passed")
+    command: str = Field(description="That rung's command")
+    top_rung: SmokeRungName | None = Field(default=None, description="The rung the smoke command aimed at")
+    top_command: str = Field(default="", description="The smoke command that failed")
+    needs: str = Field(default="", description="Why the smoke command failed: the last diagnosis of it")
+
+
 class AttemptSummary(BaseModel):
     number: int
     plan_source: str = ""
@@ -134,6 +146,8 @@ class RunMetadata(BaseModel):
     image_tag: str | None = None
     smoke_outcome: Literal["exit-0", "alive-at-timeout"] | None = None
     highest_smoke_rung: SmokeRungName | None = None
+    floor: FloorResult | None = Field(default=None, description="Set when the run is green at the floor: a lower "
+                                      "rung than its smoke command, which failed")
     resumed_from: str | None = Field(default=None, description="run_id/attempt this run was resumed from")
     pid: int | None = Field(default=None, description="Process id of the run while it runs (abandoned-run check)")
     host: str | None = Field(default=None, description="Host name of the machine the run runs on")

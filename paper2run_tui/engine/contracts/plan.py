@@ -13,6 +13,13 @@ SmokeRungName = Literal["static-imports", "import-package", "entrypoint-help", "
 
 #: The smoke ladder, lowest rung first. "Green" always says how green.
 SMOKE_RUNGS: tuple[SmokeRungName, ...] = ("static-imports", "import-package", "entrypoint-help", "tests", "toy-run")
+#: The lowest rung that is a result on its own (the run's floor): the package imports. A static check only finds the
+#: modules, which proves too little to call an environment green.
+FLOOR_RUNG: SmokeRungName = "import-package"
+
+
+def at_least(rung: SmokeRungName | None, than: SmokeRungName) -> bool:
+    return rung is not None and SMOKE_RUNGS.index(rung) >= SMOKE_RUNGS.index(than)
 
 
 class SmokeRung(StrictModel):

@@ -8,6 +8,7 @@ from typing import Protocol
 
 from ..contracts import DiagnosisDecision, EnvPlan, PaperInfo, RepoFacts
 from ..contracts.metadata import AttemptOutcome
+from ..contracts.plan import SmokeRungName
 from ..contracts.policy import PolicyContext
 from ..ports import CancelToken, EventSink
 
@@ -24,6 +25,9 @@ class FailedAttempt:
     exit_code: int | None = None
     failing_step: str | None = None
     error: str | None = None
+    #: The highest rung the image still passed when the smoke command failed (the run's floor), and its image.
+    floor_rung: SmokeRungName | None = None
+    image_tag: str | None = None
 
     def log_text(self, name: str, max_bytes: int = 8 * 1024 * 1024) -> str:
         """Read attempts/NN/<name>.log (e.g. 'build_stdout'); the tail if it is huge."""

@@ -6,13 +6,13 @@ import re
 
 from ..build.progress import STEP_HEADER
 from ..contracts import DiagnosisDecision, DiagnosisDelta, EnvPlan
-from ..plan.time_travel import travelled_by, without_time_travel
+from ..plan.time_travel import section_of, travelled_by, without_time_travel
 from ..ports import CancelToken, EventSink
-from ..render.install import builds_the_same, install_commands, source_commands
+from ..render.install import builds_the_same, failing_optional_file, install_commands, source_commands
 from .base import DiagnosisContext
 from .rules import RULES, Rule, Stop
-from .rules.table import RESOLUTION_RULES
-from .rules.transforms import NotApplicable, python_gap
+from .rules.table import RESOLUTION_RULES, no_release_anywhere
+from .rules.transforms import NotApplicable, Unavailable, python_gap
 
 
 def failure_text(ctx: DiagnosisContext) -> str:
@@ -107,6 +107,10 @@ class RulesDiagnoser:
                 matches: list[tuple[Rule, re.Match[str]]]) -> DiagnosisDecision:
         tried = ctx.tried_fingerprints()
         matched_ids = [rule.id for rule, _ in matches]
+        optional = _without_failing_optional_file(ctx, text, matches)
+        if optional is not None and optional.new_plan is not None and optional.new_plan.fingerprint() not in tried:
+            sink.emit(DiagnosisDelta(attempt=ctx.attempt.number, text=optional.reason + "\n"))
+            return optional
         for rule, m in matches:
             cancel.raise_if_cancelled()
             meaning = rule.describe(m)  # type: ignore[arg-type]
@@ -119,7 +123,7 @@ class RulesDiagnoser:
                 continue
             except Stop as stop:
                 reason = f"{meaning}: {stop}"
-                gap = python_gap(ctx.attempt.plan, ctx)
+                gap = None if isinstance(stop, Unavailable) else python_gap(ctx.attempt.plan, ctx)
                 if gap and gap not in reason:
                     # The root cause is often the Python the planner could not get, not the symptom that matched.
                     reason += f" (note: {gap})"
@@ -140,6 +144,34 @@ class RulesDiagnoser:
             decision="stop", confidence="low", failure_class="unknown", matched_rules=[], source="rules",
             reason=f"no known failure signature matched: {first_error_line(text)}",
         )
+
+
+def _without_failing_optional_file(ctx: DiagnosisContext, text: str,
+                                   matches: list[tuple[Rule, re.Match[str]]]) -> DiagnosisDecision | None:
+    """A requirement file that adds to the project's own dependencies failed in its own step: the first repair
+    leaves it out, so the project's own environment is built and checked (the run's floor) before anything is
+    chased for the file. Its failure is diagnosed on its own, and the reason says what it was."""
+    a = ctx.attempt
+    if a.outcome != "build-failed":
+        return None
+    path = failing_optional_file(a.plan, a.failing_step)
+    if path is None:
+        return None
+    if matches and matches[0][0].id == "no-matching-distribution" and no_release_anywhere(matches[0][1]):
+        return None  # one requirement the index has no release of: that one is left out, not the whole file
+    section = section_of(a.plan)
+    section.requirement_files = [f for f in section.requirement_files if f.path != path]
+    edits = section.edits
+    if path in edits.files:
+        section.edits = edits.model_copy(update={"files": [f for f in edits.files if f != path]})
+    if not section.edits.files:
+        section.edits = section.edits.model_copy(update={"drop": [], "rename": {}, "respec": {}})
+    cause = matches[0][0].describe(matches[0][1]) if matches else first_error_line(text)  # type: ignore[arg-type]
+    why = (f"{path} failed in its own step ({cause}); it adds to the project's own dependencies, which installed "
+           f"before it: left out, so the project's environment is built and checked without it")
+    new = a.plan.model_copy(update={"dependencies": section, "notes": f"{a.plan.notes}\n- repair: {why}".strip()})
+    return DiagnosisDecision(decision="repair", reason=why, confidence="high", failure_class="optional-requirements",
+                             matched_rules=[rule.id for rule, _ in matches[:1]], new_plan=new, source="rules")
 
 
 def _what_changed(old, new) -> str:  # type: ignore[no-untyped-def]

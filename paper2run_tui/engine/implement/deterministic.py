@@ -3,9 +3,12 @@ generated, and the output says so plainly."""
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 
 from ..contracts import Hyperparameter, PaperInfo
+from .extract import concept_values
+from .numbers import parse_value, same_value
 
 #: Hyperparameters most papers should state; those missing are listed as [UNSPECIFIED] with common defaults.
 EXPECTED: dict[str, tuple[str, str]] = {
@@ -24,6 +27,15 @@ def short_quote(h: Hyperparameter, width: int = 140) -> str:
     sentence = h.quote
     if len(sentence) <= width:
         return sentence
+    # the first window, starting on a word, in which the value is still this concept's (what the checker reads)
+    value = parse_value(h.value)
+    if value is not None:
+        for start in [0] + [m.end() for m in re.finditer(r"\s+", sentence)]:
+            if start + width // 3 > len(sentence):
+                break
+            window = sentence[start:start + width].strip()
+            if any(c == h.name and same_value(v, value) for c, v, _ in concept_values(window)):
+                return window
     at = max(sentence.lower().find(h.value.lower()), 0)
     start = max(0, at - width // 2)
     if start > 0 and not sentence[start - 1].isspace():  # begin on a word, not inside one

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 from ..contracts import Hyperparameter, PaperEquation, PaperInfo, PaperTable
@@ -9,6 +10,9 @@ from .numbers import Number, canonical, normalise, read_numbers
 
 _EQ_TAG = re.compile(r"(?:\\tag\{(\d+)\}|\((\d{1,3})\)\s*$)")
 _TABLE = re.compile(r"^\s*Table\s+(\d+)[:.]\s*(.+)$", re.MULTILINE)
+
+
+_ABBREVIATION = re.compile(r"\b(?:et al|e\.g|i\.e|cf|vs|Fig|Figs|Eq|Eqs|Sec|Secs|App|Tab|Ref|Refs|resp)\.$")
 
 
 def _sentences(text: str) -> list[str]:
@@ -24,7 +28,13 @@ def _sentences(text: str) -> list[str]:
     out: list[str] = []
     for chunk in chunks:
         flat = re.sub(r"\s+", " ", " ".join(chunk)).strip()
-        out += [s.strip() for s in re.split(r"(?<=[.;])\s+(?=[A-Z(])", flat) if s.strip()]
+        mine: list[str] = []
+        for part in (s.strip() for s in re.split(r"(?<=[.;])\s+(?=[A-Z(])", flat) if s.strip()):
+            if mine and _ABBREVIATION.search(mine[-1]):  # 'Mao et al. (2023) trained ...': not a sentence end
+                mine[-1] += " " + part
+            else:
+                mine.append(part)
+        out += mine
     return out
 
 
@@ -40,8 +50,16 @@ def normalise_number(value: str) -> str:
 
 
 #: concept -> (phrase after which the value comes, phrase before which the value comes). Regexes on normalised text.
+#: Order matters: a number goes to the first concept that claims it, so the specific ones come before the general
+#: ones ('learning rate decay' before 'learning rate', 'steps of the sampler' before 'steps').
 CONCEPTS: dict[str, tuple[str | None, str | None]] = {
-    "learning_rate": (r"(?:base |initial |peak )?learning[ -]rates?|\blr\b", None),
+    "lr_decay": (r"learning[ -]rate decay(?: factor)?(?:\s*(?:\\gamma|γ))?", None),
+    "warmup_lr": (r"warm-?up learning rate", None),
+    "sampling_steps": (r"(?:sampling|denoising|discreti[sz]ation) steps",
+                       r"steps (?:of|in|for) (?:the |a |an )?(?:[\w-]+ ){0,4}?(?:sampl\w*|MCMC|MHMCMC|HMC|Euler[\w-]*|"
+                       r"discreti[sz]ation|denoising)"),
+    "attack_steps": (r"(?:PGD|attack) (?:steps|iterations)", r"(?:steps|iterations) of (?:A?PGD|(?:the )?attack)"),
+    "learning_rate": (r"(?:base |initial |peak |default )?learning[ -]rates?|\blr\b", None),
     "batch_size": (r"(?:mini-?)?batch[ -]?sizes?(?:\s*\(\s*B\s*S\s*\))?", r"(?:examples|samples|images|sequences) per (?:mini-?)?batch"),
     "epochs": (r"(?:number of |training |mini[ -])?epochs", r"(?:training |total )?epochs"),
     "train_steps": (r"(?:encoder |policy )?training steps|training iterations", r"(?:training |gradient descent |gradient |optimization )?(?:steps|iterations)"),
@@ -50,23 +68,52 @@ CONCEPTS: dict[str, tuple[str | None, str | None]] = {
     "weight_decay": (r"weight[ -]decay(?: coefficient)?", None),
     "momentum": (r"momentum", None),
     "label_smoothing": (r"label smoothing(?: of value)?|\\epsilon_ls|ε_?ls", None),
-    "beta1": (r"\\beta_?1\b|β_?1\b|beta_?1\b", None),
-    "beta2": (r"\\beta_?2\b|β_?2\b|beta_?2\b", None),
+    "beta1": (r"\\beta\s*_?\s*1\b|β_?1\b|beta_?1\b", None),
+    "beta2": (r"\\beta\s*_?\s*2\b|β_?2\b|beta_?2\b", None),
+    "beta_min": (r"\\beta\s*_\s*m\s*i\s*n\b|β_?min\b", None),
+    "beta_max": (r"\\beta\s*_\s*m\s*a\s*x\b|β_?max\b", None),
+    "sigma_min": (r"\\sigma\s*_\s*m\s*i\s*n\b|σ_?min\b", None),
+    "sigma_max": (r"\\sigma\s*_\s*m\s*a\s*x\b|σ_?max\b", None),
     "epsilon": (r"(?:\\epsilon|ε|epsilon)(?!_?ls)(?=\s*=)", None),
-    "discount": (r"discount(?: factor)?", None),
-    "grad_norm": (r"grad(?:ient)? norm(?: clipping)?|gradient clipping", None),
-    "entropy_coef": (r"entropy coefficient", None),
-    "clip_range": (r"clipping factor|clip(?:ping)? (?:range|ratio|parameter)", None),
+    "discount": (r"discount(?:ing)?(?: factor| rate)?", None),
+    "grad_norm": (r"grad(?:ient)? norm(?: clipping)?|gradient clipping|max(?:imum)?\.? ?grad(?:ient)? ?norm", None),
+    "entropy_coef": (r"entropy (?:coefficient|coef|cost|bonus)", None),
+    "clip_range": (r"clipping factor|clip(?:ping)? (?:range|ratio|parameter|coefficient)", None),
+    "gae_lambda": (r"GAE ?(?:λ|\\lambda|lambda)", None),
+    "num_envs": (r"(?:number of |num\.? ?)(?:parallel )?env(?:ironment)?s", r"parallel environments"),
+    "unroll_length": (r"unroll(?:[ _]length)", None),
     "horizon_length": (r"horizon length", None),
-    "hidden_size": (r"hidden (?:size|dimension|units)", r"hidden units"),
+    "memory_size": (r"memory size", None),
+    "max_length": (r"max(?:imum)? (?:generation |sequence |output |context )?length"
+                   r"(?: (?:for|of) (?:a |the )?(?:generated )?(?:solution|output|sequence|generation)s?)?", None),
+    "temperature": (r"(?:sampling |softmax )?temperature(?:\s*(?:T|τ|\\tau))?", None),
+    "guidance_scale": (r"(?:CFG|guidance) (?:strength|scale|weight)s?(?:\s*(?:\\gamma|γ))?|(?:\\gamma|γ)(?=\s*=)", None),
+    "hidden_size": (r"hidden (?:size|dimension(?:ality)?|dim|units)", r"hidden units"),
     "num_layers": (r"(?-i:\bN\s*(?==))|number of layers", r"(?:identical |transformer |encoder |decoder |hidden )?layers"),
     "num_heads": (r"(?-i:(?<![/\\\w])h\s*(?==))|(?:attention )?heads(?= ?[=:])", r"(?:parallel )?(?:attention )?heads"),
-    "d_model": (r"d_?model|d_\\text\s*model|d_\\mathrm\s*model", None),
+    "d_model": (r"d_?model|d_\\text\s*model|d_\\mathrm\s*model|token dimension|model dimension", None),
     "d_ff": (r"d_?ff\b|d_\\text\s*ff|d_ff", None),
     "population_size": (r"population size", None),
     "step_size": (r"step size(?: \\gamma| γ)?", None),
     "num_prompts": (r"number of prompt(?: embeddings| tokens)?(?: N_p| N _ p)?", None),
 }
+#: Whole table-row labels of the usual hyperparameter tables (RL codebases name them so): label -> concept.
+ROW_LABELS = {
+    "gamma": "discount", "discounting": "discount", "lambda": "gae_lambda", "gae lambda": "gae_lambda",
+    "entropy": "entropy_coef", "entropy cost": "entropy_coef", "ent coef": "entropy_coef", "epoch": "epochs",
+    "epochs": "epochs", "num env": "num_envs", "num envs": "num_envs", "num step": "horizon_length",
+    "num steps": "horizon_length", "clip grad norm": "grad_norm", "grad norm clipping": "grad_norm",
+    "max grad norm": "grad_norm", "adam eps": "epsilon", "stable eps": "epsilon", "eps": "epsilon",
+    "adam beta1": "beta1", "adam beta2": "beta2", "hidden dim": "hidden_size", "ppo eps": "clip_range",
+    "clip coef": "clip_range", "unroll length": "unroll_length", "batch size": "batch_size",
+    "weight decay": "weight_decay", "adam learning rate": "learning_rate", "learning rate": "learning_rate",
+}
+#: concept -> the kind of value it takes; a number outside it is not this concept's ('train_steps: 1e-5')
+_INTEGER = {"batch_size", "epochs", "train_steps", "warmup_steps", "num_layers", "num_heads", "hidden_size", "d_model",
+            "d_ff", "horizon_length", "population_size", "num_envs", "unroll_length", "sampling_steps", "attack_steps",
+            "memory_size", "max_length", "num_prompts"}
+_UNIT = {"dropout", "momentum", "beta1", "beta2", "discount", "label_smoothing", "weight_decay", "entropy_coef",
+         "lr_decay", "gae_lambda", "clip_range"}
 _STOP = {"of", "is", "was", "are", "were", "set", "to", "as", "at", "we", "use", "used", "be", "value", "a", "an",
          "the", "fixed", "chosen", "equal", "initial", "initially"}
 _GAP_TOKEN = re.compile(r"\\[a-zA-Z]+|[A-Za-zα-ωΑ-Ω]+|[^\s:=(),$\\{}_]")
@@ -74,20 +121,83 @@ _GAP_TOKEN = re.compile(r"\\[a-zA-Z]+|[A-Za-zα-ωΑ-Ω]+|[^\s:=(),$\\{}_]")
 
 def _gap_ok(gap: str) -> bool:
     """Between a concept and its value only glue ('of', 'is set to', '=') and at most two symbols ('λ', 'B S')."""
+    gap = re.sub(r"\([^()]{0,80}\)", " ", gap)  # 'peak LR (attained at 7% of the steps) of 1e-5'
+    if "(" in gap or ")" in gap:
+        return False  # the concept inside a parenthesis and the value outside it, or the other way round
     tokens = _GAP_TOKEN.findall(gap)
     symbols = [t for t in tokens if t.lower() not in _STOP]
     return len(tokens) <= 6 and len(symbols) <= 2 and all(len(t) <= 2 or t.startswith("\\") for t in symbols)
 
-_OPTIMIZERS = re.compile(r"\b(AdamW|Adam|SGD|RMSProp|Adagrad|Adafactor|LAMB|LARS)\b")
+_OPTIMIZERS = re.compile(r"\b(AdamW|Adam|SGD|RMSProp|Adagrad|Adafactor|LAMB|LARS|L-?BFGS)\b", re.I)
 _OPT_CONTEXT = re.compile(r"optimi[sz]er|\b(?:we|is|are|was|were)\s+(?:use|used|train|trained|employ|employed|adopt|adopted|optimi[sz]ed)\b", re.I)
-_CAPTION = re.compile(r"^\s*(?:Figure|Fig\.|Table)\s*[A-Z]?\d+\s*[.:]")
-_VARIED = re.compile(r"\b(?:vary|varies|varied|varying|ablations?|sensitivity)\b", re.I)
+_CAPTION = re.compile(r"^\s*(?:(?:Figure|Fig\.|Table)\s*[A-Z]?\.?\d+\s*[.:]|\([a-h]\)\s)")
+_IMAGE = re.compile(r"^\s*(?:!\[[^\]]*\]\([^)]*\)\s*)+")  # MinerU puts the figure's image before its caption
+_VARIED = re.compile(r"\b(?:vary|varies|varied|varying|ablations?|ablate|sensitivity|grid|search|searched|tune|tuned|"
+                     r"tuning|sweep|swept)\b", re.I)
+#: sections whose values are other people's: the reference list, related work, the baselines' details
+_OTHERS_SECTION = re.compile(r"\b(?:references|bibliography|acknowledge?ments?|related works?|baselines?|"
+                             r"author contributions|impact statement)\b", re.I)
+#: a sentence citing other work and not speaking of the authors' own: its values are the cited work's
+_CITES = re.compile(r"et al\.|\(\s*[A-Z][\w-]+(?:\s*(?:&|and)\s*[A-Z][\w-]+)?,\s*\d{4}[a-z]?\s*\)|\[\d+(?:\s*,\s*\d+)*\]")
+#: a citation in parentheses names a tool or a source ('AdamW (Loshchilov & Hutter, 2018) was used'), not the subject
+_PAREN_CITE = re.compile(r"\((?:[^()]*?\d{4}[a-z]?)\)|\[\d+(?:\s*,\s*\d+)*\]")
+_OWN = re.compile(r"\b(?:we|our|ours|us)\b", re.I)
+#: a step count that is a point in time ('at around 20M steps', 'evaluated every 25M steps'), not a setting
+_TIME_POINT = re.compile(r"(?:\bat|\bafter|\bevery|\bwithin|\bbefore|\buntil|\bfirst|\blast)(?:\s+(?:around|about|roughly|least|most))?\s*$", re.I)
+#: settings of a step count that belong to something else than training (attacks, samplers, evaluation)
+_NOT_TRAINING = re.compile(r"attack|\bA?PGD\b|sampl|MCMC|\bHMC\b|evaluat|inference|rollout|per episode", re.I)
+#: a parenthetical about another model's setting: 'training the original CLIP model (32 epochs for 400M images)'
+_OTHER_MODEL = re.compile(r"\b(?:original|their|baselines?|previous|prior|standard)\b[^()]{0,60}$", re.I)
+_WORD_NUMBERS = {w: i for i, w in enumerate(
+    ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty"])}
+_WORD_NUMBERS.update({"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90})
+_WORD_NUMBER = re.compile(r"\b(" + "|".join(sorted(_WORD_NUMBERS, key=len, reverse=True)) +
+                          r")(?:[ -](one|two|three|four|five|six|seven|eight|nine))?(?:\s+(hundred|thousand))?\b", re.I)
+
+
+def _words_to_digits(text: str) -> str:
+    """'two epochs' -> '2 epochs', 'Two hundred epochs' -> '200 epochs' ('one' alone stays a word: 'the one used')."""
+    def sub(m: re.Match[str]) -> str:
+        value = _WORD_NUMBERS[m.group(1).lower()] + (_WORD_NUMBERS[m.group(2).lower()] if m.group(2) else 0)
+        if m.group(3):
+            value *= 100 if m.group(3).lower() == "hundred" else 1000
+        if m.group(1).lower() in ("one", "zero") and not m.group(3):
+            return m.group(0)
+        return str(value)
+    return _WORD_NUMBER.sub(sub, text)
+
+
+def _fits(name: str, n: Number) -> bool:
+    """The value has the kind its concept takes (a count is a whole number >= 1, a rate is in [0, 1], ...)."""
+    v = n.value
+    if n.percent:
+        return False
+    if name in _INTEGER:
+        return v >= 1 and v == int(v)
+    if name in _UNIT:
+        return 0 <= v <= 1
+    if name in ("learning_rate", "warmup_lr"):
+        return 0 < v <= 10
+    if name == "epsilon":
+        return 0 < v < 1
+    return True
+
+
+def _row_label(sentence: str) -> tuple[str, str] | None:
+    """'adam_learning_rate: 0.0001' -> ('adam learning rate', '0.0001') for a table row of one label and one value."""
+    m = re.match(r"^\s*([A-Za-z][\w .()/'-]{0,60}?)\s*:\s*(\S+)\s*$", sentence)
+    if not m:
+        return None
+    label = re.sub(r"(?<=[a-z])(?=[A-Z])|_", " ", m.group(1))
+    label = re.sub(r"\s*\([^)]*\)", "", label).strip().lower()
+    return re.sub(r"\s+", " ", label), m.group(2)
 _REFERENCES = {"references", "bibliography", "references.", "acknowledgements", "acknowledgments", "acknowledgement",
                "acknowledgment"}
 
 
 #: a symbol-only concept ('N = 6', 'h = 8') counts only in a sentence that names what the symbol is
-_SYMBOL_NEEDS = {"num_layers": re.compile(r"layer", re.I), "num_heads": re.compile(r"head", re.I)}
+_SYMBOL_NEEDS = {"num_layers": re.compile(r"layer", re.I), "num_heads": re.compile(r"head", re.I),
+                 "guidance_scale": re.compile(r"guidance|\bCFG\b", re.I)}
 
 
 def _exponent(n: Number, text: str) -> bool:
@@ -97,7 +207,7 @@ def _exponent(n: Number, text: str) -> bool:
 
 def _is_year(n: Number, text: str) -> bool:
     """'(Kingma & Ba, 2015)', 'in 2017': a year, not a setting ('d_ff = 2048', '2000 steps' are settings)."""
-    if not (n.value == int(n.value) and 1950 <= n.value <= 2030 and n.raw.isdigit()):
+    if not (math.isfinite(n.value) and n.value == int(n.value) and 1950 <= n.value <= 2030 and n.raw.isdigit()):
         return False
     return bool(re.search(r"(?:et al\.?,?|\bin|\(|[A-Z][a-z]+,|&\s*\w+,)\s*$", text[max(0, n.start - 20):n.start]))
 
@@ -114,32 +224,113 @@ def concept_values(sentence: str) -> list[tuple[str, float, str]]:
     """(concept, value, raw) for each value tied to a concept in one sentence or table row.
 
     A value belongs to the concept written right before it ('learning rate of 0.001', 'β1 = 0.9') or right after
-    it ('100 epochs'); years and numbers far from any concept are nobody's.
+    it ('100 epochs', 'two epochs'); a list after a concept is all of it ('temperatures 0.2, 0.6, 0.8'), and
+    'β1 and β2 set to 0.9 and 0.95 respectively' pairs them in order. Years, exponents, ranges ('1, ..., 5'),
+    values of the wrong kind for the concept, and numbers far from any concept are nobody's.
     """
-    text = normalise(sentence)
+    row = _row_label(sentence)
+    if row is not None and row[0] in ROW_LABELS:
+        found = read_numbers(normalise(row[1]))
+        if len(found) == 1 and _fits(ROW_LABELS[row[0]], found[0]):
+            return [(ROW_LABELS[row[0]], found[0].value, found[0].raw)]
+    if row is not None:
+        sentence = re.sub(r"(?<=[a-z])(?=[A-Z])|_", " ", sentence.split(":", 1)[0]) + ":" + sentence.split(":", 1)[1]
+    text = _words_to_digits(normalise(sentence))
     numbers = [n for n in read_numbers(text) if not _is_year(n, text) and not _exponent(n, text)]
+    ranged = _ranges(numbers, text)
     out: list[tuple[str, float, str]] = []
     taken: set[int] = set()
+    respectively = _respectively(text, numbers)
+    for name, value, start in respectively:
+        out.append((name, value.value, value.raw))
+        taken.add(start)
     for name, after, before in _CONCEPTS:
         needs = _SYMBOL_NEEDS.get(name)
         if needs is not None and not needs.search(text):
             continue
         if after is not None:
             for m in after.finditer(text):
-                for n in numbers:
+                for i, n in enumerate(numbers):
                     if n.start >= m.end() and n.start - m.end() <= 60 and _gap_ok(text[m.end():n.start]):
-                        if n.start not in taken:
+                        if n.start not in taken and n.start not in ranged and _fits(name, n) and _own(name, n, text):
                             out.append((name, n.value, n.raw))
                             taken.add(n.start)
+                            for k in _list_after(numbers, i, text):  # 'temperatures 0.2, 0.6, 0.8'
+                                if numbers[k].start not in taken and _fits(name, numbers[k]):
+                                    out.append((name, numbers[k].value, numbers[k].raw))
+                                    taken.add(numbers[k].start)
                         break
         if before is not None:
             for n in numbers:
-                if n.start in taken:
+                if n.start in taken or n.start in ranged or not _fits(name, n) or not _own(name, n, text):
                     continue
                 if before.match(text[n.end:n.end + 60]):
                     out.append((name, n.value, n.raw))
                     taken.add(n.start)
     return out
+
+
+def _own(name: str, n: Number, text: str) -> bool:
+    """Whether a number is this setting of the work itself, judged from its surroundings."""
+    before = text[max(0, n.start - 40):n.start]
+    if name in ("train_steps", "epochs") and _TIME_POINT.search(before):
+        return False  # 'diverges at around 20M steps'
+    if name == "train_steps" and _NOT_TRAINING.search(text):
+        return False  # '100 iterations' of an attack or a sampler
+    opened = text.rfind("(", 0, n.start)
+    # '... the original CLIP model (32 epochs for 400M images)': another model's setting
+    return not (opened > text.rfind(")", 0, n.start) and _OTHER_MODEL.search(text[max(0, opened - 60):opened]))
+
+
+def _ranges(numbers: list[Number], text: str) -> set[int]:
+    """Starts of numbers that bound a range or an ellipsis ('n = 1, ..., 5', '1e-5 to 1e-3', '[1e-5, 1.]')."""
+    out: set[int] = set()
+    for a, b in zip(numbers, numbers[1:], strict=False):
+        between = text[a.end:b.start]
+        if re.fullmatch(r"\s*,?\s*(?:\.\.\.|…|\\ldots|\\cdots|\\dots)\s*,?\s*|\s*(?:to|-|–)\s*", between):
+            out |= {a.start, b.start}
+        elif re.fullmatch(r"\s*,\s*", between) and re.search(r"[\[{]\s*$", text[max(0, a.start - 3):a.start]):
+            out |= {a.start, b.start}  # an interval or a set in brackets
+    return out
+
+
+def _list_after(numbers: list[Number], i: int, text: str) -> list[int]:
+    """Indexes of the numbers listed right after numbers[i] ('0.2, 0.6, 0.8', '1 and 3')."""
+    out = []
+    k = i
+    while k + 1 < len(numbers) and re.fullmatch(r"\s*(?:,|,?\s*and|,?\s*or)\s*", text[numbers[k].end:numbers[k + 1].start]):
+        k += 1
+        out.append(k)
+    return out
+
+
+def _respectively(text: str, numbers: list[Number]) -> list[tuple[str, Number, int]]:
+    """'β1 and β2 set to 0.9 and 0.95 respectively' -> [(beta1, 0.9), (beta2, 0.95)]."""
+    at = text.find("respectively")
+    if at < 0:
+        return []
+    values = [n for n in numbers if n.end <= at]
+    if len(values) < 2:
+        return []
+    # the run of listed values that ends right before 'respectively'
+    run = [values[-1]]
+    for a in reversed(values[:-1]):
+        if re.fullmatch(r"\s*(?:,|,?\s*and)\s*", text[a.end:run[0].start]):
+            run.insert(0, a)
+        else:
+            break
+    if len(run) < 2:
+        return []
+    mentions: list[tuple[int, str]] = []
+    for name, after, _before in _CONCEPTS:
+        for m in (after.finditer(text[:run[0].start]) if after is not None else ()):
+            if run[0].start - m.start() <= 160 and all(abs(m.start() - p) > 2 for p, _ in mentions):
+                mentions.append((m.start(), name))
+    mentions.sort()
+    names = [nm for _, nm in mentions][-len(run):]
+    if len(names) != len(run) or len(set(names)) != len(names):
+        return []
+    return [(nm, n, n.start) for nm, n in zip(names, run, strict=True) if _fits(nm, n)]
 
 
 def _table_rows(text: str) -> list[str]:
@@ -149,6 +340,9 @@ def _table_rows(text: str) -> list[str]:
         cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", tr, re.S | re.I)]
         if len(cells) >= 2:
             rows.append(": ".join(cells))
+            labels, values = cells[-2].split(), cells[-1].split()
+            if len(cells) == 2 and 1 < len(labels) == len(values) and all(re.fullmatch(r"[\w-]+", x) for x in labels):
+                rows += [f"{a}: {b}" for a, b in zip(labels, values, strict=True)]  # 'adam_beta1 adam_beta2 | 0.9 0.999'
     for line in text.splitlines():
         if line.strip().startswith("|") and not re.match(r"^\s*\|[\s:|-]+\|?\s*$", line):
             cells = [c.strip() for c in line.strip().strip("|").split("|")]
@@ -161,12 +355,14 @@ def hyperparameters(paper: PaperInfo) -> list[Hyperparameter]:
     found: list[Hyperparameter] = []
     seen: set[tuple[str, str]] = set()
     for section in paper.sections:
-        if section.title.lower().strip(" .:") in _REFERENCES:
+        if section.title.lower().strip(" .:") in _REFERENCES or _OTHERS_SECTION.search(section.title):
             continue
         body = re.sub(r"<table>.*?</table>", " ", section.text, flags=re.S | re.I)
         for sentence in _sentences(body) + _table_rows(section.text):
-            if len(sentence) > 800 or _CAPTION.match(sentence) or sentence.count("&") >= 3 or _VARIED.search(sentence):
+            if len(sentence) > 800 or _CAPTION.match(_IMAGE.sub("", sentence)) or sentence.count("&") >= 3 or _VARIED.search(sentence):
                 continue  # captions hold axis ticks and results, tabulars results, ablations other settings
+            if _CITES.search(_PAREN_CITE.sub(" ", sentence)) and not _OWN.search(sentence):
+                continue  # 'In Mao et al. (2023), the model has been trained for 10 epochs': the cited work's
             for name, value, _raw in concept_values(sentence):
                 if name == "step_size" and _OPTIMIZERS.search(sentence):
                     name = "learning_rate"  # 'using Adam with step size 0.0005': the optimizer's step size
@@ -178,7 +374,7 @@ def hyperparameters(paper: PaperInfo) -> list[Hyperparameter]:
             for opt in _OPTIMIZERS.finditer(sentence):
                 if not _OPT_CONTEXT.search(sentence):
                     continue
-                optimizer = opt.group(1).lower()
+                optimizer = opt.group(1).lower().replace("-", "")
                 if ("optimizer", optimizer) not in seen:
                     seen.add(("optimizer", optimizer))
                     found.append(Hyperparameter(name="optimizer", value=optimizer, section=section.number,

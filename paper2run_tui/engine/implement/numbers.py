@@ -8,6 +8,7 @@ callers' business (they know the context); this module only reads.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -23,6 +24,7 @@ def _squash_math(text: str) -> str:
     def inline(m: re.Match[str]) -> str:
         body = m.group(1)
         body = re.sub(r"(?<=[\d.])\s+(?=[\d.])", "", body)
+        body = re.sub(r"(?<=\d)\s*([eE])\s*([-−+])\s*(?=\d)", r"\1\2", body)  # '$5 e - 6$' -> 5e-6
         body = re.sub(r"\\(?:times|cdot)", "×", body)
         body = re.sub(r"\\mathrm\s*\{\s*([^}]*)\}", r"\1", body)
         body = re.sub(r"\^\s*\{\s*([^}]*)\}", lambda g: "^" + g.group(1).replace(" ", ""), body)
@@ -32,6 +34,7 @@ def _squash_math(text: str) -> str:
         return " " + body.strip() + " "
 
     text = re.sub(r"\$\$?([^$]{0,400})\$\$?", inline, text)
+    text = re.sub(r"(?<=\d), (?=000\b)", ",", text)  # PDF/MinerU '6, 000' -> 6,000 (a list never repeats 000)
     text = re.sub(r"\\(?:times|cdot)", "×", text)
     text = re.sub(r"\^\s*\{\s*([-−+]?\s*\d+)\s*\}", lambda g: "^" + g.group(1).replace(" ", ""), text)
     for ch in _MINUS:
@@ -82,6 +85,8 @@ def read_numbers(text: str) -> list[Number]:
                 value = float(m.group("plain").replace(",", ""))
         except (ValueError, OverflowError):
             continue
+        if not math.isfinite(value):
+            continue  # '1e999' in a table of debris is not a setting
         suffix = (m.group("suffix") or "").strip()
         if suffix in ("k", "K"):
             value *= 1e3

@@ -24,7 +24,7 @@ from ..ports import CancelToken, EventSink
 from .base import PlanContext, PlanResult
 from .installers import INSTALLERS, PlanJob
 from .installers.inferred import with_stated_versions
-from .installers.requirements import split_requirements
+from .installers.requirements import dependency_key, split_requirements
 from .packages import TORCH_CPU_INDEX, TORCH_FAMILY, dist_for_import, system_packages_for
 from .python_version import choose_python, image_python, local_python_versions, nearest_available
 from .time_travel import PLANNER_MARK, commit_age, era_python, with_time_travel
@@ -194,7 +194,8 @@ class DeterministicPlanner:
             notes.append("PyTorch from its CPU wheel index (falls back to the default index)" if not gpu else
                          "PyTorch from the default index (CUDA build) for the GPU")
         if job.install_as_list:
-            section.packages = [_requirement(d) for d in all_deps if not _is_torch(d) and d.kind != "path"]
+            section.packages = [_requirement(d) for d in all_deps if not _is_torch(d) and d.kind != "path"
+                                and (job.listed is None or dependency_key(d) in job.listed)]
 
         system = self._system_packages(all_deps, facts, notes, ctx.repo_dir)
         import_names = _checkable_imports(facts, all_deps)

@@ -127,13 +127,16 @@ def render_steps(plan: EnvPlan) -> tuple[list[Step], list[Step]]:
         if add.stage == "before-dependencies":
             pip(before, _addition(add.packages, add.keep_torch), "addition")
     for req in dep.requirement_files:
-        pip(after if req.with_source else before, f"pip install -r {shlex.quote(req.path)}{isolation}",
-            "requirements")
+        if not req.optional:
+            pip(after if req.with_source else before, requirement_step(req.path, isolation), "requirements")
     if dep.lock is not None and dep.packages:
         before.append(Step(f"printf '%s\\n' {_q(dep.lock.constraints)} > {LOCK_CONSTRAINTS}", "lock"))
         pip(before, f"pip install -c {LOCK_CONSTRAINTS} {_q(dep.packages)}{isolation}", "packages")
     elif dep.packages:
         pip(before, f"pip install {_q(dep.packages)}{isolation}", "packages")
+    for req in dep.requirement_files:  # after the project's own list, each in its own step
+        if req.optional:
+            pip(after if req.with_source else before, requirement_step(req.path, isolation), OPTIONAL_ORIGIN)
     if dep.test_packages:
         pip(before, f"pip install {_q(dep.test_packages)}", "tests")
     before += [Step(travel + s, "extra") for s in plan.install_steps]
@@ -149,6 +152,29 @@ def render_steps(plan: EnvPlan) -> tuple[list[Step], list[Step]]:
         before = [Step(prefix + s.command, s.origin) for s in before]
         after = [Step(prefix + s.command, s.origin) for s in after]
     return before, after
+
+
+#: The origin of an optional requirement file's step (see RequirementFile.optional).
+OPTIONAL_ORIGIN = "optional-requirements"
+
+
+def requirement_step(path: str, isolation: str = "") -> str:
+    return f"pip install -r {shlex.quote(path)}{isolation}"
+
+
+def failing_optional_file(plan: EnvPlan, failing_step: str | None) -> str | None:
+    """The optional requirement file whose step the build stopped at, if it stopped at one."""
+    step = (failing_step or "").strip()
+    dep = plan.dependencies
+    if dep is None or not step.startswith("RUN "):
+        return None
+    command = step[4:].strip()
+    before, after = render_steps(plan)
+    for s in before + after:
+        if s.origin == OPTIONAL_ORIGIN and s.command.strip() == command:
+            return next((f.path for f in dep.requirement_files if f.optional and s.command.split(" && ")[-1]
+                         .startswith(requirement_step(f.path))), None)
+    return None
 
 
 def _addition(packages: list[str], keep_torch: bool) -> str:

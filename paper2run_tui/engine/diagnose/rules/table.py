@@ -17,6 +17,7 @@ from ...analyze.code_scan import STDLIB
 from ...contracts import EnvPlan
 from ...contracts.dependencies import GitToPypi, IndexedPackages, PackageStep
 from ...contracts.facts import Dependency
+from ...plan.installers.project import PROJECT_KINDS
 from ...plan.packages import TORCH_CPU_INDEX, TORCH_FAMILY, dist_for_import, system_packages_for
 from ...plan.python_version import local_python_versions
 from ...plan.time_travel import section_of, without_time_travel
@@ -25,6 +26,7 @@ from .pip_output import isolated_build_hook
 from .transforms import (
     NotApplicable,
     Stop,
+    Unavailable,
     add_packages,
     add_system,
     failing_stage,
@@ -250,8 +252,66 @@ def _ignored_requires_python(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisCont
     return _python_within(plan, ctx, skipped[failing[-1]].strip(), f"release {failing[-1]}")
 
 
+def no_release_anywhere(m: re.Match[str]) -> bool:
+    """Whether pip's own query found no release of the package at all: its answer lists no versions, and it skipped
+    none for their Requires-Python (which it lists, just before, when there are releases for other Pythons)."""
+    name = re.escape(m.group(1))
+    before = m.string[:m.start()]
+    answers = list(re.finditer(rf"Could not find a version that satisfies the requirement {name}\b[^\n]*"
+                               r"\(from versions: ([^)]*)\)", before, re.IGNORECASE))
+    found = answers[-1] if answers else None
+    if found is None or found.group(1).strip() != "none":
+        return False
+    earlier = [line for line in before[:before.rfind("\n", 0, found.start()) + 1].splitlines() if line.strip()]
+    return not (earlier and "require a different python version" in earlier[-1])
+
+
+def _explain_no_match(m: re.Match[str]) -> str:
+    name, spec = m.group(1), m.group(2) or ""
+    if no_release_anywhere(m):
+        return f"{name} has no release on the package index (pip found none, for any Python)"
+    return f"no release of {name}{spec} exists for this Python"
+
+
+def _metadata_sources(ctx: DiagnosisContext) -> set[str]:
+    return {mf.source for mf in ctx.facts.manifests if mf.kind in PROJECT_KINDS}
+
+
+def _nowhere_to_install(plan: EnvPlan, name: str, ctx: DiagnosisContext) -> EnvPlan:
+    """A requirement no index has a release of: left out where the plan names it (a requirement file, its list),
+    unless the project's own metadata declares it; then nothing can install the project from there."""
+    key = canonicalize_name(name)
+    declared = [d for d in ctx.facts.dependencies if d.kind == "pypi" and canonicalize_name(d.name) == key]
+    own = sorted({d.source for d in declared if d.source in _metadata_sources(ctx)})
+    if own:
+        raise Unavailable(f"the project's own metadata ({', '.join(own)}) requires {name}, and the package index has "
+                          "no release of it: install it from where its authors publish it (a git URL or a wheel), "
+                          "or vendor it into the repository")
+    section = section_of(plan)
+    names = [p for p in section.packages if requirement_name(p) != key]
+    files = [f.path for f in section.requirement_files]
+    in_files = sorted({d.source for d in declared if d.source in files})
+    if names == section.packages and not in_files:
+        raise Unavailable(f"{name} has no release on the package index, and the plan names it nowhere it could be "
+                          "left out (another dependency requires it)")
+    section.packages = names
+    section.additions = [a.model_copy(update={"packages": [p for p in a.packages if requirement_name(p) != key]})
+                         for a in section.additions]
+    section.additions = [a for a in section.additions if a.packages]
+    if in_files:
+        edits = section.edits
+        section.edits = edits.model_copy(update={"files": sorted({*edits.files, *in_files}),
+                                                 "drop": [*edits.drop, name] if name not in edits.drop else edits.drop})
+    where = ", ".join(in_files) or "the plan's packages"
+    return plan.model_copy(update={"dependencies": section, "notes": f"{plan.notes}\n- repair: {name} left out "
+                                   f"({where}): the package index has no release of it, for any Python, and the "
+                                   "project's own metadata does not require it".strip()})
+
+
 def _no_matching_distribution(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
     name, spec = m.group(1), (m.group(2) or "").strip()
+    if no_release_anywhere(m):  # one answer: no Python, no unpinning will find a release
+        return _nowhere_to_install(plan, name, ctx)
     if spec and _py(plan) >= (3, 10):
         try:
             return move_python(plan, ctx, ["3.9", "3.8"], f"{name}{spec} has no release for Python "
@@ -409,11 +469,23 @@ def _git_unreachable(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> 
 
 
 def _network(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
-    raise Stop(f"the build could not reach the network ({m.group(0).strip()[:80]}): check the engine's DNS and "
-               "proxy settings (HTTP(S)_PROXY are passed as build args)")
+    seen = m.group(0).strip()[:80]
+    if ctx.attempt.outcome == "smoke-failed":
+        # The smoke run has no network by design; the engine's DNS is not the problem.
+        raise Stop(f"the smoke command tried to ({seen}), and the smoke run has no network unless asked: "
+                   "give it a command that needs no download, or run with --network (or approve a plan with "
+                   "network: true at the gate)")
+    raise Stop(f"the build needed it ({seen}); check the engine's DNS and proxy settings (HTTP(S)_PROXY are "
+               "passed as build args)")
 
 
 def _disk_full(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
+    if ctx.attempt.outcome == "smoke-failed":
+        from ...build.limits import SMOKE_TMPFS
+
+        raise Stop(f"the smoke run filled the space it is given (/tmp is a {SMOKE_TMPFS} tmpfs; the container's own "
+                   "files are capped too): give it a smaller configuration, or check the engine's free disk "
+                   "(`paper2run-tui cleanup` frees what earlier runs left)")
     raise Stop("the Docker engine ran out of disk space: `paper2run-tui cleanup` and `docker system prune` free it")
 
 
@@ -617,8 +689,8 @@ RULES: list[Rule] = [
     Rule("network-unreachable", "network", _r(r"^(?!.*(?:/whl/|download\.pytorch\.org|fatal: unable to access))"  # the CPU-index attempt is expected to fail offline
                                             r".*(?:Temporary failure in name resolution|Could not resolve host|"
                                             r"Network is unreachable|Failed to establish a new connection)"),
-         "the build could not reach the network", _network),
-    Rule("disk-full", "resources", _r(r"No space left on device"), "the engine's disk is full", _disk_full),
+         "no network could be reached", _network),
+    Rule("disk-full", "resources", _r(r"No space left on device"), "no space left on a device", _disk_full),
     Rule("out-of-memory", "resources", _r(r"^Killed$|MemoryError|OOMKilled|exit code 137"), "out of memory", _oom),
     Rule("python2-syntax", "python2", _r(r"SyntaxError: Missing parentheses in call to 'print'|"
                                         r"SyntaxError: invalid syntax.*\n.*print [\"']|except \w+, \w+:"),
@@ -676,9 +748,10 @@ RULES: list[Rule] = [
          "the dependencies conflict as they are resolved today", _resolution),
     Rule("wheel-build-failed", "build-failed", _r(r"Failed building wheel for ([\w.-]+)|Failed to build ([\w.-]+)|"
                                                  r"error: subprocess-exited-with-error[\s\S]{0,400}?Building wheel for ([\w.-]+)"),
-         "a dependency ({0}) could not be built from source", _wheel_build_failed),
+         lambda m: f"a dependency ({next((g for g in m.groups() if g), '?')}) could not be built from source",
+         _wheel_build_failed),
     Rule("no-matching-distribution", "pin-unavailable", _r(r"No matching distribution found for ([\w.\-]+?)(?:\[[\w,]+\])?((?:\s*[=<>!~]=?\s*[\w.*+!-]+,?)*)\s*$"),
-         "no release of {0}{1} exists for this Python", _no_matching_distribution),
+         _explain_no_match, _no_matching_distribution),
     Rule("numpy2-abi", "numpy-abi", _r(r"numpy\.core\.multiarray failed to import|_ARRAY_API not found|compiled using NumPy 1\.x cannot be run in|"
                                       r"numpy\.dtype size changed"),
          "a compiled package was built against NumPy 1.x and meets NumPy 2", _numpy2),

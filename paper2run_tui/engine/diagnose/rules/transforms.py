@@ -23,6 +23,10 @@ class Stop(Exception):
     """A rule that recognised the failure but knows no environment change that fixes it."""
 
 
+class Unavailable(Stop):
+    """Nothing anywhere provides what the failure needs: the reason is final, and no Python is to blame."""
+
+
 class NotApplicable(Exception):
     """The signature matched, but a closer look shows the rule is not about this failure: try the next rule."""
 

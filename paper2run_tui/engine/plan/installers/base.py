@@ -35,6 +35,9 @@ class PlanJob:
     section: DependencySection = field(default_factory=DependencySection)
     #: Packages installed as a list (not from requirement files); the planner writes them to the section.
     install_as_list: bool = True
+    #: With install_as_list: the distributions (canonical names, or the raw git/URL requirement) the list holds,
+    #: when requirement files add to the project's own list; None: every dependency.
+    listed: set[str] | None = None
     #: Python specs a manifest the analysis does not read states (pixi's `python = "3.10.*"`).
     python_hints: list[PythonHint] = field(default_factory=list)
     #: A manifest asks for the project itself to be installed editable.

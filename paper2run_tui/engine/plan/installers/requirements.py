@@ -10,6 +10,7 @@ from packaging.utils import canonicalize_name
 
 from ...contracts import RepoFacts
 from ...contracts.dependencies import RequirementFile
+from ...contracts.facts import Dependency
 from ..packages import TORCH_FAMILY, dist_for_import
 from ..requirement_fixes import apply_to_deps, requirement_edits
 from .base import PlanJob
@@ -53,7 +54,10 @@ class RequirementsFiles:
 
     def fill(self, job: PlanJob) -> None:
         facts, section, main = job.facts, job.section, job.main_requirements
-        job.install_as_list = False
+        own = own_dependencies(job)
+        job.install_as_list = bool(own)
+        if own:
+            job.listed = own
         imported = {canonicalize_name(d) for imp in facts.imports if (d := dist_for_import(imp.module))}
         edits = requirement_edits([d for d in job.declared if d.source in main], job.image_python, imported)
         job.notes += edits.notes
@@ -74,5 +78,25 @@ class RequirementsFiles:
             # pip would retry the unreachable index for every package; torch has its own step.
             section.edits.drop_index_lines = with_torch_index
             job.notes.append("PyTorch index lines removed from the requirements (torch is installed in its own step)")
-        section.requirement_files = [RequirementFile(path=r, with_source=job.requirements_install_self) for r in main]
-        job.notes.append(f"dependencies from {', '.join(main)}")
+        section.requirement_files = [RequirementFile(path=r, with_source=job.requirements_install_self,
+                                                     optional=bool(own)) for r in main]
+        if own:
+            sources = sorted({d.source for d in job.declared if d.source not in main})
+            job.notes.append(f"the project's own dependencies ({', '.join(sources)}) first; then {', '.join(main)}, "
+                             "each in its own step: a file that fails is left out and the project checked without it")
+        else:
+            job.notes.append(f"dependencies from {', '.join(main)}")
+
+
+def dependency_key(dep: Dependency) -> str:
+    return canonicalize_name(dep.name) if dep.kind in ("pypi", "conda") else dep.raw
+
+
+def own_dependencies(job: PlanJob) -> set[str]:
+    """The distributions the project's own metadata declares (setup.py, pyproject.toml, ...) when requirement files
+    add to them: the metadata's list installs first, the files after it. Empty when the files are the project's
+    only list, or when a file installs the project itself."""
+    if job.requirements_install_self:
+        return set()
+    return {dependency_key(d) for d in job.declared
+            if d.source not in job.main_requirements and d.kind in ("pypi", "git", "url")}
