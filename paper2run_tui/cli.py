@@ -127,6 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--gate-initial", action="store_true", default=None, help="also ask before each first build")
     batch.add_argument("--dry-run", action="store_true", default=None)
     batch.add_argument("--no-ca", action="store_true", default=None)
+    batch.add_argument("--no-download-cache", action="store_true", default=None,
+                       help="download pip and apt files afresh in every build")
     batch.add_argument("--engine")
     batch.add_argument("--engine-host")
     batch.add_argument("--engine-tls-dir", type=Path)
@@ -409,7 +411,7 @@ def _cmd_batch(args: argparse.Namespace) -> int:
 
     flags = {"repo": ".", "timeout": args.timeout, "max_attempts": args.max_attempts, "approve": args.approve or "auto",
              "dry_run": args.dry_run, "no_ca": args.no_ca, "gate_initial": args.gate_initial, "engine": args.engine, "engine_host": args.engine_host,
-             "engine_tls_dir": args.engine_tls_dir}
+             "engine_tls_dir": args.engine_tls_dir, "no_download_cache": args.no_download_cache}
     base = build_run_config(flags)
     cancel = CancelToken()
     signals = StopSignals(cancel)

@@ -157,3 +157,16 @@ def test_the_port_is_remembered_per_folder_and_address(tmp_path: Path) -> None:
     finally:
         again.stop()
         download_cache._SERVERS.clear()
+
+
+def test_the_cache_is_on_unless_a_flag_or_the_setting_turns_it_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    from paper2run_tui.engine.batch.slurm import _cli_args
+    from paper2run_tui.settings import build_run_config
+
+    monkeypatch.delenv("PAPER2RUN_DOWNLOAD_CACHE", raising=False)
+    monkeypatch.setenv("PAPER2RUN_CONFIG_FILE", "")
+    assert build_run_config({"repo": "."}).download_cache is True
+    off = build_run_config({"repo": ".", "no_download_cache": True})
+    assert off.download_cache is False and "--no-download-cache" in _cli_args(off, Path("out"))  # a Slurm job too
+    monkeypatch.setenv("PAPER2RUN_DOWNLOAD_CACHE", "off")
+    assert build_run_config({"repo": "."}).download_cache is False

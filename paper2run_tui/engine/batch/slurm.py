@@ -65,6 +65,7 @@ def _cli_args(config: RunConfig, out: Path) -> list[str]:
             args += [flag, str(value)]
     args += ["--dry-run"] if config.dry_run else []
     args += ["--no-ca"] if config.no_ca else []
+    args += [] if config.download_cache else ["--no-download-cache"]
     return args
 
 
