@@ -35,7 +35,7 @@ from paper2run_tui.engine.ports import CancelToken, ListSink  # noqa: E402
 from paper2run_tui.engine.record.store import load_run  # noqa: E402
 
 FIELDS = ["repo", "mode", "commit", "status", "highest_rung", "attempts", "rules", "first_green_s", "build_s",
-          "failure_class", "model_plan", "policy_refusals", "llm_calls", "reason"]
+          "failure_class", "model_plan", "policy_refusals", "llm_calls", "diagnoses", "context", "reason"]
 RUNGS = ["", "static-imports", "import-package", "entrypoint-help", "tests", "toy-run"]
 
 
@@ -68,12 +68,22 @@ def one(repo: str, out: Path, minutes: float, llm: LlmSettings | None = None) ->
         "build_s": f"{sum(a.build_seconds or 0 for a in meta.attempts):.0f}",
         "failure_class": next((d.failure_class or "" for d in diagnoses[::-1] if d), "") if meta.status != "success" else "",
         "llm_calls": str(len(meta.llm_calls)) if llm else "",
+        # who diagnosed each failed attempt (rules, llm, fallback = the model could not be used) and its decision
+        "diagnoses": " ".join(f"{d.source}:{d.decision}" for d in diagnoses) if llm else "",
+        # the window the prompts were fitted to, and how many of the calls had parts cut to fit it
+        "context": context_note(meta.llm_calls) if llm else "",
     })
     review = outcome.run_dir / "model_plan_review.json"
     if review.is_file():
         data = json.loads(review.read_text())
         row.update({"model_plan": data.get("outcome", ""), "policy_refusals": str(data.get("policy_refusals", 0))})
     return row
+
+
+def context_note(calls: list) -> str:  # type: ignore[type-arg]
+    windows = sorted({c.context_window for c in calls if c.context_window})
+    cut = sum(1 for c in calls if c.prompt_cuts)
+    return (f"{'/'.join(map(str, windows))}, {cut} cut" if windows else "unknown") if calls else ""
 
 
 def rank(row: dict[str, str]) -> int:
@@ -90,8 +100,10 @@ def main() -> None:
     ap.add_argument("--tag", default="", help="suffix for the result files (reproduce-<date>-<tag>.md), e.g. a re-run")
     ap.add_argument("--llm", metavar="BASE_URL", help="also run each repository with the model at this endpoint")
     ap.add_argument("--model", default="local", help="the model name at --llm (default: local)")
+    ap.add_argument("--llm-context", type=int, help="the endpoint's context window (default: learned from it)")
     args = ap.parse_args()
-    llm = LlmSettings(base_url=args.llm, model=args.model, timeout_s=600, max_tokens=1024) if args.llm else None
+    llm = LlmSettings(base_url=args.llm, model=args.model, timeout_s=600, max_tokens=1024,
+                      context_tokens=args.llm_context) if args.llm else None
     repos = [line.strip() for line in args.list.read_text().splitlines() if line.strip() and not line.startswith("#")]
     stamp = datetime.now(UTC).strftime("%Y-%m-%d") + (f"-{args.tag}" if args.tag else "")
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()

@@ -40,6 +40,8 @@ def _add_run_flags(p: argparse.ArgumentParser, *, repo_required: bool) -> None:
     p.add_argument("--max-attempts", type=int, help="total tries: the first plan and the repairs (default: 3)")
     p.add_argument("--model", help="LLM model name (default: PAPER2RUN_MODEL)")
     p.add_argument("--base-url", help="OpenAI-compatible API base URL (default: PAPER2RUN_BASE_URL)")
+    p.add_argument("--llm-context", type=int, help="the endpoint's context window in tokens; prompts are cut to fit "
+                                                   "it (default: PAPER2RUN_LLM_CONTEXT, else learned from the server)")
     p.add_argument("--dry-run", action="store_true", default=None, help="render the plan and Dockerfile only")
     p.add_argument("--approve", choices=["ask", "auto", "never"],
                    help="repair plans: ask a person, approve all, or reject all (headless default: auto)")
@@ -239,8 +241,8 @@ class StopSignals:
 
 
 def _run_flags(args: argparse.Namespace) -> dict[str, Any]:
-    keys = ("repo", "paper", "ref", "out", "timeout", "max_attempts", "model", "base_url", "dry_run", "approve",
-            "gate_initial", "ca_cert", "no_ca", "memory", "cpus", "pids", "allow_base_image", "network",
+    keys = ("repo", "paper", "ref", "out", "timeout", "max_attempts", "model", "base_url", "llm_context", "dry_run",
+            "approve", "gate_initial", "ca_cert", "no_ca", "memory", "cpus", "pids", "allow_base_image", "network",
             "engine", "engine_host", "engine_tls_dir", "no_download_cache")
     return {k: getattr(args, k, None) for k in keys}
 

@@ -38,7 +38,7 @@ OPENAI_HOST = "api.openai.com"
 #: Setting -> the flag that sets it (for messages and provenance).
 FLAG_NAMES = {"out": "--out", "timeout": "--timeout", "max_attempts": "--max-attempts", "approve": "--approve",
               "ca_cert": "--ca-cert", "memory": "--memory", "cpus": "--cpus", "pids": "--pids", "model": "--model",
-              "base_url": "--base-url", "api_key": "--api-key",
+              "base_url": "--base-url", "api_key": "--api-key", "llm_context": "--llm-context",
               "engine": "--engine", "engine_host": "--engine-host", "engine_tls_dir": "--engine-tls-dir"}
 SECRETS = ("api_key", "nvidia_api_key", "openai_api_key")
 #: A key setting -> the base URL host it belongs to (None: no provider of its own).
@@ -73,6 +73,7 @@ class UserSettings(BaseSettings):
     nvidia_api_key: str | None = _env("NVIDIA_API_KEY", "nvidia_api_key")
     openai_api_key: str | None = _env("OPENAI_API_KEY", "openai_api_key")
     llm_timeout: str | None = None
+    llm_context: str | None = None
     keys: str | None = None
     engine: str | None = None
     engine_host: str | None = None
@@ -264,7 +265,22 @@ def llm_settings(resolved: Resolved) -> LlmSettings:
     except ValueError:
         raise UserError(f"PAPER2RUN_LLM_TIMEOUT={timeout!r} is not a number of seconds") from None
     return LlmSettings(api_key=SecretStr(key) if key else None, base_url=url, model=model, timeout_s=timeout_s,
-                       key_name=key_name)
+                       key_name=key_name, context_tokens=context_tokens(resolved))
+
+
+def context_tokens(resolved: Resolved) -> int | None:
+    """PAPER2RUN_LLM_CONTEXT / --llm-context / `llm_context` in the config file: the endpoint's context window."""
+    value = resolved.get("llm_context")
+    if value in (None, ""):
+        return None
+    try:
+        tokens = int(str(value).strip())
+    except ValueError:
+        tokens = 0
+    if tokens < 256:
+        raise UserError(f"llm_context={value!r} ({resolved.source('llm_context')}) is not a context window in tokens",
+                        "give the model server's window, e.g. PAPER2RUN_LLM_CONTEXT=4096 (256 or more)")
+    return tokens
 
 
 def _field_name(loc: tuple[Any, ...]) -> str:
@@ -404,7 +420,8 @@ def config_from_run(run_dir: Path, flags: Mapping[str, Any] | None = None) -> Ru
             notes.append(f"the run sent the key of {key_name}, which is not set now: resuming without a key")
         llm = LlmSettings(model=kept.get("model"), base_url=kept.get("base_url"),
                           api_key=SecretStr(str(key)) if key else None, key_name=key_name if key else None,
-                          timeout_s=kept.get("timeout_s", 120.0))
+                          timeout_s=kept.get("timeout_s", 120.0),
+                          context_tokens=context_tokens(resolved) or kept.get("context_tokens"))
     values["llm"] = llm
     try:
         values["limits"] = DockerLimits.model_validate(limits)

@@ -23,6 +23,9 @@ class Reply:
     usage: tuple[int, int] = (11, 7)
     #: Answer 400 when the request asks for any response_format (endpoints that support none).
     no_response_format: bool = False
+    #: A streamed answer that ends with no event at all, as llama.cpp's server ends one whose prompt exceeds its
+    #: context window (after answering 200).
+    empty_stream: bool = False
 
 
 def dialect_of(body: dict[str, Any]) -> str:
@@ -38,11 +41,15 @@ def dialect_of(body: dict[str, Any]) -> str:
 class ScriptedLlmServer:
     """Use as a context manager: `with ScriptedLlmServer([Reply(...), ...]) as server: server.base_url`."""
 
-    def __init__(self, replies: list[Reply] | None = None, refuse: tuple[str, ...] = ()) -> None:
+    def __init__(self, replies: list[Reply] | None = None, refuse: tuple[str, ...] = (),
+                 props: dict[str, Any] | None = None) -> None:
         """`refuse`: structured-output forms (dialect names) answered like llama.cpp's server answers json_schema,
-        HTTP 500 naming the field; the scripted reply stays queued for the next request."""
+        HTTP 500 naming the field; the scripted reply stays queued for the next request. `props`: what GET /props
+        answers, as llama.cpp's own server does (404 without it)."""
         self.replies: list[Reply] = list(replies or [])
         self.refuse = refuse
+        self.props = props
+        self.gets: list[str] = []
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         self._lock = threading.Lock()
@@ -53,6 +60,14 @@ class ScriptedLlmServer:
 
             def log_message(self, *args: object) -> None:
                 pass
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+                with server._lock:
+                    server.gets.append(self.path)
+                if self.path == "/props" and server.props is not None:
+                    self._json(200, server.props, {})
+                else:
+                    self._json(404, {"error": {"message": f"no {self.path}", "type": "not_found"}}, {})
 
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 length = int(self.headers.get("content-length") or 0)
@@ -108,6 +123,9 @@ class ScriptedLlmServer:
                     self.wfile.write(f"{len(line):x}\r\n".encode() + line + b"\r\n")
                     self.wfile.flush()
 
+                if reply.empty_stream:
+                    self.wfile.write(b"0\r\n\r\n")
+                    return
                 base = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 0, "model": body.get("model", "m")}
                 text = reply.content
                 for i in range(0, len(text), 12):

@@ -34,8 +34,9 @@ def model_file() -> Path:
 
 
 class LlamaServer:
-    """`python -m llama_cpp.server` on 127.0.0.1, one thread (with two, decoding stalls when the other core is
-    busy). Ready in 1-2 s; 340-420 MB; 42-51 tokens/s here."""
+    """`python -m llama_cpp.server` on 127.0.0.1, one thread for decoding and one for the prompt (with two, each
+    stalls when the other core is busy: the prompt's default is every core; a 2514-token prompt under load 12 took
+    206 s with two, 151 s with one). Ready in 1-2 s; 340-420 MB; 42-51 tokens/s here."""
 
     #: SmolLM2's full context: a diagnosis prompt (plan, Dockerfile, log excerpt, schema) runs past 4096 tokens, and
     #: llama.cpp's server then ends a stream it already answered 200 with no content ("Requested tokens exceed
@@ -52,7 +53,7 @@ class LlamaServer:
 
     def start(self, timeout_s: float = 90.0) -> LlamaServer:
         cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(model_file()), "--host", "127.0.0.1",
-               "--port", str(self.port), "--n_threads", "1", "--model_alias", MODEL_ALIAS, "--n_ctx", str(self.n_ctx)]
+               "--port", str(self.port), "--n_threads", "1", "--n_threads_batch", "1", "--model_alias", MODEL_ALIAS, "--n_ctx", str(self.n_ctx)]
         log = open(self.log_path, "wb")  # noqa: SIM115 - the server writes to it for its whole life
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                      start_new_session=True)

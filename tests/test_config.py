@@ -14,6 +14,7 @@ import pytest
 from llm_server import Reply, ScriptedLlmServer
 
 from paper2run_tui.engine.contracts import RunMetadata
+from paper2run_tui.engine.llm.budget import estimate_tokens
 
 KEY = "nvapi-CONFIG-test-secret-0123456789"
 ENV = {k: v for k, v in os.environ.items() if not k.endswith("API_KEY") and not k.startswith(("PAPER2RUN_", "OPENAI_"))}
@@ -202,3 +203,33 @@ def test_resume_with_edit_opens_the_editor_on_the_plan(repo: Path, tmp_path: Pat
     assert result.returncode == 0, result.stdout + result.stderr
     new = only_run(out, but=past)
     assert 'FROM_EDITOR="1"' in (new / "attempts/02/Dockerfile").read_text()
+
+
+def test_the_context_window_setting_reaches_the_model_calls(repo: Path, tmp_path: Path, home: dict[str, str]) -> None:
+    """`llm_context` in the user's config file (PAPER2RUN_LLM_CONTEXT, --llm-context): the plan prompt and its
+    max_tokens fit in it, the run's metadata says the window and what was cut, a flag beats the file."""
+    Path(home["PAPER2RUN_CONFIG_FILE"]).write_text("llm_context = 3000\n")
+    with ScriptedLlmServer([Reply(json.dumps(FAILING_PLAN)), Reply(json.dumps(FAILING_PLAN))]) as server:
+        env = {**home, "PAPER2RUN_BASE_URL": server.base_url, "PAPER2RUN_MODEL": "m1"}
+        shown = cli("config", cwd=tmp_path, env=env)
+        assert "llm_context" in shown.stdout and "3000" in shown.stdout and "config file" in shown.stdout
+        result = cli("run", "--repo", str(repo), "--out", str(tmp_path / "runs"), "--dry-run", "--headless",
+                     cwd=tmp_path, env=env)
+        assert result.returncode == 0, result.stdout + result.stderr
+        flagged = cli("run", "--repo", str(repo), "--out", str(tmp_path / "runs2"), "--dry-run", "--headless",
+                      "--llm-context", "2048", cwd=tmp_path, env=env)
+        assert flagged.returncode == 0, flagged.stdout + flagged.stderr
+    for body, window in zip(server.requests, (3000, 2048), strict=True):  # prompt + answer within each window
+        assert body["max_tokens"] >= 256 and estimate_tokens(body["messages"]) + body["max_tokens"] <= window
+    assert server.gets == []  # a window the person set is not asked of the server
+    calls = meta(only_run(tmp_path / "runs")).llm_calls
+    assert calls[0].context_window == 3000
+    assert json.loads((only_run(tmp_path / "runs") / "config.json").read_text())["llm"]["context_tokens"] == 3000
+    assert meta(only_run(tmp_path / "runs2")).llm_calls[0].context_window == 2048
+
+
+def test_a_context_window_that_is_not_a_number_is_a_config_error(repo: Path, tmp_path: Path,
+                                                                  home: dict[str, str]) -> None:
+    env = {**home, "PAPER2RUN_BASE_URL": "http://127.0.0.1:9/v1", "PAPER2RUN_MODEL": "m1", "PAPER2RUN_LLM_CONTEXT": "8k"}
+    result = cli("run", "--repo", str(repo), "--dry-run", "--headless", cwd=tmp_path, env=env)
+    assert result.returncode == 2 and "llm_context='8k'" in result.stderr and "PAPER2RUN_LLM_CONTEXT" in result.stderr

@@ -159,6 +159,57 @@ def test_a_server_killed_mid_stream_gives_an_honest_stop(tmp_path: Path) -> None
         server.stop()
 
 
+def big_failed_ctx(tmp_path: Path) -> DiagnosisContext:
+    """A build log of ~2000 lines around one error: its excerpt alone fills a 2048-token window."""
+    ctx = failed_ctx(tmp_path)
+    noise = "".join(f"  building wheel part {i}: gcc -O2 -g -fPIC -I/usr/include/python3.11 -c src/part_{i}.c\n"
+                    for i in range(1000))
+    (ctx.attempt.attempt_dir / "build_stdout.log").write_text(
+        "Step 4/6 : RUN pip install -r requirements.txt\n" + noise +
+        "ERROR: No matching distribution found for six==99.0\n" + noise + "the last line of the build\n")
+    return ctx
+
+
+def test_a_2048_token_server_gets_prompts_that_fit_its_window(tmp_path: Path) -> None:
+    """llama.cpp's server with a 2048-token window (SmolLM2 has 8192): the streamed diagnosis of a long log first
+    ends empty (the server's answer to an over-long prompt), is asked once without streaming, hears the 400 that
+    names the window, and is sent again cut to fit; planning a repository with long fact lists then fits at once.
+    The server's own token counts (usage.prompt_tokens) hold the estimate to account."""
+    server = LlamaServer(tmp_path, n_ctx=2048).start()
+    try:
+        sink = ListSink()
+        c = real_client(server, tmp_path, sink)
+        decision = LlmDiagnoser(c).diagnose(big_failed_ctx(tmp_path), sink, CancelToken())
+        errors = [call.error or "" for call in c.calls if not call.ok]
+        assert any("maximum context length is 2048" in e for e in errors), errors
+        assert json.loads((tmp_path / "cache" / "llm-context.json").read_text()) == {f"{server.base_url} local": 2048}
+        fitted = [call for call in c.calls if call.ok]
+        assert fitted, errors  # the model answered once its prompt fitted
+        assert all(call.context_window == 2048 and call.prompt_cuts for call in fitted)
+        assert "log excerpt's middle" in fitted[0].prompt_cuts[0]
+        assert all(call.prompt_tokens + 300 <= 2048 for call in fitted)  # max_tokens is 300 here
+        assert decision.source in ("llm", "fallback")
+        if decision.source == "fallback":  # a weak model's invalid answers, not the window
+            assert "invalid twice" in decision.reason or "refused by the plan policy" in decision.reason
+        prompts = sorted((tmp_path / "logs").glob("llm-*-diagnose-prompt.txt"))
+        last = prompts[-1].read_text()
+        assert "No matching distribution found for six==99.0" in last and "the last line of the build" in last
+        assert any("was cut to fit the endpoint's 2048-token context window" in e.text for e in sink.of("message"))
+
+        facts = FACTS.model_copy(update={"dependencies": [
+            Dependency(name=f"dep{i}", specifier=">=1", raw=f"dep{i}>=1", source="requirements.txt", line=i + 1)
+            for i in range(80)]})
+        plan_sink = ListSink()
+        planner_client = real_client(server, tmp_path, plan_sink)  # a later run: the window is remembered
+        ctx = PlanContext(facts=facts, repo_dir=tmp_path, local_images=["python:3.11-slim"])
+        result = LlmPlanner(planner_client, DeterministicPlanner()).plan(ctx, plan_sink, CancelToken())
+        assert planner_client.calls and all(call.ok for call in planner_client.calls), planner_client.calls
+        assert all(call.prompt_tokens + 300 <= 2048 and call.prompt_cuts for call in planner_client.calls)
+        EnvPlan.model_validate(result.plan.model_dump())
+    finally:
+        server.stop()
+
+
 @pytest.fixture(autouse=True)
 def _no_proxy_for_loopback(monkeypatch: pytest.MonkeyPatch) -> None:
     """The real server is on 127.0.0.1: a proxy from the environment must not sit between."""

@@ -27,6 +27,8 @@ class LlmSettings(BaseModel):
     max_retries: int = 3
     #: Per answer; with the length-capped schemas a plan or diagnosis needs well under this.
     max_tokens: int = Field(default=2048, gt=0)
+    #: The endpoint's context window in tokens (PAPER2RUN_LLM_CONTEXT); None: learned from the server (llm/budget.py).
+    context_tokens: int | None = Field(default=None, ge=256)
     key_name: str | None = Field(
         default=None, description="Which setting the key came from (nvidia_api_key, ...): a resume reads it again"
     )

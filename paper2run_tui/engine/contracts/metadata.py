@@ -74,6 +74,9 @@ class LlmCall(BaseModel):
     ok: bool = True
     error: str | None = None
     streamed: bool = False
+    #: The endpoint's context window the prompt was fitted to (None: not known), and what was cut to fit it.
+    context_window: int | None = None
+    prompt_cuts: list[str] = Field(default_factory=list)
 
 
 class RungResult(BaseModel):

@@ -4,7 +4,6 @@ failing build step, and the last lines — never a blind tail. One pass over the
 from __future__ import annotations
 
 import re
-from collections import deque
 
 from ..build.progress import STEP_HEADER
 
@@ -18,6 +17,8 @@ CHARS_PER_TOKEN = 4
 
 
 def error_excerpt(text: str, budget_tokens: int = 3000, tail_lines: int = 30) -> str:
+    """Within `budget_tokens`: a smaller budget cuts the middle first (the lines after the first error, the older of
+    the last lines), so the failing step, the first error and the very last lines stay."""
     budget = budget_tokens * CHARS_PER_TOKEN
     lines = text.splitlines()
     first_error = None
@@ -34,15 +35,20 @@ def error_excerpt(text: str, budget_tokens: int = 3000, tail_lines: int = 30) ->
             step_before_error = last_step
             if traceback_start is None and line.startswith("Traceback"):
                 traceback_start = i
-    sections: list[tuple[str, list[str]]] = []
-    if step_before_error is not None:
-        sections.append(("failing build step", [lines[step_before_error][:500]]))
-    if first_error is not None:
-        start = traceback_start if traceback_start is not None and traceback_start <= first_error else max(0, first_error - 5)
-        end = min(len(lines), first_error + 25)
-        sections.append(("first error", [line[:500] for line in lines[start:end]]))
-    tail = deque((line[:500] for line in lines[-tail_lines:] if not _NOISE.match(line)), maxlen=tail_lines)
-    sections.append(("last lines", list(tail)))
+    tail_all = [line[:500] for line in lines[-tail_lines:] if not _NOISE.match(line)]
+    for after, tail_n in ((25, tail_lines), (12, 15), (6, 8), (3, 4), (1, 2)):
+        sections: list[tuple[str, list[str]]] = []
+        if step_before_error is not None:
+            sections.append(("failing build step", [lines[step_before_error][:500]]))
+        if first_error is not None:
+            start = traceback_start if traceback_start is not None and traceback_start <= first_error else max(0, first_error - 5)
+            start = max(start, first_error - max(5, after))  # a long traceback keeps its end, where the error is
+            end = min(len(lines), first_error + after)
+            sections.append(("first error", [line[:500] for line in lines[start:end]]))
+        sections.append(("last lines", tail_all[-tail_n:]))
+        size = sum(len(f"--- {title} ---") + 1 + sum(len(x) + 1 for x in body) for title, body in sections)
+        if size <= budget:
+            break
     out: list[str] = []
     used = 0
     for title, body in sections:

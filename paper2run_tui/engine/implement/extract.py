@@ -12,7 +12,7 @@ _EQ_TAG = re.compile(r"(?:\\tag\{(\d+)\}|\((\d{1,3})\)\s*$)")
 _TABLE = re.compile(r"^\s*Table\s+(\d+)[:.]\s*(.+)$", re.MULTILINE)
 
 
-_ABBREVIATION = re.compile(r"\b(?:et al|e\.g|i\.e|cf|vs|Fig|Figs|Eq|Eqs|Sec|Secs|App|Tab|Ref|Refs|resp)\.$")
+_ABBREVIATION = re.compile(r"\b(?:et al|e\.g|i\.e|cf|vs|Fig|Figs|Eq|Eqs|Eqn|Eqns|Sec|Secs|App|Apps|Tab|Alg|Ref|Refs|resp|No)\.$")
 
 
 def _sentences(text: str) -> list[str]:
@@ -28,8 +28,11 @@ def _sentences(text: str) -> list[str]:
     out: list[str] = []
     for chunk in chunks:
         flat = re.sub(r"\s+", " ", " ".join(chunk)).strip()
+        # a full stop inside inline maths ('$\\mathrm { C M A } . E S$') does not end a sentence
+        flat = re.sub(r"\$[^$]{0,400}\$", lambda m: m.group(0).replace(".", "\x00").replace(";", "\x01"), flat)
         mine: list[str] = []
-        for part in (s.strip() for s in re.split(r"(?<=[.;])\s+(?=[A-Z(])", flat) if s.strip()):
+        for part in (s.strip().replace("\x00", ".").replace("\x01", ";")
+                     for s in re.split(r"(?<=[.;])\s+(?=[A-Z(])", flat) if s.strip()):
             if mine and _ABBREVIATION.search(mine[-1]):  # 'Mao et al. (2023) trained ...': not a sentence end
                 mine[-1] += " " + part
             else:
@@ -83,12 +86,14 @@ CONCEPTS: dict[str, tuple[str | None, str | None]] = {
     "num_envs": (r"(?:number of |num\.? ?)(?:parallel )?env(?:ironment)?s", r"parallel environments"),
     "unroll_length": (r"unroll(?:[ _]length)", None),
     "horizon_length": (r"horizon length", None),
+    "intrinsic_reward_coef": (r"(?:coefficient of the intrinsic reward|intrinsic reward coefficient)"
+                              r"(?:(?: for [\w -]{1,40}?)?\s*(?:\\alpha|α|\\beta|β))?", None),
     "memory_size": (r"memory size", None),
     "max_length": (r"max(?:imum)? (?:generation |sequence |output |context )?length"
                    r"(?: (?:for|of) (?:a |the )?(?:generated )?(?:solution|output|sequence|generation)s?)?", None),
     "temperature": (r"(?:sampling |softmax )?temperature(?:\s*(?:T|τ|\\tau))?", None),
     "guidance_scale": (r"(?:CFG|guidance) (?:strength|scale|weight)s?(?:\s*(?:\\gamma|γ))?|(?:\\gamma|γ)(?=\s*=)", None),
-    "hidden_size": (r"hidden (?:size|dimension(?:ality)?|dim|units)", r"hidden units"),
+    "hidden_size": (r"hidden (?:size|dimension(?:ality)?|dim|units)", r"hidden units|(?:neurons|units) (?:each|per layer)"),
     "num_layers": (r"(?-i:\bN\s*(?==))|number of layers", r"(?:identical |transformer |encoder |decoder |hidden )?layers"),
     "num_heads": (r"(?-i:(?<![/\\\w])h\s*(?==))|(?:attention )?heads(?= ?[=:])", r"(?:parallel )?(?:attention )?heads"),
     "d_model": (r"d_?model|d_\\text\s*model|d_\\mathrm\s*model|token dimension|model dimension", None),
@@ -122,8 +127,8 @@ _GAP_TOKEN = re.compile(r"\\[a-zA-Z]+|[A-Za-zα-ωΑ-Ω]+|[^\s:=(),$\\{}_]")
 def _gap_ok(gap: str) -> bool:
     """Between a concept and its value only glue ('of', 'is set to', '=') and at most two symbols ('λ', 'B S')."""
     gap = re.sub(r"\([^()]{0,80}\)", " ", gap)  # 'peak LR (attained at 7% of the steps) of 1e-5'
-    if "(" in gap or ")" in gap:
-        return False  # the concept inside a parenthesis and the value outside it, or the other way round
+    if "(" in gap or ")" in gap or re.search(r"[/*×+^]|[.;]\s", gap):
+        return False  # across a parenthesis or a sentence end, or an expression's value ('d_k = d_model/h = 64')  # the concept inside a parenthesis and the value outside it, or the other way round
     tokens = _GAP_TOKEN.findall(gap)
     symbols = [t for t in tokens if t.lower() not in _STOP]
     return len(tokens) <= 6 and len(symbols) <= 2 and all(len(t) <= 2 or t.startswith("\\") for t in symbols)
@@ -132,8 +137,8 @@ _OPTIMIZERS = re.compile(r"\b(AdamW|Adam|SGD|RMSProp|Adagrad|Adafactor|LAMB|LARS
 _OPT_CONTEXT = re.compile(r"optimi[sz]er|\b(?:we|is|are|was|were)\s+(?:use|used|train|trained|employ|employed|adopt|adopted|optimi[sz]ed)\b", re.I)
 _CAPTION = re.compile(r"^\s*(?:(?:Figure|Fig\.|Table)\s*[A-Z]?\.?\d+\s*[.:]|\([a-h]\)\s)")
 _IMAGE = re.compile(r"^\s*(?:!\[[^\]]*\]\([^)]*\)\s*)+")  # MinerU puts the figure's image before its caption
-_VARIED = re.compile(r"\b(?:vary|varies|varied|varying|ablations?|ablate|sensitivity|grid|search|searched|tune|tuned|"
-                     r"tuning|sweep|swept)\b", re.I)
+_VARIED = re.compile(r"\b(?:vary|varies|varied|varying|ablations?|ablate|sensitivity|grid|tune|tuned|tuning|sweep|swept|"
+                     r"(?:random|hyperparameter|parameter) search|search(?:ed)? (?:over|on|in|among))\b", re.I)
 #: sections whose values are other people's: the reference list, related work, the baselines' details
 _OTHERS_SECTION = re.compile(r"\b(?:references|bibliography|acknowledge?ments?|related works?|baselines?|"
                              r"author contributions|impact statement)\b", re.I)
@@ -141,6 +146,11 @@ _OTHERS_SECTION = re.compile(r"\b(?:references|bibliography|acknowledge?ments?|r
 _CITES = re.compile(r"et al\.|\(\s*[A-Z][\w-]+(?:\s*(?:&|and)\s*[A-Z][\w-]+)?,\s*\d{4}[a-z]?\s*\)|\[\d+(?:\s*,\s*\d+)*\]")
 #: a citation in parentheses names a tool or a source ('AdamW (Loshchilov & Hutter, 2018) was used'), not the subject
 _PAREN_CITE = re.compile(r"\((?:[^()]*?\d{4}[a-z]?)\)|\[\d+(?:\s*,\s*\d+)*\]")
+#: a paragraph that opens on a cited method's name ('TENT (Wang et al., 2021). We ...', 'PackNet. Proposed by ...')
+_CITED_LEAD = re.compile(r"^(?:(?:\*\*)?(?:[^\s.()]+\s*){1,4}\((?:[^()]*?et al\.?[^()]*?|[^()]*?\d{4}[a-z]?)\)\s*[.:]|[\w-]+\.\s+(?:Proposed|Introduced|Presented) by\b)")
+#: a sentence reporting results at some setting ('Here we show the results for temperature = 0.2')
+_REPORTING = re.compile(r"\b(?:results? (?:for|on|at|with|of)\b|we (?:show|report|plot|present) the results)", re.I)
+_THEY = re.compile(r"^\s*(?:They|Their)\b")
 _OWN = re.compile(r"\b(?:we|our|ours|us)\b", re.I)
 #: a step count that is a point in time ('at around 20M steps', 'evaluated every 25M steps'), not a setting
 _TIME_POINT = re.compile(r"(?:\bat|\bafter|\bevery|\bwithin|\bbefore|\buntil|\bfirst|\blast)(?:\s+(?:around|about|roughly|least|most))?\s*$", re.I)
@@ -152,7 +162,8 @@ _WORD_NUMBERS = {w: i for i, w in enumerate(
     ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen", "twenty"])}
 _WORD_NUMBERS.update({"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90})
 _WORD_NUMBER = re.compile(r"\b(" + "|".join(sorted(_WORD_NUMBERS, key=len, reverse=True)) +
-                          r")(?:[ -](one|two|three|four|five|six|seven|eight|nine))?(?:\s+(hundred|thousand))?\b", re.I)
+                          r")(?:[ -](one|two|three|four|five|six|seven|eight|nine))?(?:\s+(hundred|thousand))?\b"
+                          r"(?=\s+(?:\w+\s+)?(?:epochs?\b|hidden layers\b|training (?:steps|iterations)\b|iterations\b))", re.I)
 
 
 def _words_to_digits(text: str) -> str:
@@ -224,7 +235,7 @@ def concept_values(sentence: str) -> list[tuple[str, float, str]]:
     """(concept, value, raw) for each value tied to a concept in one sentence or table row.
 
     A value belongs to the concept written right before it ('learning rate of 0.001', 'β1 = 0.9') or right after
-    it ('100 epochs', 'two epochs'); a list after a concept is all of it ('temperatures 0.2, 0.6, 0.8'), and
+    it ('100 epochs', 'two epochs'); a list after a concept is a sweep and nobody's ('temperatures 0.2, 0.6, 0.8'), and
     'β1 and β2 set to 0.9 and 0.95 respectively' pairs them in order. Years, exponents, ranges ('1, ..., 5'),
     values of the wrong kind for the concept, and numbers far from any concept are nobody's.
     """
@@ -235,8 +246,14 @@ def concept_values(sentence: str) -> list[tuple[str, float, str]]:
             return [(ROW_LABELS[row[0]], found[0].value, found[0].raw)]
     if row is not None:
         sentence = re.sub(r"(?<=[a-z])(?=[A-Z])|_", " ", sentence.split(":", 1)[0]) + ":" + sentence.split(":", 1)[1]
-    text = _words_to_digits(normalise(sentence))
-    numbers = [n for n in read_numbers(text) if not _is_year(n, text) and not _exponent(n, text)]
+    text = _words_to_digits(normalise(_URL.sub(" ", sentence)))
+    numbers = [n for n in read_numbers(text) if not _is_year(n, text) and not _exponent(n, text)
+               and not _fraction_or_estimate(n, text)]
+    numbers = _without_runs(numbers, text)
+    if row is not None:
+        zipped = _zip_row(text, numbers)
+        if zipped:
+            return zipped
     ranged = _ranges(numbers, text)
     out: list[tuple[str, float, str]] = []
     taken: set[int] = set()
@@ -249,25 +266,79 @@ def concept_values(sentence: str) -> list[tuple[str, float, str]]:
         if needs is not None and not needs.search(text):
             continue
         if after is not None:
-            for m in after.finditer(text):
+            matches = list(after.finditer(text))
+            valued = [m for m in matches if re.match(r"\s*[=:]?\s*-?\.?\d", text[m.end():])]
+            if len(valued) >= 3 and len({text[m.end():m.end() + 12] for m in valued}) >= 3:
+                continue  # 'γ=0 γ=1 γ=1.5' in one sentence: a figure's labels or a sweep, not one setting
+            for m in matches:
                 for i, n in enumerate(numbers):
                     if n.start >= m.end() and n.start - m.end() <= 60 and _gap_ok(text[m.end():n.start]):
-                        if n.start not in taken and n.start not in ranged and _fits(name, n) and _own(name, n, text):
+                        listed = _list_after(numbers, i, text)
+                        if listed and all(numbers[k].value == n.value for k in listed):
+                            taken |= {numbers[k].start for k in listed}  # 'a hidden size of 128, 128, and 128'
+                            listed = []
+                        if listed:  # 'temperatures 0.2, 0.6, 0.8', 'γ = 1, 1.25': a sweep, not one setting
+                            taken |= {n.start, *(numbers[k].start for k in listed)}
+                        elif n.start not in taken and n.start not in ranged and _fits(name, n) and _own(name, n, text):
                             out.append((name, n.value, n.raw))
                             taken.add(n.start)
-                            for k in _list_after(numbers, i, text):  # 'temperatures 0.2, 0.6, 0.8'
-                                if numbers[k].start not in taken and _fits(name, numbers[k]):
-                                    out.append((name, numbers[k].value, numbers[k].raw))
-                                    taken.add(numbers[k].start)
                         break
         if before is not None:
             for n in numbers:
                 if n.start in taken or n.start in ranged or not _fits(name, n) or not _own(name, n, text):
                     continue
-                if before.match(text[n.end:n.end + 60]):
+                if before.match(text[n.end:n.end + 60]) and not re.search(r"[A-Za-z}]\s*=\s*$", text[:n.start]):
                     out.append((name, n.value, n.raw))
                     taken.add(n.start)
     return out
+
+
+_URL = re.compile(r"https?://\S+|\b[\w-]+(?:\.[\w-]+)+/\S*")
+
+
+def _without_runs(numbers: list[Number], text: str) -> list[Number]:
+    """Drop runs of three or more numbers separated by spaces only: axis ticks and table cells of flattened PDF text
+    ('100 200 300 400 Iterations'), never a setting."""
+    out: list[Number] = []
+    i = 0
+    while i < len(numbers):
+        j = i
+        while j + 1 < len(numbers) and not text[numbers[j].end:numbers[j + 1].start].strip():
+            j += 1
+        if j - i + 1 < 3:
+            out += numbers[i:j + 1]
+        i = j + 1
+    return out
+
+
+_FOOTNOTE = re.compile(r"\s+(?:are|is|were|was)\b")  # 'Various CFG strengths 2 are tested': a footnote mark
+
+
+def _fraction_or_estimate(n: Number, text: str) -> bool:
+    """'4/255', '1 / β_L', '≈ 100': a fraction's parts and estimates are not settings."""
+    return bool(re.match(r"\s*/|-[A-Za-z]", text[n.end:]) or _FOOTNOTE.match(text[n.end:]) and
+                re.search(r"[a-z]s\s*$", text[max(0, n.start - 3):n.start]) or re.search(r"/\s*$", text[max(0, n.start - 3):n.start])
+                or re.search(r"(?:≈|\\approx|\\sim|~)\s*$", text[max(0, n.start - 10):n.start]))
+
+
+def _zip_row(text: str, numbers: list[Number]) -> list[tuple[str, float, str]]:
+    """A table row whose label cell names k concepts and whose value cell holds k numbers (MinerU merges cells:
+    'MAX. GRADIENT NORM DISCOUNT RATE (γ): 0.5 0.99'): the values in the labels' order."""
+    colon = text.find(":")
+    label = text[:colon]
+    mentions: list[tuple[int, int, str]] = []
+    for name, after, _before in _CONCEPTS:
+        for m in (after.finditer(label) if after is not None else ()):
+            if all(m.end() <= a or m.start() >= b for a, b, _ in mentions):
+                mentions.append((m.start(), m.end(), name))
+    values = [n for n in numbers if n.start > colon]
+    if len(mentions) < 2 or len(mentions) != len(values):
+        return []
+    mentions.sort()
+    pairs = list(zip([nm for _, _, nm in mentions], values, strict=True))
+    if not all(_fits(nm, n) for nm, n in pairs):
+        return []
+    return [(nm, n.value, n.raw) for nm, n in pairs]
 
 
 def _own(name: str, n: Number, text: str) -> bool:
@@ -351,17 +422,38 @@ def _table_rows(text: str) -> list[str]:
     return rows
 
 
+def _kept_table_rows(text: str) -> list[str]:
+    """Table rows, without the tables whose caption says they are an ablation or a sweep."""
+    rows: list[str] = []
+    last = 0
+    for m in re.finditer(r"<table>.*?</table>", text, flags=re.S | re.I):
+        caption = text[max(last, m.start() - 600):m.start()]
+        last = m.end()
+        if not _VARIED.search(caption):
+            rows += _table_rows(m.group(0))
+    return rows + _table_rows(re.sub(r"<table>.*?</table>", " ", text, flags=re.S | re.I))
+
+
 def hyperparameters(paper: PaperInfo) -> list[Hyperparameter]:
     found: list[Hyperparameter] = []
     seen: set[tuple[str, str]] = set()
     for section in paper.sections:
         if section.title.lower().strip(" .:") in _REFERENCES or _OTHERS_SECTION.search(section.title):
             continue
+        if _VARIED.search(section.title):
+            continue  # 'B.3 Ablation of Training Hyperparameters': the settings tried, not the ones used
         body = re.sub(r"<table>.*?</table>", " ", section.text, flags=re.S | re.I)
-        for sentence in _sentences(body) + _table_rows(section.text):
-            if len(sentence) > 800 or _CAPTION.match(_IMAGE.sub("", sentence)) or sentence.count("&") >= 3 or _VARIED.search(sentence):
-                continue  # captions hold axis ticks and results, tabulars results, ablations other settings
-            if _CITES.search(_PAREN_CITE.sub(" ", sentence)) and not _OWN.search(sentence):
+        units: list[str] = []
+        for paragraph in re.split(r"\n\s*\n", body):
+            lead = _IMAGE.sub("", paragraph.strip())
+            if _CAPTION.match(lead) or _CITED_LEAD.match(re.sub(r"\$[^$]{0,200}\$", "X", lead)):
+                continue  # a whole caption (results, other runs), a paragraph about a cited method (a baseline)
+            units += _sentences(paragraph)
+        for sentence in units + _kept_table_rows(section.text):
+            if len(sentence) > 800 or _CAPTION.match(_IMAGE.sub("", sentence)) or sentence.count("&") >= 3 \
+                    or _VARIED.search(sentence) or _REPORTING.search(sentence):
+                continue  # captions (also inside a PDF's flattened text), tabulars, ablations, reported results
+            if (_CITES.search(_PAREN_CITE.sub(" ", sentence)) or _THEY.match(sentence)) and not _OWN.search(sentence):
                 continue  # 'In Mao et al. (2023), the model has been trained for 10 epochs': the cited work's
             for name, value, _raw in concept_values(sentence):
                 if name == "step_size" and _OPTIMIZERS.search(sentence):

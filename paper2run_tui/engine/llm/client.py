@@ -7,6 +7,7 @@ latency per call; dumps prompts and answers (redacted) into the run's logs/; nev
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 import time
 from collections.abc import Callable
@@ -19,6 +20,21 @@ from ..config import LlmSettings
 from ..contracts import LlmCall, LlmCallFinished, Message
 from ..ports import Cancelled, CancelToken, EventSink
 from ..record.atomic import write_text_atomic
+from .budget import (
+    CHARS_PER_TOKEN,
+    MIN_ANSWER_TOKENS,
+    ContextStore,
+    Fitted,
+    PromptBuilder,
+    PromptTooLong,
+    answer_tokens,
+    estimate_tokens,
+    fixed,
+    is_context_error,
+    probe_window,
+    prompt_budget,
+    window_in,
+)
 from .dialects import DialectStore, names_the_format, next_dialect, response_format
 from .jsonish import NoJson, extract_json
 from .redact import Redactor
@@ -44,6 +60,20 @@ class _StreamCut(Exception):
 class FormatRefused(LlmError):
     """The endpoint refused the request's response_format (it names the format): step down, never retry it."""
 
+
+class ContextOverflow(LlmError):
+    """The request was longer than the endpoint's context window (`window` when the error names it): never retried
+    as it was; structured() learns the window and sends the prompt again, cut to fit."""
+
+    def __init__(self, message: str, window: int | None) -> None:
+        super().__init__(message)
+        self.window = window
+
+
+class _EmptyStream(Exception):
+    """A stream that ended with no content and no finish_reason: llama.cpp's server ends one like this when the
+    prompt exceeds its window (after answering 200), so the next try asks without streaming to hear the error."""
+
 #: How often a call in flight looks at the cancel token: Ctrl-C takes effect within this, not at the timeout.
 _CANCEL_POLL_S = 0.1
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -61,6 +91,10 @@ class LlmClient:
         key = settings.api_key.get_secret_value() if settings.api_key else None
         self.redact = Redactor(key)
         self.dialects = dialects or DialectStore(None)
+        self.contexts = ContextStore(self.dialects.path.parent if self.dialects.path is not None else None)
+        self._probed: tuple[int, str] | None | bool = False
+        #: The token estimate's characters per token; lowered when the endpoint says a fitted prompt was too long.
+        self.chars_per_token = CHARS_PER_TOKEN
         #: Rounds the last structured() answer needed (1, or 2 after the corrective round), and the problems
         #: its answers had (schema errors, `validate`'s findings), in order.
         self.last_rounds = 0
@@ -96,39 +130,63 @@ class LlmClient:
         cancel: CancelToken | None = None,
         on_delta: Callable[[str], None] | None = None,
         response_format: dict[str, Any] | None = None,
+        max_tokens: int | None = None,
+        fitted: Fitted | None = None,
+        window: int | None = None,
     ) -> str:
         """One answer's text, retrying 429 (honouring Retry-After), 5xx, connection errors and timeouts. A refusal
-        of `response_format` is not retried: it raises FormatRefused at once."""
+        of `response_format` is not retried: it raises FormatRefused at once; nor is a context-length error
+        (ContextOverflow). A stream that ends empty is asked again without streaming, to hear the server's error."""
         import openai
 
         self._dump(purpose, "prompt", "\n\n".join(f"## {m['role']}\n{m['content']}" for m in messages))
         last_error = ""
-        for attempt in range(self.settings.max_retries + 1):
+        stream = on_delta
+        cuts = list(fitted.cuts) if fitted else []
+        attempt = -1
+        while attempt < self.settings.max_retries:
+            attempt += 1
             if cancel is not None:
                 cancel.raise_if_cancelled()
             started = time.monotonic()
             try:
-                text, usage = self._cancellable(lambda: self._call(messages, on_delta, response_format, cancel), cancel)
+                text, usage = self._cancellable(functools.partial(
+                    self._call, messages, stream, response_format, cancel, max_tokens), cancel)
             except openai.APIStatusError as exc:
                 last_error = self._status_message(exc)
-                self._record(purpose, started, ok=False, error=last_error, streamed=on_delta is not None)
+                self._record(purpose, started, ok=False, error=last_error, streamed=stream is not None, context_window=window, prompt_cuts=cuts)
+                message = str(getattr(exc, "message", "") or exc)
+                if exc.status_code >= 400 and exc.status_code < 500 and is_context_error(message):
+                    raise ContextOverflow(last_error, window_in(message)) from None
                 if response_format is not None and exc.status_code >= 400 and names_the_format(str(exc.message)):
                     raise FormatRefused(last_error) from None
                 if exc.status_code == 429 or exc.status_code >= 500:
                     self._wait(attempt, exc, cancel)
                     continue
                 raise LlmError(last_error) from None
-            except (openai.APITimeoutError, openai.APIConnectionError, _StreamCut) as exc:
-                if isinstance(exc, _StreamCut):
+            except (openai.APITimeoutError, openai.APIConnectionError, _StreamCut, _EmptyStream) as exc:
+                if isinstance(exc, _EmptyStream):
+                    last_error = f"the LLM endpoint broke off its answer mid-stream ({exc})"
+                    if stream is not None:  # once, and not counted as a retry: the same request, unstreamed
+                        self._record(purpose, started, ok=False, error=last_error, streamed=True, context_window=window, prompt_cuts=cuts)
+                        self.sink.emit(Message(level="info", text="the LLM stream ended empty; asking once without "
+                                                                  "streaming to hear the endpoint's error"))
+                        self._abort()  # the server may have closed that connection: a new one
+                        stream = None
+                        attempt -= 1
+                        continue
+                elif isinstance(exc, _StreamCut):
                     last_error = f"the LLM endpoint broke off its answer mid-stream ({exc})"
                 elif isinstance(exc, openai.APITimeoutError):
                     last_error = f"the LLM endpoint did not answer within {self.settings.timeout_s:.0f} s"
                 else:
                     last_error = f"cannot connect to the LLM endpoint {self.settings.base_url or 'default'}: check the URL"
-                self._record(purpose, started, ok=False, error=last_error, streamed=on_delta is not None)
+                self._record(purpose, started, ok=False, error=last_error, streamed=stream is not None, context_window=window, prompt_cuts=cuts)
                 self._wait(attempt, None, cancel)
                 continue
-            self._record(purpose, started, ok=True, usage=usage, streamed=on_delta is not None)
+            self._record(purpose, started, ok=True, usage=usage, streamed=stream is not None, context_window=window, prompt_cuts=cuts)
+            if on_delta is not None and stream is None and text:  # asked without streaming: the pane still sees it
+                on_delta(self.redact(text))
             self._dump(purpose, "answer", text)
             return text
         raise LlmError(f"{last_error} (after {self.settings.max_retries + 1} tries)")
@@ -166,12 +224,13 @@ class LlmClient:
                 client.close()
 
     def _call(self, messages: list[dict[str, str]], on_delta: Callable[[str], None] | None,
-              response_format: dict[str, Any] | None, cancel: CancelToken | None) -> tuple[str, Any]:
+              response_format: dict[str, Any] | None, cancel: CancelToken | None,
+              max_tokens: int | None = None) -> tuple[str, Any]:
         import openai
 
         client = self._openai()
         kwargs: dict[str, Any] = {"model": self.model, "messages": messages, "temperature": 0,
-                                  "max_tokens": self.settings.max_tokens}
+                                  "max_tokens": max_tokens or self.settings.max_tokens}
         if response_format is not None:
             kwargs["response_format"] = response_format
         if on_delta is None:
@@ -214,9 +273,11 @@ class LlmClient:
             cancel.raise_if_cancelled()
         if not finished:  # the connection closed quietly after part of the answer: not an answer
             got = len("".join(parts))
-            hint = ("; a server that fails after answering 200, e.g. on a prompt longer than its context window, "
-                    "ends its stream like this: see its log") if got == 0 else ""
-            raise _StreamCut(f"the stream ended without a finish_reason after {got} characters{hint}")
+            if got == 0:
+                raise _EmptyStream("the stream ended without a finish_reason after 0 characters; a server that fails "
+                                   "after answering 200, e.g. on a prompt longer than its context window, ends its "
+                                   "stream like this: see its log")
+            raise _StreamCut(f"the stream ended without a finish_reason after {got} characters")
         return "".join(parts), usage
 
     def _status_message(self, exc: Any) -> str:
@@ -248,13 +309,13 @@ class LlmClient:
             time.sleep(delay)
 
     def _record(self, purpose: str, started: float, *, ok: bool, usage: Any = None, error: str | None = None,
-                streamed: bool = False) -> None:
+                streamed: bool = False, context_window: int | None = None, prompt_cuts: list[str] | None = None) -> None:
         call = LlmCall(
             purpose=purpose if purpose in ("plan", "diagnose", "implement", "fix-citations") else "other",  # type: ignore[arg-type]
             model=self.model, prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
             completion_tokens=getattr(usage, "completion_tokens", 0) or 0,
             latency_s=round(time.monotonic() - started, 3), ok=ok, error=self.redact(error) if error else None,
-            streamed=streamed,
+            streamed=streamed, context_window=context_window, prompt_cuts=list(prompt_cuts or []),
         )
         self.calls.append(call)
         self.sink.emit(LlmCallFinished(call=call))
@@ -269,9 +330,31 @@ class LlmClient:
 
     # --- structured answers ---------------------------------------------------------------------------------------
 
+    def context_window(self, cancel: CancelToken | None = None) -> tuple[int | None, str]:
+        """The endpoint's context window in tokens and where it was learned: the person's setting, else what the
+        server's context-length error said (remembered per endpoint and model), else what the server says of itself
+        (asked once per client). (None, "") when nothing says."""
+        if self.settings.context_tokens:
+            return self.settings.context_tokens, "the setting PAPER2RUN_LLM_CONTEXT"
+        learned = self.contexts.get(self._context_key)
+        if learned:
+            return learned, "learned from the endpoint's context-length error"
+        if self._probed is False:
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            key = self.settings.api_key.get_secret_value() if self.settings.api_key else None
+            self._probed = probe_window(self.base_url, self.model, key, timeout_s=min(5.0, self.settings.timeout_s))
+        if isinstance(self._probed, tuple):
+            return self._probed
+        return None, ""
+
+    @property
+    def _context_key(self) -> str:
+        return f"{self.base_url} {self.model}"
+
     def structured(
         self,
-        messages: list[dict[str, str]],
+        messages: list[dict[str, str]] | PromptBuilder,
         model: type[M],
         *,
         purpose: str,
@@ -281,11 +364,13 @@ class LlmClient:
     ) -> M:
         """A validated `model` instance. The best structured-output form the endpoint takes, under a length-capped
         schema; fenced or chatty JSON tolerated; one corrective round showing the model its problems (the schema's
-        and `validate`'s); LlmError after that."""
-        convo = list(messages)
+        and `validate`'s); LlmError after that. `messages` may be a PromptBuilder: it is rendered to fit the
+        endpoint's context window with max_tokens (budget.py), and again smaller after a context-length error."""
+        build = messages if callable(messages) else fixed(messages)
+        followup: list[dict[str, str]] = []
         self.last_problems = []
         for round_ in range(2):
-            text = self._complete_json(convo, model, purpose=purpose, cancel=cancel, on_delta=on_delta)
+            text = self._fitted_answer(build, followup, model, purpose=purpose, cancel=cancel, on_delta=on_delta)
             try:
                 value = model.model_validate(extract_json(text))
                 problem = validate(value) if validate else None
@@ -299,22 +384,74 @@ class LlmClient:
                 self.last_problems.append(errors)
             if round_ == 0:
                 self.sink.emit(Message(level="warning", text=f"LLM {purpose}: invalid answer ({errors[:160]}); asking again"))
-                convo = convo + [
+                followup = [
                     {"role": "assistant", "content": text[:20000]},
-                    {"role": "user", "content": "Your answer was not valid. Problems:\n" + errors +
+                    {"role": "user", "content": "Your answer was not valid. Problems:\n" + errors[:3000] +
                      "\nAnswer again with one JSON object that follows the schema exactly, nothing else."},
                 ]
         raise LlmError(f"the model's {purpose} answer was invalid twice: {errors[:300]}", answer=self.redact(text))
 
+    def _fitted_answer(self, build: PromptBuilder, followup: list[dict[str, str]], model: type[BaseModel], *,
+                       purpose: str, cancel: CancelToken | None, on_delta: Callable[[str], None] | None) -> str:
+        """The prompt rendered to fit the window (with the corrective round's messages after it), then the answer.
+        A context-length error teaches the window (or, when the window was known, that the estimate was short) and
+        the prompt is cut further, twice at most."""
+        said: list[str] | None = None
+        for _ in range(3):
+            window, source = self.context_window(cancel)
+            extra = estimate_tokens(followup, self.chars_per_token)
+            if window is None:
+                answer, budget = self.settings.max_tokens, None
+            else:
+                answer = answer_tokens(window, self.settings.max_tokens)
+                if followup:  # the corrective round's answer is about as long as the first: room for twice that
+                    answer = min(answer, max(MIN_ANSWER_TOKENS, 2 * estimate_tokens(followup[:1], self.chars_per_token)))
+                budget = prompt_budget(window, answer)
+                assert budget is not None
+                budget -= extra
+            try:
+                fitted = build(budget, self.chars_per_token)
+            except PromptTooLong as err:
+                raise LlmError(f"the {purpose} prompt does not fit the endpoint's {window}-token context window "
+                               f"({source}): {err}; set PAPER2RUN_LLM_CONTEXT if the window is larger") from None
+            if budget is not None:  # the answer gets what the prompt leaves, up to max_tokens
+                answer = max(64, min(self.settings.max_tokens,
+                                     window - fitted.tokens - extra - 64 if window else answer))
+            if fitted.cuts and fitted.cuts != said:
+                said = list(fitted.cuts)
+                self.sink.emit(Message(level="info", text=(
+                    f"the {purpose} prompt was cut to fit the endpoint's {window}-token context window ({source}; "
+                    f"about {fitted.tokens} tokens, {answer} left for the answer): {'; '.join(fitted.cuts)}")))
+            try:
+                return self._complete_json(fitted.messages + followup, model, purpose=purpose, cancel=cancel,
+                                           on_delta=on_delta, max_tokens=answer, fitted=fitted, window=window)
+            except ContextOverflow as err:
+                if err.window and err.window != window:
+                    self.contexts.set(self._context_key, err.window)
+                    learned = f"its window is {err.window} tokens"
+                else:  # the window was right, or unnamed: the estimate was short, count more tokens per character
+                    if window is None:
+                        guess = max(512, int((fitted.tokens + extra) * 0.75))
+                        self.contexts.set(self._context_key, guess)
+                        learned = f"it names no window; assuming {guess} tokens"
+                    else:
+                        self.chars_per_token *= 0.75
+                        learned = "the prompt was longer in its tokens than estimated"
+                self.sink.emit(Message(level="warning", text=f"LLM {purpose}: the prompt was too long for the "
+                                                             f"endpoint ({learned}); cutting it to fit"))
+        raise LlmError(f"the {purpose} prompt still exceeded the endpoint's context window after cutting it twice")
+
     def _complete_json(self, messages: list[dict[str, str]], model: type[BaseModel], *, purpose: str,
-                       cancel: CancelToken | None, on_delta: Callable[[str], None] | None) -> str:
+                       cancel: CancelToken | None, on_delta: Callable[[str], None] | None,
+                       max_tokens: int | None = None, fitted: Fitted | None = None, window: int | None = None) -> str:
         """The answer under the best structured-output form this endpoint takes (see dialects.py)."""
         dialect = self.dialects.get(self.base_url) or "json_schema"
         schema = capped_schema(model)
         while True:
             fmt = response_format(dialect, model.__name__, schema)
             try:
-                text = self.complete(messages, purpose=purpose, cancel=cancel, on_delta=on_delta, response_format=fmt)
+                text = self.complete(messages, purpose=purpose, cancel=cancel, on_delta=on_delta, response_format=fmt,
+                                     max_tokens=max_tokens, fitted=fitted, window=window)
             except FormatRefused as err:
                 if fmt is None:
                     raise

@@ -54,9 +54,61 @@ def _cap(node: Any, max_string: int, max_items: int) -> None:
             _cap(value, max_string, max_items)
 
 
-def schema_text(model: type[BaseModel]) -> str:
-    """The capped schema as the prompt shows it: one line, without the titles (the property names say it)."""
-    return json.dumps(_untitled(capped_schema(model)), ensure_ascii=False)
+def schema_text(model: type[BaseModel], level: int = 0, keep: tuple[str, ...] = ()) -> str:
+    """The capped schema as the prompt shows it: one line, without the titles (the property names say it).
+
+    Smaller forms for a small context window (the grammar the endpoint enforces stays the full capped schema):
+    level 1 drops the descriptions; level 2 also drops every optional property that refers to a definition,
+    except the definitions named in `keep` (shown inline, cut the same way); level 3 shows those as bare objects
+    (for a prompt that shows one of them in full elsewhere, as the diagnosis prompt shows the failed plan)."""
+    schema = _untitled(capped_schema(model))
+    if level == 0:
+        return json.dumps(schema, ensure_ascii=False)
+    schema = _undescribed(schema)
+    if level >= 2:
+        defs = schema.pop("$defs", {})
+        schema = _without_refs(schema, defs, keep, bare=level >= 3)
+    return json.dumps(schema, ensure_ascii=False, separators=(",", ":"))
+
+
+def _undescribed(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _undescribed(v) for k, v in node.items() if not (k == "description" and isinstance(v, str))}
+    if isinstance(node, list):
+        return [_undescribed(v) for v in node]
+    return node
+
+
+def _refs(node: Any) -> set[str]:
+    if isinstance(node, dict):
+        found = {node["$ref"].rsplit("/", 1)[-1]} if isinstance(node.get("$ref"), str) else set()
+        return found.union(*(_refs(v) for v in node.values()))
+    if isinstance(node, list):
+        return set().union(*(_refs(v) for v in node))
+    return set()
+
+
+def _inline(node: Any, defs: dict[str, Any], keep: tuple[str, ...], bare: bool) -> Any:
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.rsplit("/", 1)[-1] in keep and ref.rsplit("/", 1)[-1] in defs:
+            name = ref.rsplit("/", 1)[-1]
+            return {"type": "object", "title": name} if bare else _without_refs(defs[name], defs, keep, bare)
+        return {k: _inline(v, defs, keep, bare) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_inline(v, defs, keep, bare) for v in node]
+    return node
+
+
+def _without_refs(node: dict[str, Any], defs: dict[str, Any], keep: tuple[str, ...],
+                  bare: bool = False) -> dict[str, Any]:
+    required = set(node.get("required", []))
+    props = {k: v for k, v in node.get("properties", {}).items()
+             if k in required or not (_refs(v) - set(keep))}
+    out = {k: v for k, v in node.items() if k != "properties"}
+    if "properties" in node:
+        out["properties"] = _inline(props, defs, keep, bare)
+    return out
 
 
 def _untitled(node: Any) -> Any:

@@ -45,4 +45,10 @@ def llm_settings_from_env(
         timeout_s = float(timeout) if timeout else 120.0
     except ValueError:
         raise UserError(f"PAPER2RUN_LLM_TIMEOUT={timeout!r} is not a number of seconds") from None
-    return LlmSettings(api_key=SecretStr(key) if key else None, base_url=url, model=chosen_model, timeout_s=timeout_s)
+    context = env.get("PAPER2RUN_LLM_CONTEXT")
+    try:
+        context_tokens = int(context) if context else None
+    except ValueError:
+        raise UserError(f"PAPER2RUN_LLM_CONTEXT={context!r} is not a number of tokens") from None
+    return LlmSettings(api_key=SecretStr(key) if key else None, base_url=url, model=chosen_model, timeout_s=timeout_s,
+                       context_tokens=context_tokens)

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 
 from ..contracts import EnvPlan, Message, PaperInfo, RepoFacts
 from ..contracts.policy import PolicyContext
+from ..llm.budget import Fitted, fit
 from ..llm.client import LlmClient, LlmError, schema_text
 from ..llm.prompts import render_prompt
 from ..policy import check_plan
+from ..policy.images import image_allowed
 from ..ports import CancelToken, EventSink
 from .base import ModelReview, PlanContext, Planner, PlanResult
 
@@ -40,14 +43,65 @@ def paper_excerpt(paper: PaperInfo | None, max_chars: int = 4000) -> str:
     return "\n".join(f"- {s}" for s in picked)
 
 
-def compact_facts(facts: RepoFacts) -> str:
+#: How many of each fact list the prompt shows: in full, then shorter when the context window is small.
+FACT_LIMITS = {"dependencies": 80, "imports": 60, "smoke_candidates": 12, "data_expectations": 20, "gpu_markers": 10}
+SHORT_FACTS = {"dependencies": 25, "imports": 15, "smoke_candidates": 5, "data_expectations": 5, "gpu_markers": 3}
+SHORTEST_FACTS = {"dependencies": 10, "imports": 0, "smoke_candidates": 3, "data_expectations": 2, "gpu_markers": 1}
+
+
+def compact_facts(facts: RepoFacts, limits: dict[str, int] | None = None, terse: bool = False) -> str:
+    """The facts as JSON without empty fields; `limits` caps the long lists; `terse` writes each dependency as
+    its requirement line and where it is ("torch>=2 (requirements.txt:3)"), a quarter of the tokens."""
+    limits = {**FACT_LIMITS, **(limits or {})}
     data = facts.model_dump(mode="json", exclude={"analysis_seconds", "files_seen", "files_skipped"})
-    data["dependencies"] = data["dependencies"][:80]
-    data["imports"] = [f"{i['module']} ({i['source']})" for i in data["imports"][:60]]
-    data["smoke_candidates"] = data["smoke_candidates"][:12]
-    data["data_expectations"] = data["data_expectations"][:20]
-    data["gpu_markers"] = data["gpu_markers"][:10]
+    data["imports"] = [f"{i['module']} ({i['source']})" for i in data["imports"]]
+    if terse:
+        data["dependencies"] = [f"{d['raw'] or d['name'] + (d['specifier'] or '')} ({d['source']}"
+                                f"{':' + str(d['line']) if d.get('line') else ''})" for d in data["dependencies"]]
+    for name, limit in limits.items():
+        items = data.get(name) or []
+        data[name] = items[:limit]
+        if len(items) > limit:  # the model sees that the list goes on
+            data[f"{name}_not_shown"] = len(items) - limit
     return json.dumps(_without_empty(data), ensure_ascii=False)[:30000]
+
+
+def plan_prompt(ctx: PlanContext) -> Callable[[int | None, float], Fitted]:
+    """The planning prompt, cut to the budget least useful first: long fact lists, the paper excerpt, the schema's
+    descriptions, older failed or rejected plans, the local images beyond six."""
+
+    policy = ctx.policy or PolicyContext(base_image_map=ctx.base_image_map)
+    # only the local images a plan may use: an engine also holds test and tool images, and a model told to prefer
+    # them proposes a base image the plan policy then refuses
+    usable = [i for i in ctx.local_images if image_allowed(i, policy.base_image_map, policy.allowed_base_images)]
+
+    def render(k: dict[str, object]) -> list[dict[str, str]]:
+        keep = int(k.get("plans", 99))  # type: ignore[call-overload]
+        images = usable[: int(k.get("images", len(usable)))]  # type: ignore[call-overload]
+        return [
+            {"role": "system", "content": render_prompt(
+                "plan_system", schema=schema_text(EnvPlan, int(k.get("schema", 0))),  # type: ignore[call-overload]
+                local_images=images, gpu_available=False)},
+            {"role": "user", "content": render_prompt(
+                "plan_user", facts_json=compact_facts(ctx.facts, k.get("facts"), bool(k.get("terse"))),  # type: ignore[arg-type]
+                paper_excerpt=paper_excerpt(ctx.paper, int(k.get("paper", 4000))),  # type: ignore[call-overload]
+                rejected=[(p.model_dump_json(), r) for p, r in ctx.rejected][-keep:],
+                failed=[p.model_dump_json() for p in ctx.failed][-keep:])},
+        ]
+
+    steps: list[tuple[str, dict[str, object]]] = [
+        ("dependencies as one line each", {"terse": True}),
+        ("long fact lists shortened (dependencies to 25, imports to 15)", {"facts": SHORT_FACTS}),
+        ("the paper excerpt shortened to 1500 characters", {"paper": 1500}),
+        ("the schema's descriptions", {"schema": 1}),
+        ("fact lists cut to their first items (dependencies 10, no imports)", {"facts": SHORTEST_FACTS}),
+        ("the paper excerpt", {"paper": 0}),
+        ("all but the last two failed or rejected plans", {"plans": 2}),
+        ("the schema's optional sections (dependencies, smoke ladder)", {"schema": 2}),
+        ("local images beyond the first six", {"images": 6}),
+        ("all but the last failed or rejected plan", {"plans": 1}),
+    ]
+    return lambda budget, cpt: fit(render, steps, budget, cpt)
 
 
 def _without_empty(value: object) -> object:
@@ -70,14 +124,7 @@ class LlmPlanner:
 
     def plan(self, ctx: PlanContext, sink: EventSink, cancel: CancelToken) -> PlanResult:
         tried = {p.fingerprint() for p in ctx.failed} | {p.fingerprint() for p, _ in ctx.rejected}
-        messages = [
-            {"role": "system", "content": render_prompt(
-                "plan_system", schema=schema_text(EnvPlan), local_images=ctx.local_images, gpu_available=False)},
-            {"role": "user", "content": render_prompt(
-                "plan_user", facts_json=compact_facts(ctx.facts), paper_excerpt=paper_excerpt(ctx.paper),
-                rejected=[(p.model_dump_json(), r) for p, r in ctx.rejected],
-                failed=[p.model_dump_json() for p in ctx.failed])},
-        ]
+        messages = plan_prompt(ctx)
 
         policy = ctx.policy or PolicyContext(base_image_map=ctx.base_image_map)
         refusals = 0

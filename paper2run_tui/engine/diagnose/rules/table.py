@@ -149,14 +149,15 @@ def _missing_module(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> E
     if dist == "torchtext" and _uses_torchtext_legacy(ctx):
         # The code's own imports say which torchtext it was written for: install that one at once, rather than the
         # newest and then learning of the removed API from the next failure.
-        new = add_packages(plan, ctx, [*OLD_TORCHTEXT, *_other_undeclared(plan, ctx, dist)], before_failing=True)
+        new = add_packages(plan, ctx, OLD_TORCHTEXT, before_failing=True)
         return move_python(new, ctx, ["3.9", "3.8"], "torchtext 0.8 and its torch have no wheels for newer Pythons") \
             if _py(plan) > (3, 9) else new
-    together = [dist, *_other_undeclared(plan, ctx, dist)]
-    # What the planner would have added had the manifests named them (mpi4py's wheels load the system's MPI).
-    system = [pkg for pkg, _ in system_packages_for(together)]
-    keep = bool(set(together) & _TORCH_COMPANIONS and installs(plan, ctx) & {"torch", "pytorch"})
-    return add_packages(add_system(plan, *system), ctx, together, before_failing=True, keep_torch=keep)
+    # Only the module the traceback names: another undeclared import may be optional, lazy, CUDA-only or on no
+    # index, and installed together it could sink the one that failed. Each is installed when it fails on its
+    # own. With it, what the planner knows it needs (mpi4py's wheels load the system's MPI).
+    system = [pkg for pkg, _ in system_packages_for([dist])]
+    keep = dist in _TORCH_COMPANIONS and bool(installs(plan, ctx) & {"torch", "pytorch"})
+    return add_packages(add_system(plan, *system), ctx, [dist], before_failing=True, keep_torch=keep)
 
 
 _TORCHTEXT_LEGACY = re.compile(r"^\s*from\s+torchtext\.data\s+import\s+[^\n]*\b(Field|BucketIterator|TabularDataset|"
@@ -182,25 +183,6 @@ def _uses_torchtext_legacy(ctx: DiagnosisContext) -> bool:
 #: Built against one exact torch release each: installed alone, pip upgrades torch to the newest to match them (the
 #: repair then also requires the torch already installed, so pip picks the companion release built for it).
 _TORCH_COMPANIONS = {"torchvision", "torchaudio", "torchtext"}
-
-
-_NOT_LIBRARY_CODE = ("test", "tests", "example", "examples", "docs", "doc", "notebooks", "benchmarks")
-_HEAVY = {"torch", "torchvision", "torchaudio", "tensorflow", "jax", "jaxlib", "mxnet", "paddlepaddle"}
-
-
-def _other_undeclared(plan: EnvPlan, ctx: DiagnosisContext, failing: str) -> list[str]:
-    """Other light distributions the library code imports that no step names: installing them with the missing one
-    saves one build-and-fail round per module (improved-diffusion needed three rounds for numpy, mpi4py, blobfile)."""
-    installed = installs(plan, ctx)
-    found: list[str] = []
-    for imp in ctx.facts.imports:
-        if imp.source.split("/")[0].lower() in _NOT_LIBRARY_CODE or imp.module in ctx.facts.local_modules:
-            continue
-        dist = dist_for_import(imp.module)
-        if not dist or dist in _HEAVY or dist == failing or dist in found or canonicalize_name(dist) in installed:
-            continue
-        found.append(dist)
-    return found[:10]
 
 
 def _shared_library(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
