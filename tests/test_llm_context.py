@@ -5,6 +5,7 @@ it; the prompt is cut least useful first, prompt + max_tokens stay within the wi
 
 from __future__ import annotations
 
+import bisect
 import json
 from pathlib import Path
 
@@ -19,14 +20,18 @@ from paper2run_tui.engine.diagnose.llm_diagnoser import LlmDiagnoser
 from paper2run_tui.engine.llm.budget import (
     CHARS_PER_TOKEN,
     ContextStore,
+    PromptBuilder,
+    PromptTooLong,
+    answer_tokens,
     estimate_tokens,
     is_context_error,
+    prompt_budget,
     window_in,
 )
 from paper2run_tui.engine.llm.client import LlmClient
 from paper2run_tui.engine.llm.dialects import DialectStore
 from paper2run_tui.engine.plan.base import PlanContext
-from paper2run_tui.engine.plan.llm_planner import LlmPlanner
+from paper2run_tui.engine.plan.llm_planner import LlmPlanner, plan_prompt
 from paper2run_tui.engine.ports import CancelToken, ListSink
 
 GOOD_PLAN = {"base_image": "python:3.11-slim", "install_steps": ["pip install -r requirements.txt"],
@@ -161,3 +166,45 @@ def test_a_prompt_that_cannot_fit_is_not_sent_and_the_deterministic_plan_is_used
         result = LlmPlanner(c, FixedPlanner(FALLBACK)).plan(ctx, sink, CancelToken())
     assert server.requests == [] and result.plan == FALLBACK and result.source == "llm-fallback-deterministic"
     assert any("does not fit the endpoint's 300-token context window" in e.text for e in sink.of("message"))
+
+
+def test_the_corrective_round_fits_the_window_too(tmp_path: Path) -> None:
+    """Under a small window the first prompt takes what the answer leaves; the corrective round (that prompt, the
+    model's answer and its problems) must still fit, or a small model never gets its second chance."""
+    sink = ListSink()
+    invalid = json.dumps({"base_image": "python:3.11-slim", "system_packages": ["jupyter Notebook"],
+                          "smoke_command": "python -V"})
+    ctx = PlanContext(facts=BIG_FACTS, repo_dir=tmp_path, local_images=["python:3.11-slim"])
+    build = plan_prompt(ctx)
+    smallest = bisect.bisect_left(range(8000), True, key=lambda b: fits(build, b))  # the prompt with every cut
+    # the smallest window whose first round fits only with every cut: no room is left over for the second round
+    window = next(w for w in range(1024, 8192, 4) if prompt_budget(w, answer_tokens(w, 2048)) >= smallest)
+    with ScriptedLlmServer([Reply(invalid), Reply(json.dumps(GOOD_PLAN))]) as server:
+        c = make_client(server, sink, None, context_tokens=window)
+        result = LlmPlanner(c, FixedPlanner(FALLBACK)).plan(ctx, sink, CancelToken())
+    assert result.source == "llm" and result.review is not None and result.review.outcome == "repaired"
+    first, second = server.requests
+    assert "not a Debian package name" in second["messages"][-1]["content"]
+    assert second["messages"][-2]["content"] == invalid
+    for body in (first, second):
+        assert sent_tokens(body) + body["max_tokens"] <= window and body["max_tokens"] >= 256
+
+
+def fits(build: PromptBuilder, budget: int) -> bool:
+    try:
+        build(budget, CHARS_PER_TOKEN)
+    except PromptTooLong:
+        return False
+    return True
+
+
+def test_the_plan_prompt_offers_only_local_images_the_policy_accepts(tmp_path: Path) -> None:
+    sink = ListSink()
+    local = ["p2r-engines-try:0", "paper2run-rootfs:bookworm", "python:3.11-slim", "python:3.9-slim"]
+    with ScriptedLlmServer([Reply(json.dumps(GOOD_PLAN))]) as server:
+        c = make_client(server, sink, None)
+        ctx = PlanContext(facts=RepoFacts(name="demo"), repo_dir=tmp_path, local_images=local)
+        assert LlmPlanner(c, FixedPlanner(FALLBACK)).plan(ctx, sink, CancelToken()).source == "llm"
+    system = server.requests[0]["messages"][0]["content"]
+    assert "available locally: python:3.11-slim, python:3.9-slim." in system
+    assert "p2r-engines" not in system and "rootfs" not in system

@@ -22,6 +22,7 @@ from ..ports import Cancelled, CancelToken, EventSink
 from ..record.atomic import write_text_atomic
 from .budget import (
     CHARS_PER_TOKEN,
+    MIN_ANSWER_TOKENS,
     ContextStore,
     Fitted,
     PromptBuilder,
@@ -403,6 +404,8 @@ class LlmClient:
                 answer, budget = self.settings.max_tokens, None
             else:
                 answer = answer_tokens(window, self.settings.max_tokens)
+                if followup:  # the corrective round's answer is about as long as the first: room for twice that
+                    answer = min(answer, max(MIN_ANSWER_TOKENS, 2 * estimate_tokens(followup[:1], self.chars_per_token)))
                 budget = prompt_budget(window, answer)
                 assert budget is not None
                 budget -= extra

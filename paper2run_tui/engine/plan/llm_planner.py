@@ -17,6 +17,7 @@ from ..llm.budget import Fitted, fit
 from ..llm.client import LlmClient, LlmError, schema_text
 from ..llm.prompts import render_prompt
 from ..policy import check_plan
+from ..policy.images import image_allowed
 from ..ports import CancelToken, EventSink
 from .base import ModelReview, PlanContext, Planner, PlanResult
 
@@ -69,9 +70,14 @@ def plan_prompt(ctx: PlanContext) -> Callable[[int | None, float], Fitted]:
     """The planning prompt, cut to the budget least useful first: long fact lists, the paper excerpt, the schema's
     descriptions, older failed or rejected plans, the local images beyond six."""
 
+    policy = ctx.policy or PolicyContext(base_image_map=ctx.base_image_map)
+    # only the local images a plan may use: an engine also holds test and tool images, and a model told to prefer
+    # them proposes a base image the plan policy then refuses
+    usable = [i for i in ctx.local_images if image_allowed(i, policy.base_image_map, policy.allowed_base_images)]
+
     def render(k: dict[str, object]) -> list[dict[str, str]]:
         keep = int(k.get("plans", 99))  # type: ignore[call-overload]
-        images = ctx.local_images[: int(k.get("images", len(ctx.local_images)))]  # type: ignore[call-overload]
+        images = usable[: int(k.get("images", len(usable)))]  # type: ignore[call-overload]
         return [
             {"role": "system", "content": render_prompt(
                 "plan_system", schema=schema_text(EnvPlan, int(k.get("schema", 0))),  # type: ignore[call-overload]
