@@ -59,6 +59,9 @@ def _add_run_flags(p: argparse.ArgumentParser, *, repo_required: bool) -> None:
     p.add_argument("--engine", help="container engine: docker (default), podman, a plug-in, or module:Class")
     p.add_argument("--engine-host", help="engine endpoint, e.g. tcp://host:2376 (TLS) or ssh://user@host")
     p.add_argument("--engine-tls-dir", type=Path, help="folder with ca.pem, cert.pem, key.pem for a tcp:// engine")
+    p.add_argument("--no-download-cache", action="store_true", default=None,
+                   help="download pip and apt files afresh in every build (default: shared between attempts and "
+                   "runs; PAPER2RUN_DOWNLOAD_CACHE=off)")
     p.add_argument("--headless", action="store_true", help="no TUI: one line per event (default when not a tty)")
 
 
@@ -126,6 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--gate-initial", action="store_true", default=None, help="also ask before each first build")
     batch.add_argument("--dry-run", action="store_true", default=None)
     batch.add_argument("--no-ca", action="store_true", default=None)
+    batch.add_argument("--no-download-cache", action="store_true", default=None,
+                       help="download pip and apt files afresh in every build")
     batch.add_argument("--engine")
     batch.add_argument("--engine-host")
     batch.add_argument("--engine-tls-dir", type=Path)
@@ -238,7 +243,7 @@ class StopSignals:
 def _run_flags(args: argparse.Namespace) -> dict[str, Any]:
     keys = ("repo", "paper", "ref", "out", "timeout", "max_attempts", "model", "base_url", "llm_context", "dry_run",
             "approve", "gate_initial", "ca_cert", "no_ca", "memory", "cpus", "pids", "allow_base_image", "network",
-            "engine", "engine_host", "engine_tls_dir")
+            "engine", "engine_host", "engine_tls_dir", "no_download_cache")
     return {k: getattr(args, k, None) for k in keys}
 
 
@@ -408,7 +413,7 @@ def _cmd_batch(args: argparse.Namespace) -> int:
 
     flags = {"repo": ".", "timeout": args.timeout, "max_attempts": args.max_attempts, "approve": args.approve or "auto",
              "dry_run": args.dry_run, "no_ca": args.no_ca, "gate_initial": args.gate_initial, "engine": args.engine, "engine_host": args.engine_host,
-             "engine_tls_dir": args.engine_tls_dir}
+             "engine_tls_dir": args.engine_tls_dir, "no_download_cache": args.no_download_cache}
     base = build_run_config(flags)
     cancel = CancelToken()
     signals = StopSignals(cancel)

@@ -78,6 +78,7 @@ class UserSettings(BaseSettings):
     engine: str | None = None
     engine_host: str | None = None
     engine_tls_dir: str | None = None
+    download_cache: str | None = None
 
 
 def _alias_to_field() -> dict[str, str]:
@@ -302,7 +303,7 @@ def _problems(exc: ValidationError, resolved: Resolved | None = None) -> list[st
 
 #: Settings that go into RunConfig as they are (after validation by it).
 RUN_SETTINGS = ("out", "timeout", "max_attempts", "approve", "ca_cert", "arxiv_base_url", "cache_dir", "engine",
-                "engine_host", "engine_tls_dir")
+                "engine_host", "engine_tls_dir", "download_cache")
 
 
 def build_run_config(flags: Mapping[str, Any], resolved: Resolved | None = None) -> RunConfig:
@@ -313,6 +314,8 @@ def build_run_config(flags: Mapping[str, Any], resolved: Resolved | None = None)
     values.update({k: resolved.get(k) for k in RUN_SETTINGS if resolved.get(k) is not None})
     limits = {k: resolved.get(k) for k in ("memory", "cpus", "pids") if resolved.get(k) is not None}
     values.pop("network", None)
+    if values.pop("no_download_cache", None):
+        values["download_cache"] = False
     if flags.get("network"):
         limits["network"] = True
     if resolved.get("base_image_map"):

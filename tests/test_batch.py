@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -186,6 +187,76 @@ def test_a_slurm_batch_of_three_repositories_runs_on_a_local_cluster(make_repo, 
             assert meta.status == "dry-run" and Path(row["run_dir"]).is_relative_to(shared)
         summary = json.loads((shared / "b" / "summary.json").read_text())
         assert summary["outcomes"] == {"dry-run": 3}
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
+
+
+def _squeue(job_ids: list[str]) -> dict[str, str]:
+    out = subprocess.run(["squeue", "-h", "-j", ",".join(job_ids), "-o", "%i %T"], capture_output=True, text=True,
+                         check=False).stdout
+    return dict(line.split() for line in out.splitlines() if line.strip())
+
+
+def test_an_interrupted_slurm_batch_follows_its_jobs_on_resume_with_nothing_run_twice(make_repo, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The batch client stops while its three jobs wait in the queue (the node drained): the jobs stay the
+    cluster's. Before the resume, demo2's job is cancelled while still queued and demo0's runs to its end with no
+    client following it; demo1's is held until the resumed batch has started. The resumed batch reads demo0's run,
+    follows demo1's job, and submits only demo2 again: three repositories, three runs, one folder each."""
+    from slurm_cluster import slurm_cluster
+
+    from paper2run_tui.engine.batch.slurm import SlurmRunner
+
+    repos = _repos(make_repo, 3)
+    shared = Path(tempfile.mkdtemp(prefix="p2r-shared-"))
+    spec = BatchSpec(folder=shared / "b", items=parse_list("".join(f"{r}\n" for r in repos)),
+                     pool=[PoolMember(name="slurm", slots=3)])
+    base = RunConfig(repo=".", dry_run=True, no_ca=True)
+
+    def scontrol(*args: str) -> None:
+        done = subprocess.run(["scontrol", *args], capture_output=True, text=True, check=False)
+        assert done.returncode == 0, (args, done.stderr)
+
+    try:
+        with slurm_cluster() as env:
+            monkeypatch.setenv("SLURM_CONF", env["SLURM_CONF"])
+            node = socket.gethostname().split(".")[0]
+            scontrol("update", f"nodename={node}", "state=drain", "reason=p2r-test")
+            cancel = CancelToken()
+
+            def stop_once_all_submitted(row: BatchRow) -> None:
+                state = json.loads((spec.folder / "batch.json").read_text())
+                if all(r["job"] for r in state["rows"]):
+                    cancel.cancel("Ctrl-C")
+            first = run_batch(spec, base, Recorder(on_changed=stop_once_all_submitted), cancel, run=SlurmRunner())
+            jobs = {r.item.key: r.job for r in first.rows}
+            assert all(r.state == "interrupted" and r.job for r in first.rows), [(r.item.key, r.state) for r in first.rows]
+            assert _squeue(list(jobs.values())) == dict.fromkeys(jobs.values(), "PENDING"), "the jobs stayed queued"
+            # While no client follows: demo2's job is cancelled before it ever ran, demo0's runs to its end.
+            subprocess.run(["scancel", jobs["demo2"]], check=True)
+            scontrol("hold", jobs["demo1"])
+            scontrol("update", f"nodename={node}", "state=resume")
+            deadline = time.monotonic() + 120
+            while jobs["demo0"] in _squeue([jobs["demo0"]]) and time.monotonic() < deadline:
+                time.sleep(0.5)
+            assert jobs["demo0"] not in _squeue([jobs["demo0"]]), "demo0's job ended"
+            assert _squeue([jobs["demo1"]]) == {jobs["demo1"]: "PENDING"}
+
+            def release_demo1(row: BatchRow) -> None:
+                if row.item.key == "demo1" and row.state == "running" and not released:
+                    released.append(True)
+                    scontrol("release", jobs["demo1"])
+            released: list[bool] = []
+            recorder = Recorder(on_changed=release_demo1)
+            resumed = run_batch(spec, base, recorder, CancelToken(), run=SlurmRunner())
+        rows = {r.item.key: r for r in resumed.rows}
+        assert all(r.state == "done" and r.status == "dry-run" for r in rows.values()), \
+            [(k, r.status, r.reason) for k, r in rows.items()]
+        assert rows["demo0"].job == jobs["demo0"] and rows["demo1"].job == jobs["demo1"], "followed, not resubmitted"
+        assert rows["demo2"].job != jobs["demo2"], "the job cancelled before it ran was submitted again"
+        assert sorted(key for key, *_ in recorder.finished) == ["demo0", "demo1", "demo2"]
+        runs = sorted((spec.folder / "runs").glob("slurm-*/*/metadata.json"))
+        assert len(runs) == 3, runs  # one run each: nothing ran twice
+        assert {Path(r.run_dir).parent.name for r in rows.values()} == {p.parent.parent.name for p in runs}  # type: ignore[arg-type]
     finally:
         shutil.rmtree(shared, ignore_errors=True)
 

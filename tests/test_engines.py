@@ -7,6 +7,8 @@ Each engine is reached only through the registry (RunConfig.engine / engine_host
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from docker_support import docker_or_fail
 from engine_daemons import podman_service, tls_dockerd
 
 from paper2run_tui.engine.build.base import BuildRequest
+from paper2run_tui.engine.build.ca_proxy import detect_ca_bundle
 from paper2run_tui.engine.config import RunConfig
 from paper2run_tui.engine.engines import engine_names, make_executor
 from paper2run_tui.engine.errors import PreflightError
@@ -110,3 +113,103 @@ def test_a_wrong_client_certificate_is_refused_with_the_fix(started, tmp_path: P
     with pytest.raises(PreflightError, match="no Docker engine answers at tcp://127.0.0.1"):
         _ = make_executor(config).client  # type: ignore[attr-defined]
     assert set(engine_names()) >= {"docker", "podman"}
+
+
+@pytest.mark.parametrize("which", ENGINES)
+def test_cleanup_by_run_removes_that_runs_containers_and_images_only(which: str, started, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Two runs' images and containers on the engine; cleanup of one run leaves the other's. (Podman 4.3's API
+    matched nothing when given two label filters, so this removed nothing there before.)"""
+    from paper2run_tui.engine.build.cleanup import cleanup, remove_run_containers
+
+    executor = make_executor(_config(started, which))
+    client = executor.client  # type: ignore[attr-defined]
+    (tmp_path / "a.txt").write_text("a\n")
+    runs = {name: f"p2r-cleanup-{which}-{name}" for name in ("mine", "other")}
+    for name, run_id in runs.items():
+        built = executor.build(BuildRequest(attempt=1, context_dir=tmp_path, dockerfile=f"FROM python:3.11-slim\n"
+                                            f"COPY a.txt /a.txt\nLABEL x={name}\n", tag=f"p2r-cleanup-{which}:{name}",
+                                            labels={"org.paper2run.run": run_id}), ListSink(), CancelToken())
+        assert built.ok, built.error
+        client.containers.create(f"p2r-cleanup-{which}:{name}", command=["true"], name=f"{run_id}-c",
+                                 labels={"org.paper2run.managed": "true", "org.paper2run.run": run_id})
+    client.containers.create(f"p2r-cleanup-{which}:mine", command=["true"], name=f"p2r-cleanup-{which}-left",
+                             labels={"org.paper2run.managed": "true", "org.paper2run.run": runs["mine"]})
+    try:
+        removed = remove_run_containers(client, runs["mine"])
+        assert sorted(removed) == sorted([f"p2r-cleanup-{which}-left", f"{runs['mine']}-c"])
+        names = {c.name for c in client.containers.list(all=True)}
+        assert f"{runs['other']}-c" in names and f"{runs['mine']}-c" not in names
+        dry = cleanup(client, run_id=runs["mine"], dry_run=True)
+        short = lambda names: [n.rsplit("/", 1)[-1] for n in names]  # noqa: E731 - Podman says docker.io/library/
+        assert short(dry.images) == [f"p2r-cleanup-{which}:mine"] and dry.containers == []
+        done = cleanup(client, run_id=runs["mine"])
+        assert short(done.images) == [f"p2r-cleanup-{which}:mine"] and not done.errors
+        tags = {t.rsplit("/", 1)[-1] for image in client.images.list() for t in image.tags}
+        assert f"p2r-cleanup-{which}:other" in tags and f"p2r-cleanup-{which}:mine" not in tags
+    finally:
+        cleanup(client, run_id=runs["other"])
+        for name in (f"{runs['other']}-c", f"{runs['mine']}-c", f"p2r-cleanup-{which}-left"):
+            with contextlib.suppress(Exception):
+                client.containers.get(name).remove(force=True)
+
+
+def _wired_plan_dockerfile(apt: str, pip: str) -> str:
+    """Like a rendered one: the host's CA bundle first (cache mounts leave pip to reach PyPI itself), pip's cache
+    off as the renderer sets it, an apt step and a pip step."""
+    return ("FROM python:3.11-slim\nCOPY .paper2run/ca.crt /usr/local/share/ca-certificates/p2r.crt\n"
+            "ENV PIP_CERT=/usr/local/share/ca-certificates/p2r.crt PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1\n"
+            f"RUN apt-get update \\\n && apt-get install -y {apt} \\\n && rm -rf /var/lib/apt/lists/*\n"
+            f"RUN pip install {pip}\nRUN python -c 'import six' && tree --version\n")
+
+
+@pytest.mark.parametrize("which", ENGINES)
+def test_a_repair_that_changes_dependencies_reuses_the_earlier_downloads(which: str, started, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Three attempts whose apt and pip steps change: the second and third take the files the first downloaded
+    (the host's cache server for Docker's classic builder, cache mounts on buildah), the Dockerfile's own lines are
+    what the steps and the failing step are called, and the image keeps none of the wiring."""
+    cache = tmp_path / "cache"
+    config = _config(started, which, cache_dir=cache)
+    executor = make_executor(config)
+    (tmp_path / "repo").mkdir()
+    bundle = detect_ca_bundle(None, os.environ)
+    ca = {"ca.crt": bundle.read_bytes() if bundle else b""}
+    attempts = [("--no-install-recommends tree", "six==1.16.0"),
+                ("tree", "six==1.16.0 idna==3.7"),
+                ("tree", "six==1.16.0 idna==3.7 no-such-distribution-p2r-test")]
+    results, sinks = [], []
+    for number, (apt, pip) in enumerate(attempts, start=1):
+        sink = ListSink()
+        results.append(executor.build(BuildRequest(attempt=number, context_dir=tmp_path / "repo",
+                                                   dockerfile=_wired_plan_dockerfile(apt, pip), extra_files=ca,
+                                                   tag=f"p2r-dlcache-{which}:{number}"), sink, CancelToken()))
+        sinks.append([e.text for e in sink.events if e.kind == "log"])
+    assert results[0].ok and results[1].ok, (results[0].error, results[1].error)
+    assert not results[2].ok and results[2].failing_step == f"RUN pip install {attempts[2][1]}", results[2]
+    steps = [e.instruction for e in sink.events if e.kind == "build-progress"]
+    apt_steps = [s for s in steps if "apt-get install -y tree" in s]
+    assert apt_steps and all(s.startswith("RUN apt-get update") and s.endswith("/var/lib/apt/lists/*")
+                             for s in apt_steps), apt_steps  # the Dockerfile's own step, the wiring taken off
+    assert all("--mount" not in line and "PIP_INDEX_URL" not in line for line in sinks[1] if line.startswith(("Step", "STEP")))
+    said = next(line for line in sinks[0] if line.startswith("download cache: pip and apt steps use"))
+    summary = [line for line in sinks[1] if line.startswith("download cache:") and "from the cache" in line]
+    if which == "podman":  # buildah: apt with a cache mount, kept by the engine
+        assert "a cache mount for apt" in said or said.startswith("download cache: pip and apt steps use cache mounts")
+        assert not any("Get:" in line and " tree " in line for line in sinks[1]), "tree's .deb came from the mount"
+    else:  # the classic builder: apt through the host's cache server too
+        assert said.startswith("download cache: pip and apt steps use the host's download cache at http://"), said
+        assert list((cache / "downloads" / "apt").rglob("tree_*.deb"))
+    if "the host's download cache" in said:  # pip through the host's cache server (Podman: once its bridge exists)
+        hits = 2 if which != "podman" else 1  # six's wheel (and, classic, tree's .deb) a second time
+        assert summary and summary[0].startswith(f"download cache: {hits} file(s) from the cache"), sinks[1]
+        assert list((cache / "downloads" / "pypi").rglob("six-1.16.0-*.whl"))
+    else:  # pip's own cache in the mount: it keeps a file only when the index's answer allows caching
+        assert any("Using cached six-1.16.0" in line or "Downloading six-1.16.0" in line for line in sinks[1])
+    image = executor.client.images.get(f"p2r-dlcache-{which}:2")  # type: ignore[attr-defined]
+    env = " ".join(image.attrs["Config"].get("Env") or [])
+    assert "PIP_INDEX_URL" not in env and "http_proxy" not in env and "PIP_NO_CACHE_DIR=1" in env
+    look = ["sh", "-c", "ls /etc/apt/apt.conf.d; ls -d /root/.cache/pip 2>/dev/null; true"]
+    built_view = executor.client.containers.run(image.id, look, remove=True).decode()  # type: ignore[attr-defined]
+    base_view = executor.client.containers.run("python:3.11-slim", look, remove=True).decode()  # type: ignore[attr-defined]
+    assert built_view == base_view, "apt's configuration is put back, and no cache folder is left in the image"
+    for number in (1, 2):
+        executor.client.images.remove(f"p2r-dlcache-{which}:{number}", force=True)  # type: ignore[attr-defined]

@@ -160,3 +160,17 @@ def test_a_failed_added_requirement_file_is_left_out_first_with_its_own_diagnosi
     # a failure in the project's own step is not the file's: the ordinary rules decide
     failed.failing_step = "RUN pip install six"
     assert RulesDiagnoser().diagnose(ctx, ListSink(), CancelToken()).failure_class != "optional-requirements"
+
+
+def test_an_entry_point_that_downloads_from_the_hub_offline_ends_at_the_floor_at_once(repo: Path, tmp_path: Path) -> None:
+    """The real rules: the entry point fetches from the Hugging Face hub and the smoke run has no network. The
+    repair lowers the smoke command to the import rung, which the floor passed already: no second attempt."""
+    from paper2run_tui.engine.diagnose.rules_diagnoser import RulesDiagnoser
+
+    log = (Path(__file__).parent / "fixtures/rule_logs/hub-offline.log").read_text().splitlines()
+    step = Step(smoke_outcome="failed", exit_code=1, smoke_log=log, floor_rung="import-package")
+    executor = ScriptedExecutor([step])
+    outcome = run_pipeline(RunConfig(repo=str(repo), out=tmp_path), ListSink(), planner=FixedPlanner(PLAN),
+                           diagnoser=RulesDiagnoser(), executor=executor)
+    assert outcome.status == "success" and len(executor.builds) == 1, outcome.reason
+    assert "needs more: the code downloads from the Hugging Face hub, and the smoke run has no network" in outcome.reason

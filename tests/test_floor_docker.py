@@ -67,3 +67,24 @@ def test_a_requirement_no_index_has_costs_one_rebuild_of_its_own_step(make_repo,
     second = (outcome.run_dir / "attempts/02/Dockerfile").read_text()  # type: ignore[operator]
     assert "p2r[-_.]no[-_.]such" in second and "FROM python:3.11-slim" in second
     assert set(range(2, 6)) <= set(meta.attempts[1].cached_steps)  # the project's own layers were kept
+
+
+def test_a_docstring_only_package_is_imported_through_its_code_and_the_repair_installs_only_what_failed(  # type: ignore[no-untyped-def]
+        make_repo, tmp_path: Path, client) -> None:
+    """`import demo` would pass in any image (its __init__.py is a docstring): the rung imports demo.core, which
+    needs six, declared nowhere. The repair installs six alone: the lazy import of a distribution no index has
+    (inside a function) is not installed with it, so it cannot sink the repair."""
+    repo = make_repo({"setup.py": "from setuptools import setup\nsetup(name='demo', version='0.1', packages=['demo'])\n",
+                      "demo/__init__.py": '"""The demo package."""\n',
+                      "demo/core.py": "import six\n\n\ndef fast():\n    import p2r_no_such_module_anywhere\n"
+                                      "    return p2r_no_such_module_anywhere\n"}, git=True, name="docstring-init")
+    outcome = run_pipeline(RunConfig(repo=str(repo), out=tmp_path, timeout=60, ca_cert=CA), ListSink())
+    assert outcome.status == "success", outcome.reason
+    meta = load_run(outcome.run_dir).metadata  # type: ignore[arg-type]
+    plan = (outcome.run_dir / "attempts/01/plan.json").read_text()  # type: ignore[operator]
+    assert 'import demo.core' in plan
+    assert [a.outcome for a in meta.attempts] == ["smoke-failed", "smoke-ok"]
+    assert meta.attempts[0].matched_rules[0] == "missing-module"
+    second = (outcome.run_dir / "attempts/02/Dockerfile").read_text()  # type: ignore[operator]
+    assert "RUN pip install six" in second and "p2r" not in second.replace("paper2run", "")
+    assert meta.highest_smoke_rung == "import-package"

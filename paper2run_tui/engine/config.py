@@ -11,7 +11,7 @@ ApproveMode = Literal["ask", "auto", "never"]
 
 
 def default_cache_dir() -> Path:
-    """Where downloads (arXiv papers) are cached when no --cache-dir is given."""
+    """Where downloads (arXiv papers, and the builds' pip and apt files) are cached when no --cache-dir is given."""
     import platformdirs
 
     return Path(platformdirs.user_cache_dir("paper2run-tui"))
@@ -91,6 +91,9 @@ class RunConfig(BaseModel):
     engine: str = Field(default="docker", description="Container engine: docker, podman, a plug-in, or module:Class")
     engine_host: str | None = Field(default=None, description="Engine endpoint: unix://, tcp:// (TLS), ssh://")
     engine_tls_dir: Path | None = Field(default=None, description="Folder with ca.pem, cert.pem, key.pem (tcp://)")
+    download_cache: bool = Field(default=True, description="Share pip's and apt's downloads between attempts and "
+                                 "runs: cache mounts where the engine has them, else a cache server on the host "
+                                 "for a local engine (folder: <cache dir>/downloads)")
     sources: dict[str, str] = Field(default_factory=dict, description="setting -> where its value came from")
     notes: list[str] = Field(default_factory=list, description="what the resolver left out, and why")
 

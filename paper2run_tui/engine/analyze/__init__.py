@@ -13,6 +13,7 @@ from ..plan.packages import dist_for_import
 from ..ports import CancelToken
 from .code_scan import PY2_STDLIB, STDLIB, CodeFacts, local_modules, scan_code
 from .hints import python_hints
+from .import_targets import import_target
 from .languages import PYTHONIC, language_shares, primary_language
 from .lockfiles import read_lockfiles
 from .manifests import read_manifests
@@ -85,7 +86,8 @@ def analyze_repo(
     local = local_modules(walk)
     local_set = set(local)
     imports = [
-        ImportedModule(module=mod, count=n, source=code.first_import_source[mod])
+        ImportedModule(module=mod, count=n, source=code.first_import_source[mod],
+                       top_level_in=code.top_level_sources.get(mod, []))
         for mod, n in code.imports.most_common()
         if mod not in STDLIB and mod not in PY2_STDLIB and mod not in local_set and mod.isidentifier()
     ]
@@ -97,6 +99,14 @@ def analyze_repo(
                        for f in walk.files if f.name == "__init__.py" and 2 <= f.rel.count("/") + 1 <= 3
                        and not f.rel.startswith(("tests/", "test/", "docs/", "examples/"))})
     packages = [p for p in packages if p.isidentifier()]
+    targets: dict[str, tuple[str, str]] = {}
+    if packages:
+        scripts = set(code.cli_scripts) | code.main_guarded
+        found = {p: import_target(walk, p, scripts) for p in packages}
+        # A package with no code anywhere (a docstring, a namespace) proves nothing when it imports: left out.
+        targets = {p: t for p, t in found.items() if t is not None}
+        # The package the repository's own code imports most is its library (detr's models, not its d2 wrapper).
+        packages = sorted((p for p in packages if p in targets), key=lambda p: -code.imports[p])
     if not packages:
         packages = _library_modules(walk, code)
     rels = {f.rel for f in walk.files}
@@ -105,7 +115,7 @@ def analyze_repo(
     candidates = rank_candidates(
         entry_points=entry_points, readme_commands=readme_cmds, readme_rel=readme_rel, packages=packages,
         has_tests=bool(test_files), tests_need_data=tests_need_data, test_source=test_files[0].rel if test_files else None,
-        toy_runs=toy_runs,
+        toy_runs=toy_runs, import_targets=targets,
     )
     py_share = sum(s.share for s in languages if s.language in PYTHONIC)
     has_py_manifest = any(m.kind in _PY_MANIFESTS for m in manifests.manifests)

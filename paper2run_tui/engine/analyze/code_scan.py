@@ -48,7 +48,10 @@ _LOADERS = [
 _VERSION_CHECK = re.compile(r"""^\s*assert\s+\(?\s*([A-Za-z_]\w*)\.__version__\s*(==|>=)\s*['"](\d+(?:\.\d+){0,3})['"]""",
                             re.MULTILINE)
 _NO_HELP = re.compile(r"add_help\s*=\s*False")
-_CLI = re.compile(r"\bargparse\b|\bimport click\b|\bfrom click\b|\bimport typer\b|\bfire\.Fire\b|\babsl\.app\b|\bhydra\b")
+#: A command line is parsed: a parser is made or asked (an `argparse` import alone, for its Namespace, parses
+#: nothing, and such a script's `--help` runs its work), or a CLI library is used.
+_CLI = re.compile(r"\bArgumentParser\(|\bparse(?:_known)?_args\(|\bimport click\b|\bfrom click\b|\bimport typer\b|"
+                  r"\bfire\.Fire\b|\babsl\.app\b|\bhydra\b|\btyro\.cli\(")
 _MAIN_GUARD = re.compile(r"""if\s+__name__\s*==\s*['"]__main__['"]""")
 #: A script that cannot run without arguments: a required option, a positional argument, argv read by hand.
 _NEEDS_ARGS = re.compile(r"""required\s*=\s*True|add_argument\(\s*['"][^-'"]|click\.argument\(|sys\.argv\[\s*[1-9]""")
@@ -87,6 +90,8 @@ def parses_args_before_work(code: str) -> bool:
 class CodeFacts:
     imports: Counter[str] = field(default_factory=Counter)
     first_import_source: dict[str, str] = field(default_factory=dict)
+    #: module -> the first few files that import it at column 0 (always run when the file is imported)
+    top_level_sources: dict[str, list[str]] = field(default_factory=dict)
     gpu_markers: list[GpuMarker] = field(default_factory=list)
     data: list[DataExpectation] = field(default_factory=list)
     cli_scripts: dict[str, bool] = field(default_factory=dict)  # rel -> has a __main__ guard
@@ -124,11 +129,16 @@ _IMPORT_LINE = re.compile(r"^[ \t]*(?:from[ \t]+([A-Za-z_][\w.]*)[ \t]+import\b|
 _PRINT_STATEMENT = re.compile(r"^[ \t]*print[ \t]+[\"'\w]", re.MULTILINE)
 
 
-def imports_in(code: str) -> list[str]:
+_TOP_IMPORT_LINE = re.compile(r"^(?:from[ \t]+([A-Za-z_][\w.]*)[ \t]+import\b|import[ \t]+([\w., \t]+?)"
+                              r"(?:[ \t]+as[ \t]+\w+)?[ \t]*(?:#.*)?$)", re.MULTILINE)
+
+
+def imports_in(code: str, top_level: bool = False) -> list[str]:
     """Top-level module names of absolute imports, read from the text (one regex pass; faster than ast on large
-    trees and tolerant of Python 2 files). Relative imports ('from . import x') are the repo's own."""
+    trees and tolerant of Python 2 files). Relative imports ('from . import x') are the repo's own. top_level:
+    only the imports at column 0, which run whenever the module is imported."""
     names: list[str] = []
-    for m in _IMPORT_LINE.finditer(code):
+    for m in (_TOP_IMPORT_LINE if top_level else _IMPORT_LINE).finditer(code):
         dotted = [m.group(1)] if m.group(1) else [p.strip().split(" as ")[0].strip() for p in m.group(2).split(",")]
         for name in filter(None, dotted):
             names.append(name.split(".")[0])
@@ -162,6 +172,10 @@ def scan_code(walk: Walk, files: list[RepoFile], deadline: float | None = None) 
         for mod in imports_in(code):
             out.imports[mod] += 1
             out.first_import_source.setdefault(mod, f.rel)
+        for mod in set(imports_in(code, top_level=True)):
+            where = out.top_level_sources.setdefault(mod, [])
+            if len(where) < 8:
+                where.append(f.rel)
         if "cuda" in code or "cupy" in code or "GPU" in code or "apex" in code or "flash_attn" in code:
             _gpu(code, f.rel, out, f.suffix == ".py" and f.rel.rpartition("/")[0] in package_dirs)
         if len(out.data) < 200 and ("/" in code or "(" in code):  # the list is capped: stop scanning once full

@@ -41,7 +41,9 @@ def rank_candidates(
     tests_need_data: bool,
     test_source: str | None,
     toy_runs: Sequence[SmokeCandidate] = (),
+    import_targets: dict[str, tuple[str, str]] | None = None,
 ) -> list[SmokeCandidate]:
+    """import_targets: package -> (the module its import rung imports, why), see import_targets.py."""
     out: list[SmokeCandidate] = list(toy_runs)
     for ep in entry_points:
         if ep.kind == "console-script":
@@ -52,11 +54,13 @@ def rank_candidates(
                                       score=70, reason=f"package {ep.target} has a __main__.py"))
         elif ep.kind == "script":
             bonus = (10 if _SCRIPT_NAMES.search(ep.name) else 0) - (5 if ep.target.split("/")[0] in _DATA_PREP_DIRS else 0)
+            bonus -= min(ep.target.count("/"), 3)  # on a tie, the project's front door (the root) before its tools
             out.append(SmokeCandidate(command=f"python {ep.target} --help", kind="entrypoint-help", source=ep.source,
                                       score=60 + bonus, reason=f"{ep.target} parses arguments, so --help exits before any work"))
     for pkg in packages[:5]:
-        out.append(SmokeCandidate(command=f'python -c "import {pkg}"', kind="import", source=pkg, score=50,
-                                  reason=f"importing {pkg} proves its dependencies are installed"))
+        module, why = (import_targets or {}).get(pkg) or (pkg, f"importing {pkg} proves its dependencies are installed")
+        out.append(SmokeCandidate(command=f'python -c "import {module}"', kind="import", source=pkg, score=50,
+                                  reason=why))
     if has_tests:
         out.append(SmokeCandidate(command="python -m pytest -x -q", kind="tests", source=test_source or "tests",
                                   score=40 if not tests_need_data else 15, needs_data=tests_need_data,

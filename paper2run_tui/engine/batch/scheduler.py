@@ -71,8 +71,23 @@ class _Engine:
 class _RowSink:
     """The run's events, folded into its batch row (phase, attempt, rung) for the live table."""
 
-    def __init__(self, row: BatchRow, changed: Callable[[BatchRow], None]) -> None:
-        self.row, self.changed = row, changed
+    def __init__(self, row: BatchRow, changed: Callable[[BatchRow], None],
+                 save: Callable[[], None] | None = None) -> None:
+        self.row, self.changed, self.save = row, changed, save
+
+    # A cluster runner's ledger (batch/slurm.py: JobLedger): the job is in batch.json as soon as it is submitted.
+    def previous_job(self) -> tuple[str, str] | None:
+        return (self.row.job, self.row.job_dir) if self.row.job and self.row.job_dir else None
+
+    def detach_on_cancel(self) -> bool:
+        """A batch stopped (Ctrl-C) leaves the job to the cluster; a repository over its budget has it cancelled."""
+        return not self.row.over_budget
+
+    def job_submitted(self, job_id: str, job_dir: str) -> None:
+        self.row.job, self.row.job_dir = job_id, job_dir
+        if self.save is not None:
+            self.save()
+        self.changed(self.row)
 
     def emit(self, event: Event) -> None:
         kind = event.kind
@@ -107,16 +122,18 @@ def _engine_answers(config: RunConfig) -> bool:
 
 
 def _remove_images(config: RunConfig, run_dir: str | None) -> None:
-    """The run's images and containers, by its run label (one label: Podman's API matches none with two)."""
+    """The run's images and containers, by its run label (one label: Podman's API matches none with two), and what
+    its failed builds left without a label (the intermediate images recorded in attempts/NN/build_leftovers.txt:
+    gigabytes each for a torch project)."""
     if not run_dir:
         return
+    from ..build.cleanup import cleanup, run_leftovers
     from ..engines import make_executor
 
     run_id = Path(run_dir).name
     with contextlib.suppress(Exception):  # an unreachable engine keeps them; `cleanup` removes them later
         client = make_executor(config).client  # type: ignore[attr-defined]
-        for image in client.images.list(filters={"label": [f"org.paper2run.run={run_id}"]}):
-            client.images.remove(image.id, force=True)
+        cleanup(client, run_ids=[run_id], leftovers=run_leftovers(Path(run_dir)))
 
 
 def run_batch(spec: BatchSpec, base: RunConfig, sink: BatchSink, cancel: CancelToken,
@@ -155,6 +172,10 @@ def run_batch(spec: BatchSpec, base: RunConfig, sink: BatchSink, cancel: CancelT
 
     def save() -> None:
         state.save(spec.folder)
+
+    def locked_save() -> None:
+        with lock:
+            save()
 
     def changed(row: BatchRow) -> None:
         sink.row_changed(row)
@@ -203,7 +224,7 @@ def run_batch(spec: BatchSpec, base: RunConfig, sink: BatchSink, cancel: CancelT
         changed(row)
         started = time.monotonic()
         try:
-            outcome = runner(config, _RowSink(row, changed), reviewer, token)
+            outcome = runner(config, _RowSink(row, changed, locked_save), reviewer, token)
         finally:
             if timer is not None:
                 timer.cancel()

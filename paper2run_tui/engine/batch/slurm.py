@@ -15,6 +15,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 from ..config import RunConfig
 from ..contracts.events import parse_event
@@ -22,6 +23,27 @@ from ..errors import UserError
 from ..ports import CancelToken, EventSink, Reviewer
 
 POLL_S = 1.0
+#: Job states after which a job runs no more.
+TERMINAL = ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "BOOT_FAIL", "DEADLINE",
+            "PREEMPTED")
+
+
+@runtime_checkable
+class JobLedger(Protocol):
+    """Where the batch keeps a repository's job (its row in batch.json), so that a resumed batch follows the job
+    instead of submitting it twice. The scheduler's row sink is one."""
+
+    def previous_job(self) -> tuple[str, str] | None: ...
+
+    def job_submitted(self, job_id: str, job_dir: str) -> None: ...
+
+    def detach_on_cancel(self) -> bool: ...
+
+
+def _run_folder(job_dir: Path, marker: str) -> Path | None:
+    with contextlib.suppress(OSError):
+        return next((p for p in sorted(job_dir.iterdir()) if (p / marker).is_file()), None)
+    return None
 
 
 @dataclass
@@ -43,6 +65,7 @@ def _cli_args(config: RunConfig, out: Path) -> list[str]:
             args += [flag, str(value)]
     args += ["--dry-run"] if config.dry_run else []
     args += ["--no-ca"] if config.no_ca else []
+    args += [] if config.download_cache else ["--no-download-cache"]
     return args
 
 
@@ -74,6 +97,43 @@ class SlurmRunner:
 
     def __call__(self, config: RunConfig, sink: EventSink, reviewer: Reviewer | None,
                  cancel: CancelToken) -> SlurmOutcome:
+        ledger = sink if isinstance(sink, JobLedger) else None
+        followed = self._resumable(ledger.previous_job()) if ledger is not None else None
+        if followed is not None:
+            job_id, job_dir = followed
+        else:
+            submitted = self._submit(config)
+            if isinstance(submitted, SlurmOutcome):
+                return submitted
+            job_id, job_dir = submitted
+            if ledger is not None:
+                ledger.job_submitted(job_id, str(job_dir))
+        seen = 0
+        run_dir: Path | None = None
+        cancelled = False
+        state: str | None = None
+        while True:
+            state = self.job_state(job_id)
+            run_dir = run_dir or _run_folder(job_dir, "events.jsonl")
+            if run_dir is not None:
+                seen = self._forward(run_dir / "events.jsonl", seen, sink)
+            if state is None or state in TERMINAL:
+                break
+            if cancel.cancelled and not cancelled:
+                if ledger is not None and ledger.detach_on_cancel():
+                    # The batch client stops, the job does not: it stays the cluster's, and the next batch over
+                    # this folder follows it (or reads its run) instead of submitting the repository again.
+                    return SlurmOutcome("interrupted", run_dir, 130, f"slurm job {job_id} left {state.lower()} on "
+                                        "the cluster; the next batch over this folder follows it", job_id)
+                _run(["scancel", "--signal=INT", "--full", job_id])  # the pipeline stops cleanly, like Ctrl-C
+                cancelled = True
+            time.sleep(POLL_S)
+        run_dir = run_dir or _run_folder(job_dir, "metadata.json")
+        if run_dir is not None:
+            self._forward(run_dir / "events.jsonl", seen, sink)
+        return self._outcome(job_id, state, job_dir, run_dir)
+
+    def _submit(self, config: RunConfig) -> tuple[str, Path] | SlurmOutcome:
         config.out.mkdir(parents=True, exist_ok=True)
         job_dir = Path(tempfile.mkdtemp(prefix="slurm-", dir=config.out))
         cmd = ["sbatch", "--parsable", "--job-name", f"p2r-{Path(config.repo).name[:40]}",
@@ -86,26 +146,27 @@ class SlurmRunner:
         submitted = _run(cmd)
         if submitted.returncode != 0:
             return SlurmOutcome("exception", None, 1, f"sbatch refused the job: {submitted.stderr.strip()[:300]}")
-        job_id = submitted.stdout.strip().split(";")[0]
-        seen = 0
-        run_dir: Path | None = None
-        cancelled = False
-        while True:
-            state = self.job_state(job_id)
-            run_dir = run_dir or next((p for p in job_dir.iterdir() if (p / "events.jsonl").is_file()), None)
-            if run_dir is not None:
-                seen = self._forward(run_dir / "events.jsonl", seen, sink)
-            if state in (None, "COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY",
-                         "BOOT_FAIL", "DEADLINE", "PREEMPTED"):
-                break
-            if cancel.cancelled and not cancelled:
-                _run(["scancel", "--signal=INT", "--full", job_id])  # the pipeline stops cleanly, like Ctrl-C
-                cancelled = True
-            time.sleep(POLL_S)
-        run_dir = run_dir or next((p for p in job_dir.iterdir() if (p / "metadata.json").is_file()), None)
+        return submitted.stdout.strip().split(";")[0], job_dir
+
+    def _resumable(self, previous: tuple[str, str] | None) -> tuple[str, Path] | None:
+        """The job an earlier batch submitted, when it is still queued or running (follow it again) or ended with
+        a finished run (its outcome is that run); None when it ended without one (submit the repository again)."""
+        if previous is None:
+            return None
+        job_id, folder = previous[0], Path(previous[1])
+        if not folder.is_dir():
+            return None
+        state = self.job_state(job_id)
+        if state is not None and state not in TERMINAL:
+            return job_id, folder
+        run_dir = _run_folder(folder, "metadata.json")
         if run_dir is not None:
-            self._forward(run_dir / "events.jsonl", seen, sink)
-        return self._outcome(job_id, state, job_dir, run_dir)
+            from ..record.store import load_run
+
+            with contextlib.suppress(Exception):
+                if load_run(run_dir).metadata.status != "running":
+                    return job_id, folder
+        return None
 
     @staticmethod
     def _forward(events: Path, seen: int, sink: EventSink) -> int:

@@ -30,6 +30,8 @@ class BatchRow(BaseModel):
     seconds: float | None = None
     over_budget: bool = False
     job: str | None = Field(default=None, description="the cluster job id, when a cluster scheduler ran it")
+    job_dir: str | None = Field(default=None, description="the job's folder (its log, its run folder); a resumed "
+                                "batch follows the job there again instead of submitting it twice")
 
 
 class BatchState(BaseModel):

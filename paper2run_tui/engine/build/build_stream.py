@@ -9,6 +9,7 @@ import re
 import socket
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from ..config import DockerLimits
@@ -59,10 +60,13 @@ def _read_json_lines(response: Any, out: queue.Queue[dict[str, Any] | None]) -> 
 
 
 def stream_build(client: Any, request: BuildRequest, sink: EventSink, cancel: CancelToken,
-                 parser: ProgressParser = DOCKER_CLASSIC, limits: DockerLimits | None = None) -> BuildResult:
+                 parser: ProgressParser = DOCKER_CLASSIC, limits: DockerLimits | None = None,
+                 original: Callable[[str], str] | None = None) -> BuildResult:
     """Build from our own context, every log line an event; on cancel or timeout the connection is shut, which is
     what makes the engine abort the step in progress. Every RUN step runs under `limits`: memory, swap and CPU
-    through the build API, the process limit set on the step's container as soon as the stream names it."""
+    through the build API, the process limit set on the step's container as soon as the stream names it.
+    `original` maps an instruction of the text that was built back to the Dockerfile's own (the download cache's
+    wiring taken off), for the step headers in the log, the progress events and the failing step."""
     started = time.monotonic()
     context = build_context(request)
     labels = {**request.labels, **MANAGED}
@@ -116,6 +120,11 @@ def stream_build(client: Any, request: BuildRequest, sink: EventSink, cancel: Ca
                 for line in (_ANSI.sub("", piece).rstrip("\r\n") for piece in pieces):
                     if not line.strip():
                         continue
+                    seen = parser.parse(line)
+                    if isinstance(seen, StepSeen) and original is not None:
+                        wired = seen.instruction
+                        seen = StepSeen(seen.step, seen.total, original(wired))
+                        line = line.replace(wired, seen.instruction)
                     for start in range(0, len(line), MAX_LINE_CHARS):
                         cap.line("stdout", line[start:start + MAX_LINE_CHARS])
                     running = _RUNNING_IN.match(line)
@@ -124,7 +133,6 @@ def stream_build(client: Any, request: BuildRequest, sink: EventSink, cancel: Ca
                     made = running or _LAYER.match(line)
                     if made:
                         result.intermediates.append(made.group(1))
-                    seen = parser.parse(line)
                     if isinstance(seen, StepSeen):
                         step_no, current_step = seen.step, seen.instruction
                         result.steps_total = seen.total

@@ -34,9 +34,9 @@ def cleanup(client: Any, run_id: str | None = None, dry_run: bool = False, *,
     everything = run_id is None and run_ids is None
     report = CleanupReport(dry_run=dry_run)
     api = client.api  # list summaries, not objects: the SDK inspects each one, which races with other users
-    labels = [MANAGED_LABEL] + ([f"org.paper2run.run={run_id}"] if run_id and not run_ids else [])
-    for summary in api.containers(all=True, filters={"label": labels}):
-        if not everything and (summary.get("Labels") or {}).get("org.paper2run.run") not in wanted:
+    only = run_id if run_id and not run_ids else None
+    for summary in api.containers(all=True, filters={"label": [_one_label(only)]}):
+        if not _ours(summary, wanted, everything):
             continue
         name = (summary.get("Names") or [summary["Id"][:12]])[0].lstrip("/")
         report.containers.append(name)
@@ -45,8 +45,8 @@ def cleanup(client: Any, run_id: str | None = None, dry_run: bool = False, *,
                 api.remove_container(summary["Id"], force=True)
             except Exception as exc:  # noqa: BLE001
                 report.errors.append(f"{name}: {exc}")
-    for summary in api.images(filters={"label": labels}):
-        if not everything and (summary.get("Labels") or {}).get("org.paper2run.run") not in wanted:
+    for summary in api.images(filters={"label": [_one_label(only)]}):
+        if not _ours(summary, wanted, everything):
             continue
         tags = [t for t in summary.get("RepoTags") or [] if t != "<none>:<none>"]
         name = tags[0] if tags else summary["Id"].split(":")[-1][:12]
@@ -62,6 +62,20 @@ def cleanup(client: Any, run_id: str | None = None, dry_run: bool = False, *,
 
 
 MANAGED_LABEL = "org.paper2run.managed=true"
+RUN_LABEL = "org.paper2run.run"
+
+
+def _one_label(run_id: str | None) -> str:
+    """The one label filter sent to the engine. Docker ANDs several label filters, Podman's API (4.3) does not
+    (it matched none with two), so the engine gets one and the rest is checked here (`_ours`)."""
+    return f"{RUN_LABEL}={run_id}" if run_id else MANAGED_LABEL
+
+
+def _ours(summary: dict[str, Any], wanted: set[str], everything: bool) -> bool:
+    labels = summary.get("Labels") or {}
+    if labels.get("org.paper2run.managed") != "true":
+        return False
+    return everything or labels.get(RUN_LABEL) in wanted
 
 
 def _remove_leftover(client: Any, ref: str, report: CleanupReport, dry_run: bool) -> None:
@@ -107,9 +121,10 @@ def run_leftovers(run_dir: Path) -> list[str]:
 def remove_run_containers(client: Any, run_id: str) -> list[str]:
     """Remove the containers a run left on the engine (a smoke container outlives a lost connection to the
     engine); its images stay, they are the run's result or its cache. Returns the names removed."""
-    labels = [MANAGED_LABEL, f"org.paper2run.run={run_id}"]
     removed = []
-    for summary in client.api.containers(all=True, filters={"label": labels}):
+    for summary in client.api.containers(all=True, filters={"label": [_one_label(run_id)]}):
+        if not _ours(summary, {run_id}, False):
+            continue
         try:
             client.api.remove_container(summary["Id"], force=True)
             removed.append((summary.get("Names") or [summary["Id"][:12]])[0].lstrip("/"))

@@ -107,6 +107,10 @@ class ImportedModule(Sourced):
 
     module: str
     count: int = 1
+    #: The files that import it at the top of the module (column 0: not inside a function, a `try` or an `if`),
+    #: the first few: there the import runs whenever the module is imported. An import seen only indented is
+    #: optional or lazy (a `try: import x` fallback, an import inside the function that needs it).
+    top_level_in: list[str] = Field(default_factory=list)
 
 
 class ReadmeInstall(Sourced):

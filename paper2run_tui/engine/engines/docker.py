@@ -7,15 +7,22 @@ format its builder prints, and what it can do; builds and smoke runs are the Doc
 
 from __future__ import annotations
 
+import contextlib
+import ipaddress
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import urlsplit
 
+from ..build import download_cache
 from ..build.base import BuildRequest, BuildResult, PreflightReport
 from ..build.build_stream import stream_build
+from ..build.cache_wiring import CacheWiring, index_wiring, mixed_wiring, mount_wiring
 from ..build.docker_client import connect, engine_host, explain
 from ..build.docker_executor import DockerExecutor
+from ..build.download_cache import CacheServer, describe_delta
 from ..build.progress import DOCKER_CLASSIC, ProgressParser
+from ..config import default_cache_dir
 from ..contracts import EnvPlan, LogLine
 from ..errors import UserError
 from ..ports import CancelToken, EventSink
@@ -69,14 +76,23 @@ def connect_tls(host: str, tls_dir: Path, timeout: int = 120) -> Any:
     return client
 
 
+def _host_cache_is_faithful(request: BuildRequest) -> bool:
+    """Whether the host's cache server keeps the build honest: it fetches with this host's trust, so a build
+    without the CA bundle (--no-ca) on a host that uses one would pass through it where the Dockerfile alone fails."""
+    from ..build.ca_proxy import detect_ca_bundle
+
+    return "ca.crt" in request.extra_files or detect_ca_bundle(None, os.environ) is None
+
+
 class DockerEngine(DockerExecutor):
     name: ClassVar[str] = "docker"
     progress: ClassVar[ProgressParser] = DOCKER_CLASSIC
 
     def __init__(self, limits: DockerLimits | None = None, *, host: str | None = None,
-                 tls_dir: Path | None = None) -> None:
+                 tls_dir: Path | None = None, download_cache: Path | None = None) -> None:
         super().__init__(limits, host=host)
         self.tls_dir = tls_dir
+        self.download_cache = download_cache
 
     @classmethod
     def from_config(cls, config: RunConfig, *, host: str | None = None) -> DockerEngine:
@@ -84,7 +100,8 @@ class DockerEngine(DockerExecutor):
         tls_dir = config.engine_tls_dir
         if tls_dir is None and host and host.startswith("tcp://") and os.environ.get("DOCKER_CERT_PATH"):
             tls_dir = Path(os.environ["DOCKER_CERT_PATH"])
-        return cls(config.limits, host=host, tls_dir=tls_dir)
+        cache = (config.cache_dir or default_cache_dir()) / "downloads" if config.download_cache else None
+        return cls(config.limits, host=host, tls_dir=tls_dir, download_cache=cache)
 
     @classmethod
     def default_host(cls) -> str | None:
@@ -110,7 +127,66 @@ class DockerEngine(DockerExecutor):
             return False
 
     def build(self, request: BuildRequest, sink: EventSink, cancel: CancelToken) -> BuildResult:
-        return stream_build(self.client, request, sink, cancel, parser=self.progress, limits=self.limits)
+        wiring, server = self.cache_wiring(sink, host_cache=_host_cache_is_faithful(request))
+        if wiring is None:
+            return stream_build(self.client, request, sink, cancel, parser=self.progress, limits=self.limits)
+        wired = request.model_copy(update={"dockerfile": wiring.apply(request.dockerfile)})
+        before = server.stats.snapshot() if server is not None else None
+        result = stream_build(self.client, wired, sink, cancel, parser=self.progress, limits=self.limits,
+                              original=wiring.original)
+        if server is not None and before is not None:
+            sink.emit(LogLine(source="build", attempt=request.attempt,
+                              text=describe_delta(before, server.stats.snapshot())))
+        return result
+
+    def cache_wiring(self, sink: EventSink, host_cache: bool = True) -> tuple[CacheWiring | None, CacheServer | None]:
+        """How this build reaches the download cache. When the engine runs on this machine, pip goes through the
+        host's cache server on the engine's bridge gateway (it keeps files whatever cache headers the index or a
+        proxy sends) and so does apt, unless the builder has cache mounts (buildah), which apt then uses. A remote
+        engine with cache mounts uses them for both; a remote one without gets none (its builds cannot reach this
+        host), nor does any with the cache off. The rendered Dockerfile is unchanged."""
+        if self.download_cache is None:
+            return None, None
+        mounts = self.builder_features()[1]
+        gateway = self.bridge_gateway() if host_cache else None
+        server, why = None, f"the engine at {self.endpoint} is not on this machine, so its builds cannot reach it"
+        if not host_cache:
+            why = ("the build has no CA bundle while this host uses one: the host's cache would fetch with the "
+                   "host's trust and hide a TLS failure the Dockerfile has")
+        if gateway is not None:
+            try:
+                server = download_cache.serve(self.download_cache, gateway)
+            except OSError as exc:
+                why = f"cannot listen on {gateway}: {exc}"
+        if server is not None:
+            wiring = (mixed_wiring(server.index_url, server.netloc) if mounts
+                      else index_wiring(server.index_url, server.proxy_url, server.netloc))
+            where = f" ({self.download_cache})"
+        elif mounts:
+            wiring, where = mount_wiring(), f" (the host's cache: off, {why})"
+        else:
+            sink.emit(LogLine(source="build", text=f"download cache: off ({why})"))
+            return None, None
+        sink.emit(LogLine(source="build", text=f"download cache: pip and apt steps use {wiring.describe}{where}"))
+        return wiring, server
+
+    def bridge_gateway(self) -> str | None:
+        """The gateway address of the engine's default bridge, when the engine runs on this machine."""
+        endpoint = self.endpoint
+        if not endpoint.startswith("unix://"):
+            host = urlsplit(endpoint).hostname or ""
+            if host not in ("127.0.0.1", "localhost", "::1"):
+                return None
+        try:
+            configs = self.client.api.inspect_network("bridge").get("IPAM", {}).get("Config") or []
+        except Exception:  # noqa: BLE001 - no bridge network (or not allowed to see it): no cache server
+            return None
+        for config in configs:
+            if config.get("Gateway"):
+                return str(config["Gateway"]).split("/")[0]
+            with contextlib.suppress(ValueError, KeyError, StopIteration):  # the engine's default: the subnet's first
+                return str(next(ipaddress.ip_network(config["Subnet"], strict=False).hosts()))
+        return None
 
     def preflight(self, plan: EnvPlan, sink: EventSink, cancel: CancelToken) -> PreflightReport:
         report = super().preflight(plan, sink, cancel)

@@ -82,16 +82,29 @@ def _builds_extensions(repo_dir: Path) -> bool:
 
 
 
+_EXTRAS = re.compile(r"(^|/)(tests?|examples?|docs?|notebooks|benchmarks|scripts)/|(^|/)test_[^/]*$|_test\.py$")
+
+
+def library_imports(facts: RepoFacts) -> list[str]:
+    """Third-party modules the library code imports unconditionally: at the top of a module (not in a `try`, a
+    function or an `if`) of the package the import rung imports, or of the loose library module; its tests and
+    examples left out. What importing the library needs, declared or not."""
+    library = [c.source for c in facts.smoke_candidates if c.kind == "import"]
+    folders = tuple(p for name in library for p in (f"{name}/", f"src/{name}/"))
+    files = {f"{name}.py" for name in library}
+    return [imp.module for imp in facts.imports if dist_for_import(imp.module) and any(
+        (rel.startswith(folders) or rel in files) and not _EXTRAS.search(rel) for rel in imp.top_level_in)]
+
+
 def _checkable_imports(facts: RepoFacts, deps: list[Dependency]) -> list[str]:
-    """Imports the static check can hold the environment to: with declared dependencies, those that map to one of
-    them (tests and examples often import extras); with inferred ones, all of them."""
+    """Imports the static check holds the environment to: those that map to a declared dependency, and the
+    undeclared ones the library code imports unconditionally (library_imports), so a presence check does not pass
+    over what no manifest names. Tests, examples and scripts often import extras, and optional or lazy imports
+    are the code's own choice: they are left out."""
     declared = {canonicalize_name(d.name) for d in deps}
-    names = []
-    for imp in facts.imports:
-        dist = dist_for_import(imp.module)
-        if dist and canonicalize_name(dist) in declared:
-            names.append(imp.module)
-    return names
+    hard = set(library_imports(facts))
+    return [imp.module for imp in facts.imports if (dist := dist_for_import(imp.module))
+            and (canonicalize_name(dist) in declared or imp.module in hard)]
 
 
 def static_import_check(modules: list[str]) -> str:

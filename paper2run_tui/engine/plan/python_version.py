@@ -12,21 +12,28 @@ from packaging.version import InvalidVersion, Version
 from ..contracts.facts import Dependency, PythonHint
 
 CANDIDATES = ["3.11", "3.12", "3.10", "3.13", "3.9", "3.8", "3.7"]  # preference order when all fit
+#: Older still: chosen only when the pins allow nothing newer (TensorFlow <= 1.12, numpy <= 1.14), never for a hint.
+OLDEST = ["3.6"]
 DEFAULT = "3.11"
 
 #: (distribution, upper bound of the pinned version, newest Python that has wheels for it). Old pins of the
 #: scientific stack have no wheels for new Pythons and fail to compile there.
 _PIN_CEILINGS: list[tuple[str, str, str]] = [
-    ("tensorflow", "2.0", "3.7"), ("tensorflow", "2.6", "3.9"), ("tensorflow", "2.11", "3.10"), ("tensorflow", "2.16", "3.11"),
-    ("tensorflow-gpu", "2.0", "3.7"), ("tensorflow-gpu", "2.12", "3.10"),
+    # TensorFlow's Linux wheels: cp36 up to 1.12, cp37 from 1.13 to 2.1, cp38 to 2.4, cp39 to 2.7, cp310 to 2.11
+    # (a bound is a version: x.y.99 covers the whole x.y series).
+    ("tensorflow", "1.12.99", "3.6"), ("tensorflow", "2.1.99", "3.7"), ("tensorflow", "2.4.99", "3.8"),
+    ("tensorflow", "2.7.99", "3.9"), ("tensorflow", "2.11", "3.10"), ("tensorflow", "2.16", "3.11"),
+    ("tensorflow-gpu", "1.12.99", "3.6"), ("tensorflow-gpu", "2.1.99", "3.7"), ("tensorflow-gpu", "2.4.99", "3.8"),
+    ("tensorflow-gpu", "2.7.99", "3.9"), ("tensorflow-gpu", "2.12", "3.10"),
+    ("torch", "0.4.0", "3.6"), ("torch", "1.3.99", "3.7"),
     ("torch", "1.5", "3.8"), ("torch", "1.11", "3.9"), ("torch", "1.13", "3.10"), ("torch", "2.1", "3.11"),
     ("torch", "2.5", "3.12"),
     ("torchvision", "0.6", "3.8"), ("torchvision", "0.12", "3.9"), ("torchvision", "0.14", "3.10"),
     ("torchvision", "0.16", "3.11"), ("torchvision", "0.20", "3.12"),
     ("torchaudio", "0.5", "3.8"), ("torchaudio", "0.11", "3.9"), ("torchaudio", "0.13", "3.10"), ("torchaudio", "2.1", "3.11"),
-    ("numpy", "1.19", "3.8"), ("numpy", "1.22", "3.9"), ("numpy", "1.23.2", "3.10"), ("numpy", "1.26", "3.11"),
+    ("numpy", "1.14.99", "3.6"), ("numpy", "1.17.2", "3.7"), ("numpy", "1.19", "3.8"), ("numpy", "1.22", "3.9"), ("numpy", "1.23.2", "3.10"), ("numpy", "1.26", "3.11"),
     ("numpy", "2.1", "3.12"),
-    ("scipy", "1.6", "3.8"), ("scipy", "1.8", "3.9"), ("scipy", "1.9.2", "3.10"), ("scipy", "1.11.2", "3.11"),
+    ("scipy", "1.1.99", "3.6"), ("scipy", "1.6", "3.8"), ("scipy", "1.8", "3.9"), ("scipy", "1.9.2", "3.10"), ("scipy", "1.11.2", "3.11"),
     ("pandas", "1.2", "3.8"), ("pandas", "1.4", "3.9"), ("pandas", "1.5", "3.10"), ("pandas", "2.1", "3.11"),
     ("scikit-learn", "0.24", "3.8"), ("scikit-learn", "1.0", "3.9"), ("scikit-learn", "1.1.3", "3.10"),
     ("scikit-learn", "1.3", "3.11"),
@@ -128,7 +135,7 @@ def choose_python(hints: list[PythonHint], deps: list[Dependency],
         if h.spec in CANDIDATES and ok_with_readme(h.spec):
             reasons.append(f"Python {h.spec}: the version the README names ({h.source}, line {h.line})")
             return h.spec, reasons
-    for v in CANDIDATES:
+    for v in CANDIDATES + OLDEST:
         if ok_with_readme(v):
             if readme_bounds and not hard and not ceilings:
                 h, spec = readme_bounds[0]
@@ -136,7 +143,7 @@ def choose_python(hints: list[PythonHint], deps: list[Dependency],
             elif not any(r.startswith("Python ") for r in reasons):
                 reasons.append(f"Python {v}: no version hints, the default")
             return v, reasons
-    for v in CANDIDATES:
+    for v in CANDIDATES + OLDEST:
         if ok(v):
             reasons.append(f"Python {v}: the README's Python ({', '.join(h.spec for h in readme)}) contradicts "
                            "the manifests, which win")

@@ -22,6 +22,12 @@ from .python_version import pin_ceiling
 #: Names pip cannot install at all: conda packages that slip into requirement files.
 NOT_ON_PYPI = {"python", "cudatoolkit", "cudatoolkit-dev", "pytorch-cuda", "cudnn", "libgcc-ng", "libstdcxx-ng",
                "-libgcc-mutex", "-openmp-mutex", "ld-impl-linux-64"}
+#: Backports of the Python 3 standard library to Python 2, frozen into old `pip freeze` files: on Python 3 the
+#: standard library has them, and their releases refuse to install (futures 3.x: Requires-Python <3) or break it
+#: (enum34 shadows enum, typing and pathlib shadow the standard modules).
+PY2_BACKPORTS = {"futures", "enum34", "funcsigs", "subprocess32", "backports-weakref", "backports-functools-lru-cache",
+                 "backports-shutil-get-terminal-size", "backports-ssl-match-hostname", "pathlib", "typing",
+                 "ipaddress", "trollius"}
 #: Distributions known on PyPI under another name (the old name is frozen at old versions or refuses to install).
 RENAMED = {"pytorch": "torch", "msgpack-python": "msgpack", "sklearn": "scikit-learn"}
 
@@ -58,6 +64,11 @@ def requirement_edits(deps: list[Dependency], image_python: str, imported_dists:
         if name in NOT_ON_PYPI:
             edits.drop.append(dep.name)
             edits.notes.append(f"{dep.raw.strip()} ({dep.source}) is a conda package, not a pip one: left out")
+            continue
+        if name in PY2_BACKPORTS and image_python.startswith("3"):
+            edits.drop.append(dep.name)
+            edits.notes.append(f"{dep.raw.strip()} ({dep.source}) backports the Python 3 standard library to Python 2; "
+                               f"Python {image_python} has it: left out")
             continue
         if name in RENAMED:
             edits.rename[dep.name] = RENAMED[name]

@@ -149,14 +149,15 @@ def _missing_module(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> E
     if dist == "torchtext" and _uses_torchtext_legacy(ctx):
         # The code's own imports say which torchtext it was written for: install that one at once, rather than the
         # newest and then learning of the removed API from the next failure.
-        new = add_packages(plan, ctx, [*OLD_TORCHTEXT, *_other_undeclared(plan, ctx, dist)], before_failing=True)
+        new = add_packages(plan, ctx, OLD_TORCHTEXT, before_failing=True)
         return move_python(new, ctx, ["3.9", "3.8"], "torchtext 0.8 and its torch have no wheels for newer Pythons") \
             if _py(plan) > (3, 9) else new
-    together = [dist, *_other_undeclared(plan, ctx, dist)]
-    # What the planner would have added had the manifests named them (mpi4py's wheels load the system's MPI).
-    system = [pkg for pkg, _ in system_packages_for(together)]
-    keep = bool(set(together) & _TORCH_COMPANIONS and installs(plan, ctx) & {"torch", "pytorch"})
-    return add_packages(add_system(plan, *system), ctx, together, before_failing=True, keep_torch=keep)
+    # Only the module the traceback names: another undeclared import may be optional, lazy, CUDA-only or on no
+    # index, and installed together it could sink the one that failed. Each is installed when it fails on its
+    # own. With it, what the planner knows it needs (mpi4py's wheels load the system's MPI).
+    system = [pkg for pkg, _ in system_packages_for([dist])]
+    keep = dist in _TORCH_COMPANIONS and bool(installs(plan, ctx) & {"torch", "pytorch"})
+    return add_packages(add_system(plan, *system), ctx, [dist], before_failing=True, keep_torch=keep)
 
 
 _TORCHTEXT_LEGACY = re.compile(r"^\s*from\s+torchtext\.data\s+import\s+[^\n]*\b(Field|BucketIterator|TabularDataset|"
@@ -182,25 +183,6 @@ def _uses_torchtext_legacy(ctx: DiagnosisContext) -> bool:
 #: Built against one exact torch release each: installed alone, pip upgrades torch to the newest to match them (the
 #: repair then also requires the torch already installed, so pip picks the companion release built for it).
 _TORCH_COMPANIONS = {"torchvision", "torchaudio", "torchtext"}
-
-
-_NOT_LIBRARY_CODE = ("test", "tests", "example", "examples", "docs", "doc", "notebooks", "benchmarks")
-_HEAVY = {"torch", "torchvision", "torchaudio", "tensorflow", "jax", "jaxlib", "mxnet", "paddlepaddle"}
-
-
-def _other_undeclared(plan: EnvPlan, ctx: DiagnosisContext, failing: str) -> list[str]:
-    """Other light distributions the library code imports that no step names: installing them with the missing one
-    saves one build-and-fail round per module (improved-diffusion needed three rounds for numpy, mpi4py, blobfile)."""
-    installed = installs(plan, ctx)
-    found: list[str] = []
-    for imp in ctx.facts.imports:
-        if imp.source.split("/")[0].lower() in _NOT_LIBRARY_CODE or imp.module in ctx.facts.local_modules:
-            continue
-        dist = dist_for_import(imp.module)
-        if not dist or dist in _HEAVY or dist == failing or dist in found or canonicalize_name(dist) in installed:
-            continue
-        found.append(dist)
-    return found[:10]
 
 
 def _shared_library(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
@@ -238,7 +220,10 @@ def _python_within(plan: EnvPlan, ctx: DiagnosisContext, spec_text: str, who: st
         spec = SpecifierSet(spec_text.replace(" ", ""))
     except InvalidSpecifier:
         raise Stop(f"{who} needs Python {spec_text}") from None
-    wanted = [v for v in ("3.11", "3.10", "3.12", "3.9", "3.13", "3.8", "3.7") if Version(f"{v}.0") in spec]
+    wanted = [v for v in ("3.11", "3.10", "3.12", "3.9", "3.13", "3.8", "3.7", "3.6") if Version(f"{v}.0") in spec]
+    if not wanted:
+        raise Stop(f"{who} requires Python {spec_text}, which no Python 3 satisfies"
+                   + (" (a Python 2 release)" if Version("2.7") in spec else ""))
     return move_python(plan, ctx, wanted, f"{who} requires Python {spec_text}")
 
 
@@ -477,6 +462,14 @@ def _network(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
                    "network: true at the gate)")
     raise Stop(f"the build needed it ({seen}); check the engine's DNS and proxy settings (HTTP(S)_PROXY are "
                "passed as build args)")
+
+
+def _hub_offline(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
+    why = ("the smoke command fetches a model or file from the Hugging Face hub, and the smoke run has no network "
+           "(run with --network, or approve a plan with network: true at the gate, to let it)")
+    if ctx.attempt.outcome == "smoke-failed" and plan.smoke_ladder:
+        return lower_smoke(plan, why)
+    raise Stop(why)
 
 
 def _disk_full(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
@@ -802,6 +795,10 @@ RULES: list[Rule] = [
     Rule("editable-install-failed", "packaging", _r(r"(?:does not appear to be a Python project: neither 'setup\.py' nor "
                                                    r"'pyproject\.toml' found|Multiple top-level packages discovered in a flat-layout)"),
          "the repository cannot be installed as a package", _pip_editable_setup),
+    Rule("hub-offline", "network", _r(r"huggingface/hub/models--[^\s']*|LocalEntryNotFoundError|"
+                                      r"couldn't connect to 'https://huggingface\.co'|offline mode is enabled"),
+         "the code downloads from the Hugging Face hub, and the smoke run has no network (its cache is empty)",
+         _hub_offline),
     Rule("data-file-missing", "missing-data", _r(r"(?:FileNotFoundError|IOError|OSError): \[Errno 2\] No such file or directory: "
                                                 r"'([^']+\.(?:csv|json|npy|npz|pt|pth|ckpt|h5|hdf5|pkl|pickle|txt|tsv|jpg|png|"
                                                 r"mat|bin|tar|zip|gz|parquet|yaml|yml)|[^']*(?:data|dataset|checkpoint)[^']*)'"),

@@ -1,0 +1,246 @@
+"""A three-attempt repair of a torch project, with and without the download cache, on each builder here.
+
+The project: torch 1.12.1 + numpy on python:3.9-slim (torch's last x86_64 wheel on PyPI without separate CUDA
+wheels: 776 MB). The three attempts are what a repair loop builds: the first plan; a repair that adds a package
+(its pip step changes, so torch is installed again); a repair that adds a system package (the apt layer changes,
+so every pip step after it runs again). Each condition starts cold: a unique first step after FROM (no layer from
+an earlier build can be used) and an empty download cache.
+
+    .venv/bin/python benchmarks/bench_download_cache.py [--only NAME ...]  -> benchmarks/results/download_cache.md
+
+Conditions: Docker's classic builder (the shared engine) without the cache, with the host's cache server, and a
+second run on the warm cache; buildah (Podman's API service, started here) with and without cache mounts; BuildKit
+through Debian's docker.io CLI (/usr/bin/docker, 20.10, DOCKER_BUILDKIT=1) with and without cache mounts. The
+images of each condition are removed after it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from paper2run_tui.engine.build.base import BuildRequest  # noqa: E402
+from paper2run_tui.engine.build.cache_wiring import mount_wiring  # noqa: E402
+from paper2run_tui.engine.build.cleanup import cleanup  # noqa: E402
+from paper2run_tui.engine.contracts import EnvPlan  # noqa: E402
+from paper2run_tui.engine.engines.docker import DockerEngine  # noqa: E402
+from paper2run_tui.engine.engines.podman import PodmanEngine  # noqa: E402
+from paper2run_tui.engine.ports import CancelToken, ListSink  # noqa: E402
+from paper2run_tui.engine.render import render_dockerfile  # noqa: E402
+
+CA = Path("/etc/ssl/certs/ca-certificates.crt")
+BASE = "python:3.9-slim"
+RUN_ID = "bench-download-cache"
+OUT = ROOT / "benchmarks" / "results" / "download_cache.md"
+RAW = ROOT / "benchmarks" / "results" / "download_cache.json"
+BUILDKIT_CLI = "/usr/bin/docker"  # Debian's docker.io client: BuildKit built in (the newer CLI needs buildx)
+
+PLANS = [
+    ("first plan", EnvPlan(base_image=BASE, install_steps=["pip install torch==1.12.1 numpy==1.23.5"],
+                           smoke_command="python train.py")),
+    ("repair: a package added", EnvPlan(base_image=BASE,
+                                        install_steps=["pip install torch==1.12.1 numpy==1.23.5 tqdm==4.66.4"],
+                                        smoke_command="python train.py")),
+    ("repair: a system package added", EnvPlan(base_image=BASE, system_packages=["libgomp1"],
+                                               install_steps=["pip install torch==1.12.1 numpy==1.23.5 tqdm==4.66.4"],
+                                               smoke_command="python train.py")),
+]
+
+
+def project() -> Path:
+    repo = Path(tempfile.mkdtemp(prefix="p2r-bench-torch-"))
+    (repo / "train.py").write_text("import torch, numpy\nprint(torch.__version__, torch.ones(2).sum().item())\n")
+    return repo
+
+
+def dockerfiles(repo: Path, bust: str) -> list[str]:
+    out = []
+    for _, plan in PLANS:
+        text = render_dockerfile(plan, facts=None, repo_dir=repo, ca_bundle=True)
+        out.append(text.replace("\nCOPY .paper2run/ca.crt", f"\nRUN echo {bust}\nCOPY .paper2run/ca.crt", 1))
+    return out
+
+
+def engine_build(engine: DockerEngine, repo: Path, texts: list[str], tag: str) -> list[dict[str, Any]]:
+    rows = []
+    for number, text in enumerate(texts, start=1):
+        sink = ListSink()
+        request = BuildRequest(attempt=number, context_dir=repo, dockerfile=text, tag=f"{tag}:{number}",
+                               labels={"org.paper2run.run": RUN_ID}, extra_files={"ca.crt": CA.read_bytes()})
+        t0 = time.monotonic()
+        result = engine.build(request, sink, CancelToken())
+        seconds = time.monotonic() - t0
+        logs = [e.text for e in sink.events if e.kind == "log"]
+        if not result.ok:
+            raise SystemExit(f"{tag} attempt {number} failed: {result.error}\n" + "\n".join(logs[-20:]))
+        cache_line = next((line for line in logs if "file(s) from the cache" in line), "")
+        used = sum("Using cached" in line for line in logs)
+        rows.append({"attempt": number, "seconds": round(seconds, 1), "steps_cached": result.steps_cached,
+                     "steps_total": result.steps_total, "cache": cache_line or (f"pip 'Using cached': {used}"
+                                                                               if used else "")})
+        print(tag, rows[-1], flush=True)
+    return rows
+
+
+def buildkit_build(repo: Path, texts: list[str], tag: str, ident: str | None) -> list[dict[str, Any]]:
+    rows = []
+    wiring = mount_wiring(ident) if ident else None
+    for number, text in enumerate(texts, start=1):
+        context = Path(tempfile.mkdtemp(prefix="p2r-bench-bk-"))
+        shutil.copytree(repo, context, dirs_exist_ok=True)
+        (context / ".paper2run").mkdir()
+        (context / ".paper2run" / "ca.crt").write_bytes(CA.read_bytes())
+        (context / ".paper2run" / "Dockerfile").write_text(wiring.apply(text) if wiring else text)
+        (context / ".dockerignore").write_text(".paper2run/Dockerfile\n")
+        t0 = time.monotonic()
+        done = subprocess.run([BUILDKIT_CLI, "build", "--progress=plain", "-f", ".paper2run/Dockerfile",
+                               "--label", f"org.paper2run.run={RUN_ID}", "--label", "org.paper2run.managed=true",
+                               "-t", f"{tag}:{number}", "."], cwd=context, env={**os.environ, "DOCKER_BUILDKIT": "1"},
+                              capture_output=True, text=True, check=False)
+        seconds = time.monotonic() - t0
+        shutil.rmtree(context, ignore_errors=True)
+        if done.returncode != 0:
+            raise SystemExit(f"{tag} attempt {number} failed:\n{done.stderr[-3000:]}")
+        used = done.stderr.count("Using cached")
+        rows.append({"attempt": number, "seconds": round(seconds, 1), "steps_cached": done.stderr.count(" CACHED"),
+                     "steps_total": None, "cache": f"pip 'Using cached': {used}" if used else ""})
+        print(tag, rows[-1], flush=True)
+    return rows
+
+
+@contextlib.contextmanager
+def podman() -> Iterator[str]:
+    from engine_daemons import PODMAN_CONF, podman_service
+
+    folder = Path(tempfile.mkdtemp(prefix="p2r-bench-podman-"))
+    conf = folder / "containers.conf"
+    conf.write_text(PODMAN_CONF)
+    env = {**os.environ, "CONTAINERS_CONF": str(conf)}
+    if subprocess.run(["podman", "image", "exists", f"docker.io/library/{BASE}"], env=env, check=False).returncode:
+        saved = subprocess.run(["docker", "save", BASE], check=True, capture_output=True).stdout
+        subprocess.run(["podman", "load", "-q"], input=saved, env=env, check=True, capture_output=True)
+        subprocess.run(["podman", "tag", f"localhost/{BASE}", f"docker.io/library/{BASE}"], env=env, check=False)
+    with podman_service(folder / "svc") as service:
+        yield service.host
+
+
+class BenchPodman(PodmanEngine):
+    """Podman with cache mounts under ids of this benchmark's own (a cold cache, not the tool's shared one)."""
+
+    ident = "paper2run"
+
+    def cache_wiring(self, sink: Any) -> Any:
+        wiring, server = super().cache_wiring(sink)
+        return (mount_wiring(self.ident), server) if wiring is not None else (None, None)
+
+
+def load() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--only", nargs="*", default=None)
+    args = parser.parse_args()
+    repo = project()
+    results: dict[str, Any] = json.loads(RAW.read_text()) if RAW.is_file() and args.only else {}
+    conditions: list[tuple[str, Callable[[], list[dict[str, Any]]]]] = []
+    cache_root = Path(tempfile.mkdtemp(prefix="p2r-bench-dlcache-"))
+    classic_cache = cache_root / "classic"
+
+    def classic(cache: Path | None, bust: str) -> Callable[[], list[dict[str, Any]]]:
+        return lambda: engine_build(DockerEngine(download_cache=cache), repo, dockerfiles(repo, bust),
+                                    f"p2r-bench-dl/classic-{bust[:6]}")
+
+    def podman_run(mounts: bool) -> list[dict[str, Any]]:
+        with podman() as host:
+            engine = BenchPodman(host=host, download_cache=cache_root / "podman" if mounts else None)
+            engine.ident = f"p2r-bench-{uuid.uuid4().hex[:8]}"
+            try:
+                return engine_build(engine, repo, dockerfiles(repo, uuid.uuid4().hex),
+                                    f"p2r-bench-dl/buildah-{'mounts' if mounts else 'none'}")
+            finally:
+                cleanup(engine.client, run_id=RUN_ID)
+
+    conditions += [
+        ("classic, no cache", classic(None, uuid.uuid4().hex)),
+        ("classic, host cache server (cold)", classic(classic_cache, uuid.uuid4().hex)),
+        ("classic, host cache server, a second run (warm)", classic(classic_cache, uuid.uuid4().hex)),
+        ("buildkit, no cache mounts", lambda: buildkit_build(repo, dockerfiles(repo, uuid.uuid4().hex),
+                                                             "p2r-bench-dl/bk-none", None)),
+        ("buildkit, cache mounts (cold)", lambda: buildkit_build(repo, dockerfiles(repo, uuid.uuid4().hex),
+                                                                 "p2r-bench-dl/bk-mounts",
+                                                                 f"p2r-bench-{uuid.uuid4().hex[:8]}")),
+        ("buildah, no cache mounts", lambda: podman_run(False)),
+        ("buildah, cache mounts (cold)", lambda: podman_run(True)),
+    ]
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                            text=True).stdout.strip()
+    dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                                capture_output=True, text=True).stdout.strip())
+    for name, run in conditions:
+        if args.only and not any(word in name for word in args.only):
+            continue
+        before = load()
+        t0 = time.monotonic()
+        try:
+            rows = run()
+        finally:
+            docker = DockerEngine()
+            cleanup(docker.client, run_id=RUN_ID)
+        results[name] = {"rows": rows, "total": round(time.monotonic() - t0, 1), "load_before": before,
+                         "load_after": load(), "commit": commit + ("+dirty" if dirty else ""),
+                         "date": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC"}
+        RAW.write_text(json.dumps(results, indent=1) + "\n")
+        write_table(results)
+    shutil.rmtree(cache_root, ignore_errors=True)
+    shutil.rmtree(repo, ignore_errors=True)
+
+
+def write_table(results: dict[str, Any]) -> None:
+    lines = ["# Download cache: a three-attempt repair of a torch project", "",
+             "Fixture: torch 1.12.1 + numpy 1.23.5 on python:3.9-slim (local stand-in), pip through the CA bundle; "
+             "attempt 2 adds a package (its pip step runs again), attempt 3 adds a system package (the apt layer and "
+             "every pip step after it run again). Each condition starts cold (a unique step after FROM, an empty "
+             "cache). The machine has 2 cores shared with six other sessions: the load average before and after "
+             "each condition is given. One run of each condition.", "",
+             "| condition | attempt 1 s | attempt 2 s | attempt 3 s | total s | ratio to no cache | load before/after "
+             "| what the cache did (attempt 2; attempt 3) | commit, date |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    baselines = {"classic": results.get("classic, no cache"), "buildkit": results.get("buildkit, no cache mounts"),
+                 "buildah": results.get("buildah, no cache mounts")}
+    for name, data in results.items():
+        rows = data["rows"]
+        base = baselines.get(name.split(",")[0])
+        ratio = f"{sum(r['seconds'] for r in rows) / sum(r['seconds'] for r in base['rows']):.2f}" if base else "—"
+        seconds = [f"{r['seconds']:.1f}" for r in rows]
+        did = "; ".join(r["cache"].replace("download cache: ", "") or "—" for r in rows[1:])
+        lines.append(f"| {name} | {' | '.join(seconds)} | {sum(r['seconds'] for r in rows):.1f} | {ratio} | "
+                     f"{data['load_before']} / {data['load_after']} | {did} | {data['commit']}, {data['date']} |")
+    lines += ["", "Method: `benchmarks/bench_download_cache.py` (raw figures in `download_cache.json`). Seconds are "
+              "the build of each attempt as the engine reports it done; the classic rows go through "
+              "`DockerEngine.build` (the host's cache server on the bridge gateway), the buildah rows through "
+              "`PodmanEngine.build` (its API service, started by the benchmark), the BuildKit rows through "
+              "`DOCKER_BUILDKIT=1 /usr/bin/docker build` with the Dockerfile the engine would build (the tool does "
+              "not build with BuildKit itself).", ""]
+    OUT.write_text("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
