@@ -71,9 +71,8 @@ def compact_facts(facts: RepoFacts, limits: dict[str, int] | None = None, terse:
         data[name] = items[:limit]
         if len(items) > limit:  # the model sees that the list goes on
             data[f"{name}_not_shown"] = len(items) - limit
-    if bare:
-        data = _without_detail(data)
-    return json.dumps(_without_empty(data), ensure_ascii=False)[:30000]
+    shown = _without_detail(data) if bare else data
+    return json.dumps(_without_empty(shown), ensure_ascii=False)[:30000]
 
 
 def _without_detail(value: object) -> object:
