@@ -16,8 +16,9 @@ For each repository of LIST (local checkouts, one path a line, as for bench_repr
 
 Everything runs in containers (nothing of the repository runs on the host): the build under the memory/CPU limits
 of the classic builder (`docker build --memory --memory-swap --cpu-quota`), the smoke run with the memory, CPU and
-process limits, no network, no capabilities. A smoke command still running at the timeout counts as passing, the
-rule the product applies to its smoke runs; the reason column says so. Rows use bench_reproduce.py's columns and rung
+process limits, no network, no capabilities. A README command run for real (toy-run) still running at the timeout
+counts as passing, and an import, `--help` or test run still running does not: the product's rules; the reason
+column says which. Rows use bench_reproduce.py's columns and rung
 names (mode "baseline"), so both fit one table; `--beside` writes that table. The images and intermediate layers a
 row made are removed after it (only those: others share the engine).
 """
@@ -181,8 +182,11 @@ def failure_class(log: str) -> str:
     return errors[-1] if errors else ""
 
 
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
 def last_error_line(log: str) -> str:
-    lines = [ln.strip() for ln in log.splitlines()
+    lines = [ln.strip() for ln in ANSI.sub("", log).splitlines()
              if ln.strip() and not ln.startswith(("The command '", "Removing intermediate", "DEPRECATED", " --->"))]
     for ln in reversed(lines):
         if re.match(r"^(ERROR|\w+(Error|Exception))\b", ln):
@@ -255,13 +259,16 @@ def one(repo: Path, image: str, timeout: float, build_minutes: float, memory: st
         subprocess.run(["docker", "rm", "-f", cname], capture_output=True)
         if logs:
             (logs / f"{name}.smoke.log").write_text(f"$ {smoke.command}\n{out}")
-        if rc is None:  # still running at the timeout: passes, as in the product
+        if rc is None and smoke.rung == "toy-run":  # a toy run still going at its limit passes, as in the product
             return row | {"status": "success", "highest_rung": smoke.rung,
                           "first_green_s": f"{time.monotonic() - started:.0f}",
                           "reason": f"smoke still running at {timeout + 30:.0f}s (counts as passing): {smoke.command}"[:160]}
         if rc == 0:
             return row | {"status": "success", "highest_rung": smoke.rung,
                           "first_green_s": f"{time.monotonic() - started:.0f}", "reason": f"smoke: {smoke.command}"[:160]}
+        if rc is None:  # an import, --help or test run that hangs does not pass (the product's rule too)
+            return row | {"status": "smoke-failed", "failure_class": "timeout",
+                          "reason": f"{smoke.command} :: still running at {timeout + 30:.0f}s"[:160]}
         return row | {"status": "smoke-failed", "failure_class": failure_class(out),
                       "reason": f"{smoke.command} :: {last_error_line(out)}"[:160]}
     finally:
@@ -318,7 +325,7 @@ def main() -> None:
     ap.add_argument("list", type=Path, nargs="?")
     ap.add_argument("--tag", default="baseline")
     ap.add_argument("--image", default="python:3.11-slim")
-    ap.add_argument("--timeout", type=float, default=90, help="smoke timeout, s (plus 30 s for the container start)")
+    ap.add_argument("--timeout", type=float, default=270, help="smoke timeout, s (plus 30 s for the container start)")
     ap.add_argument("--build-minutes", type=float, default=15)
     ap.add_argument("--memory", default="4g")
     ap.add_argument("--cpus", type=float, default=2)

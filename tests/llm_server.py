@@ -8,6 +8,7 @@ import contextlib
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -42,13 +43,16 @@ class ScriptedLlmServer:
     """Use as a context manager: `with ScriptedLlmServer([Reply(...), ...]) as server: server.base_url`."""
 
     def __init__(self, replies: list[Reply] | None = None, refuse: tuple[str, ...] = (),
-                 props: dict[str, Any] | None = None) -> None:
+                 props: dict[str, Any] | None = None,
+                 route: Callable[[dict[str, Any]], Reply | None] | None = None) -> None:
         """`refuse`: structured-output forms (dialect names) answered like llama.cpp's server answers json_schema,
         HTTP 500 naming the field; the scripted reply stays queued for the next request. `props`: what GET /props
-        answers, as llama.cpp's own server does (404 without it)."""
+        answers, as llama.cpp's own server does (404 without it). `route`: answers a request from its body
+        (e.g. by what its prompt asks for) before the queue is used; None leaves it to the queue."""
         self.replies: list[Reply] = list(replies or [])
         self.refuse = refuse
         self.props = props
+        self.route = route
         self.gets: list[str] = []
         self.requests: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
@@ -79,7 +83,9 @@ class ScriptedLlmServer:
                         self._json(500, {"error": {"message": "1 validation error: ('body', 'response_format', 'type'): "
                                                    "Input should be 'text' or 'json_object'", "type": "internal_server_error"}}, {})
                         return
-                    reply = server.replies.pop(0) if server.replies else Reply(status=500, error="no scripted reply left")
+                    routed = server.route(body) if server.route is not None else None
+                    reply = routed or (server.replies.pop(0) if server.replies else
+                                       Reply(status=500, error="no scripted reply left"))
                 if reply.delay_s:
                     time.sleep(reply.delay_s)
                 if reply.no_response_format and body.get("response_format"):

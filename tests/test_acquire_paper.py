@@ -427,7 +427,7 @@ def arxiv_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[_A
 
 def test_arxiv_download_is_cached(arxiv_server: _ArxivStub, tmp_path: Path) -> None:
     first, sink = load("1706.03762", tmp_path, arxiv_base_url=arxiv_server.base_url)
-    assert arxiv_server.requests == ["/pdf/1706.03762"]
+    assert arxiv_server.requests == ["/e-print/1706.03762", "/pdf/1706.03762"]  # no source here: the PDF
     assert first.kind == "arxiv"
     assert first.source == "1706.03762"
     assert first.title == "Attention Is All You Need"
@@ -436,14 +436,16 @@ def test_arxiv_download_is_cached(arxiv_server: _ArxivStub, tmp_path: Path) -> N
     cached = cache_path(tmp_path / "cache", "1706.03762")
     assert cached.read_bytes()[:5] == b"%PDF-"
     texts = [e.text for e in sink.events if isinstance(e, LogLine)]
-    assert texts[0] == f"arXiv 1706.03762: downloading {arxiv_server.base_url}/pdf/1706.03762"
+    assert texts[:3] == [f"arXiv 1706.03762: downloading the source {arxiv_server.base_url}/e-print/1706.03762",
+                         "arXiv 1706.03762: no source (HTTP 404); using the PDF",
+                         f"arXiv 1706.03762: downloading {arxiv_server.base_url}/pdf/1706.03762"]
     assert any(t.startswith("arXiv 1706.03762: 100% of") for t in texts)
     assert any(t.startswith("arXiv 1706.03762: saved") for t in texts)
 
     second, sink2 = load(
         f"{arxiv_server.base_url}/abs/1706.03762", tmp_path, arxiv_base_url=arxiv_server.base_url
     )
-    assert arxiv_server.requests == ["/pdf/1706.03762"], "the second load does not download again"
+    assert arxiv_server.requests == ["/e-print/1706.03762", "/pdf/1706.03762"], "the second load downloads nothing"
     assert second.sections == first.sections
     assert [e.text for e in sink2.events if isinstance(e, LogLine)][0] == (
         f"arXiv 1706.03762: using the cached PDF {cached}"
@@ -454,7 +456,8 @@ def test_arxiv_download_is_cached(arxiv_server: _ArxivStub, tmp_path: Path) -> N
 def test_arxiv_versioned_and_old_style_ids(arxiv_server: _ArxivStub, tmp_path: Path) -> None:
     v2, _ = load("arXiv:1706.03762v2", tmp_path, arxiv_base_url=arxiv_server.base_url + "/")
     old, _ = load("hep-th/9901001", tmp_path, arxiv_base_url=arxiv_server.base_url)
-    assert arxiv_server.requests == ["/pdf/1706.03762v2", "/pdf/hep-th/9901001"]
+    assert arxiv_server.requests == ["/e-print/1706.03762v2", "/pdf/1706.03762v2", "/e-print/hep-th/9901001",
+                                     "/pdf/hep-th/9901001"]
     assert v2.kind == old.kind == "arxiv"
     assert (tmp_path / "cache" / "arxiv" / "hep-th_9901001.pdf").is_file()
 
@@ -717,3 +720,97 @@ def test_a_markdown_byline_without_a_label_gives_the_authors() -> None:
     assert structure_paper(subtitle, "markdown")[1] == []
     sentence = "# Tiny\n\nWe present a tiny model, and it copies.\n\n## Abstract\nWe copy.\n"
     assert structure_paper(sentence, "markdown")[1] == []
+
+
+# --- arXiv e-print source ---------------------------------------------------------------------------------------
+
+SOURCE_TEX = r"""\documentclass{article}
+\title{Attention Is All You Need}
+\begin{document}
+\maketitle
+\section{Introduction}
+Recurrent models are slow.
+\section{Model Architecture}
+\input{model}
+\appendix
+\section{Hyperparameters}
+We used a learning rate of 0.0003 throughout.
+\end{document}
+"""
+SOURCE_MODEL = r"""\subsection{Attention}
+The attention is
+\begin{equation}
+\mathrm{Attention}(Q, K, V) = \mathrm{softmax}(QK^T / \sqrt{d_k}) V \label{eq:att}
+\end{equation}
+We use $d_{model} = 512$ in all layers.
+"""
+
+
+def _tarball(files: dict[str, str]) -> bytes:
+    import io
+    import tarfile
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for name, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+@pytest.fixture
+def eprint_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[_ArxivStub]:
+    import gzip
+
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    pdf = make_pdf(tmp_path / "served.pdf", PAPER_LINES, title="Attention Is All You Need", author="A. Vaswani")
+    stub = _ArxivStub({
+        "/e-print/1706.03762": (200, _tarball({"ms.tex": SOURCE_TEX, "model.tex": SOURCE_MODEL}), "application/x-eprint-tar"),
+        "/e-print/2401.00005": (200, gzip.compress(SOURCE_TEX.replace(r"\input{model}", SOURCE_MODEL).encode()),
+                                "application/x-eprint"),
+        "/e-print/2401.00006": (200, pdf.read_bytes(), "application/pdf"),  # a PDF-only submission
+        "/pdf/2401.00006": (200, pdf.read_bytes(), "application/pdf"),
+        "/e-print/2401.00007": (200, b"\x1f\x8b not really gzip", "application/x-eprint"),
+        "/pdf/2401.00007": (200, pdf.read_bytes(), "application/pdf"),
+    })
+    yield stub
+    stub.close()
+
+
+def test_an_arxiv_id_reads_the_e_print_source_and_caches_it(eprint_server: _ArxivStub, tmp_path: Path) -> None:
+    info, sink = load("1706.03762", tmp_path, arxiv_base_url=eprint_server.base_url)
+    assert eprint_server.requests == ["/e-print/1706.03762"]  # the LaTeX source is enough: no PDF fetched
+    assert info.kind == "latex" and info.source == "1706.03762"
+    assert [(s.number, s.title) for s in info.sections if s.number] == [
+        ("1", "Introduction"), ("2", "Model Architecture"), ("2.1", "Attention"), ("A", "Hyperparameters")]
+    assert "d_{model} = 512" in next(s.text for s in info.sections if s.number == "2.1")
+    cached = tmp_path / "cache" / "arxiv" / "1706.03762.tar.gz"
+    assert cached.read_bytes()[:2] == b"\x1f\x8b"
+    texts = [e.text for e in sink.events if isinstance(e, LogLine)]
+    assert texts[0] == f"arXiv 1706.03762: downloading the source {eprint_server.base_url}/e-print/1706.03762"
+    again, sink2 = load(f"{eprint_server.base_url}/abs/1706.03762", tmp_path, arxiv_base_url=eprint_server.base_url)
+    assert eprint_server.requests == ["/e-print/1706.03762"], "the second load downloads nothing"
+    assert again.sections == info.sections
+    assert [e.text for e in sink2.events if isinstance(e, LogLine)][0] == (
+        f"arXiv 1706.03762: using the cached source {cached}")
+    assert not [p for p in cached.parent.iterdir() if p.name.startswith(".download-")], "no temp files left behind"
+
+
+def test_a_single_gzipped_tex_e_print_is_read(eprint_server: _ArxivStub, tmp_path: Path) -> None:
+    info, _ = load("2401.00005", tmp_path, arxiv_base_url=eprint_server.base_url)
+    assert info.kind == "latex" and (tmp_path / "cache" / "arxiv" / "2401.00005.tex").is_file()
+    assert [s.number for s in info.sections if s.number] == ["1", "2", "2.1", "A"]
+
+
+@pytest.mark.parametrize("arxiv_id", ["2401.00006", "2401.00007"], ids=["pdf-only", "broken-gzip"])
+def test_an_e_print_that_is_not_latex_falls_back_to_the_pdf(eprint_server: _ArxivStub, tmp_path: Path,
+                                                            arxiv_id: str) -> None:
+    info, sink = load(arxiv_id, tmp_path, arxiv_base_url=eprint_server.base_url)
+    assert eprint_server.requests == [f"/e-print/{arxiv_id}", f"/pdf/{arxiv_id}"]
+    assert info.kind == "arxiv" and info.title == "Attention Is All You Need"
+    assert f"arXiv {arxiv_id}: the e-print is not LaTeX source; using the PDF" in [
+        e.text for e in sink.events if isinstance(e, LogLine)]
+    assert not list((tmp_path / "cache" / "arxiv").glob(f"{arxiv_id}.t*"))  # nothing cached as its source

@@ -112,3 +112,9 @@ def test_beside_names_baseline_wins() -> None:
     assert "product 1/2, naive baseline 1/2" in text
     assert "Baseline green where the product is not: b." in text
     assert text.count("\n| a |") == 1 and text.count("\n| b |") == 1
+
+
+def test_last_error_skips_docker_lines_and_colours() -> None:
+    log = "ERROR: No matching distribution found for tensorflow==1.15\n\x1b[0mRemoving intermediate container d4b5\n" \
+          "The command '/bin/sh -c pip install -r requirements.txt' returned a non-zero code: 1\n"
+    assert baseline.last_error_line(log) == "ERROR: No matching distribution found for tensorflow==1.15"

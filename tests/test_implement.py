@@ -86,40 +86,125 @@ def test_without_an_llm_the_output_is_cited_config_and_audit_only(tmp_path: Path
     assert "No code was generated" in (outcome.folder / "README.md").read_text()
 
 
-def test_generation_with_violations_is_fixed_in_one_round(tmp_path: Path) -> None:
+CODE = [p for p in GOOD if p != "configs/base.yaml"]
+
+
+def staged(files: dict[str, str], *, notes: str = "", order: list[str] | None = None) -> list[Reply]:
+    """The scripted answers of a staged generation: the plan (file list, specs, the config), then each file."""
+    order = order or CODE
+    plan = {"files": [{"path": p, "spec": f"the {p} of the paper"} for p in order], "config": files["configs/base.yaml"],
+            "notes": notes}
+    return [Reply(json.dumps(plan))] + [Reply(json.dumps({"content": files[p]})) for p in order]
+
+
+def rounds_of(folder: Path) -> list[dict]:
+    return json.loads((folder / "generation" / "rounds.json").read_text())
+
+
+def test_generation_in_stages_writes_file_by_file_with_the_earlier_files_as_context(tmp_path: Path) -> None:
+    order = ["src/model.py", "smoke_shapes.py", "src/__init__.py", "requirements.txt"]
+    with ScriptedLlmServer(staged(GOOD, notes="the paper leaves the init open", order=order)) as server:
+        llm = LlmSettings(base_url=server.base_url, model="m", max_retries=0)
+        outcome = run_implement(ImplementConfig(paper=str(PAPER), out=tmp_path, llm=llm, run=False, cache_dir=tmp_path / "c"),
+                                ListSink(), None, CancelToken())
+    assert outcome.generated_code and outcome.citations.ok and outcome.exit_code == 0
+    assert len(server.requests) == 1 + len(order)  # the plan, then one request per file, no fix round needed
+    assert "Stage 1 of 3: the plan" in server.user_prompt(0)
+    assert "Stage 2: write src/model.py now" in server.user_prompt(1)
+    # the second file is written with the first (and the plan's config) in view
+    second = server.user_prompt(2)
+    assert "Stage 2: write smoke_shapes.py now" in second and GOOD["src/model.py"].splitlines()[0] in second
+    assert 'd_model: 64  # §3.1 — "d_model = 64"' in second and "- smoke_shapes.py: the smoke_shapes.py of the paper" in second
+    for rel, content in GOOD.items():
+        assert (outcome.folder / rel).read_text() == content
+    stages = [(r["stage"], r["files"]) for r in rounds_of(outcome.folder)]
+    assert stages == [("plan", [*order, "configs/base.yaml"])] + [("write", [p]) for p in order]
+    assert "the paper leaves the init open" in (outcome.folder / "REPRODUCTION_NOTES.md").read_text()
+
+
+def test_citation_violations_go_back_to_the_model_and_each_round_is_recorded(tmp_path: Path) -> None:
     bad = {**GOOD, "src/model.py": GOOD["src/model.py"].replace("§3.1", "§9.9"),
            "configs/base.yaml": GOOD["configs/base.yaml"].replace('"d_model = 64"', '"d_model = 128"') + "epochs: 5\n"}
-    replies = [Reply(json.dumps({"files": bad, "notes": "first"})), Reply(json.dumps({"files": GOOD, "notes": "fixed"}))]
+    fixes = [Reply(json.dumps({"content": GOOD["configs/base.yaml"]})), Reply(json.dumps({"content": GOOD["src/model.py"]}))]
     sink = ListSink()
-    with ScriptedLlmServer(replies) as server:
+    with ScriptedLlmServer(staged(bad) + fixes) as server:
         llm = LlmSettings(base_url=server.base_url, model="m", max_retries=0)
         outcome = run_implement(ImplementConfig(paper=str(PAPER), out=tmp_path, llm=llm, run=False, cache_dir=tmp_path / "c"),
                                 sink, None, CancelToken())
     assert outcome.generated_code and outcome.citations.ok and outcome.exit_code == 0
-    fix_prompt = server.user_prompt(1)
-    assert "§9.9 is not a section of the paper" in fix_prompt and "epochs: 5 has neither a citation nor a flag" in fix_prompt
-    assert '"d_model = 128" does not occur in the paper' in fix_prompt
-    assert "d_model: 64 is not the value the quoted sentence gives" in fix_prompt
+    n = 1 + len(CODE)
+    config_fix, model_fix = server.user_prompt(n), server.user_prompt(n + 1)  # one request per file, by path
+    assert "The citation check found these problems in configs/base.yaml" in config_fix
+    assert "epochs: 5 has neither a citation nor a flag" in config_fix and '"d_model = 128" does not occur' in config_fix
+    assert "d_model: 64 is not the value the quoted sentence gives" in config_fix
+    assert "problems in src/model.py" in model_fix and "§9.9 is not a section of the paper" in model_fix
+    assert len(server.requests) == n + 2
     saved = json.loads((outcome.folder / "citations.json").read_text())
     assert saved["violations"] == [] and saved["citations"] == outcome.citations.citations > 0
     assert (outcome.folder / "src/model.py").read_text() == GOOD["src/model.py"]
-    assert "## Citation check" in (outcome.folder / "REPRODUCTION_NOTES.md").read_text()
-    assert "citation problem(s); asking the model to fix them" in " ".join(e.text for e in sink.events if e.kind == "message")
+    fix_rounds = [r for r in rounds_of(outcome.folder) if r["stage"] == "citation-fix"]
+    assert len(fix_rounds) == 1 and fix_rounds[0]["files"] == ["configs/base.yaml", "src/model.py"]
+    assert any("§9.9" in v for v in fix_rounds[0]["violations_before"]) and fix_rounds[0]["violations_after"] == []
+    assert "asking the model to fix them (round 1 of 2)" in " ".join(e.text for e in sink.events if e.kind == "message")
 
 
-def test_violations_left_after_the_fix_round_are_reported(tmp_path: Path) -> None:
+def test_a_model_that_never_fixes_its_citations_cannot_make_the_output_worse(tmp_path: Path) -> None:
+    """The config still cites a wrong value after both fix rounds: it is set aside and the config read from the
+    paper takes its place; the code that agrees with the paper stays. The folder passes its own check, and the exit
+    code says problems remained (10)."""
     bad = {**GOOD, "configs/base.yaml": "d_model: 128  # §3.1\n"}
-    replies = [Reply(json.dumps({"files": bad})), Reply(json.dumps({"files": bad}))]
-    with ScriptedLlmServer(replies) as server:
+    stubborn = [Reply(json.dumps({"content": bad["configs/base.yaml"]})), Reply(json.dumps({"content": GOOD["src/model.py"]}))]
+    with ScriptedLlmServer(staged(bad) + stubborn * 2) as server:
         llm = LlmSettings(base_url=server.base_url, model="m", max_retries=0)
         outcome = run_implement(ImplementConfig(paper=str(PAPER), out=tmp_path, llm=llm, run=False, cache_dir=tmp_path / "c"),
                                 ListSink(), None, CancelToken())
-    # the config's value is not the paper's, and the code's default (d_model=64) disagrees with the config
-    kinds = [v.kind for v in outcome.citations.violations]
-    assert outcome.exit_code == 10 and kinds == ["value-mismatch", "values-disagree"]
+    assert outcome.exit_code == 10 and outcome.citations.ok and outcome.generated_code
+    no_model = CitationChecker(enrich_paper(load_paper(str(PAPER), cache_dir=tmp_path / "c", sink=ListSink(),
+                                                       cancel=CancelToken())))
+    config = (outcome.folder / "configs/base.yaml").read_text()
+    assert config.startswith("# base.yaml — hyperparameters of") and no_model.check({"configs/base.yaml": config}).ok
+    assert (outcome.folder / "generation/rejected/configs/base.yaml").read_text() == "d_model: 128  # §3.1\n"
     notes = (outcome.folder / "REPRODUCTION_NOTES.md").read_text()
-    assert "d_model: 128 is not the value §3.1 gives (it states 64)" in notes
-    assert "d_model = 64 here, but configs/base.yaml has d_model: 128" in notes
+    assert "## Set aside" in notes and "d_model: 128 is not the value §3.1 gives (it states 64)" in notes
+    stages = [r["stage"] for r in rounds_of(outcome.folder)]
+    assert stages[-3:] == ["citation-fix", "citation-fix", "fallback"]
+
+
+@pytest.mark.parametrize("plan", [
+    "this is not json at all",
+    json.dumps({"files": [{"path": "src/model.py"}], "config": ""}),  # no smoke_shapes.py
+    json.dumps({"files": [{"path": "../../etc/passwd"}, {"path": "src/model.py"}, {"path": "smoke_shapes.py"}],
+                "config": ""}),
+], ids=["garbage", "no-shape-check", "path-escape"])
+def test_a_hostile_or_broken_plan_leaves_the_no_model_output(tmp_path: Path, plan: str) -> None:
+    sink = ListSink()
+    with ScriptedLlmServer([Reply(plan), Reply(plan)]) as server:
+        llm = LlmSettings(base_url=server.base_url, model="m", max_retries=0)
+        outcome = run_implement(ImplementConfig(paper=str(PAPER), out=tmp_path, llm=llm, run=False, cache_dir=tmp_path / "c"),
+                                sink, None, CancelToken())
+    assert len(server.requests) == 2  # the plan and its one corrective round, then nothing
+    assert not outcome.generated_code and outcome.exit_code == 0 and outcome.citations.ok
+    files = sorted(p.relative_to(outcome.folder).as_posix() for p in outcome.folder.rglob("*") if p.is_file()
+                   and "logs" not in p.parts)
+    assert files == ["README.md", "REPRODUCTION_NOTES.md", "citations.json", "configs/base.yaml", "paper.json"]
+    assert not (tmp_path.parent / "etc").exists()
+    assert any("generation failed" in e.text for e in sink.events if e.kind == "message")
+
+
+def test_code_that_keeps_failing_its_check_is_set_aside_whole(tmp_path: Path) -> None:
+    """src/model.py keeps citing a section the paper does not have: without it there is nothing to shape-check,
+    so no code is kept and the folder is the no-model output (plus the set-aside files), exit 10."""
+    bad = {**GOOD, "src/model.py": GOOD["src/model.py"].replace("§3.1", "§9.9")}
+    stubborn = [Reply(json.dumps({"content": bad["src/model.py"]}))]
+    with ScriptedLlmServer(staged(bad) + stubborn * 2) as server:
+        llm = LlmSettings(base_url=server.base_url, model="m", max_retries=0)
+        outcome = run_implement(ImplementConfig(paper=str(PAPER), out=tmp_path, llm=llm, cache_dir=tmp_path / "c"),
+                                ListSink(), None, CancelToken())
+    assert not outcome.generated_code and outcome.run is None and outcome.exit_code == 10 and outcome.citations.ok
+    assert not (outcome.folder / "src/model.py").exists()
+    assert (outcome.folder / "generation/rejected/src/model.py").read_text() == bad["src/model.py"]
+    assert (outcome.folder / "generation/rejected/smoke_shapes.py").is_file()
+    assert "**No code was generated**" in (outcome.folder / "REPRODUCTION_NOTES.md").read_text()
 
 
 @pytest.mark.docker
@@ -127,7 +212,7 @@ def test_a_generated_folder_builds_and_passes_its_shape_check(tmp_path: Path) ->
     from docker_support import docker_or_fail
 
     docker_or_fail()
-    with ScriptedLlmServer([Reply(json.dumps({"files": GOOD}))]) as server:
+    with ScriptedLlmServer(staged(GOOD)) as server:
         llm = LlmSettings(base_url=server.base_url, model="m", max_retries=0)
         outcome = run_implement(ImplementConfig(paper=str(PAPER), out=tmp_path, llm=llm, timeout=120, max_attempts=1,
                                                 cache_dir=tmp_path / "c"), ListSink(), None, CancelToken())
@@ -139,8 +224,45 @@ def test_a_generated_folder_builds_and_passes_its_shape_check(tmp_path: Path) ->
     assert json.loads((outcome.folder / "IMPLEMENTED_FROM.json").read_text())["run_dir"] == str(run_dir)
 
 
+@pytest.mark.docker
+def test_a_failed_shape_check_goes_back_to_the_model_and_the_fix_is_built(tmp_path: Path) -> None:
+    """The first smoke_shapes.py calls a method the model does not have; the shape check fails in the engine, its
+    log goes to the model, the corrected file is built again and passes. Both runs are linked and the round
+    recorded."""
+    from docker_support import docker_or_fail
+
+    docker_or_fail()
+    broken = {**GOOD, "smoke_shapes.py": GOOD["smoke_shapes.py"].replace("Model()(", "Model().forward(")}
+    fix = Reply(json.dumps({"files": {"smoke_shapes.py": GOOD["smoke_shapes.py"]},
+                            "explanation": "Model is called, it has no forward method"}))
+
+    def route(body: dict) -> Reply | None:
+        text = " ".join(m["content"] for m in body["messages"])
+        if "shape check (`python smoke_shapes.py`)" in text:
+            return fix
+        if "Stage" not in text and "citation check found" not in text:
+            return Reply(status=500, error="not scripted: the run's own diagnosis")  # the rules decide instead
+        return None
+
+    with ScriptedLlmServer(staged(broken), route=route) as server:
+        llm = LlmSettings(base_url=server.base_url, model="m", max_retries=0)
+        outcome = run_implement(ImplementConfig(paper=str(PAPER), out=tmp_path, llm=llm, timeout=120, max_attempts=1,
+                                                build_fix_rounds=1, cache_dir=tmp_path / "c"), ListSink(), None,
+                                CancelToken())
+    prompts = [" ".join(m["content"] for m in r["messages"]) for r in server.requests]
+    build_fix = next(p for p in prompts if "shape check (`python smoke_shapes.py`)" in p)
+    assert "has no attribute 'forward'" in build_fix
+    assert outcome.run is not None and outcome.run.status == "success", outcome.run.reason if outcome.run else ""
+    assert (outcome.folder / "smoke_shapes.py").read_text() == GOOD["smoke_shapes.py"]
+    linked = json.loads((outcome.folder / "IMPLEMENTED_FROM.json").read_text())
+    assert len(linked["runs"]) == 2 and linked["run_dir"] == str(outcome.run.run_dir)
+    build_rounds = [r for r in rounds_of(outcome.folder) if r["stage"] == "build-fix"]
+    assert build_rounds == [{"stage": "build-fix", "round": 1, "files": ["smoke_shapes.py"], "violations_before": [],
+                             "violations_after": [], "note": "Model is called, it has no forward method"}]
+
+
 def test_framework_and_mode_reach_the_prompt_and_the_file_list(tmp_path: Path) -> None:
-    with ScriptedLlmServer([Reply(json.dumps({"files": GOOD}))]) as server:
+    with ScriptedLlmServer(staged(GOOD)) as server:
         llm = LlmSettings(base_url=server.base_url, model="m", max_retries=0)
         run_implement(ImplementConfig(paper=str(PAPER), out=tmp_path, llm=llm, run=False, framework="jax",
                                       mode="educational", cache_dir=tmp_path / "c"), ListSink(), None, CancelToken())

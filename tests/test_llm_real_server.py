@@ -125,12 +125,23 @@ def test_implement_against_the_real_server_ends_honestly(llama_server: LlamaServ
     config = ImplementConfig(paper=str(PAPER), out=tmp_path / "out", llm=settings(llama_server, max_tokens=200),
                              run=False, cache_dir=tmp_path / "cache")
     outcome = run_implement(config, sink, None, CancelToken())
-    assert list((outcome.folder / "logs").glob("llm-*-implement-prompt.txt"))
+    assert list((outcome.folder / "logs").glob("llm-*-implement-plan-prompt.txt"))
     assert json.loads((tmp_path / "cache" / "llm-dialects.json").read_text())[llama_server.base_url] == (
         "json_object_schema")
     if not outcome.generated_code:  # a 135M model with 200 tokens rarely writes src/model.py: said, not hidden
-        assert any("generation failed" in e.text for e in sink.of("message"))
+        messages = " ".join(e.text for e in sink.of("message"))
+        assert "generation failed" in messages or "citation problems remained after the fix rounds" in messages
     assert (outcome.folder / "paper.json").is_file()
+    # never worse than the no-model path: the folder passes its own check, and without code its config is the
+    # no-model one, every extracted hyperparameter cited
+    assert outcome.citations.ok, outcome.citations.markdown()
+    if not outcome.generated_code:
+        no_model = run_implement(ImplementConfig(paper=str(PAPER), out=tmp_path / "no-model", run=False,
+                                                 cache_dir=tmp_path / "cache"), ListSink(), None, CancelToken())
+        assert (outcome.folder / "configs/base.yaml").read_text() == (no_model.folder / "configs/base.yaml").read_text()
+    rounds = outcome.folder / "generation" / "rounds.json"
+    if rounds.is_file():  # the plan got through: each stage after it is recorded
+        assert json.loads(rounds.read_text())[0]["stage"] == "plan"
 
 
 def test_a_server_killed_mid_stream_gives_an_honest_stop(tmp_path: Path) -> None:

@@ -1,4 +1,6 @@
-"""arXiv ids and URLs, and a cached, cancellable PDF download from a configurable base URL.
+"""arXiv ids and URLs, and cached, cancellable downloads of a paper's e-print source and PDF from a configurable
+base URL. The source (LaTeX: sections, equations and tables numbered by LaTeX itself) is tried first; the PDF is
+the fallback when the source is not reachable or is not LaTeX (PDF-only submissions).
 
 The base URL is configurable (PAPER2RUN_ARXIV_BASE_URL) so a mirror or a test server can
 stand in for arxiv.org; the cache means a paper is downloaded once per machine.
@@ -7,6 +9,7 @@ stand in for arxiv.org; the cache means a paper is downloaded once per machine.
 from __future__ import annotations
 
 import contextlib
+import gzip
 import os
 import re
 import tempfile
@@ -53,6 +56,103 @@ def arxiv_id_of(spec: str, base_url: str = "https://arxiv.org") -> str | None:
 
 def cache_path(cache_dir: Path, arxiv_id: str) -> Path:
     return cache_dir / "arxiv" / (arxiv_id.replace("/", "_") + ".pdf")
+
+
+#: The cached e-print source of an id, by the form arXiv sent it in (a gzipped tar, a plain tar, one gzipped .tex).
+SOURCE_SUFFIXES = (".tar.gz", ".tar", ".tex")
+
+
+def cached_source(cache_dir: Path, arxiv_id: str) -> Path | None:
+    base = cache_dir.expanduser() / "arxiv" / arxiv_id.replace("/", "_")
+    return next((p for p in (base.with_name(base.name + s) for s in SOURCE_SUFFIXES) if p.is_file()), None)
+
+
+def _source_form(data: bytes) -> tuple[str, bytes] | None:
+    """(suffix, bytes to keep) for an e-print: a gzipped tar stays as it is, one gzipped .tex file is unpacked;
+    None for anything else (a PDF, an HTML page)."""
+    if data.startswith(b"\x1f\x8b"):
+        try:
+            inner = gzip.decompress(data)
+        except (OSError, EOFError):
+            return None
+        if _is_tar(inner):
+            return ".tar.gz", data
+        text = inner[:4000].decode("utf-8", errors="replace")
+        return (".tex", inner) if re.search(r"\\(?:documentclass|begin\{document\}|section)", text) else None
+    if _is_tar(data):
+        return ".tar", data
+    return None
+
+
+def _is_tar(data: bytes) -> bool:
+    return len(data) > 262 and data[257:262] == b"ustar"
+
+
+def fetch_arxiv_source(
+    arxiv_id: str,
+    *,
+    cache_dir: Path,
+    base_url: str,
+    sink: EventSink,
+    cancel: CancelToken,
+    timeout_s: float = 60,
+) -> Path | None:
+    """The cached e-print source of `arxiv_id`, downloaded first if needed; None (said in the log) when arXiv has
+    none for it, it is not LaTeX, or it cannot be reached: the caller falls back to the PDF."""
+    cached = cached_source(cache_dir, arxiv_id)
+    if cached is not None:
+        sink.emit(LogLine(source="acquire", text=f"arXiv {arxiv_id}: using the cached source {cached}"))
+        return cached
+    folder = cache_dir.expanduser() / "arxiv"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(
+            f"cannot create the paper cache {folder}: {exc.strerror}", "set PAPER2RUN_CACHE_DIR to a writable folder"
+        ) from exc
+    url = f"{base_url.rstrip('/')}/e-print/{arxiv_id}"
+    sink.emit(LogLine(source="acquire", text=f"arXiv {arxiv_id}: downloading the source {url}"))
+    request = urllib.request.Request(url, headers={"User-Agent": "paper2run-tui/0.1 (paper download)"})
+    try:
+        response = urllib.request.urlopen(request, timeout=timeout_s)  # noqa: S310 - http(s) only, base URL is config
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        why = f"HTTP {exc.code}" if isinstance(exc, urllib.error.HTTPError) else str(getattr(exc, "reason", exc))
+        sink.emit(LogLine(source="acquire", text=f"arXiv {arxiv_id}: no source ({why}); using the PDF"))
+        return None
+    with response:
+        data = bytearray()
+        while True:
+            cancel.raise_if_cancelled()
+            try:
+                chunk = response.read(_CHUNK)
+            except (TimeoutError, OSError) as exc:
+                sink.emit(LogLine(source="acquire", text=f"arXiv {arxiv_id}: the source download stalled ({exc}); "
+                                                         "using the PDF"))
+                return None
+            if not chunk:
+                break
+            data += chunk
+            if len(data) > MAX_PDF_BYTES:
+                sink.emit(LogLine(source="acquire", text=f"arXiv {arxiv_id}: the source is over "
+                                                         f"{MAX_PDF_BYTES // 2**20} MB; using the PDF"))
+                return None
+    form = _source_form(bytes(data))
+    if form is None:
+        sink.emit(LogLine(source="acquire", text=f"arXiv {arxiv_id}: the e-print is not LaTeX source; using the PDF"))
+        return None
+    suffix, keep = form
+    target = folder / (arxiv_id.replace("/", "_") + suffix)
+    fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=".download-", suffix=suffix)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(keep)
+        os.replace(tmp_name, target)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            Path(tmp_name).unlink()
+    sink.emit(LogLine(source="acquire", text=f"arXiv {arxiv_id}: saved the source ({len(data) / 1e6:.2f} MB) to "
+                                             f"{target}"))
+    return target
 
 
 def _is_pdf(path: Path) -> bool:

@@ -17,7 +17,7 @@ from ..contracts.events import LogLine
 from ..contracts.paper import PaperInfo
 from ..errors import UserError
 from ..ports import CancelToken, EventSink
-from .arxiv import arxiv_id_of, fetch_arxiv_pdf
+from .arxiv import arxiv_id_of, cache_path, cached_source, fetch_arxiv_pdf, fetch_arxiv_source
 from .paper_latex import official_code_url
 from .paper_structure import split_authors, structure_paper
 
@@ -48,6 +48,23 @@ def load_paper(
     path = Path(spec).expanduser()
     arxiv_id = None if path.is_file() else arxiv_id_of(spec, arxiv_base_url)
     if arxiv_id is not None:
+        source = None if cache_path(cache_dir.expanduser(), arxiv_id).is_file() and \
+            cached_source(cache_dir, arxiv_id) is None else fetch_arxiv_source(
+                arxiv_id, cache_dir=cache_dir, base_url=arxiv_base_url, sink=sink, cancel=cancel, timeout_s=timeout_s)
+        if source is not None:
+            from .paper_latex import read_latex
+
+            try:
+                info = read_latex(source, source=spec, cancel=cancel, cache_dir=cache_dir / "arxiv")
+            except UserError as err:
+                sink.emit(LogLine(source="acquire", text=f"arXiv {arxiv_id}: the source cannot be read ({err}); "
+                                                         "using the PDF"))
+            else:
+                if info.sections:
+                    sink.emit(LogLine(source="acquire", text=(
+                        f"paper: {len(info.sections)} sections from the LaTeX source of arXiv {arxiv_id}")))
+                    return info
+                sink.emit(LogLine(source="acquire", text=f"arXiv {arxiv_id}: no sections in the source; using the PDF"))
         pdf = fetch_arxiv_pdf(
             arxiv_id,
             cache_dir=cache_dir,

@@ -25,3 +25,7 @@ class ImplementConfig(BaseModel):
     no_ca: bool = False
     limits: DockerLimits = Field(default_factory=DockerLimits)
     base_image_map: dict[str, str] = Field(default_factory=dict)
+    #: Rounds in which the citation check's violations go back to the model, per generation.
+    fix_rounds: int = Field(default=2, ge=0, le=5)
+    #: Rounds in which a failed build or shape check goes back to the model (each one builds again).
+    build_fix_rounds: int = Field(default=2, ge=0, le=5)
