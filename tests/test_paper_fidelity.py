@@ -261,3 +261,18 @@ def test_extraction_skips_cited_work_and_baseline_sections() -> None:
     paper = enrich_paper(PaperInfo(source="x", kind="markdown", text=text, sections=sections))
     got = {(h.name, h.value) for h in paper.hyperparameters}
     assert got == {("epochs", "3"), ("optimizer", "adamw")}
+
+
+def test_pdf_appendices_survive_reference_initials_citation_lines_and_greek_titles() -> None:
+    from paper2run_tui.engine.acquire.paper_structure import _structure_pdf_text
+
+    text = "\n".join([
+        "A Paper", "Abstract", "We study things.", "1. Introduction", "Intro text here.", "2. Method",
+        "Method text.", "References", "Sun, Y., Wang, X., and Liu, Z. Test-time training. In ICML, 2020.",
+        "B. Mt3: Meta test-time training for self-supervised test-time adaption. In AISTATS, 2022.",
+        "Supplementary Materials", "A. Related Work", "Test-time adaptation is old.", "B. More Details",
+        "Some details.", "B.1. Datasets", "ImageNet-C (Hendrycks & Dietterich, 2019) has noise.",
+        "C (Hendrycks & Dietterich, 2019), ImageNet-R and more.", "B.2. Results with 50% Label Noise",
+        "We add noise.", "C. Theory", "C.1. κ Grows with the Number of Points", "It grows."])
+    st = _structure_pdf_text(text)
+    assert [s.number for s in st.sections if s.number] == ["1", "2", "A", "B", "B.1", "B.2", "C", "C.1"]

@@ -325,7 +325,7 @@ def _execute(
     ctx = PlanContext(
         facts=facts, repo_dir=folder.repo_dir, paper=run.paper, local_images=local_images,
         gpu_available=_gpu_runtime(executor), base_image_map=config.base_image_map, run_id=folder.run_id,
-        policy=_policy_context(run),
+        policy=_policy_context(run), pull_image=_puller(run, executor),
     )
     if resume is not None:
         plan, plan_source = resume.plan, "resumed"
@@ -754,6 +754,7 @@ def _diagnose(
         facts=ctx.facts, repo_dir=ctx.repo_dir, attempt=failed, history=list(history), paper=run.paper,
         rejected=list(ctx.rejected), local_images=ctx.local_images, base_image_map=ctx.base_image_map,
         attempts_left=run.config.max_attempts - tries, policy=ctx.policy, earlier_failed=list(run.earlier_failed),
+        pull_image=ctx.pull_image,
     )
     with run.phase("diagnose", attempt):
         diagnosis = diagnoser.diagnose(dctx, run.sink, run.cancel)
@@ -815,6 +816,24 @@ def _local_images(executor: Executor | None) -> list[str]:
         return list(executor.local_images())
     except Exception:  # noqa: BLE001 - an unreachable engine is reported by preflight, not here
         return []
+
+
+def _puller(run: _Run, executor: Executor | None) -> Any:
+    """The engine's pull, for a Python image the pins need that is not local; None when the executor cannot pull.
+    Each image is asked for once per run: a registry that does not answer is not asked again."""
+    pull = getattr(executor, "pull_image", None)
+    if pull is None:
+        return None
+    answers: dict[str, bool] = {}
+
+    def pull_image(image: str) -> bool:
+        if image not in answers:
+            answers[image] = bool(pull(image, run.sink, run.cancel))
+            run.note(f"{image} pulled (a plan needs that Python)" if answers[image] else
+                     f"{image} could not be pulled: no registry gave it", "info" if answers[image] else "warning")
+        return answers[image]
+
+    return pull_image
 
 
 def _record_limits(run: _Run) -> None:

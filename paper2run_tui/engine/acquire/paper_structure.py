@@ -400,15 +400,18 @@ def _looks_like_heading_title(title: str) -> bool:
     words = title.split()
     if not words or len(words) > _MAX_TITLE_WORDS or len(title) > 100:
         return False
-    if not (title[0].isupper() or title[0] in "\"'("):
-        return False
+    if not (title[0].isupper() or title[0] in "\"'(" or "\u0370" <= title[0] <= "\u03ff"):
+        return False  # a capital, a quote, or a Greek letter ('F.5. κ Grows with the Number of Points')
     if title.endswith((".", ",", ";", ":")) and not title.endswith("etc."):
         return False
+    if re.match(r"\([^()]*\d{4}[a-z]?\)", title):
+        return False  # '(Hendrycks & Dietterich, 2019)': a citation's line, not a title
     if "_" in title or "@" in title or "http" in title.lower():
         return False  # identifiers, e-mail addresses, links: not headings
     letters = sum(c.isalpha() for c in title)
     digits = sum(c.isdigit() for c in title)
-    return letters >= 3 and digits <= letters // 3 and not re.search(r"[=<>±×]|\d\s*%", title)
+    # a table row has a comparison sign or several percentages; 'Results with 50% Label Noise' is a heading
+    return letters >= 3 and digits <= letters // 3 and not re.search(r"[=<>±×]|\d\s*%.*\d\s*%|^\d+\s*%", title)
 
 
 def _strip_page_number(title: str) -> str:
@@ -468,6 +471,14 @@ def _structure_pdf_text(text: str, cancel: object | None = None) -> PaperStructu
             continue
         if zone:
             app = _appendix_head(line, prev_app)
+            if app is None and prev_app:
+                # 'A. Proofs' after a 'B. Mt3: Meta test-time training ...' taken from the reference list (an
+                # author's initial): a first appendix restarts the sequence while what came before has no children
+                first = _appendix_head(line, ())
+                taken = [h for h in heads if h[1] and h[1][0].isalpha()]
+                if first is not None and first[2] == (1,) and len(taken) <= 2 and all("." not in h[1] for h in taken):
+                    heads = [h for h in heads if h not in taken]
+                    app = first
             if app is not None and not _repeats_nearby(lines, i, app[0]):
                 heads.append((i, app[0], app[1]))
                 prev_app = app[2]

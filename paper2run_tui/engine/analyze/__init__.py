@@ -25,7 +25,8 @@ from .walk import AnalyzeLimits, Walk, walk_repo
 __all__ = ["AnalyzeLimits", "analyze_repo"]
 
 _PY_MANIFESTS = {"requirements", "setup.py", "setup.cfg", "pyproject-pep621", "pyproject-poetry", "pyproject-hatch",
-                 "pyproject-pdm", "pyproject-uv", "pyproject-build-system", "pipfile", "conda-environment"}
+                 "pyproject-pdm", "pyproject-uv", "pyproject-build-system", "pipfile", "conda-environment",
+                 "pep723-script"}
 
 
 def _build_file(rel: str) -> BuildFile | None:

@@ -79,9 +79,39 @@ def read_manifests(walk: Walk) -> ManifestFacts:
         except Exception as exc:  # noqa: BLE001 - a malformed manifest is a warning, not a crash
             out.warnings.append(f"could not parse {f.rel}: {type(exc).__name__}: {str(exc)[:120]}")
     for f in walk.files:
+        if f.suffix == ".py" and _depth(f.rel) <= 1 and f.size < 200_000:
+            text = walk.read(f)
+            if text and "# /// script" in text:
+                try:
+                    _script_metadata(text, f.rel, out)
+                except Exception as exc:  # noqa: BLE001 - a malformed header is a warning, not a crash
+                    out.warnings.append(f"could not parse the script metadata of {f.rel}: {type(exc).__name__}")
+    if any(m.kind != "pep723-script" for m in out.manifests):
+        # A script's header lists what that script needs; the project's own manifests say what the project needs.
+        out.dependencies = [d.model_copy(update={"group": "script"}) if d.group is None and
+                            any(m.source == d.source and m.kind == "pep723-script" for m in out.manifests) else d
+                            for d in out.dependencies]
+    for f in walk.files:
         if f.name.lower() in ("uv.lock", "poetry.lock", "pipfile.lock", "pdm.lock", "conda-lock.yml") and _depth(f.rel) <= 1:
             out.add(f.rel, "lockfile", f.name.split(".")[0].lower().replace("pipfile", "pipenv"))
     return out
+
+
+#: PEP 723's inline script metadata: a `# /// script` ... `# ///` comment block holding TOML.
+_SCRIPT_BLOCK = re.compile(r"(?m)^# /// script$\s(?P<content>(^#(| .*)$\s)+)^# ///$")
+
+
+def _script_metadata(text: str, rel: str, out: ManifestFacts) -> None:
+    """A script's own dependencies and Python (PEP 723), as its author wrote them for `uv run` or `pipx run`."""
+    m = _SCRIPT_BLOCK.search(text)
+    if m is None:
+        return
+    body = "".join(line[2:] if line.startswith("# ") else line[1:] for line in m.group("content").splitlines(True))
+    data = tomllib.loads(body)
+    out.add(rel, "pep723-script", "pip")
+    out.dependencies += [d for r in data.get("dependencies") or [] if isinstance(r, str) and (d := parse_requirement(r, rel))]
+    if isinstance(data.get("requires-python"), str):
+        out.python_hints.append(PythonHint(spec=data["requires-python"], kind="python_requires", source=rel))
 
 
 def _group_from_name(rel: str) -> str | None:

@@ -39,6 +39,16 @@ class DockerExecutor:
     def local_images(self) -> list[str]:
         return sorted({tag for image in self.client.images.list() for tag in image.tags})
 
+    def pull_image(self, image: str, sink: EventSink, cancel: CancelToken) -> bool:
+        """Pull an image a plan needs (the python:X.Y-slim its pins need); False when no registry gives it."""
+        from ..errors import PreflightError
+        from .preflight import ensure_image
+
+        try:
+            return ensure_image(self.client, image, sink, cancel)
+        except PreflightError:
+            return False
+
     def gpu_runtime(self) -> bool:
         """Whether the engine can give a container a GPU (the NVIDIA runtime is registered)."""
         return "nvidia" in (self.client.info().get("Runtimes") or {})

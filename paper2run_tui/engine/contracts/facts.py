@@ -24,6 +24,7 @@ ManifestKind = Literal[
     "r-description",
     "julia-project",
     "lockfile",
+    "pep723-script",
     "other",
 ]
 

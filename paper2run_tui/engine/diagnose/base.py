@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -65,6 +66,8 @@ class DiagnosisContext:
     policy: PolicyContext | None = None
     #: Plans that failed in the run this one resumes: tried, though not in this run's history.
     earlier_failed: list[EnvPlan] = field(default_factory=list)
+    #: Pull an image onto the engine; True when it is there after (None: the repairs use local images only).
+    pull_image: Callable[[str], bool] | None = None
 
     def tried_fingerprints(self) -> set[str]:
         return ({a.plan.fingerprint() for a in [*self.history, self.attempt]}

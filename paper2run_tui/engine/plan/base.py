@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -31,6 +32,8 @@ class PlanContext:
     run_id: str = ""
     #: The run's plan policy settings: a model's plan is held to the policy before it is proposed.
     policy: PolicyContext | None = None
+    #: Pull an image onto the engine; True when it is there after (None: no engine, or one that cannot pull).
+    pull_image: Callable[[str], bool] | None = None
 
 
 class ModelReview(BaseModel):

@@ -276,9 +276,16 @@ class DeterministicPlanner:
         tag = f"python:{version}-slim"
         local = local_python_versions(ctx.local_images)
         if ctx.local_images and tag not in ctx.local_images and local:
+            if ctx.pull_image is not None and ctx.pull_image(tag):
+                ctx.local_images.append(tag)
+                text = f"{tag} was not present locally and was pulled: the hints and pins ask for Python {version}"
+                notes.append(text)
+                messages.append(text)
+                return tag
             nearest = nearest_available(version, local)
             if nearest:
-                text = f"{tag} is not present locally; using the nearest local image python:{nearest}-slim"
+                tried = " and could not be pulled" if ctx.pull_image is not None else ""
+                text = f"{tag} is not present locally{tried}; using the nearest local image python:{nearest}-slim"
                 notes.append(text)
                 messages.append(text)
                 return f"python:{nearest}-slim"

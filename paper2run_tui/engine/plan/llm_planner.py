@@ -44,12 +44,20 @@ def paper_excerpt(paper: PaperInfo | None, max_chars: int = 4000) -> str:
 
 
 #: How many of each fact list the prompt shows: in full, then shorter when the context window is small.
-FACT_LIMITS = {"dependencies": 80, "imports": 60, "smoke_candidates": 12, "data_expectations": 20, "gpu_markers": 10}
-SHORT_FACTS = {"dependencies": 25, "imports": 15, "smoke_candidates": 5, "data_expectations": 5, "gpu_markers": 3}
-SHORTEST_FACTS = {"dependencies": 10, "imports": 0, "smoke_candidates": 3, "data_expectations": 2, "gpu_markers": 1}
+FACT_LIMITS = {"dependencies": 80, "imports": 60, "smoke_candidates": 12, "data_expectations": 20, "gpu_markers": 10,
+               "local_modules": 40}
+SHORT_FACTS = {"dependencies": 25, "imports": 15, "smoke_candidates": 5, "data_expectations": 5, "gpu_markers": 3,
+               "local_modules": 15}
+SHORTEST_FACTS = {"dependencies": 10, "imports": 0, "smoke_candidates": 3, "data_expectations": 2, "gpu_markers": 1,
+                  "local_modules": 8}
+MINIMAL_FACTS = {"dependencies": 10, "imports": 0, "smoke_candidates": 2, "data_expectations": 1, "gpu_markers": 1,
+                 "local_modules": 3}
+#: Detail inside each fact a small window can spare: where a line is, why a candidate scored as it did.
+_DETAIL = ("line", "reason", "score", "bytes", "share")
 
 
-def compact_facts(facts: RepoFacts, limits: dict[str, int] | None = None, terse: bool = False) -> str:
+def compact_facts(facts: RepoFacts, limits: dict[str, int] | None = None, terse: bool = False,
+                  bare: bool = False) -> str:
     """The facts as JSON without empty fields; `limits` caps the long lists; `terse` writes each dependency as
     its requirement line and where it is ("torch>=2 (requirements.txt:3)"), a quarter of the tokens."""
     limits = {**FACT_LIMITS, **(limits or {})}
@@ -63,7 +71,16 @@ def compact_facts(facts: RepoFacts, limits: dict[str, int] | None = None, terse:
         data[name] = items[:limit]
         if len(items) > limit:  # the model sees that the list goes on
             data[f"{name}_not_shown"] = len(items) - limit
-    return json.dumps(_without_empty(data), ensure_ascii=False)[:30000]
+    shown = _without_detail(data) if bare else data
+    return json.dumps(_without_empty(shown), ensure_ascii=False)[:30000]
+
+
+def _without_detail(value: object) -> object:
+    if isinstance(value, dict):
+        return {k: _without_detail(v) for k, v in value.items() if k not in _DETAIL}
+    if isinstance(value, list):
+        return [_without_detail(v) for v in value]
+    return value
 
 
 def plan_prompt(ctx: PlanContext) -> Callable[[int | None, float], Fitted]:
@@ -83,7 +100,7 @@ def plan_prompt(ctx: PlanContext) -> Callable[[int | None, float], Fitted]:
                 "plan_system", schema=schema_text(EnvPlan, int(k.get("schema", 0))),  # type: ignore[call-overload]
                 local_images=images, gpu_available=False)},
             {"role": "user", "content": render_prompt(
-                "plan_user", facts_json=compact_facts(ctx.facts, k.get("facts"), bool(k.get("terse"))),  # type: ignore[arg-type]
+                "plan_user", facts_json=compact_facts(ctx.facts, k.get("facts"), bool(k.get("terse")), bool(k.get("bare"))),  # type: ignore[arg-type]
                 paper_excerpt=paper_excerpt(ctx.paper, int(k.get("paper", 4000))),  # type: ignore[call-overload]
                 rejected=[(p.model_dump_json(), r) for p, r in ctx.rejected][-keep:],
                 failed=[p.model_dump_json() for p in ctx.failed][-keep:])},
@@ -100,6 +117,8 @@ def plan_prompt(ctx: PlanContext) -> Callable[[int | None, float], Fitted]:
         ("the schema's optional sections (dependencies, smoke ladder)", {"schema": 2}),
         ("local images beyond the first six", {"images": 6}),
         ("all but the last failed or rejected plan", {"plans": 1}),
+        ("fact lists to their first one to three items", {"facts": MINIMAL_FACTS}),
+        ("the facts' line numbers, scores and reasons", {"bare": True}),
     ]
     return lambda budget, cpt: fit(render, steps, budget, cpt)
 

@@ -218,6 +218,10 @@ def move_python(plan: EnvPlan, ctx: DiagnosisContext, wanted: list[str], why: st
             image = ctx.base_image_map[version]
         elif not ctx.local_images or version in local:
             image = f"python:{version}-slim"
+        elif ctx.pull_image is not None and ctx.pull_image(f"python:{version}-slim"):
+            ctx.local_images.append(f"python:{version}-slim")
+            image = f"python:{version}-slim"
+            why = f"{why}; python:{version}-slim pulled"
         else:
             continue
         return _python(plan, image, version, f"{plan.notes}\n- repair: Python {version} ({why})".strip())
