@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from conftest import git_commit_all
+from hostile_trees import plant_bad_name_and_deep_path
 
 from paper2run_tui.engine.acquire.copy_tree import DEFAULT_MAX_FILE_BYTES
 from paper2run_tui.engine.acquire.repo import AcquiredRepo, RepoSource, acquire_repo, parse_repo_spec
@@ -667,13 +668,7 @@ def test_names_that_are_not_utf8_and_paths_too_long_are_skipped_with_a_reason(
     from paper2run_tui.engine.pipeline import run_pipeline
 
     root = make_repo({"demo/__init__.py": "X = 1\n"}, name="names")
-    with open(os.path.join(os.fsencode(root), b"bad\xff name.py"), "wb") as fh:
-        fh.write(b"import os\n")
-    deep = str(root)
-    while len(deep) < 4096 - 260 - 10:  # the source path fits; under the run folder's longer prefix it cannot
-        deep = os.path.join(deep, "d" * 200)
-        os.mkdir(deep)
-    Path(deep, "deep.py").write_text("D = 1\n")
+    plant_bad_name_and_deep_path(root)
     dest = tmp_path / ("p" * 240) / "repo"
     result, _ = acquire(str(root), dest)
     assert any("bad\\xff name.py (its name is not UTF-8)" in s for s in result.skipped), result.skipped

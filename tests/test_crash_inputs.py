@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from docker_support import docker_or_fail
+from hostile_trees import plant_bad_name_and_deep_path
 
 from paper2run_tui.engine.acquire.paper_structure import structure_paper
 from paper2run_tui.engine.ports import Cancelled, CancelToken
@@ -67,13 +68,7 @@ def test_a_memory_limit_from_the_environment_names_where_it_came_from(make_repo,
 def test_a_name_that_is_not_utf8_and_a_path_near_path_max_are_skipped_and_the_run_goes_on(make_repo,
                                                                                           tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     repo = make_repo({"demo/__init__.py": "X = 1\n"}, name="hostile")
-    with open(os.path.join(os.fsencode(repo), b"bad\xff name.py"), "wb") as fh:
-        fh.write(b"import os\n")
-    deep = str(repo)
-    while len(deep) < 4096 - 260 - 10:  # fits under the repository; under the run folder's longer prefix it cannot
-        deep = os.path.join(deep, "d" * 200)
-        os.mkdir(deep)
-    Path(deep, "deep.py").write_text("D = 1\n")
+    plant_bad_name_and_deep_path(repo)
     out = tmp_path / ("p" * 200) / "runs"
     done = _cli("run", "--repo", str(repo), "--out", str(out), "--headless", "--dry-run", "--no-ca")
     assert "Traceback" not in done.stdout + done.stderr

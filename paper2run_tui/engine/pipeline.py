@@ -12,7 +12,7 @@ import socket
 import threading
 import time
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -818,7 +818,7 @@ def _local_images(executor: Executor | None) -> list[str]:
         return []
 
 
-def _puller(run: _Run, executor: Executor | None) -> Any:
+def _puller(run: _Run, executor: Executor | None) -> Callable[[str], bool] | None:
     """The engine's pull, for a Python image the pins need that is not local; None when the executor cannot pull.
     Each image is asked for once per run: a registry that does not answer is not asked again."""
     pull = getattr(executor, "pull_image", None)

@@ -22,6 +22,7 @@ from pathlib import Path
 from ..contracts.events import LogLine
 from ..errors import UserError
 from ..ports import CancelToken, EventSink
+from ..record.atomic import write_bytes_atomic
 
 _NEW = r"\d{4}\.\d{4,5}(?:v\d+)?"
 _OLD = r"[a-z]+(?:-[a-z]+)*(?:\.[a-z]{2})?/\d{7}(?:v\d+)?"
@@ -88,6 +89,17 @@ def _is_tar(data: bytes) -> bool:
     return len(data) > 262 and data[257:262] == b"ustar"
 
 
+def _cache_folder(folder: Path) -> Path:
+    """The paper cache folder, made if missing; a folder that cannot be made is the user's to fix."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(
+            f"cannot create the paper cache {folder}: {exc.strerror}", "set PAPER2RUN_CACHE_DIR to a writable folder"
+        ) from exc
+    return folder
+
+
 def fetch_arxiv_source(
     arxiv_id: str,
     *,
@@ -103,13 +115,7 @@ def fetch_arxiv_source(
     if cached is not None:
         sink.emit(LogLine(source="acquire", text=f"arXiv {arxiv_id}: using the cached source {cached}"))
         return cached
-    folder = cache_dir.expanduser() / "arxiv"
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(
-            f"cannot create the paper cache {folder}: {exc.strerror}", "set PAPER2RUN_CACHE_DIR to a writable folder"
-        ) from exc
+    folder = _cache_folder(cache_dir.expanduser() / "arxiv")
     url = f"{base_url.rstrip('/')}/e-print/{arxiv_id}"
     sink.emit(LogLine(source="acquire", text=f"arXiv {arxiv_id}: downloading the source {url}"))
     request = urllib.request.Request(url, headers={"User-Agent": "paper2run-tui/0.1 (paper download)"})
@@ -142,14 +148,7 @@ def fetch_arxiv_source(
         return None
     suffix, keep = form
     target = folder / (arxiv_id.replace("/", "_") + suffix)
-    fd, tmp_name = tempfile.mkstemp(dir=folder, prefix=".download-", suffix=suffix)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(keep)
-        os.replace(tmp_name, target)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            Path(tmp_name).unlink()
+    write_bytes_atomic(target, keep)
     sink.emit(LogLine(source="acquire", text=f"arXiv {arxiv_id}: saved the source ({len(data) / 1e6:.2f} MB) to "
                                              f"{target}"))
     return target
@@ -177,13 +176,7 @@ def fetch_arxiv_pdf(
     if target.is_file() and _is_pdf(target):
         sink.emit(LogLine(source="acquire", text=f"arXiv {arxiv_id}: using the cached PDF {target}"))
         return target
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(
-            f"cannot create the paper cache {target.parent}: {exc.strerror}",
-            "set PAPER2RUN_CACHE_DIR to a writable folder",
-        ) from exc
+    _cache_folder(target.parent)
     url = f"{base_url.rstrip('/')}/pdf/{arxiv_id}"
     sink.emit(LogLine(source="acquire", text=f"arXiv {arxiv_id}: downloading {url}"))
     request = urllib.request.Request(url, headers={"User-Agent": "paper2run-tui/0.1 (paper download)"})

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 _PIP = re.compile(r"(?:^|[\s;&|(])(?:python3?\s+-m\s+)?pip3?\s+install\b")
 _APT = re.compile(r"(?:^|[\s;&|(])apt-get\s+(?:-\S+\s+)*install\b")
 
+#: Paths inside the image being built (not of the host): pip's default cache folder for the build's user (root),
+#: and apt's download folder.
 PIP_CACHE = "/root/.cache/pip"
 APT_CACHE = "/var/cache/apt"
 _CLEAN = "/etc/apt/apt.conf.d/docker-clean"

@@ -10,10 +10,8 @@ descriptions) until it fits. What was cut is said in the run (a message, and the
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
-import threading
 import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -21,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from ..record.atomic import write_json_atomic
+from .learned import LearnedStore
 
 #: Characters per token of the estimate. SmolLM2's tokenizer (llama.cpp's /extras/tokenize/count) gives 3.3-3.6 on
 #: our schemas, code and pip logs; 3.0 leaves room for tokenizers that are less frugal with JSON.
@@ -118,42 +116,13 @@ def fixed(messages: Sequence[dict[str, str]]) -> PromptBuilder:
     return build
 
 
-class ContextStore:
-    """`llm-context.json` in the cache folder: {"BASE_URL MODEL": window} learned from context-length errors. A
-    missing or damaged file means "not learned"; no folder means this process only."""
+class ContextStore(LearnedStore[int]):
+    """`llm-context.json` in the cache folder: {"BASE_URL MODEL": window} learned from context-length errors."""
 
     FILE = "llm-context.json"
 
     def __init__(self, cache_dir: Path | None) -> None:
-        self.path = cache_dir / self.FILE if cache_dir is not None else None
-        self._memory: dict[str, int] = {}
-        self._lock = threading.Lock()
-
-    def _read(self) -> dict[str, int]:
-        if self.path is None:
-            return dict(self._memory)
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return dict(self._memory)
-        if not isinstance(data, dict):
-            return dict(self._memory)
-        return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, int) and v > 0}
-
-    def get(self, key: str) -> int | None:
-        with self._lock:
-            return self._read().get(key)
-
-    def set(self, key: str, window: int) -> None:
-        with self._lock:
-            data = self._read()
-            if data.get(key) == window:
-                return
-            data[key] = window
-            self._memory = data
-            if self.path is not None:
-                with contextlib.suppress(OSError):
-                    write_json_atomic(self.path, data)
+        super().__init__(cache_dir, self.FILE, lambda value: isinstance(value, int) and value > 0)
 
 
 def probe_window(base_url: str, model: str, api_key: str | None, timeout_s: float = 5.0) -> tuple[int, str] | None:

@@ -143,6 +143,7 @@ class LlmClient:
         last_error = ""
         stream = on_delta
         cuts = list(fitted.cuts) if fitted else []
+        record = functools.partial(self._record, purpose, context_window=window, prompt_cuts=cuts)
         attempt = -1
         while attempt < self.settings.max_retries:
             attempt += 1
@@ -154,7 +155,7 @@ class LlmClient:
                     self._call, messages, stream, response_format, cancel, max_tokens), cancel)
             except openai.APIStatusError as exc:
                 last_error = self._status_message(exc)
-                self._record(purpose, started, ok=False, error=last_error, streamed=stream is not None, context_window=window, prompt_cuts=cuts)
+                record(started, ok=False, error=last_error, streamed=stream is not None)
                 message = str(getattr(exc, "message", "") or exc)
                 if exc.status_code >= 400 and exc.status_code < 500 and is_context_error(message):
                     raise ContextOverflow(last_error, window_in(message)) from None
@@ -168,7 +169,7 @@ class LlmClient:
                 if isinstance(exc, _EmptyStream):
                     last_error = f"the LLM endpoint broke off its answer mid-stream ({exc})"
                     if stream is not None:  # once, and not counted as a retry: the same request, unstreamed
-                        self._record(purpose, started, ok=False, error=last_error, streamed=True, context_window=window, prompt_cuts=cuts)
+                        record(started, ok=False, error=last_error, streamed=True)
                         self.sink.emit(Message(level="info", text="the LLM stream ended empty; asking once without "
                                                                   "streaming to hear the endpoint's error"))
                         self._abort()  # the server may have closed that connection: a new one
@@ -181,10 +182,10 @@ class LlmClient:
                     last_error = f"the LLM endpoint did not answer within {self.settings.timeout_s:.0f} s"
                 else:
                     last_error = f"cannot connect to the LLM endpoint {self.settings.base_url or 'default'}: check the URL"
-                self._record(purpose, started, ok=False, error=last_error, streamed=stream is not None, context_window=window, prompt_cuts=cuts)
+                record(started, ok=False, error=last_error, streamed=stream is not None)
                 self._wait(attempt, None, cancel)
                 continue
-            self._record(purpose, started, ok=True, usage=usage, streamed=stream is not None, context_window=window, prompt_cuts=cuts)
+            record(started, ok=True, usage=usage, streamed=stream is not None)
             if on_delta is not None and stream is None and text:  # asked without streaming: the pane still sees it
                 on_delta(self.redact(text))
             self._dump(purpose, "answer", text)

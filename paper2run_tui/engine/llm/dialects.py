@@ -8,14 +8,11 @@ names the format) it steps down once, at once, with no backoff, and remembers th
 
 from __future__ import annotations
 
-import contextlib
-import json
 import re
-import threading
 from pathlib import Path
 from typing import Any, Literal
 
-from ..record.atomic import write_json_atomic
+from .learned import LearnedStore
 
 Dialect = Literal["json_schema", "json_object_schema", "json_object", "text"]
 #: Best first. "text" = no response_format; the JSON is extracted from the answer.
@@ -43,39 +40,10 @@ def response_format(dialect: Dialect, name: str, schema: dict[str, Any]) -> dict
     return None
 
 
-class DialectStore:
-    """`llm-dialects.json` in the cache folder: {base URL: dialect}. A missing or damaged file means "not learned
-    yet"; a store without a folder (tests, no cache) remembers for this process only."""
+class DialectStore(LearnedStore[Dialect]):
+    """`llm-dialects.json` in the cache folder: {base URL: dialect}."""
 
     FILE = "llm-dialects.json"
 
     def __init__(self, cache_dir: Path | None) -> None:
-        self.path = cache_dir / self.FILE if cache_dir is not None else None
-        self._memory: dict[str, Dialect] = {}
-        self._lock = threading.Lock()
-
-    def _read(self) -> dict[str, Dialect]:
-        if self.path is None:
-            return dict(self._memory)
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return {}
-        if not isinstance(data, dict):
-            return {}
-        return {k: v for k, v in data.items() if isinstance(k, str) and v in DIALECTS}
-
-    def get(self, base_url: str) -> Dialect | None:
-        with self._lock:
-            return self._read().get(base_url)
-
-    def set(self, base_url: str, dialect: Dialect) -> None:
-        with self._lock:
-            data = self._read()
-            if data.get(base_url) == dialect:
-                return
-            data[base_url] = dialect
-            self._memory = data
-            if self.path is not None:
-                with contextlib.suppress(OSError):  # a read-only cache costs one refusal per run, nothing more
-                    write_json_atomic(self.path, data)
+        super().__init__(cache_dir, self.FILE, lambda value: value in DIALECTS)
