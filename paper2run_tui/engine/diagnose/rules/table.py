@@ -694,7 +694,8 @@ def _jax_cuda(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan
 
 
 def _pip_editable_setup(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
-    return set_env(without_project_install(plan), PYTHONPATH=plan.workdir)
+    folder = plan.dependencies.project_dir if plan.dependencies is not None else ""
+    return set_env(without_project_install(plan), PYTHONPATH=f"{plan.workdir}/{folder}" if folder else plan.workdir)
 
 
 #: The machine's failures, not the plan's: tried before any reading of a package in the same log (a full disk while
