@@ -179,7 +179,8 @@ class DeterministicPlanner:
             stated = with_stated_versions(listed, facts.code_versions, "the code checks", notes)
             pinned = {id(old): new for old, new in zip(listed, stated, strict=True)}
             all_deps = [pinned.get(id(d), d) for d in all_deps]
-        version, why = choose_python([*facts.python_hints, *job.python_hints],
+        hints = [h for h in facts.python_hints if h.source not in job.set_aside]
+        version, why = choose_python([*hints, *job.python_hints],
                                      all_deps + (job.lock.pins if job.lock else []), facts.commit_date)
         notes += why
         base_image = self._base_image(ctx, version, notes, messages)
