@@ -12,6 +12,7 @@ from ..contracts.facts import BuildFile, Dependency, ImportedModule, RepoFacts
 from ..plan.packages import dist_for_import
 from ..ports import CancelToken
 from .code_scan import PY2_STDLIB, STDLIB, CodeFacts, local_modules, scan_code
+from .git_dates import with_last_changed
 from .hints import python_hints
 from .import_targets import import_target
 from .languages import PYTHONIC, language_shares, primary_language
@@ -146,7 +147,7 @@ def analyze_repo(
         primary_language=primary,
         is_python=is_python,
         managers=managers,
-        manifests=manifests.manifests,
+        manifests=with_last_changed(root, manifests.manifests),
         dependencies=unique_deps,
         locked=locked,
         python_hints=manifests.python_hints + python_hints(walk, readme_rel),
