@@ -6,6 +6,7 @@ raises Stop with the reason a person needs (e.g. the data set is missing, and wh
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -160,6 +161,38 @@ def _missing_module(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> E
     return add_packages(add_system(plan, *system), ctx, [dist], before_failing=True, keep_torch=keep)
 
 
+def _static_missing(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
+    """The static check found modules the code imports and the image lacks (undeclared ones the analyzer found):
+    each distribution installed in a step of its own, so that one on no index fails alone (and is left out by the
+    no-release rule) instead of sinking the others. A module the plan installs already is not installed again."""
+    try:
+        modules = [str(x) for x in ast.literal_eval(f"[{m.group(1)}]")]
+    except (ValueError, SyntaxError):
+        raise NotApplicable("the list of missing modules could not be read") from None
+    have = installs(plan, ctx)
+    dropped = {canonicalize_name(n) for n in section_of(plan).edits.drop}  # on no index: left out before
+    dists: list[str] = []
+    skipped: list[str] = []
+    for module in modules:
+        top = module.split(".")[0]
+        dist = None if top in ctx.facts.local_modules else dist_for_import(top)
+        if dist is None or canonicalize_name(dist) in have | dropped:
+            skipped.append(top)
+        elif dist not in dists:
+            dists.append(dist)
+    if not dists:
+        raise Stop(f"the static check misses {', '.join(modules)}, which the plan installs already or no package "
+                   "provides: the module names differ from the distributions' (check the imports against the "
+                   "installed packages)")
+    new = add_system(plan, *[pkg for pkg, _ in system_packages_for(dists)])
+    torch = bool(installs(plan, ctx) & {"torch", "pytorch"})
+    for dist in dists:
+        new = add_packages(new, ctx, [dist], keep_torch=dist in _TORCH_COMPANIONS and torch)
+    note = (f"the static check's missing modules installed, each in its own step: {', '.join(dists)}"
+            + (f" (not {', '.join(skipped)}: installed already or no package)" if skipped else ""))
+    return new.model_copy(update={"notes": f"{plan.notes}\n- repair: {note}".strip()})
+
+
 _TORCHTEXT_LEGACY = re.compile(r"^\s*from\s+torchtext\.data\s+import\s+[^\n]*\b(Field|BucketIterator|TabularDataset|"
                                r"ReversibleField|NestedField)\b|\btorchtext\.data\.(Field|BucketIterator|TabularDataset)\b",
                                re.MULTILINE)
@@ -290,18 +323,20 @@ def _nowhere_to_install(plan: EnvPlan, name: str, ctx: DiagnosisContext) -> EnvP
     names = [p for p in section.packages if requirement_name(p) != key]
     files = [f.path for f in section.requirement_files]
     in_files = sorted({d.source for d in declared if d.source in files})
-    if names == section.packages and not in_files:
+    added = any(requirement_name(p) == key for a in section.additions for p in a.packages)
+    if names == section.packages and not in_files and not added:
         raise Unavailable(f"{name} has no release on the package index, and the plan names it nowhere it could be "
                           "left out (another dependency requires it)")
     section.packages = names
     section.additions = [a.model_copy(update={"packages": [p for p in a.packages if requirement_name(p) != key]})
                          for a in section.additions]
     section.additions = [a for a in section.additions if a.packages]
-    if in_files:
+    if in_files or added:  # the drop list remembers it: a later repair does not install it again
         edits = section.edits
         section.edits = edits.model_copy(update={"files": sorted({*edits.files, *in_files}),
                                                  "drop": [*edits.drop, name] if name not in edits.drop else edits.drop})
-    where = ", ".join(in_files) or "the plan's packages"
+    where = ", ".join(in_files) or ("the plan's packages" if names != section.packages or not added
+                                    else "what a repair added")
     return plan.model_copy(update={"dependencies": section, "notes": f"{plan.notes}\n- repair: {name} left out "
                                    f"({where}): the package index has no release of it, for any Python, and the "
                                    "project's own metadata does not require it".strip()})
@@ -755,6 +790,8 @@ RULES: list[Rule] = [
     Rule("missing-module", "missing-module", _r(r"(?:ModuleNotFoundError|ImportError): No module named "
                                                       rf"'?(?!Cython|pkg_resources|distutils|torch\._six|sklearn\.externals|(?:{_MODULES})')([\w.]+)'?"),
          "the Python module {0} is not installed", _missing_module),
+    Rule("static-imports-missing", "missing-module", _r(r"^missing modules: \[(.+)\]\s*$"),
+         "the static check found modules the code imports and the image lacks ({0})", _static_missing),
     Rule("missing-shared-library", "missing-system-library", _r(r"(lib[\w.+-]+?\.so(?:\.[\d.]+)?): cannot open shared object file"),
          "the shared library {0} is missing", _shared_library),
     Rule("python-headers-missing", "build-deps", _r(r"Python\.h: No such file or directory"),
