@@ -336,6 +336,8 @@ def _execute(
             result = planner.plan(ctx, run.sink, run.cancel)
         for text in result.messages:
             run.note(text)
+        for text in result.warnings:
+            run.note(text, level="warning")
         if result.review is not None:
             run.folder.write_json("model_plan_review.json", result.review)
         plan, plan_source = result.plan, result.source
