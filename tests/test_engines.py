@@ -58,7 +58,7 @@ def _config(started: dict, which: str, **kw) -> RunConfig:  # type: ignore[no-un
 def test_a_repo_builds_and_passes_its_smoke_run_on_each_engine(which: str, started, make_repo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     repo = make_repo({"demo/__init__.py": "VERSION = '1'\n",
                       "demo/__main__.py": "import argparse\nif __name__ == '__main__':\n    argparse.ArgumentParser().parse_args()\n"},
-                     git=True, name="demo")
+                     git=True, name=f"engines-demo-{which}")  # a run id no other suite makes at the same second
     sink = ListSink()
     config = _config(started, which, repo=str(repo), out=tmp_path)
     outcome = run_pipeline(config, sink)
