@@ -89,6 +89,8 @@ class RungResult(BaseModel):
     seconds: float = 0.0
     counted: bool = Field(description="Whether it counts for the highest rung: a pass, or a toy run still going "
                                       "at its time limit without an error")
+    output: str = Field(default="", description="The end of a failed rung's output (stdout and stderr): what its "
+                        "diagnosis reads (attempts/NN/rung_<rung>.log)")
 
 
 class FloorResult(BaseModel):
