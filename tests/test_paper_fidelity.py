@@ -276,3 +276,24 @@ def test_pdf_appendices_survive_reference_initials_citation_lines_and_greek_titl
         "We add noise.", "C. Theory", "C.1. κ Grows with the Number of Points", "It grows."])
     st = _structure_pdf_text(text)
     assert [s.number for s in st.sections if s.number] == ["1", "2", "A", "B", "B.1", "B.2", "C", "C.1"]
+
+
+def test_references_inside_a_quote_are_the_papers_words_not_citations() -> None:
+    """A quoted sentence that itself says "Eqs. (2, 3)" or "Section 9" cites nothing (the robust-clip regression):
+    only the anchors outside the quote are checked as citations."""
+    text = ("# Q\n\n# 1. Method\n\nWe minimise the two losses of Eqs. (2, 3) with a learning rate of 0.01, "
+            "as Section 9 explains.\n\n# 2. Other\n\nNothing here.\n")
+    _, _, _, sections = structure_paper(text, "markdown")
+    paper = enrich_paper(PaperInfo(source="q", kind="markdown", title="Q", text=text, sections=sections))
+    assert not paper.equations
+    quoted = ('learning_rate: 0.01  # §1 — "We minimise the two losses of Eqs. (2, 3) with a learning rate of 0.01, '
+              'as Section 9 explains."\n')
+    assert _kinds(paper, {"configs/base.yaml": quoted}) == []
+    comment = '# §1 — "the two losses of Eqs. (2, 3) with a learning rate"\n'
+    assert _kinds(paper, {"src/model.py": comment}) == []
+    # outside the quote the same anchors are still citations, and checked
+    assert _kinds(paper, {"src/model.py": '# §1, Eq. 2 — "the two losses of"\n'}) == ["unknown-equation"]
+    assert _kinds(paper, {"src/model.py": '# §9 — "the two losses of"\n'}) == ["unknown-section"]
+    # a section sign inside the quote does not become the section the quote is looked up in
+    assert _kinds(paper, {"src/model.py": '# §2 — "the two losses of Eqs. (2, 3)"\n'}) == ["quote-not-in-section"]
+    assert config_yaml(paper) and CitationChecker(paper).check({"configs/base.yaml": config_yaml(paper)}).ok
