@@ -10,7 +10,9 @@ an earlier build can be used) and an empty download cache.
 
 Conditions: Docker's classic builder (the shared engine) without the cache, with the host's cache server, and a
 second run on the warm cache; BuildKit through Debian's docker.io CLI (/usr/bin/docker, 20.10, DOCKER_BUILDKIT=1)
-with and without cache mounts; buildah (Podman's API service, started here) with and without cache mounts. The
+with and without cache mounts, and with an apt cache mount and pip through the host's cache server (the wiring
+DockerEngine gives an engine with mounts that reaches this host; pip's own cache in a mount keeps nothing when the
+index's answers carry no cache headers, as through this machine's proxy); buildah (Podman's API service, started here) with and without cache mounts. The
 images of each condition are removed after it, and so are the BuildKit cache records (layers, cache mounts) its
 builds made on the shared engine (by their ids, never a prune of the engine's whole cache), and buildah's cache
 mounts of this benchmark's ids. A condition does not start with less than MIN_FREE_GB free on the disk.
@@ -40,9 +42,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
+from paper2run_tui.engine.build import download_cache  # noqa: E402
 from paper2run_tui.engine.build.base import BuildRequest  # noqa: E402
-from paper2run_tui.engine.build.cache_wiring import mount_wiring  # noqa: E402
+from paper2run_tui.engine.build.cache_wiring import mixed_wiring, mount_wiring  # noqa: E402
 from paper2run_tui.engine.build.cleanup import cleanup  # noqa: E402
+from paper2run_tui.engine.build.download_cache import describe_delta  # noqa: E402
 from paper2run_tui.engine.contracts import EnvPlan  # noqa: E402
 from paper2run_tui.engine.engines.docker import DockerEngine  # noqa: E402
 from paper2run_tui.engine.engines.podman import PodmanEngine  # noqa: E402
@@ -113,10 +117,20 @@ def engine_build(engine: DockerEngine, repo: Path, texts: list[str], tag: str) -
     return rows
 
 
-def buildkit_build(repo: Path, texts: list[str], tag: str, ident: str | None) -> list[dict[str, Any]]:
+def buildkit_build(repo: Path, texts: list[str], tag: str, ident: str | None,
+                   host_cache: Path | None = None) -> list[dict[str, Any]]:
+    """BuildKit through the docker.io CLI; `ident`: cache mounts under that id; `host_cache`: pip through the host's
+    cache server on the bridge gateway as well, apt with the mount (the wiring DockerEngine would give BuildKit)."""
     rows = []
-    wiring = mount_wiring(ident) if ident else None
+    wiring, server = (mount_wiring(ident) if ident else None), None
+    if ident and host_cache is not None:
+        gateway = DockerEngine().bridge_gateway()
+        if gateway is None:
+            raise SystemExit("no bridge gateway on the shared engine for the host's cache server")
+        server = download_cache.serve(host_cache, gateway)
+        wiring = mixed_wiring(server.index_url, server.netloc, ident)
     for number, text in enumerate(texts, start=1):
+        before = server.stats.snapshot() if server is not None else None
         context = Path(tempfile.mkdtemp(prefix="p2r-bench-bk-"))
         shutil.copytree(repo, context, dirs_exist_ok=True)
         (context / ".paper2run").mkdir()
@@ -132,10 +146,14 @@ def buildkit_build(repo: Path, texts: list[str], tag: str, ident: str | None) ->
         shutil.rmtree(context, ignore_errors=True)
         if done.returncode != 0:
             raise SystemExit(f"{tag} attempt {number} failed:\n{done.stderr[-3000:]}")
-        seen = evidence(done.stderr.splitlines())
+        logs = done.stderr.splitlines()
+        if server is not None and before is not None:
+            logs.append(describe_delta(before, server.stats.snapshot()))
+        seen = evidence(logs)
         used = seen["pip_using_cached"]
         rows.append({"attempt": number, "seconds": round(seconds, 1), "steps_cached": done.stderr.count(" CACHED"),
-                     "steps_total": None, "seen": seen, "cache": f"pip 'Using cached': {used}" if used else ""})
+                     "steps_total": None, "seen": seen,
+                     "cache": seen["cache_line"] or (f"pip 'Using cached': {used}" if used else "")})
         print(tag, rows[-1], flush=True)
     return rows
 
@@ -145,6 +163,7 @@ def podman() -> Iterator[str]:
     from engine_daemons import PODMAN_CONF, podman_service
 
     folder = Path(tempfile.mkdtemp(prefix="p2r-bench-podman-"))
+    (folder / "svc").mkdir()
     conf = folder / "containers.conf"
     conf.write_text(PODMAN_CONF)
     env = {**os.environ, "CONTAINERS_CONF": str(conf)}
@@ -188,9 +207,10 @@ def remove_buildkit_records(before: set[str]) -> int:
 
 
 def remove_buildah_mounts(ident: str) -> None:
-    """buildah keeps `id=` cache mounts under the temporary folder (buildah-cache-<uid>); this benchmark's only."""
+    """buildah keeps `id=` cache mounts under /var/tmp (buildah-cache, or buildah-cache-<uid> rootless); this
+    benchmark's ids only."""
     for root in {Path(tempfile.gettempdir()), Path("/var/tmp")}:
-        for folder in root.glob(f"buildah-cache-{os.getuid()}"):
+        for folder in [*root.glob("buildah-cache"), *root.glob(f"buildah-cache-{os.getuid()}")]:
             for mount in folder.iterdir():
                 if ident in mount.name:
                     shutil.rmtree(mount, ignore_errors=True)
@@ -229,12 +249,13 @@ def main() -> None:
                 cleanup(engine.client, run_id=RUN_ID)
                 remove_buildah_mounts(engine.ident)
 
-    def buildkit(ident: str | None) -> Callable[[], list[dict[str, Any]]]:
+    def buildkit(ident: str | None, host_cache: Path | None = None) -> Callable[[], list[dict[str, Any]]]:
         def run() -> list[dict[str, Any]]:
             before = buildkit_records()
+            kind = "none" if not ident else "mixed" if host_cache else "mounts"
             try:
-                return buildkit_build(repo, dockerfiles(repo, uuid.uuid4().hex),
-                                      f"p2r-bench-dl/bk-{'mounts' if ident else 'none'}", ident)
+                return buildkit_build(repo, dockerfiles(repo, uuid.uuid4().hex), f"p2r-bench-dl/bk-{kind}", ident,
+                                      host_cache)
             finally:
                 cleanup(DockerEngine().client, run_id=RUN_ID)
                 print("BuildKit records removed:", remove_buildkit_records(before), flush=True)
@@ -245,14 +266,16 @@ def main() -> None:
         ("classic, host cache server (cold)", classic(classic_cache, uuid.uuid4().hex)),
         ("buildkit, no cache mounts", buildkit(None)),
         ("buildkit, cache mounts (cold)", buildkit(f"p2r-bench-{uuid.uuid4().hex[:8]}")),
+        ("buildkit, apt cache mount + pip through the host cache server (cold)",
+         buildkit(f"p2r-bench-{uuid.uuid4().hex[:8]}", cache_root / "buildkit")),
         ("buildah, no cache mounts", lambda: podman_run(False)),
         ("buildah, cache mounts (cold)", lambda: podman_run(True)),
         ("classic, host cache server, a second run (warm)", classic(classic_cache, uuid.uuid4().hex)),
     ]
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                             text=True).stdout.strip()
-    dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                                capture_output=True, text=True).stdout.strip())
+    dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                 ":(exclude)benchmarks/results"], cwd=ROOT, capture_output=True, text=True).stdout.strip())
     for name, run in conditions:
         if args.only and not any(word in name for word in args.only):
             continue

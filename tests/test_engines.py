@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from docker_support import docker_or_fail
+from docker_support import cgroup_parent_possible, docker_or_fail
 from engine_daemons import podman_service, tls_dockerd
 from scripted import FixedPlanner
 
@@ -70,6 +70,11 @@ def test_a_repo_builds_and_passes_its_smoke_run_on_each_engine(which: str, start
     assert any("usage:" in e.text for e in sink.events if e.kind == "log" and e.source == "smoke")
     engine_line = [e.text for e in sink.events if e.kind == "log" and e.text.startswith("engine: ")]
     assert engine_line and engine_line[0].startswith(f"engine: {config.engine} ")
+    # How the build's process limit reached its steps, as recorded: a cgroup parent only where this machine can
+    # make one for the engine; best effort for a remote engine; nothing this tool sets for buildah's steps.
+    here = "cgroup-parent" if cgroup_parent_possible(docker_or_fail()) else "update-api"
+    expected = {"docker": here, "docker-tls": "update-api", "podman": "none"}[which]
+    assert (meta.attempts[0].build_pids_limit or "").split(":")[0] == expected, meta.attempts[0].build_pids_limit
     executor = make_executor(config)
     # One label per filter: Podman 4.3's API matches none when given two.
     labels = [f"org.paper2run.run={outcome.run_dir.name}"]  # type: ignore[union-attr]

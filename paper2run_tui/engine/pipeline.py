@@ -138,6 +138,7 @@ class _Run:
     #: The attempt whose smoke command failed while its image passed the floor rung or higher: the run's result
     #: when the repairs that aim higher do not get there (see _at_floor).
     floor: FailedAttempt | None = None
+    applied_limits: Any = None  # build.limits.AppliedLimits, once limits.json is written
 
     def note(self, text: str, level: str = "info") -> None:
         self.messages.append(text)
@@ -697,6 +698,8 @@ def _attempt(
     summary.steps_total, summary.steps_cached = built.steps_total, built.steps_cached
     summary.cached_steps = list(built.cached_steps)
     summary.failing_step = built.failing_step
+    if built.pids_limit is not None:
+        _record_build_pids(run, attempt, summary, built.pids_limit)
     if built.output_cut:
         run.note(f"attempt {attempt}: {built.output_cut} (attempts/{attempt:02d}/build_*.log hold what was kept)",
                  "warning")
@@ -870,11 +873,26 @@ def _record_limits(run: _Run) -> None:
 
     limits = run.config.limits
     applied = applied_limits(limits, network=limits.network)
+    run.applied_limits = applied
     run.folder.write_json("limits.json", applied)
     run.note(f"containers run with {limits.memory} of memory (no swap on top), {limits.cpus:g} CPUs and at most "
              f"{limits.pids} processes, builds included; the smoke run has no capabilities, a "
              f"{applied.smoke_tmpfs.split(', ')[1]} /tmp, a {limits.write_cap} write cap, "
              f"capped output and {'network (--network)' if limits.network else 'no network'} (limits.json)")
+
+
+def _record_build_pids(run: _Run, attempt: int, summary: AttemptSummary, applied: Any) -> None:
+    """Which mechanism held the build's process limit (build_cgroup.BuildPidsLimit): in the attempt's summary and
+    limits.json. Preflight warned already when a cgroup parent was not possible; a warning here when one was made
+    and the engine did not use it, or when nothing limited the steps."""
+    summary.build_pids_limit = applied.line()
+    if run.applied_limits is not None:
+        run.applied_limits = run.applied_limits.model_copy(
+            update={"build_pids": applied.line(), "build_pids_mechanism": applied.mechanism})
+        run.folder.write_json("limits.json", run.applied_limits)
+    unexpected = applied.mechanism == "update-api" and applied.cgroup is not None
+    if (unexpected or (applied.mechanism == "none" and applied.cgroup is None)) and attempt == 1:
+        run.note(f"build process limit: {applied.line()} (limits.json)", "warning")
 
 
 def _smoke_network(run: _Run, plan: EnvPlan, attempt: int) -> bool:

@@ -122,6 +122,8 @@ class AttemptSummary(BaseModel):
     diagnosis: str | None = None
     matched_rules: list[str] = Field(default_factory=list)
     decision: str | None = Field(default=None, description="The gate's decision on the plan this attempt ran")
+    build_pids_limit: str | None = Field(default=None, description="How the build's process limit reached its "
+                                         "steps: cgroup-parent, or update-api (best effort), with why")
 
 
 class RunMetadata(BaseModel):
