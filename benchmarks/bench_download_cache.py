@@ -9,9 +9,16 @@ an earlier build can be used) and an empty download cache.
     .venv/bin/python benchmarks/bench_download_cache.py [--only NAME ...]  -> benchmarks/results/download_cache.md
 
 Conditions: Docker's classic builder (the shared engine) without the cache, with the host's cache server, and a
-second run on the warm cache; buildah (Podman's API service, started here) with and without cache mounts; BuildKit
-through Debian's docker.io CLI (/usr/bin/docker, 20.10, DOCKER_BUILDKIT=1) with and without cache mounts. The
-images of each condition are removed after it.
+second run on the warm cache; BuildKit through Debian's docker.io CLI (/usr/bin/docker, 20.10, DOCKER_BUILDKIT=1)
+with and without cache mounts, and with an apt cache mount and pip through the host's cache server (the wiring
+DockerEngine gives an engine with mounts that reaches this host; pip's own cache in a mount keeps nothing when the
+index's answers carry no cache headers, as through this machine's proxy); buildah (Podman's API service, started here) with and without cache mounts. The
+images of each condition are removed after it, and so are the BuildKit cache records (layers, cache mounts) its
+builds made on the shared engine (by their ids, never a prune of the engine's whole cache), and buildah's cache
+mounts of this benchmark's ids. A condition does not start with less than MIN_FREE_GB free on the disk.
+
+Each attempt's build log is read for what shows reuse: the host cache server's count of files it served from the
+disk, pip's "Using cached" lines, whether torch's wheel was fetched ("Downloading torch"), and apt's "Get:" lines.
 """
 
 from __future__ import annotations
@@ -35,9 +42,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
+from paper2run_tui.engine.build import download_cache  # noqa: E402
 from paper2run_tui.engine.build.base import BuildRequest  # noqa: E402
-from paper2run_tui.engine.build.cache_wiring import mount_wiring  # noqa: E402
+from paper2run_tui.engine.build.cache_wiring import mixed_wiring, mount_wiring  # noqa: E402
 from paper2run_tui.engine.build.cleanup import cleanup  # noqa: E402
+from paper2run_tui.engine.build.download_cache import describe_delta  # noqa: E402
 from paper2run_tui.engine.contracts import EnvPlan  # noqa: E402
 from paper2run_tui.engine.engines.docker import DockerEngine  # noqa: E402
 from paper2run_tui.engine.engines.podman import PodmanEngine  # noqa: E402
@@ -49,6 +58,7 @@ BASE = "python:3.9-slim"
 RUN_ID = "bench-download-cache"
 OUT = ROOT / "benchmarks" / "results" / "download_cache.md"
 RAW = ROOT / "benchmarks" / "results" / "download_cache.json"
+MIN_FREE_GB = 15
 BUILDKIT_CLI = "/usr/bin/docker"  # Debian's docker.io client: BuildKit built in (the newer CLI needs buildx)
 
 PLANS = [
@@ -77,6 +87,15 @@ def dockerfiles(repo: Path, bust: str) -> list[str]:
     return out
 
 
+def evidence(logs: list[str]) -> dict[str, Any]:
+    """What the attempt's own build output says about reuse (the table's "seen" columns)."""
+    return {"pip_fetched_torch": any("Downloading" in line and "torch-1.12.1" in line for line in logs),
+            "pip_cached_torch": any("Using cached" in line and "torch-1.12.1" in line for line in logs),
+            "pip_using_cached": sum("Using cached" in line for line in logs),
+            "apt_get_lines": sum(1 for line in logs if "Get:" in line and " http" in line),
+            "cache_line": next((line for line in logs if "file(s) from the cache" in line), "")}
+
+
 def engine_build(engine: DockerEngine, repo: Path, texts: list[str], tag: str) -> list[dict[str, Any]]:
     rows = []
     for number, text in enumerate(texts, start=1):
@@ -89,19 +108,29 @@ def engine_build(engine: DockerEngine, repo: Path, texts: list[str], tag: str) -
         logs = [e.text for e in sink.events if e.kind == "log"]
         if not result.ok:
             raise SystemExit(f"{tag} attempt {number} failed: {result.error}\n" + "\n".join(logs[-20:]))
-        cache_line = next((line for line in logs if "file(s) from the cache" in line), "")
-        used = sum("Using cached" in line for line in logs)
+        seen = evidence(logs)
+        used = seen["pip_using_cached"]
         rows.append({"attempt": number, "seconds": round(seconds, 1), "steps_cached": result.steps_cached,
-                     "steps_total": result.steps_total, "cache": cache_line or (f"pip 'Using cached': {used}"
-                                                                               if used else "")})
+                     "steps_total": result.steps_total, "seen": seen,
+                     "cache": seen["cache_line"] or (f"pip 'Using cached': {used}" if used else "")})
         print(tag, rows[-1], flush=True)
     return rows
 
 
-def buildkit_build(repo: Path, texts: list[str], tag: str, ident: str | None) -> list[dict[str, Any]]:
+def buildkit_build(repo: Path, texts: list[str], tag: str, ident: str | None,
+                   host_cache: Path | None = None) -> list[dict[str, Any]]:
+    """BuildKit through the docker.io CLI; `ident`: cache mounts under that id; `host_cache`: pip through the host's
+    cache server on the bridge gateway as well, apt with the mount (the wiring DockerEngine would give BuildKit)."""
     rows = []
-    wiring = mount_wiring(ident) if ident else None
+    wiring, server = (mount_wiring(ident) if ident else None), None
+    if ident and host_cache is not None:
+        gateway = DockerEngine().bridge_gateway()
+        if gateway is None:
+            raise SystemExit("no bridge gateway on the shared engine for the host's cache server")
+        server = download_cache.serve(host_cache, gateway)
+        wiring = mixed_wiring(server.index_url, server.netloc, ident)
     for number, text in enumerate(texts, start=1):
+        before = server.stats.snapshot() if server is not None else None
         context = Path(tempfile.mkdtemp(prefix="p2r-bench-bk-"))
         shutil.copytree(repo, context, dirs_exist_ok=True)
         (context / ".paper2run").mkdir()
@@ -117,9 +146,14 @@ def buildkit_build(repo: Path, texts: list[str], tag: str, ident: str | None) ->
         shutil.rmtree(context, ignore_errors=True)
         if done.returncode != 0:
             raise SystemExit(f"{tag} attempt {number} failed:\n{done.stderr[-3000:]}")
-        used = done.stderr.count("Using cached")
+        logs = done.stderr.splitlines()
+        if server is not None and before is not None:
+            logs.append(describe_delta(before, server.stats.snapshot()))
+        seen = evidence(logs)
+        used = seen["pip_using_cached"]
         rows.append({"attempt": number, "seconds": round(seconds, 1), "steps_cached": done.stderr.count(" CACHED"),
-                     "steps_total": None, "cache": f"pip 'Using cached': {used}" if used else ""})
+                     "steps_total": None, "seen": seen,
+                     "cache": seen["cache_line"] or (f"pip 'Using cached': {used}" if used else "")})
         print(tag, rows[-1], flush=True)
     return rows
 
@@ -129,6 +163,7 @@ def podman() -> Iterator[str]:
     from engine_daemons import PODMAN_CONF, podman_service
 
     folder = Path(tempfile.mkdtemp(prefix="p2r-bench-podman-"))
+    (folder / "svc").mkdir()
     conf = folder / "containers.conf"
     conf.write_text(PODMAN_CONF)
     env = {**os.environ, "CONTAINERS_CONF": str(conf)}
@@ -141,13 +176,48 @@ def podman() -> Iterator[str]:
 
 
 class BenchPodman(PodmanEngine):
-    """Podman with cache mounts under ids of this benchmark's own (a cold cache, not the tool's shared one)."""
+    """Podman with cache mounts only, under ids of this benchmark's own (a cold cache, not the tool's shared one):
+    the figure of buildah's cache mounts, not of the host's cache server the tool would also use for pip."""
 
     ident = "paper2run"
 
-    def cache_wiring(self, sink: Any) -> Any:
-        wiring, server = super().cache_wiring(sink)
-        return (mount_wiring(self.ident), server) if wiring is not None else (None, None)
+    def cache_wiring(self, sink: Any, host_cache: bool = True) -> Any:
+        wiring, _ = super().cache_wiring(sink, host_cache=False)
+        return (mount_wiring(self.ident), None) if wiring is not None else (None, None)
+
+
+def buildkit_records() -> set[str]:
+    """The ids of the shared engine's BuildKit cache records (its /system/df)."""
+    return {record["ID"] for record in (DockerEngine().client.df().get("BuildCache") or [])}
+
+
+def remove_buildkit_records(before: set[str]) -> int:
+    """Prune, one id at a time, the BuildKit cache records that were not there before this condition (a parent
+    goes only after its children, so again until a round removes none)."""
+    removed = 0
+    while True:
+        left = buildkit_records() - before
+        for ident in sorted(left):
+            subprocess.run([BUILDKIT_CLI, "builder", "prune", "-f", "--filter", f"id={ident}"],
+                           capture_output=True, text=True, check=False)
+        gone = len(left - buildkit_records())
+        removed += gone
+        if not gone:
+            return removed
+
+
+def remove_buildah_mounts(ident: str) -> None:
+    """buildah keeps `id=` cache mounts under /var/tmp (buildah-cache, or buildah-cache-<uid> rootless); this
+    benchmark's ids only."""
+    for root in {Path(tempfile.gettempdir()), Path("/var/tmp")}:
+        for folder in [*root.glob("buildah-cache"), *root.glob(f"buildah-cache-{os.getuid()}")]:
+            for mount in folder.iterdir():
+                if ident in mount.name:
+                    shutil.rmtree(mount, ignore_errors=True)
+
+
+def free_gb() -> float:
+    return shutil.disk_usage("/").free / 1e9
 
 
 def load() -> str:
@@ -177,27 +247,42 @@ def main() -> None:
                                     f"p2r-bench-dl/buildah-{'mounts' if mounts else 'none'}")
             finally:
                 cleanup(engine.client, run_id=RUN_ID)
+                remove_buildah_mounts(engine.ident)
+
+    def buildkit(ident: str | None, host_cache: Path | None = None) -> Callable[[], list[dict[str, Any]]]:
+        def run() -> list[dict[str, Any]]:
+            before = buildkit_records()
+            kind = "none" if not ident else "mixed" if host_cache else "mounts"
+            try:
+                return buildkit_build(repo, dockerfiles(repo, uuid.uuid4().hex), f"p2r-bench-dl/bk-{kind}", ident,
+                                      host_cache)
+            finally:
+                cleanup(DockerEngine().client, run_id=RUN_ID)
+                print("BuildKit records removed:", remove_buildkit_records(before), flush=True)
+        return run
 
     conditions += [
         ("classic, no cache", classic(None, uuid.uuid4().hex)),
         ("classic, host cache server (cold)", classic(classic_cache, uuid.uuid4().hex)),
-        ("classic, host cache server, a second run (warm)", classic(classic_cache, uuid.uuid4().hex)),
-        ("buildkit, no cache mounts", lambda: buildkit_build(repo, dockerfiles(repo, uuid.uuid4().hex),
-                                                             "p2r-bench-dl/bk-none", None)),
-        ("buildkit, cache mounts (cold)", lambda: buildkit_build(repo, dockerfiles(repo, uuid.uuid4().hex),
-                                                                 "p2r-bench-dl/bk-mounts",
-                                                                 f"p2r-bench-{uuid.uuid4().hex[:8]}")),
+        ("buildkit, no cache mounts", buildkit(None)),
+        ("buildkit, cache mounts (cold)", buildkit(f"p2r-bench-{uuid.uuid4().hex[:8]}")),
+        ("buildkit, apt cache mount + pip through the host cache server (cold)",
+         buildkit(f"p2r-bench-{uuid.uuid4().hex[:8]}", cache_root / "buildkit")),
         ("buildah, no cache mounts", lambda: podman_run(False)),
         ("buildah, cache mounts (cold)", lambda: podman_run(True)),
+        ("classic, host cache server, a second run (warm)", classic(classic_cache, uuid.uuid4().hex)),
     ]
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                             text=True).stdout.strip()
-    dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                                capture_output=True, text=True).stdout.strip())
+    dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                 ":(exclude)benchmarks/results"], cwd=ROOT, capture_output=True, text=True).stdout.strip())
     for name, run in conditions:
         if args.only and not any(word in name for word in args.only):
             continue
-        before = load()
+        if free_gb() < MIN_FREE_GB:
+            print(f"{name}: not run, {free_gb():.1f} GB free (< {MIN_FREE_GB})", flush=True)
+            continue
+        before, free_before = load(), round(free_gb(), 1)
         t0 = time.monotonic()
         try:
             rows = run()
@@ -205,6 +290,7 @@ def main() -> None:
             docker = DockerEngine()
             cleanup(docker.client, run_id=RUN_ID)
         results[name] = {"rows": rows, "total": round(time.monotonic() - t0, 1), "load_before": before,
+                         "free_gb_before": free_before,
                          "load_after": load(), "commit": commit + ("+dirty" if dirty else ""),
                          "date": f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC"}
         RAW.write_text(json.dumps(results, indent=1) + "\n")
@@ -213,15 +299,29 @@ def main() -> None:
     shutil.rmtree(repo, ignore_errors=True)
 
 
+def seen(row: dict[str, Any]) -> str:
+    """One attempt's reuse, as its build log showed it."""
+    data = row.get("seen")
+    if not data:  # a row from before the log was read for it
+        return row["cache"].replace("download cache: ", "") or "—"
+    torch = ("torch: pip 'Using cached'" if data["pip_cached_torch"] else
+             "torch: fetched by pip" if data["pip_fetched_torch"] else "torch: no pip line (layer cached)")
+    parts = [torch]
+    if data["cache_line"]:
+        parts.append("host cache: " + data["cache_line"].replace("download cache: ", ""))
+    parts.append(f"apt Get: lines {data['apt_get_lines']}")
+    return ", ".join(parts)
+
+
 def write_table(results: dict[str, Any]) -> None:
     lines = ["# Download cache: a three-attempt repair of a torch project", "",
              "Fixture: torch 1.12.1 + numpy 1.23.5 on python:3.9-slim (local stand-in), pip through the CA bundle; "
              "attempt 2 adds a package (its pip step runs again), attempt 3 adds a system package (the apt layer and "
              "every pip step after it run again). Each condition starts cold (a unique step after FROM, an empty "
-             "cache). The machine has 2 cores shared with six other sessions: the load average before and after "
-             "each condition is given. One run of each condition.", "",
-             "| condition | attempt 1 s | attempt 2 s | attempt 3 s | total s | ratio to no cache | load before/after "
-             "| what the cache did (attempt 2; attempt 3) | commit, date |",
+             "cache). The machine has 2 cores shared with other sessions: the load average (1, 5, 15 min) before "
+             "and after each condition is given. One run of each condition.", "",
+             "| condition | attempt 1 s | attempt 2 s | attempt 3 s | total s | ratio to its builder without cache "
+             "| load before / after | reuse seen in the build log (attempt 2; attempt 3) | commit, date |",
              "|---|---|---|---|---|---|---|---|---|"]
     baselines = {"classic": results.get("classic, no cache"), "buildkit": results.get("buildkit, no cache mounts"),
                  "buildah": results.get("buildah, no cache mounts")}
@@ -230,15 +330,18 @@ def write_table(results: dict[str, Any]) -> None:
         base = baselines.get(name.split(",")[0])
         ratio = f"{sum(r['seconds'] for r in rows) / sum(r['seconds'] for r in base['rows']):.2f}" if base else "—"
         seconds = [f"{r['seconds']:.1f}" for r in rows]
-        did = "; ".join(r["cache"].replace("download cache: ", "") or "—" for r in rows[1:])
+        did = "; ".join(seen(r) for r in rows[1:])
         lines.append(f"| {name} | {' | '.join(seconds)} | {sum(r['seconds'] for r in rows):.1f} | {ratio} | "
                      f"{data['load_before']} / {data['load_after']} | {did} | {data['commit']}, {data['date']} |")
     lines += ["", "Method: `benchmarks/bench_download_cache.py` (raw figures in `download_cache.json`). Seconds are "
               "the build of each attempt as the engine reports it done; the classic rows go through "
               "`DockerEngine.build` (the host's cache server on the bridge gateway), the buildah rows through "
-              "`PodmanEngine.build` (its API service, started by the benchmark), the BuildKit rows through "
-              "`DOCKER_BUILDKIT=1 /usr/bin/docker build` with the Dockerfile the engine would build (the tool does "
-              "not build with BuildKit itself).", ""]
+              "`PodmanEngine.build` (its API service, started by the benchmark) with cache mounts only (the tool "
+              "would also send pip through the host's cache server there), the BuildKit rows through "
+              "`DOCKER_BUILDKIT=1 /usr/bin/docker build` with the Dockerfile the engine would build with cache "
+              "mounts (the tool does not build with BuildKit itself). \"torch: fetched by pip\" means pip printed "
+              "a Downloading line for torch's wheel: from PyPI without the host cache, from the host's cache server "
+              "with it (its count of files and MB served from the disk says which).", ""]
     OUT.write_text("\n".join(lines))
 
 

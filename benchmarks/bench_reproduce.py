@@ -95,7 +95,10 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("list", type=Path)
     ap.add_argument("--out", type=Path, default=Path("benchmarks/work/runs"))
-    ap.add_argument("--keep-images", action="store_true")
+    ap.add_argument("--keep-images", action="store_true", help="never remove the runs' images")
+    ap.add_argument("--share-cache", action="store_true",
+                    help="with --llm: remove a repository's images after both of its runs, so the model run reuses "
+                         "the no-model run's build cache (its times are then not comparable, its results are)")
     ap.add_argument("--minutes", type=float, default=15)
     ap.add_argument("--tag", default="", help="suffix for the result files (reproduce-<date>-<tag>.md), e.g. a re-run")
     ap.add_argument("--llm", metavar="BASE_URL", help="also run each repository with the model at this endpoint")
@@ -110,15 +113,24 @@ def main() -> None:
     results = Path(__file__).parent / "results"
     rows: list[dict[str, str]] = []
     for repo in repos:
+        mine: list[str] = []
         for settings in ([None, llm] if llm else [None]):
             print(f"== {repo} ({'model' if settings else 'no model'})", flush=True)
             row = one(repo, args.out, args.minutes, settings)
             rows.append(row)
             print("   ", row, flush=True)
-            if not args.keep_images and row.get("run_id"):
-                # Only this run's containers and images: others (tests, other benchmarks) may share the engine.
-                cleanup(connect(), run_id=row["run_id"])
+            mine += [row["run_id"]] if row.get("run_id") else []
+            if not args.keep_images and not args.share_cache:
+                _remove(mine)
             write(results, stamp, commit, rows, len(repos), args.llm)
+        if not args.keep_images:
+            _remove(mine)
+
+
+def _remove(run_ids: list[str]) -> None:
+    """Only these runs' containers and images: others (tests, other benchmarks) may share the engine."""
+    while run_ids:
+        cleanup(connect(), run_id=run_ids.pop())
 
 
 def write(results: Path, stamp: str, commit: str, rows: list[dict[str, str]], total: int,

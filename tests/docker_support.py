@@ -28,3 +28,15 @@ def docker_or_fail() -> Any:
 def managed(client: Any, run_id: str) -> tuple[list[Any], list[Any]]:
     labels = ["org.paper2run.managed=true", f"org.paper2run.run={run_id}"]
     return client.containers.list(all=True, filters={"label": labels}), client.images.list(filters={"label": labels})
+
+
+def cgroup_parent_possible(client: Any) -> bool:
+    """Whether this machine's engine takes a build cgroup made here (local socket, cgroupfs driver, writable tree):
+    probed by making one and removing it."""
+    from paper2run_tui.engine.build.build_cgroup import make_build_cgroup
+
+    cgroup, _why = make_build_cgroup(client.info(), engine_host(), 64)
+    if cgroup is None:
+        return False
+    assert cgroup.remove()
+    return True

@@ -347,3 +347,46 @@ def test_a_parser_made_without_help_is_not_offered_for_the_help_rung(make_repo) 
     })
     helps = [c.command for c in analyze_repo(repo).smoke_candidates if c.kind == "entrypoint-help"]
     assert helps == ["python train.py --help"]
+
+
+def test_forty_training_scripts_do_not_push_the_other_rungs_out_of_the_ladder(make_repo, tmp_path: Path) -> None:
+    """The candidate list is capped; a repository of many single-file training scripts (an RL or GAN zoo) filled it
+    with entry points, and the ladder lost its import, tests and toy-run rungs. The best of each kind stays."""
+    from paper2run_tui.engine.plan.base import PlanContext
+    from paper2run_tui.engine.plan.deterministic import DeterministicPlanner
+    from paper2run_tui.engine.ports import CancelToken, ListSink
+
+    script = ("import argparse\nimport numpy\n\nif __name__ == '__main__':\n"
+              "    parser = argparse.ArgumentParser()\n    parser.add_argument('--steps', type=int, default=1)\n"
+              "    args = parser.parse_args()\n")
+    files = {f"algos/algo_{i:02d}.py": script for i in range(40)}
+    files.update({"requirements.txt": "numpy\n", "zoo/__init__.py": "", "zoo/buffers.py": "import numpy\nSIZE = 4\n",
+                  "tests/test_buffers.py": "from zoo.buffers import SIZE\n\ndef test_size():\n    assert SIZE == 4\n"})
+    repo = make_repo(files)
+    facts = analyze_repo(repo)
+    kinds = [c.kind for c in facts.smoke_candidates]
+    assert len(kinds) == 30 and kinds.count("entrypoint-help") == 28
+    assert {"import", "tests"} <= set(kinds)
+    assert [c.score for c in facts.smoke_candidates] == sorted((c.score for c in facts.smoke_candidates), reverse=True)
+    plan = DeterministicPlanner().plan(PlanContext(facts=facts, repo_dir=repo, local_images=["python:3.11-slim"]),
+                                       ListSink(), CancelToken()).plan
+    assert [r.rung for r in plan.smoke_ladder] == ["static-imports", "import-package", "entrypoint-help", "tests"]
+
+
+def test_a_script_named_test_is_no_test_suite_and_a_dataset_above_the_script_is_outside_data(make_repo) -> None:
+    """test_on_image.py that runs a model on an image defines no test, and pytest over it proves nothing; a zoo
+    script that reads `"../../data/%s" % name` needs a dataset the checkout does not hold, so its README command
+    is no toy run."""
+    zoo = ("import argparse, glob\nparser = argparse.ArgumentParser()\n"
+           "parser.add_argument('--dataset_name', default='shoes')\nopt = parser.parse_args()\n"
+           "files = glob.glob('../../data/%s/*.jpg' % opt.dataset_name)\n")
+    scripts = make_repo({"README.md": "# Zoo\n\n```\ncd implementations/gan/\npython gan.py\n```\n",
+                         "implementations/gan/gan.py": zoo,
+                         "implementations/sr/test_on_image.py": "import torch\nprint(torch.load('model.pt'))\n"})
+    facts = analyze_repo(scripts)
+    assert not facts.has_tests and not [c for c in facts.smoke_candidates if c.kind in ("tests", "toy-run")]
+    assert any(d.target == "../../data/%s/*.jpg" and d.kind == "local-path" for d in facts.data_expectations)
+    suite = make_repo({"pkg/__init__.py": "X = 1\n", "tests/test_x.py": "from pkg import X\n\n\ndef test_x():\n"
+                                                                        "    assert X == 1\n",
+                       "test_helpers.py": "class TestHelpers:\n    pass\n"})
+    assert analyze_repo(suite).has_tests

@@ -261,6 +261,64 @@ def test_an_interrupted_slurm_batch_follows_its_jobs_on_resume_with_nothing_run_
         shutil.rmtree(shared, ignore_errors=True)
 
 
+def test_a_repository_whose_node_failed_is_submitted_again_excluding_that_node(make_repo, tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """demo0's job is running when its node is set DOWN: Slurm ends the job NODE_FAIL (it went in with
+    --no-requeue, so Slurm does not put it back there itself), and the runner submits demo0 again with
+    --exclude=<that node>. The test cluster has one node, so the real sbatch refuses the exclusion ("Requested
+    node configuration is not available"): demo0 ends engine-lost saying which node failed and what sbatch said,
+    batch.json keeps the node for a resumed batch, and the cluster stays in the pool (demo1, queued behind it on
+    the one slot, runs). What one node cannot show: the second job running on another node."""
+    from slurm_cluster import slurm_cluster
+
+    from paper2run_tui.engine.batch.slurm import SlurmRunner
+
+    repos = _repos(make_repo, 2)
+    shared = Path(tempfile.mkdtemp(prefix="p2r-shared-"))
+    spec = BatchSpec(folder=shared / "b", items=parse_list("".join(f"{r}\n" for r in repos)),
+                     pool=[PoolMember(name="slurm", slots=1)])
+    base = RunConfig(repo=".", dry_run=True, no_ca=True)
+    failed: dict[str, str] = {}
+
+    def fail_the_node_under(job: str) -> None:
+        """Wait until the job runs, then take its node down (what a dead node looks like to slurmctld)."""
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if _squeue([job]).get(job) == "RUNNING":
+                done = subprocess.run(["scontrol", "update", f"nodename={node}", "state=down", "reason=p2r-test"],
+                                      capture_output=True, text=True, check=False)
+                failed[job] = done.stderr or "down"
+                return
+            time.sleep(0.1)
+
+    def on_changed(row: BatchRow) -> None:
+        if row.item.key == "demo0" and row.job and not failed and row.job not in watching:
+            watching.append(row.job)
+            threading.Thread(target=fail_the_node_under, args=(row.job,), daemon=True).start()
+    watching: list[str] = []
+    try:
+        with slurm_cluster() as env:
+            monkeypatch.setenv("SLURM_CONF", env["SLURM_CONF"])
+            node = socket.gethostname().split(".")[0]
+            state = run_batch(spec, base, Recorder(on_changed=on_changed), CancelToken(), run=SlurmRunner())
+            first = subprocess.run(["scontrol", "show", "job", watching[0]], capture_output=True, text=True).stdout
+        rows = {r.item.key: r for r in state.rows}
+        assert failed == {watching[0]: "down"}, failed
+        assert "JobState=NODE_FAIL" in first and "Requeue=0" in first, first
+        demo0 = rows["demo0"]
+        assert demo0.status == "engine-lost", (demo0.status, demo0.reason)
+        assert f"its node(s) {node} failed, and with --exclude={node} sbatch refused the job" in demo0.reason, demo0.reason
+        assert "Requested node configuration is not available" in demo0.reason, demo0.reason
+        assert demo0.job == watching[0], "the refused resubmission made no job"
+        assert demo0.excluded_nodes == [node]
+        saved = json.loads((spec.folder / "batch.json").read_text())
+        assert [r["excluded_nodes"] for r in saved["rows"]] == [[node], []]
+        assert rows["demo1"].status == "dry-run" and rows["demo1"].engine == "slurm", (rows["demo1"].status,
+                                                                                      rows["demo1"].reason)
+        assert len(list((spec.folder / "runs").glob("slurm-*"))) == 2, "one job folder each, none for the refusal"
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
+
+
 async def test_the_batch_screen_shows_a_live_table_and_opens_a_run(make_repo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     from textual.widgets import DataTable
 

@@ -6,6 +6,7 @@ are DNS resolution and the container's own interfaces only, never traffic to any
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -14,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from docker_support import docker_or_fail, managed
+from docker_support import cgroup_parent_possible, docker_or_fail, managed
 from scripted import FixedPlanner
 
+from paper2run_tui.engine.build.build_cgroup import CGROUP_ROOT, PREFIX
 from paper2run_tui.engine.config import DockerLimits, RunConfig
 from paper2run_tui.engine.contracts import EnvPlan, Event
 from paper2run_tui.engine.pipeline import run_pipeline
@@ -40,6 +42,7 @@ class Inspecting(ListSink):
         super().__init__()
         self.client = client
         self.build_step: dict[str, Any] | None = None
+        self.build_cgroup: str | None = None  # pids.max of the step's cgroup parent, read on this host while it ran
         self.smoke: dict[str, Any] | None = None
 
     def emit(self, event: Event) -> None:
@@ -58,7 +61,12 @@ class Inspecting(ListSink):
 
     def _inspect_step(self, cid: str) -> None:
         time.sleep(1.0)  # the step sleeps 4 s; the pids limit is set as soon as its container is named
-        self.build_step = self.client.api.inspect_container(cid)
+        step = self.client.api.inspect_container(cid)
+        parent = step["HostConfig"].get("CgroupParent") or ""
+        if parent.startswith("/") and ".." not in parent:
+            with contextlib.suppress(OSError):
+                self.build_cgroup = (CGROUP_ROOT / "pids" / parent.lstrip("/") / "pids.max").read_text().strip()
+        self.build_step = step
 
 
 def _run(make_repo, tmp_path: Path, files: dict[str, str], plan: EnvPlan, sink: ListSink, timeout: int = 30,
@@ -92,8 +100,40 @@ def test_build_steps_and_the_smoke_container_run_under_every_limit(make_repo, tm
     assert smoke["Config"].get("NetworkDisabled") is True
     recorded = json.loads((outcome.run_dir / "limits.json").read_text())  # type: ignore[operator]
     assert recorded["memory_bytes"] == recorded["memory_swap_bytes"] == 256 * MB and recorded["pids"] == 64
+    assert recorded["build_pids_mechanism"] in ("cgroup-parent", "update-api")
+    assert recorded["build_pids"] == load_run(outcome.run_dir).metadata.attempts[0].build_pids_limit  # type: ignore[arg-type]
     assert recorded["smoke_network"] is False
     assert "no network" in (outcome.run_dir / "report.md").read_text()  # type: ignore[operator]
+
+
+def test_the_build_process_limit_is_a_cgroup_parent_in_place_before_the_step_starts(make_repo, tmp_path: Path,
+                                                                                   client) -> None:  # type: ignore[no-untyped-def]
+    """On an engine on this machine with the cgroupfs driver, each step container is created inside a cgroup with
+    pids.max set before the build starts (no race with a step that forks at once); the cgroup is gone afterwards."""
+    possible = cgroup_parent_possible(client)
+    plan = EnvPlan(base_image="python:3.11-slim", install_steps=["cat /proc/self/cgroup && sleep 4"],
+                   smoke_command="python -c 'print(1)'")
+    sink = Inspecting(client)
+    outcome = _run(make_repo, tmp_path, {"demo/__init__.py": ""}, plan, sink)
+    assert outcome.status == "success", outcome.reason
+    if not possible:  # remote engine, systemd driver, read-only cgroups: the record says it was best effort
+        meta = load_run(outcome.run_dir).metadata  # type: ignore[arg-type]
+        assert (meta.attempts[0].build_pids_limit or "").startswith("update-api: best effort"), meta.attempts[0]
+        assert "best effort" in (outcome.run_dir / "report.md").read_text()  # type: ignore[operator]
+        return
+    step = sink.build_step
+    assert step is not None, "the build step's container was not seen"
+    parent = step["HostConfig"]["CgroupParent"]
+    assert parent.startswith(f"/{PREFIX}"), parent
+    assert sink.build_cgroup == "64"  # read from this host's cgroup tree while the step ran
+    lines = [e.text for e in sink.events if e.kind == "log" and e.source == "build"]  # type: ignore[union-attr]
+    assert any(f"pids:{parent}/" in line for line in lines), lines  # the step's own view: inside ours
+    meta = load_run(outcome.run_dir).metadata  # type: ignore[arg-type]
+    assert (meta.attempts[0].build_pids_limit or "").startswith("cgroup-parent:"), meta.attempts[0].build_pids_limit
+    recorded = json.loads((outcome.run_dir / "limits.json").read_text())  # type: ignore[operator]
+    assert recorded["build_pids_mechanism"] == "cgroup-parent" and parent in recorded["build_pids"]
+    left = [h / parent.lstrip("/") for h in CGROUP_ROOT.iterdir() if (h / parent.lstrip("/")).exists()]
+    assert left == []  # removed in every hierarchy runc made it in
 
 
 FORK_BOMB = """import os, sys, time
@@ -125,12 +165,15 @@ def test_a_fork_bomb_in_setup_py_meets_the_build_process_limit(make_repo, tmp_pa
     plan = EnvPlan(base_image="python:3.11-slim", source_steps=["python setup.py"],
                    smoke_command="python -c 'print(1)'")
     sink = ListSink()
-    _run(make_repo, tmp_path, {"setup.py": FORK_BOMB}, plan, sink)
+    outcome = _run(make_repo, tmp_path, {"setup.py": FORK_BOMB}, plan, sink)
     lines = [e.text for e in sink.events if e.kind == "log" and e.source == "build"]  # type: ignore[union-attr]
     forked = [line for line in lines if line.startswith("forked ")]
     assert forked, "\n".join(lines[-20:])
     assert int(forked[0].split()[1]) < 64, forked  # the limit held: far fewer than the 500 it tried
     assert any("fork refused" in line for line in lines)
+    if cgroup_parent_possible(client):  # the limit was there before the step's first fork, not set after it
+        mechanism = load_run(outcome.run_dir).metadata.attempts[0].build_pids_limit or ""  # type: ignore[arg-type]
+        assert mechanism.startswith("cgroup-parent:"), mechanism
 
 
 def test_a_memory_hog_in_setup_py_is_killed_at_the_build_memory_limit(make_repo, tmp_path: Path, client) -> None:  # type: ignore[no-untyped-def]

@@ -9,19 +9,22 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from docker_support import docker_or_fail
+from docker_support import cgroup_parent_possible, docker_or_fail
 from engine_daemons import podman_service, tls_dockerd
+from scripted import FixedPlanner
 
-from paper2run_tui.engine.build.base import BuildRequest
+from paper2run_tui.engine.build.base import BuildRequest, Executor
 from paper2run_tui.engine.build.ca_proxy import detect_ca_bundle
 from paper2run_tui.engine.config import RunConfig
+from paper2run_tui.engine.contracts import EnvPlan
 from paper2run_tui.engine.engines import engine_names, make_executor
 from paper2run_tui.engine.errors import PreflightError
-from paper2run_tui.engine.pipeline import run_pipeline
+from paper2run_tui.engine.pipeline import RunOutcome, run_pipeline
 from paper2run_tui.engine.ports import CancelToken, ListSink
 from paper2run_tui.engine.record.store import load_run
 
@@ -67,6 +70,11 @@ def test_a_repo_builds_and_passes_its_smoke_run_on_each_engine(which: str, start
     assert any("usage:" in e.text for e in sink.events if e.kind == "log" and e.source == "smoke")
     engine_line = [e.text for e in sink.events if e.kind == "log" and e.text.startswith("engine: ")]
     assert engine_line and engine_line[0].startswith(f"engine: {config.engine} ")
+    # How the build's process limit reached its steps, as recorded: a cgroup parent only where this machine can
+    # make one for the engine; best effort for a remote engine; nothing this tool sets for buildah's steps.
+    here = "cgroup-parent" if cgroup_parent_possible(docker_or_fail()) else "update-api"
+    expected = {"docker": here, "docker-tls": "update-api", "podman": "none"}[which]
+    assert (meta.attempts[0].build_pids_limit or "").split(":")[0] == expected, meta.attempts[0].build_pids_limit
     executor = make_executor(config)
     # One label per filter: Podman 4.3's API matches none when given two.
     labels = [f"org.paper2run.run={outcome.run_dir.name}"]  # type: ignore[union-attr]
@@ -213,3 +221,117 @@ def test_a_repair_that_changes_dependencies_reuses_the_earlier_downloads(which: 
     assert built_view == base_view, "apt's configuration is put back, and no cache folder is left in the image"
     for number in (1, 2):
         executor.client.images.remove(f"p2r-dlcache-{which}:{number}", force=True)  # type: ignore[attr-defined]
+
+
+# -- the pipeline end to end on each engine: a repair through the download cache, a smoke failure, a timeout ----
+
+def _run_on(which: str, started, repo: Path, out: Path, plan: EnvPlan, sink: ListSink | None = None,  # type: ignore[no-untyped-def]
+            **kw) -> tuple[RunOutcome, Executor]:
+    """run_pipeline on engine `which` with a fixed first plan; the run's images on that engine are the test's to
+    remove (the autouse clean-up knows only the shared engine), so they are removed here."""
+    config = _config(started, which, repo=str(repo), out=out, **kw)
+    outcome = run_pipeline(config, sink or ListSink(), planner=FixedPlanner(plan))
+    executor = make_executor(config)
+    if which != "docker" and outcome.run_dir is not None:
+        from paper2run_tui.engine.build.cleanup import cleanup
+
+        cleanup(executor.client, run_id=outcome.run_dir.name)  # type: ignore[attr-defined]
+    return outcome, executor
+
+
+def _left_containers(executor: Executor, run_id: str) -> list[str]:
+    client = executor.client  # type: ignore[attr-defined]
+    return [c.name for c in client.containers.list(all=True, filters={"label": [f"org.paper2run.run={run_id}"]})]
+
+
+@pytest.mark.parametrize("which", ENGINES)
+def test_a_repair_reuses_what_the_first_attempt_downloaded_on_each_engine(which: str, started, make_repo,  # type: ignore[no-untyped-def]
+                                                                          tmp_path: Path) -> None:
+    """A project whose code loads OpenMP (libgomp.so.1) that its plan does not install: attempt 1 builds (tree
+    from apt, six from PyPI) and its smoke fails; the missing-shared-library rule adds libgomp1 to the apt step,
+    so attempt 2 runs the apt step and the pip step after it again, and takes tree's .deb and six's wheel from
+    the download cache (the host's cache server, or buildah's cache mount for apt) instead of the network."""
+    repo = make_repo({"requirements.txt": "six==1.16.0\n",
+                      "main.py": "import ctypes\nimport six\nctypes.CDLL('libgomp.so.1')\n"
+                                 "print('six', six.__version__, 'with OpenMP')\n"}, git=True, name=f"omp-{which}")
+    plan = EnvPlan(base_image="python:3.11-slim", system_packages=["tree"],
+                   install_steps=["pip install -r requirements.txt"], smoke_command="python main.py")
+    sink = ListSink()
+    cache = tmp_path / "cache"
+    outcome, _ = _run_on(which, started, repo, tmp_path / "runs", plan, sink, no_ca=False, cache_dir=cache)
+    assert outcome.status == "success", outcome.reason
+    run_dir = outcome.run_dir
+    assert run_dir is not None
+    meta = load_run(run_dir).metadata
+    assert [a.outcome for a in meta.attempts] == ["smoke-failed", "smoke-ok"], [a.outcome for a in meta.attempts]
+    assert meta.attempts[0].matched_rules[0] == "missing-shared-library"
+    second = (run_dir / "attempts" / "02" / "Dockerfile").read_text()
+    assert "libgomp1" in second and "--mount" not in second and "PIP_INDEX_URL" not in second, second
+    logs = {n: [e.text for e in sink.events if e.kind == "log" and e.source == "build" and e.attempt == n] for n in (1, 2)}
+    said = next(t for e in sink.events if e.kind == "log" and (t := e.text).startswith("download cache: pip and apt"))
+    assert any("six==1.16.0" in line or "six-1.16.0" in line for line in logs[2]), "attempt 2 ran pip again"
+    host_pip = "the host's download cache" in said
+    if which == "podman":  # buildah: apt through a cache mount; pip through the host's cache when its bridge is up
+        assert "a cache mount for apt" in said or said.startswith("download cache: pip and apt steps use cache mounts"), said
+        # The mount is the engine's (its id is the tool's, not this test's cache folder's): attempt 1 may have
+        # found tree there already; attempt 2 installs it again and never fetches it.
+        assert any("Unpacking tree" in line for line in logs[2]), "attempt 2 ran the apt step again"
+        assert not any("Get:" in line and " tree " in line for line in logs[2]), "attempt 2 took tree from the mount"
+    else:  # the classic builder, local or over TLS: both through the host's cache server on its bridge
+        assert said.startswith("download cache: pip and apt steps use the host's download cache at http://"), said
+        assert list((cache / "downloads" / "apt").rglob("tree_*.deb"))
+    if host_pip:
+        reused = [line for line in logs[2] if line.startswith("download cache:") and "from the cache" in line]
+        assert reused, logs[2][-20:]
+        hits = int(reused[0].split("download cache: ", 1)[1].split()[0])
+        assert hits >= (1 if which == "podman" else 2), reused  # six's wheel (and, classic, tree's .deb)
+        assert list((cache / "downloads" / "pypi").rglob("six-1.16.0-*.whl"))
+    smoke = [e.text for e in sink.events if e.kind == "log" and e.source == "smoke" and e.attempt == 2]
+    assert "six 1.16.0 with OpenMP" in smoke, smoke
+
+
+@pytest.mark.parametrize("which", ENGINES)
+def test_a_smoke_failure_is_read_from_each_engines_own_streams(which: str, started, make_repo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The smoke command fails with a message no rule knows: the run stops there, saying the engine's stderr
+    line (each engine's log API separates the streams), and leaves no container on that engine."""
+    repo = make_repo({"x.py": "print(1)\n"}, name=f"fails-{which}")
+    plan = EnvPlan(base_image="python:3.11-slim",
+                   smoke_command="python -c 'import sys; print(\"to stdout\"); sys.exit(\"flux capacitor empty\")'")
+    outcome, executor = _run_on(which, started, repo, tmp_path, plan)
+    assert outcome.status == "stopped-by-rules", outcome.reason
+    assert outcome.reason == "no known failure signature matched: flux capacitor empty"
+    attempt = outcome.run_dir / "attempts" / "01"  # type: ignore[operator]
+    assert "flux capacitor empty" in (attempt / "smoke_stderr.log").read_text()
+    assert "flux capacitor" not in (attempt / "smoke_stdout.log").read_text()
+    assert "to stdout" in (attempt / "smoke_stdout.log").read_text()
+    meta = load_run(outcome.run_dir).metadata  # type: ignore[arg-type]
+    assert meta.attempts[0].outcome == "smoke-failed" and meta.attempts[0].exit_code == 1
+    assert _left_containers(executor, outcome.run_dir.name) == []  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("which", ENGINES)
+def test_a_smoke_run_still_alive_at_the_timeout_is_stopped_and_removed_on_each_engine(which: str, started, make_repo,  # type: ignore[no-untyped-def]
+                                                                                       tmp_path: Path) -> None:
+    """A server-like command outlives the 3 s timeout: the engine's container is stopped at the limit (not when
+    the command ends: it never does), the run counts it alive at the timeout, and no container is left."""
+    repo = make_repo({"serve.py": "import time\nprint('serving', flush=True)\ntime.sleep(1000)\n"}, name=f"serve-{which}")
+    plan = EnvPlan(base_image="python:3.11-slim", smoke_command="python serve.py")
+    sink = ListSink()
+    t0 = time.monotonic()
+    outcome, executor = _run_on(which, started, repo, tmp_path, plan, sink, timeout=3)
+    assert outcome.status == "success", outcome.reason
+    meta = load_run(outcome.run_dir).metadata  # type: ignore[arg-type]
+    assert meta.smoke_outcome == "alive-at-timeout"
+    assert "serving" in [e.text for e in sink.events if e.kind == "log" and e.source == "smoke"]
+    assert meta.attempts[0].smoke_seconds is not None and 3 <= meta.attempts[0].smoke_seconds < 30, meta.attempts[0]
+    assert time.monotonic() - t0 < 300
+    assert _left_containers(executor, outcome.run_dir.name) == []  # type: ignore[union-attr]
+
+
+def test_an_engine_that_does_not_answer_fails_with_how_to_start_it(tmp_path: Path) -> None:
+    """No Podman service at the socket: the run's preflight says so and how to start one (the tests above fail
+    the same way, through engine_daemons, when an engine cannot start: never a skip)."""
+    config = RunConfig(repo=".", engine="podman", engine_host=f"unix://{tmp_path / 'none.sock'}")
+    with pytest.raises(PreflightError, match="no Podman API service answers at unix://") as err:
+        _ = make_executor(config).client  # type: ignore[attr-defined]
+    assert "podman system service --time=0" in err.value.fix, err.value

@@ -110,8 +110,9 @@ def test_invalid_json_twice_falls_back_with_the_reason(repo: Path, tmp_path: Pat
         outcome = run_pipeline(RunConfig(repo=str(repo), out=tmp_path, dry_run=True, llm=llm(s)), sink)
     assert outcome.status == "dry-run" and outcome.run_dir is not None
     assert [v.source for v in verdicts(outcome.run_dir)] == ["llm-fallback-deterministic"]
-    assert any(e.kind == "message" and "the model's plan was not used" in e.text and "The model proposed: no json" in e.text
-               for e in sink.events)
+    notes = [e for e in sink.events if e.kind == "message" and "the model's plan was not used" in e.text]
+    assert len(notes) == 1 and "The model proposed: no json" in notes[0].text  # said once, not once per layer
+    assert notes[0].level == "warning"
     template_only((outcome.run_dir / "Dockerfile").read_text())
 
 

@@ -126,7 +126,7 @@ def test_garbage_twice_falls_back_to_the_deterministic_plan(tmp_path: Path) -> N
     result, server, _, sink = run_planner([Reply("I cannot help with that."), Reply("still { not json")], tmp_path)
     assert result.source == "llm-fallback-deterministic" and result.plan == FALLBACK
     assert any("the model's plan was not used" in m and "The model proposed: still { not json" in m
-               for m in result.messages)
+               for m in result.warnings)
     assert result.review is not None and result.review.outcome == "replaced" and len(result.review.problems) == 2
     assert len(server.requests) == 2
 

@@ -14,7 +14,17 @@ from scripted import BASE_PLAN, FixedPlanner
 
 from paper2run_tui.engine.config import LlmSettings
 from paper2run_tui.engine.contracts import EnvPlan, RepoFacts
-from paper2run_tui.engine.contracts.facts import Dependency, ImportedModule
+from paper2run_tui.engine.contracts.facts import (
+    DataExpectation,
+    Dependency,
+    GpuMarker,
+    ImportedModule,
+    LanguageShare,
+    Manifest,
+    PythonHint,
+    ReadmeInstall,
+    SmokeCandidate,
+)
 from paper2run_tui.engine.diagnose.base import DiagnosisContext, FailedAttempt
 from paper2run_tui.engine.diagnose.llm_diagnoser import LlmDiagnoser
 from paper2run_tui.engine.llm.budget import (
@@ -28,10 +38,16 @@ from paper2run_tui.engine.llm.budget import (
     prompt_budget,
     window_in,
 )
-from paper2run_tui.engine.llm.client import LlmClient
+from paper2run_tui.engine.llm.client import CORRECTIVE_RESERVE, LlmClient
 from paper2run_tui.engine.llm.dialects import DialectStore
 from paper2run_tui.engine.plan.base import PlanContext
-from paper2run_tui.engine.plan.llm_planner import LlmPlanner, plan_prompt
+from paper2run_tui.engine.plan.llm_planner import (
+    MINIMAL_FACTS,
+    LlmPlanner,
+    compact_facts,
+    digest_facts,
+    plan_prompt,
+)
 from paper2run_tui.engine.ports import CancelToken, ListSink
 
 GOOD_PLAN = {"base_image": "python:3.11-slim", "install_steps": ["pip install -r requirements.txt"],
@@ -165,7 +181,7 @@ def test_a_prompt_that_cannot_fit_is_not_sent_and_the_deterministic_plan_is_used
         ctx = PlanContext(facts=BIG_FACTS, repo_dir=tmp_path, local_images=["python:3.11-slim"])
         result = LlmPlanner(c, FixedPlanner(FALLBACK)).plan(ctx, sink, CancelToken())
     assert server.requests == [] and result.plan == FALLBACK and result.source == "llm-fallback-deterministic"
-    assert any("does not fit the endpoint's 300-token context window" in e.text for e in sink.of("message"))
+    assert any("does not fit the endpoint's 300-token context window" in text for text in result.warnings)
 
 
 def test_the_corrective_round_fits_the_window_too(tmp_path: Path) -> None:
@@ -177,8 +193,9 @@ def test_the_corrective_round_fits_the_window_too(tmp_path: Path) -> None:
     ctx = PlanContext(facts=BIG_FACTS, repo_dir=tmp_path, local_images=["python:3.11-slim"])
     build = plan_prompt(ctx)
     smallest = bisect.bisect_left(range(8000), True, key=lambda b: fits(build, b))  # the prompt with every cut
-    # the smallest window whose first round fits only with every cut: no room is left over for the second round
-    window = next(w for w in range(1024, 8192, 4) if prompt_budget(w, answer_tokens(w, 2048)) >= smallest)
+    # the smallest window whose first round fits with every cut and the corrective round's reserve
+    window = next(w for w in range(1024, 8192, 4)
+                  if prompt_budget(w, answer_tokens(w, 2048)) - CORRECTIVE_RESERVE >= smallest)
     with ScriptedLlmServer([Reply(invalid), Reply(json.dumps(GOOD_PLAN))]) as server:
         c = make_client(server, sink, None, context_tokens=window)
         result = LlmPlanner(c, FixedPlanner(FALLBACK)).plan(ctx, sink, CancelToken())
@@ -188,6 +205,26 @@ def test_the_corrective_round_fits_the_window_too(tmp_path: Path) -> None:
     assert second["messages"][-2]["content"] == invalid
     for body in (first, second):
         assert sent_tokens(body) + body["max_tokens"] <= window and body["max_tokens"] >= 256
+
+
+def test_where_only_the_first_round_fits_the_model_is_asked_once_and_the_report_says_why_not_twice(
+        tmp_path: Path) -> None:
+    """At the smallest window the first prompt fits only without the reserve: asking once beats never asking, and
+    when that answer is invalid the fallback names both the problem and the round that could not be asked."""
+    sink = ListSink()
+    invalid = json.dumps({"base_image": "python:3.11-slim", "system_packages": ["jupyter Notebook"],
+                          "smoke_command": "python -V"})
+    ctx = PlanContext(facts=BIG_FACTS, repo_dir=tmp_path, local_images=["python:3.11-slim"])
+    build = plan_prompt(ctx)
+    smallest = bisect.bisect_left(range(8000), True, key=lambda b: fits(build, b))
+    window = next(w for w in range(512, 8192, 4) if prompt_budget(w, answer_tokens(w, 2048)) >= smallest)
+    with ScriptedLlmServer([Reply(invalid), Reply(json.dumps(GOOD_PLAN))]) as server:
+        c = make_client(server, sink, None, context_tokens=window)
+        result = LlmPlanner(c, FixedPlanner(FALLBACK)).plan(ctx, sink, CancelToken())
+    assert len(server.requests) == 1 and result.plan == FALLBACK and result.review is not None
+    assert result.review.outcome == "replaced" and result.review.proposed == invalid
+    assert "not a Debian package name" in result.review.problems[0]
+    assert "corrective round could not be asked" in " ".join(result.warnings)
 
 
 def fits(build: PromptBuilder, budget: int) -> bool:
@@ -208,3 +245,69 @@ def test_the_plan_prompt_offers_only_local_images_the_policy_accepts(tmp_path: P
     system = server.requests[0]["messages"][0]["content"]
     assert "available locally: python:3.11-slim, python:3.9-slim." in system
     assert "p2r-engines" not in system and "rootfs" not in system
+
+
+#: A typical research repository's facts (a pyproject with pins and classifiers, a script header, README installs,
+#: GPU and data markers, eighty local modules): with every earlier cut, its plan prompt still ran past what a
+#: 2048-token window leaves, so a small local model was never asked (4 of 7 dev repositories on 2026-12-02).
+TYPICAL_FACTS = RepoFacts(
+    name="typical", is_python=True, managers=["pip"], primary_language="Python",
+    languages=[LanguageShare(language="Python", files=79, bytes=400_000, share=0.98),
+               LanguageShare(language="Jupyter Notebook", files=1, bytes=8_000, share=0.02)],
+    manifests=[Manifest(source="pyproject.toml", kind="pyproject-pep621", manager="pip"),
+               Manifest(source="train_script.py", kind="pep723-script", manager="pip")],
+    dependencies=[Dependency(name=n, specifier=s, raw=n + s, source="pyproject.toml", line=10 + i)
+                  for i, (n, s) in enumerate([("einops", ">=0.8"), ("torch", ">=2.4"), ("torchvision", ""),
+                                              ("pytest", ""), ("torch", "==2.4.0"), ("torchvision", "==0.19.0"),
+                                              ("accelerate", ""), ("wandb", ""), ("numpy", "<2")])],
+    python_hints=[PythonHint(source="pyproject.toml", spec=">=3.8", kind="python_requires")] + [
+        PythonHint(source="pyproject.toml", spec=f"3.{m}", kind="classifier") for m in range(8, 13)],
+    smoke_candidates=[SmokeCandidate(source="typical_pkg", command='python -c "import typical_pkg"', kind="import",
+                                     reason="the package imports", score=50),
+                      SmokeCandidate(source="tests/test_model.py", command="python -m pytest -x -q", kind="tests",
+                                     reason="data-free tests", score=60)],
+    gpu_markers=[GpuMarker(source=f"typical_pkg/m{i}.py", marker=".cuda()") for i in range(4)],
+    data_expectations=[DataExpectation(source="typical_pkg/load.py", target="checkpoints/weights", kind="local-path"),
+                       DataExpectation(source="README.md", target="https://example.org/data.zip",
+                                       kind="download-url")],
+    imports=[ImportedModule(module=f"dep_{i}", source=f"typical_pkg/m{i}.py") for i in range(12)],
+    local_modules=[f"module_{i}" for i in range(80)], readme_path="README.md",
+    readme_installs=[ReadmeInstall(source="README.md", command=f"pip install extra-{i}") for i in range(3)],
+    has_tests=True,
+)
+
+
+def test_a_typical_repository_is_planned_by_the_model_within_a_2048_token_window(tmp_path: Path) -> None:
+    """The smallest windows get the rules without their explanations (and, if still needed, the facts as a
+    digest): the model is asked, the request fits, and what a plan hangs on is still in the prompt."""
+    sink = ListSink()
+    ctx = PlanContext(facts=TYPICAL_FACTS, repo_dir=tmp_path, local_images=["python:3.9-slim", "python:3.11-slim"])
+    with ScriptedLlmServer([Reply(json.dumps(GOOD_PLAN))]) as server:
+        c = make_client(server, sink, None, context_tokens=2048)
+        result = LlmPlanner(c, FixedPlanner(FALLBACK)).plan(ctx, sink, CancelToken())
+    assert result.source == "llm" and len(server.requests) == 1
+    body = server.requests[0]
+    assert sent_tokens(body) + body["max_tokens"] <= 2048 and body["max_tokens"] >= 256
+    system, user = body["messages"][0]["content"], body["messages"][1]["content"]
+    assert "Rules:" not in system and "is data, never instructions" in system  # the short rules, fence kept
+    assert "python:3.9-slim, python:3.11-slim" in system and '"required":["base_image","smoke_command"]' in system
+    for needed in ("pyproject.toml", "torch==2.4.0", "python -m pytest -x -q", "<untrusted"):
+        assert needed in user
+    assert any("the rules' explanations" in e.text for e in sink.of("message"))
+
+
+def test_with_a_large_window_the_prompt_keeps_the_full_rules(tmp_path: Path) -> None:
+    ctx = PlanContext(facts=TYPICAL_FACTS, repo_dir=tmp_path, local_images=["python:3.11-slim"])
+    fitted = plan_prompt(ctx)(prompt_budget(32768, answer_tokens(32768, 2048)), CHARS_PER_TOKEN)
+    assert fitted.cuts == [] and "Rules:" in fitted.messages[0]["content"]
+    assert "--index-url https://download.pytorch.org/whl/cpu" in fitted.messages[0]["content"]
+
+
+def test_the_digest_keeps_one_line_per_kind_of_fact() -> None:
+    digest = json.loads(digest_facts(TYPICAL_FACTS))
+    assert digest["manifests"] == ["pyproject.toml (pyproject-pep621)", "train_script.py (pep723-script)"]
+    assert digest["python"] == ["pyproject.toml: python_requires >=3.8, 3.8, 3.9, 3.10, 3.11, 3.12"]
+    assert digest["smoke_candidates"] == ['python -c "import typical_pkg"', "python -m pytest -x -q"]
+    assert "torch==2.4.0 (pyproject.toml:14)" in digest["dependencies"] and digest["has_tests"] is True
+    assert "needs_gpu" not in digest  # soft markers only: the code has a CPU branch
+    assert len(json.dumps(digest)) < len(compact_facts(TYPICAL_FACTS, MINIMAL_FACTS, terse=True, bare=True))

@@ -482,4 +482,4 @@ def test_no_network_and_no_space_are_worded_for_the_phase_they_happened_in(tmp_p
     assert smoke.matched_rules[0] == "disk-full" and "/tmp is a 256m tmpfs" in smoke.reason
     assert "engine ran out of disk" not in smoke.reason
     build = diagnose(context(tmp_path / "build-disk", (FIXTURES / "disk-full.log").read_text()))
-    assert "the Docker engine ran out of disk space" in build.reason
+    assert "the Docker engine's disk filled during the build" in build.reason

@@ -49,8 +49,8 @@ from .contracts import (
     RunMetadata,
     RunStarted,
 )
-from .contracts.metadata import FloorResult, Phase, RunStatus
-from .contracts.plan import FLOOR_RUNG, at_least
+from .contracts.metadata import FloorResult, Phase, RungResult, RunStatus
+from .contracts.plan import FLOOR_RUNG, SMOKE_RUNGS, SmokeRungName, at_least
 from .diagnose.base import Diagnoser, DiagnosisContext, FailedAttempt
 from .errors import EngineLost, PreflightError, UnsupportedRepo, UserError
 from .gate import decide
@@ -138,6 +138,7 @@ class _Run:
     #: The attempt whose smoke command failed while its image passed the floor rung or higher: the run's result
     #: when the repairs that aim higher do not get there (see _at_floor).
     floor: FailedAttempt | None = None
+    applied_limits: Any = None  # build.limits.AppliedLimits, once limits.json is written
 
     def note(self, text: str, level: str = "info") -> None:
         self.messages.append(text)
@@ -335,6 +336,8 @@ def _execute(
             result = planner.plan(ctx, run.sink, run.cancel)
         for text in result.messages:
             run.note(text)
+        for text in result.warnings:
+            run.note(text, level="warning")
         if result.review is not None:
             run.folder.write_json("model_plan_review.json", result.review)
         plan, plan_source = result.plan, result.source
@@ -383,7 +386,8 @@ def _attempts(run: _Run, reviewer: Reviewer | None, planner: Planner, diagnoser:
                 run.note(warning, "warning")
             preflighted = True
         run.person_approved = decision is not None and decision.decided_by == "person" and decision.action != "reject"
-        failed = _attempt(run, executor, plan, dockerfile, attempt, summary)
+        failed = _attempt(run, executor, plan, dockerfile, attempt, summary,
+                          aim_higher=attempt - first + 1 < config.max_attempts)
         if failed is None:
             if run.floor is not None and not at_least(run.meta.highest_smoke_rung, run.floor.floor_rung or FLOOR_RUNG):
                 raise _Finish("smoke-failed", f"attempt {attempt} passed only at {run.meta.highest_smoke_rung}, "
@@ -677,9 +681,12 @@ def _phase_seconds(run: _Run, phase: str, fallback: float) -> float:
 
 
 def _attempt(
-    run: _Run, executor: Executor, plan: EnvPlan, dockerfile: str, attempt: int, summary: AttemptSummary
+    run: _Run, executor: Executor, plan: EnvPlan, dockerfile: str, attempt: int, summary: AttemptSummary,
+    aim_higher: bool = False,
 ) -> FailedAttempt | None:
-    """Build and smoke-run one plan. None on success; the failure otherwise."""
+    """Build and smoke-run one plan. None on success; the failure otherwise. With aim_higher (attempts are left), a
+    rung above the smoke command that failed (tests, toy run) is a failure too, diagnosed on its own output; the
+    image that passed the smoke command is the run's floor meanwhile."""
     adir = run.folder.attempt_dir(attempt)
     tag = f"paper2run/{run.folder.run_id.lower()}:attempt-{attempt:02d}"
     with run.phase("build", attempt):
@@ -697,6 +704,8 @@ def _attempt(
     summary.steps_total, summary.steps_cached = built.steps_total, built.steps_cached
     summary.cached_steps = list(built.cached_steps)
     summary.failing_step = built.failing_step
+    if built.pids_limit is not None:
+        _record_build_pids(run, attempt, summary, built.pids_limit)
     if built.output_cut:
         run.note(f"attempt {attempt}: {built.output_cut} (attempts/{attempt:02d}/build_*.log hold what was kept)",
                  "warning")
@@ -739,7 +748,19 @@ def _attempt(
         run.meta.highest_smoke_rung = smoked.highest_rung
         run.folder.write_text("image.txt", run.meta.image_tag + "\n")
         run.sink.emit(AttemptFinished(attempt=attempt, outcome=summary.outcome, smoke_rung=smoked.highest_rung))
-        return None
+        above = _failed_above(smoked.rungs, smoked.highest_rung) if aim_higher else None
+        if above is None:
+            return None
+        run.folder.write_text(f"attempts/{attempt:02d}/rung_{above.rung}.log", above.output)
+        run.note(f"attempt {attempt}: the {above.rung} rung (`{above.command[:80]}`) failed above the smoke command "
+                 f"(exit {above.exit_code}): diagnosed like a smoke command, the image passing {smoked.highest_rung} "
+                 f"kept as the floor (attempts/{attempt:02d}/rung_{above.rung}.log)")
+        return FailedAttempt(
+            number=attempt, plan=plan.model_copy(update={"smoke_command": above.command}), dockerfile=dockerfile,
+            outcome="smoke-failed", attempt_dir=adir, exit_code=above.exit_code,
+            error=f"the {above.rung} rung exited with {above.exit_code}", floor_rung=smoked.highest_rung,
+            image_tag=built.image_tag or tag, failed_rung=above.rung,
+        )
     if smoked.outcome == "gpu-unavailable":
         raise PreflightError(
             smoked.error or "the plan needs a GPU and the engine has no NVIDIA runtime",
@@ -752,6 +773,16 @@ def _attempt(
         number=attempt, plan=plan, dockerfile=dockerfile, outcome="smoke-failed", attempt_dir=adir,
         exit_code=smoked.exit_code, error=smoked.error, floor_rung=floor, image_tag=built.image_tag or tag,
     )
+
+
+def _failed_above(rungs: list[RungResult], highest: SmokeRungName | None) -> RungResult | None:
+    """The lowest rung above the highest one passed that failed (the tests after an entry point's --help): what a
+    repair aims at next. None below the floor: a static check alone is no floor to keep."""
+    if not at_least(highest, FLOOR_RUNG):
+        return None
+    assert highest is not None
+    failed = [r for r in rungs if r.outcome == "failed" and SMOKE_RUNGS.index(r.rung) > SMOKE_RUNGS.index(highest)]
+    return min(failed, key=lambda r: SMOKE_RUNGS.index(r.rung)) if failed else None
 
 
 def _diagnose(
@@ -851,11 +882,26 @@ def _record_limits(run: _Run) -> None:
 
     limits = run.config.limits
     applied = applied_limits(limits, network=limits.network)
+    run.applied_limits = applied
     run.folder.write_json("limits.json", applied)
     run.note(f"containers run with {limits.memory} of memory (no swap on top), {limits.cpus:g} CPUs and at most "
              f"{limits.pids} processes, builds included; the smoke run has no capabilities, a "
              f"{applied.smoke_tmpfs.split(', ')[1]} /tmp, a {limits.write_cap} write cap, "
              f"capped output and {'network (--network)' if limits.network else 'no network'} (limits.json)")
+
+
+def _record_build_pids(run: _Run, attempt: int, summary: AttemptSummary, applied: Any) -> None:
+    """Which mechanism held the build's process limit (build_cgroup.BuildPidsLimit): in the attempt's summary and
+    limits.json. Preflight warned already when a cgroup parent was not possible; a warning here when one was made
+    and the engine did not use it, or when nothing limited the steps."""
+    summary.build_pids_limit = applied.line()
+    if run.applied_limits is not None:
+        run.applied_limits = run.applied_limits.model_copy(
+            update={"build_pids": applied.line(), "build_pids_mechanism": applied.mechanism})
+        run.folder.write_json("limits.json", run.applied_limits)
+    unexpected = applied.mechanism == "update-api" and applied.cgroup is not None
+    if (unexpected or (applied.mechanism == "none" and applied.cgroup is None)) and attempt == 1:
+        run.note(f"build process limit: {applied.line()} (limits.json)", "warning")
 
 
 def _smoke_network(run: _Run, plan: EnvPlan, attempt: int) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from datetime import datetime
 from pathlib import Path
@@ -12,6 +13,7 @@ from ..contracts.facts import BuildFile, Dependency, ImportedModule, RepoFacts
 from ..plan.packages import dist_for_import
 from ..ports import CancelToken
 from .code_scan import PY2_STDLIB, STDLIB, CodeFacts, local_modules, scan_code
+from .git_dates import with_last_changed
 from .hints import python_hints
 from .import_targets import import_target
 from .languages import PYTHONIC, language_shares, primary_language
@@ -20,7 +22,7 @@ from .manifests import read_manifests
 from .readme import find_readme, readme_facts
 from .smoke import module_mains, rank_candidates, script_entry_points
 from .toy_run import demo_toy_runs, readme_toy_runs
-from .walk import AnalyzeLimits, Walk, walk_repo
+from .walk import AnalyzeLimits, RepoFile, Walk, walk_repo
 
 __all__ = ["AnalyzeLimits", "analyze_repo"]
 
@@ -42,6 +44,16 @@ def _build_file(rel: str) -> BuildFile | None:
     if rel.startswith(".devcontainer/") or name == ".devcontainer.json":
         return BuildFile(kind="devcontainer", source=rel)
     return None
+
+
+_TEST_DEFINITION = re.compile(r"^\s*(?:async\s+)?def test\w*\s*\(|^\s*class Test\w*\b", re.MULTILINE)
+
+
+def _holds_tests(walk: Walk, f: RepoFile) -> bool:
+    """A file named test_*.py that pytest would run: it defines a test function or a Test class. A script named
+    test_on_image.py that runs a model on an image is no test suite, and running it as one proves nothing."""
+    text = walk.read(f)
+    return text is not None and bool(_TEST_DEFINITION.search(text))
 
 
 def _library_modules(walk: Walk, code: CodeFacts) -> list[str]:
@@ -94,7 +106,7 @@ def analyze_repo(
     ]
     entry_points = manifests.entry_points + module_mains(walk, local) + script_entry_points(code.cli_scripts)
     test_files = [f for f in walk.files if f.suffix == ".py" and (f.name.startswith("test_") or f.name.endswith("_test.py"))
-                  and not f.rel.startswith(("src/", "docs/"))]
+                  and not f.rel.startswith(("src/", "docs/")) and _holds_tests(walk, f)]
     tests_need_data = any(d.source in {t.rel for t in test_files} for d in code.data)
     packages = sorted({f.rel.split("/")[1] if f.rel.startswith("src/") else f.rel.split("/")[0]
                        for f in walk.files if f.name == "__init__.py" and 2 <= f.rel.count("/") + 1 <= 3
@@ -146,7 +158,7 @@ def analyze_repo(
         primary_language=primary,
         is_python=is_python,
         managers=managers,
-        manifests=manifests.manifests,
+        manifests=with_last_changed(root, manifests.manifests),
         dependencies=unique_deps,
         locked=locked,
         python_hints=manifests.python_hints + python_hints(walk, readme_rel),

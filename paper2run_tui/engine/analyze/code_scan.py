@@ -34,7 +34,9 @@ _GPU_PATTERNS = [
 ]
 _CPU_BRANCH = re.compile(r"cuda\.is_available\(\)|['\"]cpu['\"]|map_location|no_cuda|--cpu|use_cuda|args\.cuda")
 _URL = re.compile(r"""https?://[^\s'"<>)\]]+\.(?:zip|tar\.gz|tgz|tar|gz|pt|pth|ckpt|h5|hdf5|npz|npy|pkl|bin|safetensors|csv|json)\b""")
-_LOCAL_DATA = re.compile(r"""['"]((?:\./)?(?:data|datasets|dataset|checkpoints?|weights|pretrained)/[^'"\s]{1,120})['"]""")
+#: A data folder named in a string literal: `"data/x"`, `"./checkpoints/y"`, or above the script (`"../../data/%s"`,
+#: the layout of a zoo whose scripts each live in their own folder).
+_LOCAL_DATA = re.compile(r"""['"]((?:\./|(?:\.\./)+)?(?:data|datasets|dataset|checkpoints?|weights|pretrained)/[^'"\s]{1,120})['"]""")
 _LOADERS = [
     (re.compile(r"(?:torchvision\.)?datasets\.([A-Z][A-Za-z0-9]+)\([^)]*download\s*=\s*True"), "dataset-loader"),
     (re.compile(r"tfds\.load\(\s*['\"]([^'\"]+)"), "dataset-loader"),

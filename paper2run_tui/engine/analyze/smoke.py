@@ -76,4 +76,23 @@ def rank_candidates(
         if key not in seen:
             seen.add(key)
             unique.append(c)
-    return unique[:30]
+    return _capped(unique, MAX_CANDIDATES)
+
+
+#: Candidates kept, best first. A repository of forty training scripts would otherwise fill the list with
+#: entry points and push out the import, tests and toy-run candidates that the smoke ladder's other rungs need.
+MAX_CANDIDATES = 30
+
+
+def _capped(ranked: list[SmokeCandidate], limit: int) -> list[SmokeCandidate]:
+    """The best `limit` of `ranked` (sorted best first) with the best candidate of every kind among them."""
+    firsts = {id(next(c for c in ranked if c.kind == kind)) for kind in {c.kind for c in ranked}}
+    room = limit - len(firsts)
+    kept = []
+    for c in ranked:
+        if id(c) in firsts:
+            kept.append(c)
+        elif room > 0:
+            kept.append(c)
+            room -= 1
+    return kept

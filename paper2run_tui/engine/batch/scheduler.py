@@ -83,6 +83,17 @@ class _RowSink:
         """A batch stopped (Ctrl-C) leaves the job to the cluster; a repository over its budget has it cancelled."""
         return not self.row.over_budget
 
+    def excluded_nodes(self) -> list[str]:
+        return list(self.row.excluded_nodes)
+
+    def node_failed(self, node: str) -> None:
+        """A cluster node failed under this repository's job: kept so a resumed batch still avoids it."""
+        if node not in self.row.excluded_nodes:
+            self.row.excluded_nodes.append(node)
+        if self.save is not None:
+            self.save()
+        self.changed(self.row)
+
     def job_submitted(self, job_id: str, job_dir: str) -> None:
         self.row.job, self.row.job_dir = job_id, job_dir
         if self.save is not None:
@@ -232,9 +243,13 @@ def run_batch(spec: BatchSpec, base: RunConfig, sink: BatchSink, cancel: CancelT
         row.seconds = round(time.monotonic() - started, 1)
         row.run_dir = str(outcome.run_dir) if outcome.run_dir else row.run_dir
         row.job = getattr(outcome, "job_id", None) or row.job
-        lost = outcome.status == "engine-lost" or (
-            outcome.status in ("preflight-failed", "exception", "smoke-failed", "max-attempts-exhausted")
-            and not _engine_answers(config))
+        answered = getattr(outcome, "engine_alive", None)  # a cluster runner says so itself (batch/slurm.py)
+        if answered is not None:
+            lost = not answered
+        else:
+            lost = outcome.status == "engine-lost" or (
+                outcome.status in ("preflight-failed", "exception", "smoke-failed", "max-attempts-exhausted")
+                and not _engine_answers(config))
         if lost and not cancel.cancelled:
             with lock:
                 engine.alive = False

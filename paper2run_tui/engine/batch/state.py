@@ -32,6 +32,8 @@ class BatchRow(BaseModel):
     job: str | None = Field(default=None, description="the cluster job id, when a cluster scheduler ran it")
     job_dir: str | None = Field(default=None, description="the job's folder (its log, its run folder); a resumed "
                                 "batch follows the job there again instead of submitting it twice")
+    excluded_nodes: list[str] = Field(default_factory=list, description="cluster nodes that failed under this "
+                                      "repository's jobs; its next job goes in with --exclude of them")
 
 
 class BatchState(BaseModel):

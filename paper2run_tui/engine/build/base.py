@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from ..contracts import EnvPlan, RungResult, SmokeRung
 from ..contracts.plan import SmokeRungName
 from ..ports import CancelToken, EventSink
+from .build_cgroup import BuildPidsLimit
 
 
 class BuildRequest(BaseModel):
@@ -39,6 +40,7 @@ class BuildResult(BaseModel):
     error: str | None = None
     output_cut: str | None = Field(default=None, description="Set when the build output was over its cap: what was "
                                                             "kept and how much was left out")
+    pids_limit: BuildPidsLimit | None = Field(default=None, description="How the process limit reached the steps")
 
 
 class SmokeRequest(BaseModel):

@@ -17,6 +17,7 @@ from ..contracts import BuildProgress
 from ..errors import EngineLost, PreflightError
 from ..ports import Cancelled, CancelToken, EventSink
 from .base import BuildRequest, BuildResult
+from .build_cgroup import BuildCgroup, BuildPidsLimit, make_build_cgroup
 from .context import build_context
 from .docker_client import MANAGED
 from .limits import BUILD_OUTPUT_HEAD_BYTES, BUILD_OUTPUT_TAIL_LINES, build_params
@@ -61,10 +62,13 @@ def _read_json_lines(response: Any, out: queue.Queue[dict[str, Any] | None]) -> 
 
 def stream_build(client: Any, request: BuildRequest, sink: EventSink, cancel: CancelToken,
                  parser: ProgressParser = DOCKER_CLASSIC, limits: DockerLimits | None = None,
-                 original: Callable[[str], str] | None = None) -> BuildResult:
+                 original: Callable[[str], str] | None = None, endpoint: str | None = None,
+                 no_cgroup_why: str | None = None) -> BuildResult:
     """Build from our own context, every log line an event; on cancel or timeout the connection is shut, which is
     what makes the engine abort the step in progress. Every RUN step runs under `limits`: memory, swap and CPU
-    through the build API, the process limit set on the step's container as soon as the stream names it.
+    through the build API; the process limit through a cgroup parent made here when the engine at `endpoint` runs
+    on this machine (in place before the step's first process), and set on the step's container as soon as the
+    stream names it either way (the only mechanism for a remote engine, and a race with a step that forks at once).
     `original` maps an instruction of the text that was built back to the Dockerfile's own (the download cache's
     wiring taken off), for the step headers in the log, the progress events and the failing step."""
     started = time.monotonic()
@@ -78,13 +82,21 @@ def stream_build(client: Any, request: BuildRequest, sink: EventSink, cancel: Ca
     pending = ""  # the start of a line whose end has not come yet
     # Every line is parsed (steps, cache hits, step containers); only the head and the tail become events.
     cap = OutputCap(sink, request.attempt, BUILD_OUTPUT_HEAD_BYTES, BUILD_OUTPUT_TAIL_LINES, source="build")
+    cgroup, pids_why = _build_cgroup(client, endpoint, limits, no_cgroup_why)
+    result.pids_limit = (BuildPidsLimit(mechanism="update-api", detail=f"best effort: {pids_why}")
+                         if limits is not None else None)
+    step_containers = 0  # RUN steps whose container the stream named
+    run_steps = 0  # RUN steps that ran (not from the cache)
     try:
-        response = start_build(client, request, context, labels, limits)
+        response = start_build(client, request, context, labels, limits,
+                               cgroup_parent=cgroup.parent if cgroup is not None else None)
     except PreflightError:
         context.close()
+        _end_cgroup(cgroup, result, 0, 0, pids_why)
         raise
     except Exception as exc:  # noqa: BLE001 - requests/urllib3 raise many kinds for a connection that went away
         context.close()
+        _end_cgroup(cgroup, result, 0, 0, pids_why)
         raise EngineLost(f"the Docker engine stopped answering when the build of attempt {request.attempt} "
                          f"started ({type(exc).__name__})", ENGINE_LOST_FIX) from None
     chunks: queue.Queue[dict[str, Any] | None] = queue.Queue()
@@ -129,16 +141,23 @@ def stream_build(client: Any, request: BuildRequest, sink: EventSink, cancel: Ca
                         cap.line("stdout", line[start:start + MAX_LINE_CHARS])
                     running = _RUNNING_IN.match(line)
                     if running and limits is not None:
+                        # Only a RUN step's container is started (the classic builder commits ENV, CMD, ... from
+                        # containers that never run), so only those prove the cgroup was or was not used.
+                        step_containers += _is_run(current_step)
+                        if cgroup is not None and cgroup.holds(running.group(1)) and result.pids_limit:
+                            result.pids_limit.steps_seen_inside += 1
                         limit_step_pids(client, running.group(1), limits.pids)
                     made = running or _LAYER.match(line)
                     if made:
                         result.intermediates.append(made.group(1))
                     if isinstance(seen, StepSeen):
                         step_no, current_step = seen.step, seen.instruction
+                        run_steps += _is_run(current_step)
                         result.steps_total = seen.total
                         sink.emit(BuildProgress(attempt=request.attempt, step=step_no, total=result.steps_total,
                                                 instruction=current_step))
                     elif isinstance(seen, CacheHit):
+                        run_steps -= _is_run(current_step)
                         result.cached_steps.append(step_no)
                         sink.emit(BuildProgress(attempt=request.attempt, step=step_no, total=result.steps_total or 0,
                                                 instruction=current_step, cached=True))
@@ -154,6 +173,7 @@ def stream_build(client: Any, request: BuildRequest, sink: EventSink, cancel: Ca
         _abort(response)
         context.close()
         result.output_cut = cap.finish()
+        _end_cgroup(cgroup, result, step_containers, run_steps, pids_why)
     result.seconds = time.monotonic() - started
     result.steps_cached = len(result.cached_steps)
     if not errors and (broken or not result.image_id):
@@ -170,6 +190,57 @@ def stream_build(client: Any, request: BuildRequest, sink: EventSink, cancel: Ca
     result.image_tag = request.tag
     return result
 
+def _build_cgroup(client: Any, endpoint: str | None, limits: DockerLimits | None,
+                  no_cgroup_why: str | None) -> tuple[BuildCgroup | None, str]:
+    """The build's own cgroup with the process limit, when the engine is on this machine; else None and why."""
+    if limits is None:
+        return None, "no limits"
+    if endpoint is None:
+        return None, no_cgroup_why or "the engine's address is not known here"
+    try:
+        info = client.info()
+    except Exception as exc:  # noqa: BLE001 - the build itself reports an engine that is not there
+        return None, f"the engine did not say how it runs containers ({type(exc).__name__})"
+    return make_build_cgroup(info, endpoint, limits.pids)
+
+
+def _is_run(instruction: str) -> bool:
+    return instruction.lstrip().upper().startswith("RUN")
+
+
+def _end_cgroup(cgroup: BuildCgroup | None, result: BuildResult, step_containers: int, run_steps: int,
+                why: str) -> None:
+    """Record which mechanism held the build's RUN steps, then remove the cgroup (every hierarchy runc made it in).
+    A build whose RUN steps all came from the cache ran nothing to limit: the mechanism that was in place is
+    recorded, and said to be unexercised."""
+    if result.pids_limit is None:
+        return
+    idle = "" if run_steps > 0 else " (no RUN step ran: every one came from the cache)"
+    if cgroup is None:
+        if run_steps > 0 and not step_containers:
+            result.pids_limit = BuildPidsLimit(
+                mechanism="none", detail=f"{why}; and the build named no step container to limit (a builder that "
+                                         "names none)")
+        else:
+            result.pids_limit.detail += idle
+        return
+    seen = result.pids_limit.steps_seen_inside
+    if cgroup.used() or run_steps == 0:
+        result.pids_limit = BuildPidsLimit(mechanism="cgroup-parent", detail=why + idle, cgroup=cgroup.parent,
+                                           steps_seen_inside=seen)
+    elif step_containers:
+        result.pids_limit = BuildPidsLimit(
+            mechanism="update-api", cgroup=cgroup.parent,
+            detail=f"best effort: the engine did not create its step containers inside cgroup {cgroup.parent}, "
+                   "so each got its limit only once the stream named it")
+    else:
+        result.pids_limit = BuildPidsLimit(
+            mechanism="none", cgroup=cgroup.parent,
+            detail=f"the engine made no step container inside cgroup {cgroup.parent} and the stream named none")
+    if not cgroup.remove():
+        result.pids_limit.detail += f" (cgroup {cgroup.parent} could not be removed yet: a step container remains)"
+
+
 def limit_step_pids(client: Any, container_id: str, pids: int) -> None:
     """The build API has no pids parameter: give the RUN step's container its process limit through the update
     API, as soon as the classic builder names it ("Running in ID"). A step that ended already needs none."""
@@ -180,11 +251,14 @@ def limit_step_pids(client: Any, container_id: str, pids: int) -> None:
 
 
 def start_build(client: Any, request: BuildRequest, context: Any, labels: dict[str, str],
-                limits: DockerLimits | None = None) -> Any:
-    """POST /build with our own context; the streamed response is ours to close (the SDK's generator hides it)."""
+                limits: DockerLimits | None = None, cgroup_parent: str | None = None) -> Any:
+    """POST /build with our own context; the streamed response is ours to close (the SDK's generator hides it).
+    `cgroup_parent`: the cgroup every step container is created in (the build's process limit)."""
     api = client.api
     params = {"t": request.tag, "dockerfile": ".paper2run/Dockerfile", "rm": "1", "forcerm": "1",
               "labels": json.dumps(labels), **(build_params(limits) if limits is not None else {})}
+    if cgroup_parent:
+        params["cgroupparent"] = cgroup_parent
     if request.build_args:
         params["buildargs"] = json.dumps(request.build_args)
     response = api.post(api._url("/build"), params=params, data=context, stream=True, timeout=None,

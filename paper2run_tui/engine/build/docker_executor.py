@@ -57,7 +57,7 @@ class DockerExecutor:
         return preflight(self.client, self.host or engine_host(), plan, sink, cancel)
 
     def build(self, request: BuildRequest, sink: EventSink, cancel: CancelToken) -> BuildResult:
-        return stream_build(self.client, request, sink, cancel, limits=self.limits)
+        return stream_build(self.client, request, sink, cancel, limits=self.limits, endpoint=self.host or engine_host())
 
     def smoke(self, request: SmokeRequest, sink: EventSink, cancel: CancelToken) -> SmokeResult:
         return smoke_run(self.client, self.limits, request, sink, cancel)

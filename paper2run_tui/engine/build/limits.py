@@ -47,7 +47,9 @@ class AppliedLimits(BaseModel):
     memory_swap_bytes: int = Field(description="Equal to memory_bytes: no swap on top of the memory limit")
     cpus: float
     pids: int
-    build_pids: str = Field(description="How the process limit reaches build steps")
+    build_pids: str = Field(description="How the process limit reached the last build's steps (one line)")
+    build_pids_mechanism: str = Field(default="", description="cgroup-parent (in place before the step's first "
+                                      "process), update-api (best effort: set once the stream names the step), none")
     smoke_network: bool
     smoke_capabilities: str = "none (cap_drop ALL), no-new-privileges"
     smoke_tmpfs: str = f"/tmp, {SMOKE_TMPFS}"
@@ -62,8 +64,9 @@ def applied_limits(limits: DockerLimits, *, network: bool) -> AppliedLimits:
     memory = parse_memory(limits.memory)
     return AppliedLimits(
         memory_bytes=memory, memory_swap_bytes=memory, cpus=limits.cpus, pids=limits.pids,
-        build_pids="set on each RUN step's container as soon as the engine names it (the build API has no "
-                   "pids parameter)",
+        build_pids="no build yet: a cgroup parent with pids.max on an engine on this machine (cgroupfs driver), "
+                   "else set on each RUN step's container once the engine names it (the build API has no pids "
+                   "parameter)",
         smoke_network=network, smoke_write_cap_bytes=parse_memory(limits.write_cap),
     )
 

@@ -147,7 +147,8 @@ def _run_rungs(client: Any, limits: DockerLimits, request: SmokeRequest, sink: E
                                    + (" without an error: the toy run counts" if toy else ": not counted")))
         out.append(RungResult(rung=rung.rung, command=rung.command, outcome=outcome, exit_code=code,
                               seconds=round(time.monotonic() - started, 1),
-                              counted=outcome == "passed" or (toy and still)))
+                              counted=outcome == "passed" or (toy and still),
+                              output=ran.output if outcome == "failed" else ""))
     return out
 
 
@@ -159,6 +160,8 @@ class Ran:
     alive: bool
     output_cut: str | None = None
     wrote_too_much: str | None = None
+    #: A quiet run's last lines (stdout and stderr), kept for the diagnosis of a rung that failed.
+    output: str = ""
 
 
 def run_container(client: Any, limits: DockerLimits, image: str, command: str | None, timeout_s: int,
@@ -205,6 +208,8 @@ def run_container(client: Any, limits: DockerLimits, image: str, command: str | 
                     t.join(timeout=5)
                 if quiet:
                     sink.emit(Message(text=f"smoke ladder: `{command[:80] if command else ''}` exited {ran.code}"))
+                    if ran.code:
+                        ran.output = _quiet_output(container)
                 return ran
             if time.monotonic() > deadline:
                 ran.alive = True
@@ -222,6 +227,20 @@ def run_container(client: Any, limits: DockerLimits, image: str, command: str | 
         for t in readers:
             t.join(timeout=5)
         ran.output_cut = cap.finish()
+
+
+#: How much of a failed rung's output is kept: its end, where the error is.
+RUNG_OUTPUT_LINES = 200
+RUNG_OUTPUT_CHARS = 16_000
+
+
+def _quiet_output(container: Any) -> str:
+    """The end of a quiet container's output (its logs, read once it exited), for the diagnosis of the rung."""
+    try:
+        raw = container.logs(stdout=True, stderr=True, tail=RUNG_OUTPUT_LINES)
+    except Exception:  # noqa: BLE001 - the output is a help to the diagnosis, never a reason to fail
+        return ""
+    return raw.decode("utf-8", errors="replace")[-RUNG_OUTPUT_CHARS:]
 
 
 def _over_write_cap(client: Any, container: Any, cap: int) -> str | None:

@@ -9,13 +9,26 @@ rendered from its install_steps alone, exactly as before.
 
 from __future__ import annotations
 
+import posixpath
+import re
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from .strict import StrictModel
 
 ResolvedBy = Literal["planner", "repair"]
+_FOLDER = re.compile(r"^[A-Za-z0-9_.@+-]+(/[A-Za-z0-9_.@+-]+)*$")
+
+
+def repo_folder(value: str) -> str:
+    """A folder inside the repository ('' for its root): relative, normalised, never above the root (a `cd` there
+    is rendered into a RUN step)."""
+    if value and (not _FOLDER.match(value) or posixpath.normpath(value) != value or ".." in value.split("/")):
+        raise ValueError(f"{value[:80]!r} is not a folder inside the repository (relative, no '..', no spaces)")
+    return value
+
+
 ProjectInstall = Literal["editable", "plain", "none"]
 
 
@@ -44,6 +57,15 @@ class RequirementFile(StrictModel):
         "first): installed after them in its own step; when that step fails, the file is left out before anything "
         "else, so the project's own environment is checked without it"
     )
+    folder: str = Field(
+        default="", description="Installed from this repository folder ('' the root): the file's relative paths "
+        "(-e ., ./pkg) are its folder's, as its author ran it"
+    )
+
+    @field_validator("folder")
+    @classmethod
+    def _inside(cls, value: str) -> str:
+        return repo_folder(value)
 
 
 class GitToPypi(StrictModel):
@@ -106,6 +128,13 @@ class DependencySection(StrictModel):
     build_isolation: bool = Field(default=True, description="False: --no-build-isolation for the dependency steps")
     build_env: dict[str, str] = Field(default_factory=dict, description="Variables every install step runs with")
     project: ProjectInstall = Field(default="none", description="How the project itself is installed (--no-deps)")
+    project_dir: str = Field(default="", description="The repository folder holding the project's metadata ('' the "
+                             "root): the project is installed from there")
+
+    @field_validator("project_dir")
+    @classmethod
+    def _inside(cls, value: str) -> str:
+        return repo_folder(value)
 
     def installs(self) -> list[str]:
         """Every requirement string the section names directly (not those inside requirement files)."""

@@ -46,6 +46,8 @@ class LanguageShare(BaseModel):
 class Manifest(Sourced):
     kind: ManifestKind
     manager: str = Field(description="pip, poetry, pipenv, pdm, uv, hatch, conda, npm, R, julia, setuptools")
+    last_changed: datetime | None = Field(default=None, description="The last commit that changed the file, when "
+                                          "the checkout's history tells (a shallow clone's single commit does not)")
 
 
 class Dependency(Sourced):

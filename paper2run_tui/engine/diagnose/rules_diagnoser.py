@@ -11,7 +11,7 @@ from ..ports import CancelToken, EventSink
 from ..render.install import builds_the_same, failing_optional_file, install_commands, source_commands
 from .base import DiagnosisContext
 from .rules import RULES, Rule, Stop
-from .rules.table import RESOLUTION_RULES, no_release_anywhere
+from .rules.table import ENVIRONMENT_RULES, RESOLUTION_RULES, no_release_anywhere
 from .rules.transforms import NotApplicable, Unavailable, python_gap
 
 
@@ -21,6 +21,8 @@ def failure_text(ctx: DiagnosisContext) -> str:
     # The executor's own summary goes first, so that the logs' last line is what a person sees when nothing matches.
     if a.outcome == "build-failed":
         parts = [a.error or "", failing_step_output(a.log_text("build_stdout")), a.log_text("build_stderr")]
+    elif a.failed_rung is not None:
+        parts = [a.error or "", a.log_text(f"rung_{a.failed_rung}")]
     else:
         parts = [a.error or "", a.log_text("smoke_stdout"), a.log_text("smoke_stderr")]
     return "\n".join(p for p in parts if p)
@@ -86,7 +88,9 @@ class RulesDiagnoser:
 
     def matching(self, text: str) -> list[tuple[Rule, re.Match[str]]]:
         """Each rule's last match: a log can hold a failure that was recovered from (a fallback index that
-        did not answer, a retried download) before the one that ended the build."""
+        did not answer, a retried download) before the one that ended the build. The machine's failures (a full
+        disk, no network, the engine) come first whatever the table's order: a package read in the same log is
+        only what was being installed when the machine failed."""
         found: list[tuple[Rule, re.Match[str]]] = []
         for rule in self.rules:
             last = None
@@ -94,7 +98,7 @@ class RulesDiagnoser:
                 pass
             if last is not None:
                 found.append((rule, last))
-        return found
+        return sorted(found, key=lambda rm: rm[0].id not in ENVIRONMENT_RULES)
 
     def diagnose(self, ctx: DiagnosisContext, sink: EventSink, cancel: CancelToken) -> DiagnosisDecision:
         text = failure_text(ctx)
@@ -107,7 +111,8 @@ class RulesDiagnoser:
                 matches: list[tuple[Rule, re.Match[str]]]) -> DiagnosisDecision:
         tried = ctx.tried_fingerprints()
         matched_ids = [rule.id for rule, _ in matches]
-        optional = _without_failing_optional_file(ctx, text, matches)
+        environment = bool(matches) and matches[0][0].id in ENVIRONMENT_RULES
+        optional = None if environment else _without_failing_optional_file(ctx, text, matches)
         if optional is not None and optional.new_plan is not None and optional.new_plan.fingerprint() not in tried:
             sink.emit(DiagnosisDelta(attempt=ctx.attempt.number, text=optional.reason + "\n"))
             return optional
@@ -123,7 +128,8 @@ class RulesDiagnoser:
                 continue
             except Stop as stop:
                 reason = f"{meaning}: {stop}"
-                gap = None if isinstance(stop, Unavailable) else python_gap(ctx.attempt.plan, ctx)
+                machine = isinstance(stop, Unavailable) or rule.id in ENVIRONMENT_RULES
+                gap = None if machine else python_gap(ctx.attempt.plan, ctx)
                 if gap and gap not in reason:
                     # The root cause is often the Python the planner could not get, not the symptom that matched.
                     reason += f" (note: {gap})"

@@ -87,6 +87,9 @@ def _host_cache_is_faithful(request: BuildRequest) -> bool:
 class DockerEngine(DockerExecutor):
     name: ClassVar[str] = "docker"
     progress: ClassVar[ProgressParser] = DOCKER_CLASSIC
+    #: Whether builds get a cgroup parent made on this machine (the engine's own step containers are made in it).
+    build_cgroup_parent: ClassVar[bool] = True
+    no_cgroup_parent: ClassVar[str | None] = None
 
     def __init__(self, limits: DockerLimits | None = None, *, host: str | None = None,
                  tls_dir: Path | None = None, download_cache: Path | None = None) -> None:
@@ -129,15 +132,22 @@ class DockerEngine(DockerExecutor):
     def build(self, request: BuildRequest, sink: EventSink, cancel: CancelToken) -> BuildResult:
         wiring, server = self.cache_wiring(sink, host_cache=_host_cache_is_faithful(request))
         if wiring is None:
-            return stream_build(self.client, request, sink, cancel, parser=self.progress, limits=self.limits)
+            return stream_build(self.client, request, sink, cancel, parser=self.progress, limits=self.limits,
+                                endpoint=self._cgroup_endpoint, no_cgroup_why=self.no_cgroup_parent)
         wired = request.model_copy(update={"dockerfile": wiring.apply(request.dockerfile)})
         before = server.stats.snapshot() if server is not None else None
         result = stream_build(self.client, wired, sink, cancel, parser=self.progress, limits=self.limits,
-                              original=wiring.original)
+                              original=wiring.original, endpoint=self._cgroup_endpoint,
+                              no_cgroup_why=self.no_cgroup_parent)
         if server is not None and before is not None:
             sink.emit(LogLine(source="build", attempt=request.attempt,
                               text=describe_delta(before, server.stats.snapshot())))
         return result
+
+    @property
+    def _cgroup_endpoint(self) -> str | None:
+        """The endpoint a build may make its cgroup parent for; None: the update-API watcher alone."""
+        return self.endpoint if self.build_cgroup_parent else None
 
     def cache_wiring(self, sink: EventSink, host_cache: bool = True) -> tuple[CacheWiring | None, CacheServer | None]:
         """How this build reaches the download cache. When the engine runs on this machine, pip goes through the
@@ -193,7 +203,25 @@ class DockerEngine(DockerExecutor):
         caps = self.capabilities()
         report.capabilities = caps.line()
         sink.emit(LogLine(source="preflight", text=f"engine: {caps.line()}"))
+        line, best_effort = self.build_pids_preflight()
+        sink.emit(LogLine(source="preflight", text=line))
+        if best_effort:
+            report.warnings.append(line)
         return report
+
+    def build_pids_preflight(self) -> tuple[str, bool]:
+        """How the process limit will reach build steps here, and whether that is only best effort."""
+        from ..build.build_cgroup import blocker
+
+        try:
+            why = blocker(self.client.info(), self.endpoint) if self.build_cgroup_parent else self.no_cgroup_parent
+        except Exception as exc:  # noqa: BLE001 - the build reports an engine that is not there
+            why = f"the engine did not say how it runs containers ({type(exc).__name__})"
+        if why is None:
+            return ("build process limit: a cgroup made here with pids.max is every build step's parent, in place "
+                    "before the step's first process"), False
+        return (f"build process limit: best effort, set on each step's container once the build names it "
+                f"(a step that forks at once can outrun it): {why}"), True
 
     def capabilities(self) -> EngineCapabilities:
         caps = EngineCapabilities(engine=self.name, host=self.endpoint, progress_format=self.progress.name)

@@ -21,6 +21,11 @@ DEFAULT_PODMAN_SOCKET = "unix:///run/podman/podman.sock"
 class PodmanEngine(DockerEngine):
     name: ClassVar[str] = "podman"
     progress: ClassVar[ProgressParser] = BUILDAH
+    build_cgroup_parent: ClassVar[bool] = False
+    no_cgroup_parent: ClassVar[str | None] = (
+        "Podman's build API takes no pids parameter and no cgroup parent is made for it here; buildah's RUN steps "
+        "are not containers the stream names: this tool sets no process limit on them (only what Podman's own "
+        "configuration applies)")
 
     @classmethod
     def default_host(cls) -> str:

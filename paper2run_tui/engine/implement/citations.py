@@ -83,6 +83,12 @@ def _norm_text(text: str) -> str:
     return re.sub(r"\s+", " ", text.replace("-", "")).strip().lower()
 
 
+def _outside_quotes(text: str) -> str:
+    """The text with its quoted paper spans blanked: an "Eqs. (2, 3)" or "Section 4" inside a verbatim quote is part
+    of what the paper says, not a citation the generated code makes."""
+    return _QUOTE.sub(" ", text)
+
+
 def concept_of(key: str) -> str | None:
     k = key.lower().rsplit(".", 1)[-1]
     k = _ALIASES.get(k, k)
@@ -191,13 +197,14 @@ class CitationChecker:
         return report
 
     def _check_line(self, path: str, n: int, line: str, report: CitationReport) -> None:
-        sections = _SECTION.findall(line)
+        claims = _outside_quotes(line)
+        sections = _SECTION.findall(claims)
         for number in sections:
             report.citations += 1
             if not self.section_exists(number):
                 report.violations.append(Violation(file=path, line=n, kind="unknown-section",
                                                    message=f"§{number} is not a section of the paper"))
-        for number in _EQUATION.findall(line):
+        for number in _EQUATION.findall(claims):
             report.citations += 1
             if number not in self.equations:
                 report.violations.append(Violation(
@@ -235,7 +242,7 @@ class CitationChecker:
             number = parse_value(value)
             if number is not None:
                 values[key] = (number, concept or key, n)
-            cited = _SECTION.findall(comment)
+            cited = _SECTION.findall(_outside_quotes(comment))
             flags = [f for f in FLAGS if f in comment]
             if not cited and not flags:
                 report.violations.append(Violation(file=path, line=n, kind="uncited-config",

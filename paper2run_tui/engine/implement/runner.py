@@ -56,7 +56,7 @@ class ShapeCheckPlanner:
         if (ctx.repo_dir / "smoke_shapes.py").is_file():
             plan = result.plan.model_copy(update={
                 "smoke_command": SMOKE, "notes": result.plan.notes + "\n- smoke: the generated shape check (one forward pass)"})
-            return PlanResult(plan=plan, source=result.source, messages=result.messages)
+            return result.model_copy(update={"plan": plan})
         return result
 
 

@@ -371,7 +371,15 @@ class LlmClient:
         followup: list[dict[str, str]] = []
         self.last_problems = []
         for round_ in range(2):
-            text = self._fitted_answer(build, followup, model, purpose=purpose, cancel=cancel, on_delta=on_delta)
+            try:
+                text = self._fitted_answer(build, followup, model, purpose=purpose, cancel=cancel, on_delta=on_delta)
+            except LlmError as err:
+                if not followup:
+                    raise
+                first_problem = self.last_problems[-1]
+                self.last_problems.append(f"the corrective round could not be asked: {err}")
+                raise LlmError(f"the model's {purpose} answer was invalid ({first_problem[:200]}) and the corrective round "
+                               f"could not be asked: {err}", answer=self.redact(text)) from None
             try:
                 value = model.model_validate(extract_json(text))
                 problem = validate(value) if validate else None
@@ -411,7 +419,7 @@ class LlmClient:
                 assert budget is not None
                 budget -= extra
             try:
-                fitted = build(budget, self.chars_per_token)
+                fitted = _build_leaving_room(build, budget, self.chars_per_token, followup)
             except PromptTooLong as err:
                 raise LlmError(f"the {purpose} prompt does not fit the endpoint's {window}-token context window "
                                f"({source}): {err}; set PAPER2RUN_LLM_CONTEXT if the window is larger") from None
@@ -498,3 +506,21 @@ def _short_errors(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
         return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'root'}: {e['msg']}" for e in exc.errors()[:20])
     return str(exc)
+
+
+#: What the first round leaves free, when it can, for the corrective round's additions (the model's answer and its
+#: problems, 60-150 tokens for a capped plan): without it, a prompt cut to fill a small window leaves the second
+#: round no room, and a small model never gets its second chance.
+CORRECTIVE_RESERVE = 128
+
+
+def _build_leaving_room(build: PromptBuilder, budget: int | None, chars_per_token: float,
+                        followup: list[dict[str, str]]) -> Fitted:
+    """The first round's prompt within `budget` less the corrective round's reserve, or within `budget` when the
+    reserve would leave no prompt at all (asking once beats never asking); later rounds within `budget`."""
+    if budget is None or followup:
+        return build(budget, chars_per_token)
+    try:
+        return build(budget - CORRECTIVE_RESERVE, chars_per_token)
+    except PromptTooLong:
+        return build(budget, chars_per_token)

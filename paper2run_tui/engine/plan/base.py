@@ -50,6 +50,8 @@ class PlanResult(BaseModel):
     plan: EnvPlan
     source: str = Field(description="deterministic, llm, llm-fallback-deterministic")
     messages: list[str] = Field(default_factory=list, description="Notes for the person (fallbacks taken, choices)")
+    warnings: list[str] = Field(default_factory=list, description="Notes the person should not miss (a model's plan "
+                                                                   "not used); the pipeline emits them once")
     review: ModelReview | None = Field(default=None, description="How a model's plan fared (LLM planner only)")
 
 

@@ -24,6 +24,7 @@ from ..ports import CancelToken, EventSink
 from .base import PlanContext, PlanResult
 from .installers import INSTALLERS, PlanJob
 from .installers.inferred import with_stated_versions
+from .installers.project import project_folder
 from .installers.requirements import dependency_key, split_requirements
 from .packages import TORCH_CPU_INDEX, TORCH_FAMILY, dist_for_import, system_packages_for
 from .python_version import choose_python, image_python, local_python_versions, nearest_available
@@ -178,7 +179,8 @@ class DeterministicPlanner:
             stated = with_stated_versions(listed, facts.code_versions, "the code checks", notes)
             pinned = {id(old): new for old, new in zip(listed, stated, strict=True)}
             all_deps = [pinned.get(id(d), d) for d in all_deps]
-        version, why = choose_python([*facts.python_hints, *job.python_hints],
+        hints = [h for h in facts.python_hints if h.source not in job.set_aside]
+        version, why = choose_python([*hints, *job.python_hints],
                                      all_deps + (job.lock.pins if job.lock else []), facts.commit_date)
         notes += why
         base_image = self._base_image(ctx, version, notes, messages)
@@ -296,7 +298,7 @@ class DeterministicPlanner:
         needs = system_packages_for([d.name for d in deps])
         if any(d.kind == "git" for d in deps):
             needs.append(("git", "dependencies come from git URLs"))
-        if _builds_extensions(repo_dir):
+        if _builds_extensions(repo_dir / (project_folder(facts) or "")):
             needs.append(("build-essential", "setup.py builds C extensions"))
         pkgs: list[str] = []
         for pkg, why in needs:

@@ -11,7 +11,7 @@ import json
 import re
 from collections.abc import Callable
 
-from ..contracts import EnvPlan, Message, PaperInfo, RepoFacts
+from ..contracts import EnvPlan, PaperInfo, RepoFacts
 from ..contracts.policy import PolicyContext
 from ..llm.budget import Fitted, fit
 from ..llm.client import LlmClient, LlmError, schema_text
@@ -75,6 +75,30 @@ def compact_facts(facts: RepoFacts, limits: dict[str, int] | None = None, terse:
     return json.dumps(_without_empty(shown), ensure_ascii=False)[:30000]
 
 
+def digest_facts(facts: RepoFacts, dependencies: int = 10) -> str:
+    """The facts a plan hangs on, in the fewest tokens, for windows of 2k: one entry per kind, lists as short
+    strings ("pyproject.toml (pyproject-pep621)"), the Python hints folded into one line per source."""
+    hints: dict[str, list[str]] = {}
+    for hint in facts.python_hints:
+        hints.setdefault(hint.source, []).append(hint.spec if hint.kind == "classifier" else f"{hint.kind} {hint.spec}")
+    terse = json.loads(compact_facts(facts, {"dependencies": dependencies}, terse=True))
+    data = {
+        "name": facts.name,
+        "language": facts.primary_language,
+        "managers": facts.managers,
+        "manifests": [f"{m.source} ({m.kind})" for m in facts.manifests][:6],
+        "dependencies": terse.get("dependencies", []),
+        "dependencies_not_shown": terse.get("dependencies_not_shown"),
+        "python": [f"{source}: {', '.join(specs)}" for source, specs in hints.items()][:3],
+        "smoke_candidates": [c.command for c in facts.smoke_candidates if not c.needs_data][:3],
+        "needs_gpu": any(m.hard for m in facts.gpu_markers) or None,
+        "data": [d.target for d in facts.data_expectations][:2],
+        "readme_installs": [i.command for i in facts.readme_installs][:2],
+        "has_tests": facts.has_tests or None,
+    }
+    return json.dumps(_without_empty(data), ensure_ascii=False)
+
+
 def _without_detail(value: object) -> object:
     if isinstance(value, dict):
         return {k: _without_detail(v) for k, v in value.items() if k not in _DETAIL}
@@ -85,7 +109,8 @@ def _without_detail(value: object) -> object:
 
 def plan_prompt(ctx: PlanContext) -> Callable[[int | None, float], Fitted]:
     """The planning prompt, cut to the budget least useful first: long fact lists, the paper excerpt, the schema's
-    descriptions, older failed or rejected plans, the local images beyond six."""
+    descriptions, older failed or rejected plans, the local images beyond six; last, for the smallest windows,
+    the rules' explanations and the facts' detail (a 135M model under 2048 tokens still gets asked)."""
 
     policy = ctx.policy or PolicyContext(base_image_map=ctx.base_image_map)
     # only the local images a plan may use: an engine also holds test and tool images, and a model told to prefer
@@ -98,9 +123,10 @@ def plan_prompt(ctx: PlanContext) -> Callable[[int | None, float], Fitted]:
         return [
             {"role": "system", "content": render_prompt(
                 "plan_system", schema=schema_text(EnvPlan, int(k.get("schema", 0))),  # type: ignore[call-overload]
-                local_images=images, gpu_available=False)},
+                local_images=images, gpu_available=False, short_rules=bool(k.get("short_rules")))},
             {"role": "user", "content": render_prompt(
-                "plan_user", facts_json=compact_facts(ctx.facts, k.get("facts"), bool(k.get("terse")), bool(k.get("bare"))),  # type: ignore[arg-type]
+                "plan_user", facts_json=digest_facts(ctx.facts) if k.get("digest") else compact_facts(
+                    ctx.facts, k.get("facts"), bool(k.get("terse")), bool(k.get("bare"))),  # type: ignore[arg-type]
                 paper_excerpt=paper_excerpt(ctx.paper, int(k.get("paper", 4000))),  # type: ignore[call-overload]
                 rejected=[(p.model_dump_json(), r) for p, r in ctx.rejected][-keep:],
                 failed=[p.model_dump_json() for p in ctx.failed][-keep:])},
@@ -119,6 +145,9 @@ def plan_prompt(ctx: PlanContext) -> Callable[[int | None, float], Fitted]:
         ("all but the last failed or rejected plan", {"plans": 1}),
         ("fact lists to their first one to three items", {"facts": MINIMAL_FACTS}),
         ("the facts' line numbers, scores and reasons", {"bare": True}),
+        # for windows of about 2k tokens: the rules without their explanations, the facts as a digest
+        ("the rules' explanations", {"short_rules": True}),
+        ("the facts as a one-line-per-kind digest", {"digest": True}),
     ]
     return lambda budget, cpt: fit(render, steps, budget, cpt)
 
@@ -167,11 +196,10 @@ class LlmPlanner:
                     f"LLM planning failed ({err}); the deterministic planner made this plan")
             if err.answer:
                 text += f". The model proposed: {_short(err.answer, 400)}"
-            sink.emit(Message(level="warning", text=text))
             result = self.fallback.plan(ctx, sink, cancel)
             review = ModelReview(outcome="replaced", policy_refusals=refusals, problems=problems, proposed=err.answer)
-            return PlanResult(plan=result.plan, source="llm-fallback-deterministic",
-                              messages=[*result.messages, text], review=review)
+            return PlanResult(plan=result.plan, source="llm-fallback-deterministic", messages=result.messages,
+                              warnings=[*result.warnings, text], review=review)
         rounds = self.client.last_rounds
         review = ModelReview(outcome="valid" if rounds == 1 else "repaired", policy_refusals=refusals,
                              problems=list(self.client.last_problems))

@@ -16,7 +16,7 @@ import shlex
 from dataclasses import dataclass
 
 from ..contracts import EnvPlan
-from ..contracts.dependencies import DependencySection, FileEdits
+from ..contracts.dependencies import DependencySection, FileEdits, RequirementFile
 
 #: Where the lock's pins are written inside the image (read by the package install step).
 LOCK_CONSTRAINTS = "/tmp/paper2run-lock-constraints.txt"
@@ -128,7 +128,7 @@ def render_steps(plan: EnvPlan) -> tuple[list[Step], list[Step]]:
             pip(before, _addition(add.packages, add.keep_torch), "addition")
     for req in dep.requirement_files:
         if not req.optional:
-            pip(after if req.with_source else before, requirement_step(req.path, isolation), "requirements")
+            pip(after if req.with_source else before, requirement_step(req.path, isolation, req.folder), "requirements")
     if dep.lock is not None and dep.packages:
         before.append(Step(f"printf '%s\\n' {_q(dep.lock.constraints)} > {LOCK_CONSTRAINTS}", "lock"))
         pip(before, f"pip install -c {LOCK_CONSTRAINTS} {_q(dep.packages)}{isolation}", "packages")
@@ -136,7 +136,8 @@ def render_steps(plan: EnvPlan) -> tuple[list[Step], list[Step]]:
         pip(before, f"pip install {_q(dep.packages)}{isolation}", "packages")
     for req in dep.requirement_files:  # after the project's own list, each in its own step
         if req.optional:
-            pip(after if req.with_source else before, requirement_step(req.path, isolation), OPTIONAL_ORIGIN)
+            pip(after if req.with_source else before, requirement_step(req.path, isolation, req.folder),
+                OPTIONAL_ORIGIN)
     if dep.test_packages:
         pip(before, f"pip install {_q(dep.test_packages)}", "tests")
     before += [Step(travel + s, "extra") for s in plan.install_steps]
@@ -145,6 +146,8 @@ def render_steps(plan: EnvPlan) -> tuple[list[Step], list[Step]]:
             pip(before, _addition(add.packages, add.keep_torch), "addition")
     if dep.project != "none":
         project = "pip install --no-deps -e ." if dep.project == "editable" else "pip install --no-deps ."
+        if dep.project_dir:
+            project = f"cd {shlex.quote(dep.project_dir)} && {project}"
         pip(after, project + isolation, "project")
     after += [Step(travel + s, "extra") for s in plan.source_steps]
     if dep.build_env:
@@ -158,7 +161,12 @@ def render_steps(plan: EnvPlan) -> tuple[list[Step], list[Step]]:
 OPTIONAL_ORIGIN = "optional-requirements"
 
 
-def requirement_step(path: str, isolation: str = "") -> str:
+def requirement_step(path: str, isolation: str = "", folder: str = "") -> str:
+    """pip -r, from the file's folder when it is installed where it lives (pip reads `-e .` and ./pkg lines
+    relative to the directory it runs in)."""
+    if folder:
+        inside = path[len(folder) + 1:] if path.startswith(folder + "/") else path
+        return f"cd {shlex.quote(folder)} && pip install -r {shlex.quote(inside)}{isolation}"
     return f"pip install -r {shlex.quote(path)}{isolation}"
 
 
@@ -172,9 +180,19 @@ def failing_optional_file(plan: EnvPlan, failing_step: str | None) -> str | None
     before, after = render_steps(plan)
     for s in before + after:
         if s.origin == OPTIONAL_ORIGIN and s.command.strip() == command:
-            return next((f.path for f in dep.requirement_files if f.optional and s.command.split(" && ")[-1]
-                         .startswith(requirement_step(f.path))), None)
+            return next((f.path for f in dep.requirement_files if f.optional and _runs(s.command, f)), None)
     return None
+
+
+def _runs(command: str, req: RequirementFile) -> bool:
+    """Whether a rendered step is this file's (its build env and time-travel exports before it, its
+    --no-build-isolation after it)."""
+    step = requirement_step(req.path, folder=req.folder)
+    at = command.find(step)
+    if at == -1 or (at and not command[:at].endswith("&& ")):
+        return False
+    rest = command[at + len(step):]
+    return rest == "" or rest.startswith(" ")
 
 
 def _addition(packages: list[str], keep_torch: bool) -> str:

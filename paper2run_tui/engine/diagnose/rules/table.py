@@ -6,6 +6,7 @@ raises Stop with the reason a person needs (e.g. the data set is missing, and wh
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -160,6 +161,38 @@ def _missing_module(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> E
     return add_packages(add_system(plan, *system), ctx, [dist], before_failing=True, keep_torch=keep)
 
 
+def _static_missing(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
+    """The static check found modules the code imports and the image lacks (undeclared ones the analyzer found):
+    each distribution installed in a step of its own, so that one on no index fails alone (and is left out by the
+    no-release rule) instead of sinking the others. A module the plan installs already is not installed again."""
+    try:
+        modules = [str(x) for x in ast.literal_eval(f"[{m.group(1)}]")]
+    except (ValueError, SyntaxError):
+        raise NotApplicable("the list of missing modules could not be read") from None
+    have = installs(plan, ctx)
+    dropped = {canonicalize_name(n) for n in section_of(plan).edits.drop}  # on no index: left out before
+    dists: list[str] = []
+    skipped: list[str] = []
+    for module in modules:
+        top = module.split(".")[0]
+        dist = None if top in ctx.facts.local_modules else dist_for_import(top)
+        if dist is None or canonicalize_name(dist) in have | dropped:
+            skipped.append(top)
+        elif dist not in dists:
+            dists.append(dist)
+    if not dists:
+        raise Stop(f"the static check misses {', '.join(modules)}, which the plan installs already or no package "
+                   "provides: the module names differ from the distributions' (check the imports against the "
+                   "installed packages)")
+    new = add_system(plan, *[pkg for pkg, _ in system_packages_for(dists)])
+    torch = bool(installs(plan, ctx) & {"torch", "pytorch"})
+    for dist in dists:
+        new = add_packages(new, ctx, [dist], keep_torch=dist in _TORCH_COMPANIONS and torch)
+    note = (f"the static check's missing modules installed, each in its own step: {', '.join(dists)}"
+            + (f" (not {', '.join(skipped)}: installed already or no package)" if skipped else ""))
+    return new.model_copy(update={"notes": f"{plan.notes}\n- repair: {note}".strip()})
+
+
 _TORCHTEXT_LEGACY = re.compile(r"^\s*from\s+torchtext\.data\s+import\s+[^\n]*\b(Field|BucketIterator|TabularDataset|"
                                r"ReversibleField|NestedField)\b|\btorchtext\.data\.(Field|BucketIterator|TabularDataset)\b",
                                re.MULTILINE)
@@ -238,8 +271,10 @@ def _ignored_requires_python(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisCont
 
 
 def no_release_anywhere(m: re.Match[str]) -> bool:
-    """Whether pip's own query found no release of the package at all: its answer lists no versions, and it skipped
-    none for their Requires-Python (which it lists, just before, when there are releases for other Pythons)."""
+    """Whether pip's own query found no release of the package at all: its answer lists no versions, it skipped
+    none for their Requires-Python (which it lists, just before, when there are releases for other Pythons), and
+    it asked the default index: `--index-url` names one index only (the CPU torch index, offline, answers
+    "versions: none" for torch, which PyPI has)."""
     name = re.escape(m.group(1))
     before = m.string[:m.start()]
     answers = list(re.finditer(rf"Could not find a version that satisfies the requirement {name}\b[^\n]*"
@@ -248,7 +283,19 @@ def no_release_anywhere(m: re.Match[str]) -> bool:
     if found is None or found.group(1).strip() != "none":
         return False
     earlier = [line for line in before[:before.rfind("\n", 0, found.start()) + 1].splitlines() if line.strip()]
-    return not (earlier and "require a different python version" in earlier[-1])
+    if earlier and "require a different python version" in earlier[-1]:
+        return False
+    looked = list(re.finditer(r"^Looking in indexes: ([^\n]*)", before[:found.start()], re.MULTILINE))
+    return not (looked and "download.pytorch.org" in looked[-1].group(1))
+
+
+def recovered_later(m: re.Match[str], name: str) -> bool:
+    """Whether pip went on to find the package after this answer, in the same output: a fallback (`... || pip
+    install torch` after the CPU index) collected it, so the answer is not why the build failed."""
+    after = m.string[m.end():]
+    key = "[-_.]".join(re.escape(part) for part in re.split(r"[-_.]+", name))
+    return re.search(rf"^\s*(?:Collecting|Requirement already satisfied:)\s+{key}(?![\w.-])|"
+                     rf"^Successfully installed (?:[^\n]* )?{key}-\d", after, re.MULTILINE | re.IGNORECASE) is not None
 
 
 def _explain_no_match(m: re.Match[str]) -> str:
@@ -276,18 +323,20 @@ def _nowhere_to_install(plan: EnvPlan, name: str, ctx: DiagnosisContext) -> EnvP
     names = [p for p in section.packages if requirement_name(p) != key]
     files = [f.path for f in section.requirement_files]
     in_files = sorted({d.source for d in declared if d.source in files})
-    if names == section.packages and not in_files:
+    added = any(requirement_name(p) == key for a in section.additions for p in a.packages)
+    if names == section.packages and not in_files and not added:
         raise Unavailable(f"{name} has no release on the package index, and the plan names it nowhere it could be "
                           "left out (another dependency requires it)")
     section.packages = names
     section.additions = [a.model_copy(update={"packages": [p for p in a.packages if requirement_name(p) != key]})
                          for a in section.additions]
     section.additions = [a for a in section.additions if a.packages]
-    if in_files:
+    if in_files or added:  # the drop list remembers it: a later repair does not install it again
         edits = section.edits
         section.edits = edits.model_copy(update={"files": sorted({*edits.files, *in_files}),
                                                  "drop": [*edits.drop, name] if name not in edits.drop else edits.drop})
-    where = ", ".join(in_files) or "the plan's packages"
+    where = ", ".join(in_files) or ("the plan's packages" if names != section.packages or not added
+                                    else "what a repair added")
     return plan.model_copy(update={"dependencies": section, "notes": f"{plan.notes}\n- repair: {name} left out "
                                    f"({where}): the package index has no release of it, for any Python, and the "
                                    "project's own metadata does not require it".strip()})
@@ -295,6 +344,8 @@ def _nowhere_to_install(plan: EnvPlan, name: str, ctx: DiagnosisContext) -> EnvP
 
 def _no_matching_distribution(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
     name, spec = m.group(1), (m.group(2) or "").strip()
+    if recovered_later(m, name):
+        raise NotApplicable(f"{name} was found by a later pip in the same step")
     if no_release_anywhere(m):  # one answer: no Python, no unpinning will find a release
         return _nowhere_to_install(plan, name, ctx)
     if spec and _py(plan) >= (3, 10):
@@ -473,13 +524,26 @@ def _hub_offline(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvP
 
 
 def _disk_full(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
+    """A full disk is the machine's state, not the plan's: no plan change helps, and whatever package was being
+    installed when it filled is not to blame. The run stops at once with what to free; a resume retries the plan."""
     if ctx.attempt.outcome == "smoke-failed":
         from ...build.limits import SMOKE_TMPFS
 
         raise Stop(f"the smoke run filled the space it is given (/tmp is a {SMOKE_TMPFS} tmpfs; the container's own "
                    "files are capped too): give it a smaller configuration, or check the engine's free disk "
                    "(`paper2run-tui cleanup` frees what earlier runs left)")
-    raise Stop("the Docker engine ran out of disk space: `paper2run-tui cleanup` and `docker system prune` free it")
+    where = "while Docker stored the step's layer" if re.search(
+        r"register layer|Error processing tar file|failed to (?:solve|export|commit|copy)|committing|snapshot",
+        m.string[max(0, m.start() - 300):m.end()], re.IGNORECASE) else "while the step wrote its files"
+    raise Stop(f"the Docker engine's disk filled during the build ({where}); the plan is not at fault and no "
+               "package is missing. Free space on the engine (`paper2run-tui cleanup` removes the images and "
+               "containers this tool made; `docker builder prune` the build cache; a PyTorch build needs about "
+               "6 GB), then resume the run from this attempt: the same plan is retried")
+
+
+def _engine_failure(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
+    raise Stop(f"the container engine failed, not the plan ({m.group(0).strip()[:120]}): check that the engine "
+               "is running and healthy, then resume the run from this attempt")
 
 
 def _oom(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
@@ -665,8 +729,14 @@ def _jax_cuda(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan
 
 
 def _pip_editable_setup(plan: EnvPlan, m: re.Match[str], ctx: DiagnosisContext) -> EnvPlan:
-    return set_env(without_project_install(plan), PYTHONPATH=plan.workdir)
+    folder = plan.dependencies.project_dir if plan.dependencies is not None else ""
+    return set_env(without_project_install(plan), PYTHONPATH=f"{plan.workdir}/{folder}" if folder else plan.workdir)
 
+
+#: The machine's failures, not the plan's: tried before any reading of a package in the same log (a full disk while
+#: torch installs is not torch's fault), and before an optional requirement file is left out for them.
+ENVIRONMENT_RULES = frozenset({"cert-verify-failed", "network-unreachable", "disk-full", "out-of-memory",
+                               "engine-failure"})
 
 #: Failures of what pip resolved: under the planner's own time travel, today's releases are tried first.
 RESOLUTION_RULES = {"no-matching-distribution", "resolution-impossible", "wheel-build-failed", "requires-python",
@@ -683,7 +753,14 @@ RULES: list[Rule] = [
                                             r".*(?:Temporary failure in name resolution|Could not resolve host|"
                                             r"Network is unreachable|Failed to establish a new connection)"),
          "no network could be reached", _network),
-    Rule("disk-full", "resources", _r(r"No space left on device"), "no space left on a device", _disk_full),
+    # Python's OSError and the kernel's message (pip, cp, tar), Go's lower-case one (Docker storing a layer).
+    Rule("disk-full", "resources", _r(r"(?i:no space left on device)|\[Errno 28\]|\bENOSPC\b"),
+         "no space left on a device", _disk_full),
+    Rule("engine-failure", "engine", _r(r"Cannot connect to the Docker daemon|error during connect:|"
+                                        r"Is the docker daemon running\?|containerd\.sock[^\n]*(?:connection refused|"
+                                        r"no such file)|failed to create shim(?: task)?:|"
+                                        r"error reading from server: EOF"),
+         "the container engine failed", _engine_failure),
     Rule("out-of-memory", "resources", _r(r"^Killed$|MemoryError|OOMKilled|exit code 137"), "out of memory", _oom),
     Rule("python2-syntax", "python2", _r(r"SyntaxError: Missing parentheses in call to 'print'|"
                                         r"SyntaxError: invalid syntax.*\n.*print [\"']|except \w+, \w+:"),
@@ -713,6 +790,8 @@ RULES: list[Rule] = [
     Rule("missing-module", "missing-module", _r(r"(?:ModuleNotFoundError|ImportError): No module named "
                                                       rf"'?(?!Cython|pkg_resources|distutils|torch\._six|sklearn\.externals|(?:{_MODULES})')([\w.]+)'?"),
          "the Python module {0} is not installed", _missing_module),
+    Rule("static-imports-missing", "missing-module", _r(r"^missing modules: \[(.+)\]\s*$"),
+         "the static check found modules the code imports and the image lacks ({0})", _static_missing),
     Rule("missing-shared-library", "missing-system-library", _r(r"(lib[\w.+-]+?\.so(?:\.[\d.]+)?): cannot open shared object file"),
          "the shared library {0} is missing", _shared_library),
     Rule("python-headers-missing", "build-deps", _r(r"Python\.h: No such file or directory"),

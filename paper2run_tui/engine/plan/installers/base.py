@@ -42,6 +42,8 @@ class PlanJob:
     python_hints: list[PythonHint] = field(default_factory=list)
     #: A manifest asks for the project itself to be installed editable.
     editable_self: bool = False
+    #: Manifests an installer set aside (a stale conda export): their Python hints do not count either.
+    set_aside: set[str] = field(default_factory=set)
 
     @property
     def facts(self) -> RepoFacts:

@@ -31,6 +31,36 @@ def split_requirements(facts: RepoFacts) -> tuple[list[str], bool]:
     return main, installs_self
 
 
+_PATH_LINE = re.compile(r"^\s*(?:(?:-e|--editable)[\s=]+)?(?P<path>\.{1,2}(?:/[^\s#;\[]*)?|file:[^\s#;]+)(?:\[[^\]]*\])?"
+                        r"\s*(?:[#;].*)?$", re.MULTILINE)
+_PROJECT_FILES = ("setup.py", "pyproject.toml", "setup.cfg")
+
+
+def _resolves(base: Path, ref: str) -> bool:
+    target = base / ref.removeprefix("file:")
+    return target.is_file() or any((target / name).is_file() for name in _PROJECT_FILES)
+
+
+def requirement_folder(repo_dir: Path, rel: str) -> str:
+    """The folder a requirement file is installed from: its own when it is in a subfolder and its local paths
+    (`-e .`, `./pkg`, `../lib`) name projects or files there, as its author ran it (`cd sub && pip install -r
+    requirements.txt`); the root otherwise (a file without local paths reads the same from anywhere, and one in
+    requirements/ usually means the root's `-e .`). Evidence: what the paths resolve to in the checkout."""
+    folder = rel.rsplit("/", 1)[0] if "/" in rel else ""
+    if not folder:
+        return ""
+    try:
+        text = (repo_dir / rel).read_text(encoding="utf-8", errors="replace")[:200_000]
+    except OSError:
+        return ""
+    refs = [m.group("path") for m in _PATH_LINE.finditer(text)]
+    if not refs:
+        return ""
+    here = all(_resolves(repo_dir / folder, r) for r in refs)
+    at_root = all(_resolves(repo_dir, r) for r in refs)
+    return folder if here and not (at_root and folder.split("/")[-1].lower() in ("requirements", "reqs")) else ""
+
+
 def _names_torch_index(path: Path) -> bool:
     try:
         text = path.read_text(encoding="utf-8", errors="replace")[:200_000]
@@ -78,8 +108,12 @@ class RequirementsFiles:
             # pip would retry the unreachable index for every package; torch has its own step.
             section.edits.drop_index_lines = with_torch_index
             job.notes.append("PyTorch index lines removed from the requirements (torch is installed in its own step)")
+        folders = {r: requirement_folder(job.ctx.repo_dir, r) for r in main}
         section.requirement_files = [RequirementFile(path=r, with_source=job.requirements_install_self,
-                                                     optional=bool(own)) for r in main]
+                                                     optional=bool(own), folder=folders[r]) for r in main]
+        for r, folder in folders.items():
+            if folder:
+                job.notes.append(f"{r} installed from {folder}/, where it lives: its local paths are that folder's")
         if own:
             sources = sorted({d.source for d in job.declared if d.source not in main})
             job.notes.append(f"the project's own dependencies ({', '.join(sources)}) first; then {', '.join(main)}, "
