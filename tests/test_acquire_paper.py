@@ -814,3 +814,39 @@ def test_an_e_print_that_is_not_latex_falls_back_to_the_pdf(eprint_server: _Arxi
     assert f"arXiv {arxiv_id}: the e-print is not LaTeX source; using the PDF" in [
         e.text for e in sink.events if isinstance(e, LogLine)]
     assert not list((tmp_path / "cache" / "arxiv").glob(f"{arxiv_id}.t*"))  # nothing cached as its source
+
+
+# --- the official code URL ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("text", "url"), [
+    ("Our code is available at https://github.com/tiny-lab/grad_\nflow_nets.", "https://github.com/tiny-lab/grad_flow_nets"),
+    ("Our code is available at https://github.com/tiny-lab/deep-\nsets.", "https://github.com/tiny-lab/deep-sets"),
+    ("Our code is available at https://github.com/tiny-lab/\nwidgets (MIT licence).", "https://github.com/tiny-lab/widgets"),
+    ("We release our code\n(https://github.com/tiny-lab/widgets.git).", "https://github.com/tiny-lab/widgets"),
+    ("The code for our\nexperiments is at\nhttps://github.com/tiny-lab/widgets;", "https://github.com/tiny-lab/widgets"),
+    ("The code of our study is released at github.com/tiny-lab/widgets.\nNext we describe it.",
+     "https://github.com/tiny-lab/widgets"),
+    ("We use their released code from https://github.com/other/baseline.", ""),
+])
+def test_official_code_url_survives_line_breaks_and_punctuation(text: str, url: str) -> None:
+    from paper2run_tui.engine.acquire.paper_latex import official_code_url
+
+    assert official_code_url(text) == url
+
+
+def test_a_pdf_link_keeps_the_characters_its_text_lost(tmp_path: Path) -> None:
+    """PDF text draws the URL's underscores as spaces ('opt for tiny'); the link annotation has the whole URL."""
+    pdf = FPDF()
+    pdf.set_font("Helvetica", size=11)
+    pdf.add_page()
+    for line in PAPER_LINES[:9] + ["The code for our experiments is available at"]:
+        pdf.cell(0, 7, line, new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(0, 7, "https://github.com/tiny-lab/opt for tiny.", link="https://github.com/tiny-lab/opt_for_tiny",
+             new_x="LMARGIN", new_y="NEXT")
+    for line in PAPER_LINES[9:]:
+        pdf.cell(0, 7, line, new_x="LMARGIN", new_y="NEXT")
+    path = tmp_path / "linked.pdf"
+    pdf.output(str(path))
+    info, _ = load(str(path), tmp_path)
+    assert info.code_url == "https://github.com/tiny-lab/opt_for_tiny"

@@ -247,6 +247,12 @@ def test_the_no_llm_config_passes_its_own_check(paper: PaperInfo) -> None:
     ("multi-layer perceptrons (4 hidden layers, 256 neurons each)", {("num_layers", 4), ("hidden_size", 256)}),
     # the wrong kind of value for the concept
     ("the number of training steps is 0.5 of the budget", set()),
+    # merged table cells: k concepts in the label cell, k values in the value cell, in order; a concept in
+    # parentheses right after another is its symbol; Adam's pair is (β1, β2)
+    ("SHARED: MAX. GRADIENT NORM DISCOUNT RATE (γ): 0.7 0.95", {("grad_norm", 0.7), ("discount", 0.95)}),
+    ("NONLINEARITY HIDDEN DIMENSION (d_model): GELU 384", {("hidden_size", 384)}),
+    ("SHARED: OPTIMIZER: AdamW (0.85,0.98)", {("beta1", 0.85), ("beta2", 0.98)}),
+    ("BATCH SIZE REPLAY SIZE ACTOR LEARNING RATE: 64 106", set()),  # counts agree, kinds do not: nobody's
 ])
 def test_concept_values_mechanisms(sentence: str, expected: set[tuple[str, float]]) -> None:
     got = {(c, v) for c, v, _ in concept_values(sentence)}
@@ -255,7 +261,8 @@ def test_concept_values_mechanisms(sentence: str, expected: set[tuple[str, float
 
 def test_extraction_skips_cited_work_and_baseline_sections() -> None:
     text = ("# Paper\n\n## 1 Method\n\nIn Mao et al. (2023), the model has been trained for 10 epochs.\n\n"
-            "We train our model for 3 epochs with AdamW (Loshchilov & Hutter, 2018) optimizer.\n\n"
+            "We train our model for 3 epochs with AdamW (Loshchilov & Hutter, 2018) optimizer. We show their "
+            "performances on the benchmark for temperature 0.4 in Table 3.\n\n"
             "## 2 Baselines\n\nThe baseline uses a learning rate of 0.1.\n")
     _, _, _, sections = structure_paper(text, "markdown")[:4]
     paper = enrich_paper(PaperInfo(source="x", kind="markdown", text=text, sections=sections))
@@ -297,3 +304,19 @@ def test_references_inside_a_quote_are_the_papers_words_not_citations() -> None:
     # a section sign inside the quote does not become the section the quote is looked up in
     assert _kinds(paper, {"src/model.py": '# §2 — "the two losses of Eqs. (2, 3)"\n'}) == ["quote-not-in-section"]
     assert config_yaml(paper) and CitationChecker(paper).check({"configs/base.yaml": config_yaml(paper)}).ok
+
+
+def test_table_columns_headed_by_symbols_the_caption_defines() -> None:
+    """One setting per column, one dataset per row, the headers symbols ('b', 'α') the caption names."""
+    text = ("# P\n\n# 1. Method\n\nWe train a small mask network.\n\n# B. Settings\n\n"
+            "Table 4. Settings per dataset (where $^ { b }$ and $\\alpha$ denote batch size and initial learning rate, "
+            "respectively)\n\n<table><tr><td></td><td>b</td><td>SCHEDULE</td><td>α</td></tr>"
+            "<tr><td>SetOne</td><td>96</td><td>[0,50]</td><td>0.02</td></tr>"
+            "<tr><td>SetTwo</td><td>48</td><td>[0,50]</td><td>0.02</td></tr></table>\n\n"
+            "<table><tr><td>Optimizer</td><td>SGD</td></tr><tr><td>SGD&#x27;S MOMENTUM</td><td></td></tr></table>\n")
+    _, _, _, sections = structure_paper(text, "markdown")
+    paper = enrich_paper(PaperInfo(source="p", kind="markdown", title="P", text=text, sections=sections))
+    got = {(h.name, h.value, h.section) for h in paper.hyperparameters}
+    assert got == {("batch_size", "96", "B"), ("batch_size", "48", "B"), ("learning_rate", "0.02", "B"),
+                   ("optimizer", "sgd", "B")}
+    assert CitationChecker(paper).check({"configs/base.yaml": config_yaml(paper)}).ok, config_yaml(paper)

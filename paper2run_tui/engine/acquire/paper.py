@@ -139,6 +139,7 @@ def read_pdf(
     if len(pages) > MAX_PAGES:
         warnings.append(f"{source} has {len(pages)} pages; only the first {MAX_PAGES} were read")
     texts: list[str] = []
+    links: list[str] = []
     failed: list[int] = []
     for number, page in enumerate(pages[:MAX_PAGES], start=1):
         cancel.raise_if_cancelled()
@@ -147,6 +148,7 @@ def read_pdf(
         except Exception:  # noqa: BLE001 - one bad page must not lose the paper
             failed.append(number)
             texts.append("")
+        links += _page_links(page)
         if number % 25 == 0:
             sink.emit(LogLine(source="acquire", text=f"paper: read {number} of {len(pages)} pages"))
     if failed:
@@ -170,10 +172,24 @@ def read_pdf(
         abstract=abstract,
         text=text,
         sections=sections,
-        code_url=official_code_url(text),
+        code_url=official_code_url(text, links),
         pages=len(pages),
         warnings=warnings,
     )
+
+
+def _page_links(page: object) -> list[str]:
+    """The URI targets of a page's link annotations (the full URL, where the text may have lost characters)."""
+    out: list[str] = []
+    try:
+        for annot in page.get("/Annots") or []:  # type: ignore[attr-defined]
+            action = annot.get_object().get("/A")
+            uri = action.get_object().get("/URI") if action is not None else None
+            if isinstance(uri, (str, bytes)):
+                out.append(uri.decode("latin-1") if isinstance(uri, bytes) else str(uri))
+    except Exception:  # noqa: BLE001 - a damaged annotation must not lose the paper
+        return out
+    return out
 
 
 def _pdf_metadata(reader: object) -> tuple[str, list[str]]:

@@ -205,16 +205,41 @@ _OWN_CODE = re.compile(
 _OTHERS_CODE = re.compile(r"\b(?:we\s+use[ds]?|their|baselines?|authors of)\b", re.I)
 
 
-def official_code_url(text: str) -> str:
+#: a URL broken at a line end after a separator ('github.com/lab/opt_for_\npinns', 'github.com/lab/my-\nrepo'): a URL
+#: breaks without adding a hyphen, so the pieces join as they are
+_URL_BREAK = re.compile(r"(github\.com/[\w./-]*[/_-])[ \t]*\n[ \t]*(?=[\w.-])", re.I)
+_TRAILING = ".,;:)]}'\"”’"
+
+
+def _repository(url: str) -> str:
+    """'https://github.com/a/b.git/', 'github.com/a/b).' -> 'https://github.com/a/b'; '' when not a repository."""
+    m = _GITHUB.search(url)
+    if not m:
+        return ""
+    repo = m.group(2).rstrip(_TRAILING).removesuffix(".git").rstrip(_TRAILING)
+    return f"https://github.com/{m.group(1)}/{repo}" if repo else ""
+
+
+def official_code_url(text: str, links: tuple[str, ...] | list[str] = ()) -> str:
     """The repository the paper says holds its own code ('Our code is available at github.com/...'), or ''.
 
     Only in a sentence that claims the code as the paper's: baselines' repositories ('we use their released code
-    from ...') and the reference list's links are not it.
+    from ...') and the reference list's links are not it. `links` are the PDF's link targets: text extraction loses
+    characters of a URL (underscores drawn as spaces: 'opt for pinns'), the link keeps them, so a link that extends
+    the URL read from the text is taken instead.
     """
+    text = _URL_BREAK.sub(r"\1", text)
     for m in _GITHUB.finditer(text):
-        start = max(text.rfind(". ", 0, m.start()), text.rfind("\n", 0, m.start())) + 1
+        # the sentence before the URL, across the single line breaks of PDF text
+        start = max(text.rfind(". ", 0, m.start()), text.rfind(".\n", 0, m.start()), text.rfind("\n\n", 0, m.start())) + 1
         sentence = text[start:m.start()]
         if _OWN_CODE.search(sentence) and not _OTHERS_CODE.search(sentence):
-            repo = m.group(2).rstrip(".,)")
-            return f"https://github.com/{m.group(1)}/{repo}".removesuffix(".git")
+            url = _repository(m.group(0))
+            if not url:
+                continue
+            for link in links:
+                full = _repository(link)
+                if full.lower().startswith(url.lower()) and len(full) > len(url):
+                    return full
+            return url
     return ""

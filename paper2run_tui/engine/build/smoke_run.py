@@ -18,7 +18,7 @@ from .base import SmokeRequest, SmokeResult
 from .build_stream import ENGINE_LOST_FIX
 from .docker_client import MANAGED
 from .limits import ROOT_FALLBACK_CAPS, SMOKE_USER, WRITE_WATCH_S, parse_memory, smoke_kwargs
-from .smoke_output import OutputCap, pump
+from .smoke_output import PERMISSION_ERROR, OutputCap, pump
 
 LADDER_TIMEOUT_S = 120
 #: How long the toy run may go: long enough to build a model and take training steps, short enough for every run.
@@ -146,8 +146,11 @@ def _run_rungs(client: Any, limits: DockerLimits, request: SmokeRequest, sink: E
         if toy:
             sink.emit(Message(text=f"smoke ladder: toy run on the CPU, no network, up to {timeout} s: `{rung.command[:80]}`"))
         started = time.monotonic()
+        # The toy run (up to two minutes of the repository's own code) streams and is saved as toy_run_*.log; the
+        # quick rungs only say how they exited.
         ran = run_container(client, limits, request.image_tag, rung.command, timeout, request, sink, cancel,
-                            gpu and not toy, quiet=True, offline=toy, as_root=as_root)
+                            gpu and not toy, quiet=not toy, offline=toy, source="toy-run" if toy else "smoke",
+                            as_root=as_root)
         rooted = as_root
         if not as_root and not ran.alive and ran.code not in (0, None) and ran.permission_error:
             sink.emit(Message(level="warning", text=f"smoke ladder: `{rung.command[:80]}` exited {ran.code} as uid "
@@ -156,7 +159,13 @@ def _run_rungs(client: Any, limits: DockerLimits, request: SmokeRequest, sink: E
                                                     f"{', '.join(ROOT_FALLBACK_CAPS)}"))
             started, rooted = time.monotonic(), True
             ran = run_container(client, limits, request.image_tag, rung.command, timeout, request, sink, cancel,
-                                gpu and not toy, quiet=True, offline=toy, as_root=True)
+                                gpu and not toy, quiet=not toy, offline=toy, source="toy-run" if toy else "smoke",
+                                as_root=True)
+        if toy:
+            sink.emit(Message(text=f"smoke ladder: toy run {'still running' if ran.alive else f'exited {ran.code}'} "
+                                   f"(attempts/{request.attempt:02d}/toy_run_*.log)"))
+            if ran.output_cut:
+                sink.emit(Message(level="warning", text=f"attempt {request.attempt}: {ran.output_cut}"))
         code, still = ran.code, ran.alive
         outcome: Literal["passed", "failed", "alive-at-timeout"] = (
             "alive-at-timeout" if still else "passed" if code == 0 else "failed")
@@ -165,15 +174,9 @@ def _run_rungs(client: Any, limits: DockerLimits, request: SmokeRequest, sink: E
                                    + (" without an error: the toy run counts" if toy else ": not counted")))
         out.append(RungResult(rung=rung.rung, command=rung.command, outcome=outcome, exit_code=code,
                               seconds=round(time.monotonic() - started, 1), as_root=rooted,
-                              counted=outcome == "passed" or (toy and still)))
+                              counted=outcome == "passed" or (toy and still),
+                              output=ran.output if outcome == "failed" else ""))
     return out
-
-
-class _Discard:
-    """The sink of a quiet rung's output."""
-
-    def emit(self, event: object) -> None:
-        return None
 
 
 @dataclass
@@ -185,14 +188,18 @@ class Ran:
     output_cut: str | None = None
     wrote_too_much: str | None = None
     permission_error: str | None = None  # the first output line that reads like EACCES/EPERM
+    #: A quiet run's last lines (stdout and stderr), kept for the diagnosis of a rung that failed.
+    output: str = ""
 
 
 def run_container(client: Any, limits: DockerLimits, image: str, command: str | None, timeout_s: int,
                   request: SmokeRequest, sink: EventSink, cancel: CancelToken, gpu: bool,
-                  quiet: bool = False, offline: bool = False, as_root: bool = False) -> Ran:
+                  quiet: bool = False, offline: bool = False,
+                  source: Literal["smoke", "toy-run"] = "smoke", as_root: bool = False) -> Ran:
     """Run one contained container (build/limits.py) and wait for it. The container is always removed.
     `offline`: no network whatever the request says, and CUDA hidden from the code. Its writable layer is measured
-    every WRITE_WATCH_S; past limits.write_cap it is stopped and counted as failed."""
+    every WRITE_WATCH_S; past limits.write_cap it is stopped and counted as failed. Unless `quiet`, its output
+    streams as LogLine events of `source` (the recorder saves them in attempts/NN/)."""
     import docker
 
     kwargs: dict[str, Any] = {"labels": {**request.labels, **MANAGED}, "detach": True,
@@ -206,8 +213,7 @@ def run_container(client: Any, limits: DockerLimits, image: str, command: str | 
     with engine_call("creating the smoke container"):
         container = client.containers.create(image, **kwargs)
     readers: list[threading.Thread] = []
-    # A quiet rung's output is read only to see a permission error in it: nothing of it becomes an event.
-    cap = OutputCap(_Discard() if quiet else sink, request.attempt)
+    cap = OutputCap(sink, request.attempt, source=source)
     ran = Ran(code=None, alive=False)
     try:
         with engine_call("starting the smoke container"):
@@ -229,6 +235,8 @@ def run_container(client: Any, limits: DockerLimits, image: str, command: str | 
                     t.join(timeout=5)
                 if quiet:
                     sink.emit(Message(text=f"smoke ladder: `{command[:80] if command else ''}` exited {ran.code}"))
+                    if ran.code:
+                        ran.output = _quiet_output(container)
                 return ran
             if time.monotonic() > deadline:
                 ran.alive = True
@@ -246,7 +254,30 @@ def run_container(client: Any, limits: DockerLimits, image: str, command: str | 
         for t in readers:
             t.join(timeout=5)
         ran.output_cut = cap.finish()
-        ran.permission_error = cap.permission_error
+        ran.permission_error = cap.permission_error or _permission_line(ran.output)  # quiet: its end, read at exit
+
+
+def _permission_line(text: str) -> str | None:
+    """The line of `text` that reads like EACCES/EPERM, if one does."""
+    found = PERMISSION_ERROR.search(text)
+    if found is None:
+        return None
+    end = text.find("\n", found.end())
+    return text[text.rfind("\n", 0, found.start()) + 1:end if end >= 0 else len(text)].strip()[:200]
+
+
+#: How much of a failed rung's output is kept: its end, where the error is.
+RUNG_OUTPUT_LINES = 200
+RUNG_OUTPUT_CHARS = 16_000
+
+
+def _quiet_output(container: Any) -> str:
+    """The end of a quiet container's output (its logs, read once it exited), for the diagnosis of the rung."""
+    try:
+        raw = container.logs(stdout=True, stderr=True, tail=RUNG_OUTPUT_LINES)
+    except Exception:  # noqa: BLE001 - the output is a help to the diagnosis, never a reason to fail
+        return ""
+    return raw.decode("utf-8", errors="replace")[-RUNG_OUTPUT_CHARS:]
 
 
 def _over_write_cap(client: Any, container: Any, cap: int) -> str | None:

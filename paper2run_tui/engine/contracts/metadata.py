@@ -91,6 +91,8 @@ class RungResult(BaseModel):
                                       "at its time limit without an error")
     as_root: bool = Field(default=False, description="It ran as root: as uid 10001 it failed with a permission "
                                                      "error (or the smoke command had fallen back already)")
+    output: str = Field(default="", description="The end of a failed rung's output (stdout and stderr): what its "
+                        "diagnosis reads (attempts/NN/rung_<rung>.log)")
 
 
 class FloorResult(BaseModel):
@@ -111,7 +113,9 @@ class AttemptSummary(BaseModel):
     plan_fingerprint: str = ""
     outcome: AttemptOutcome = "not-run"
     build_seconds: float | None = None
-    smoke_seconds: float | None = None
+    smoke_seconds: float | None = Field(default=None, description="The whole smoke phase: the smoke command and "
+                                        "the ladder's rungs (the smoke phase's timing)")
+    smoke_command_seconds: float | None = Field(default=None, description="The smoke command alone")
     exit_code: int | None = None
     steps_total: int | None = None
     steps_cached: int | None = None

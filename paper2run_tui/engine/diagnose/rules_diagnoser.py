@@ -21,6 +21,8 @@ def failure_text(ctx: DiagnosisContext) -> str:
     # The executor's own summary goes first, so that the logs' last line is what a person sees when nothing matches.
     if a.outcome == "build-failed":
         parts = [a.error or "", failing_step_output(a.log_text("build_stdout")), a.log_text("build_stderr")]
+    elif a.failed_rung is not None:
+        parts = [a.error or "", a.log_text(f"rung_{a.failed_rung}")]
     else:
         parts = [a.error or "", a.log_text("smoke_stdout"), a.log_text("smoke_stderr")]
     return "\n".join(p for p in parts if p)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import math
 import re
 
@@ -149,7 +150,8 @@ _PAREN_CITE = re.compile(r"\((?:[^()]*?\d{4}[a-z]?)\)|\[\d+(?:\s*,\s*\d+)*\]")
 #: a paragraph that opens on a cited method's name ('TENT (Wang et al., 2021). We ...', 'PackNet. Proposed by ...')
 _CITED_LEAD = re.compile(r"^(?:(?:\*\*)?(?:[^\s.()]+\s*){1,4}\((?:[^()]*?et al\.?[^()]*?|[^()]*?\d{4}[a-z]?)\)\s*[.:]|[\w-]+\.\s+(?:Proposed|Introduced|Presented) by\b)")
 #: a sentence reporting results at some setting ('Here we show the results for temperature = 0.2')
-_REPORTING = re.compile(r"\b(?:results? (?:for|on|at|with|of)\b|we (?:show|report|plot|present) the results)", re.I)
+_REPORTING = re.compile(r"\b(?:results? (?:for|on|at|with|of)\b|we (?:show|report|plot|present) the results|"
+                        r"(?:show|report|present|plot)s? (?:their|its|the|our) performances?\b)", re.I)
 _THEY = re.compile(r"^\s*(?:They|Their)\b")
 _OWN = re.compile(r"\b(?:we|our|ours|us)\b", re.I)
 #: a step count that is a point in time ('at around 20M steps', 'evaluated every 25M steps'), not a setting
@@ -250,13 +252,17 @@ def concept_values(sentence: str) -> list[tuple[str, float, str]]:
     numbers = [n for n in read_numbers(text) if not _is_year(n, text) and not _exponent(n, text)
                and not _fraction_or_estimate(n, text)]
     numbers = _without_runs(numbers, text)
-    if row is not None:
-        zipped = _zip_row(text, numbers)
+    split = text.find(":") if row is not None else _cells_split(text)
+    if split >= 0:
+        zipped = _zip_row(text, numbers, split, single=row is None)
         if zipped:
             return zipped
     ranged = _ranges(numbers, text)
     out: list[tuple[str, float, str]] = []
     taken: set[int] = set()
+    for name, value in _adam_betas(text, numbers):
+        out.append((name, value.value, value.raw))
+        taken.add(value.start)
     respectively = _respectively(text, numbers)
     for name, value, start in respectively:
         out.append((name, value.value, value.raw))
@@ -321,18 +327,49 @@ def _fraction_or_estimate(n: Number, text: str) -> bool:
                 or re.search(r"(?:≈|\\approx|\\sim|~)\s*$", text[max(0, n.start - 10):n.start]))
 
 
-def _zip_row(text: str, numbers: list[Number]) -> list[tuple[str, float, str]]:
+#: the value cell of a table row flattened as 'label: value': a few short tokens ('0.5 0.99', 'ReLU 256')
+_CELL_TOKEN = r"(?:[-+]?[\d.,]+(?:e-?\d+)?%?|[A-Za-z][\w-]{0,9})"
+_VALUE_CELL = re.compile(rf"^\s*{_CELL_TOKEN}(?:\s+{_CELL_TOKEN})*\s*$")
+
+
+def _cells_split(text: str) -> int:
+    """Where the value cell starts in a flattened table row ('A: B: 0.5 0.99' -> the last colon), or -1 when the text
+    does not have that shape (a sentence)."""
+    colon = text.rfind(": ")
+    if colon <= 0 or len(text) - colon > 60 or not _VALUE_CELL.match(text[colon + 1:]):
+        return -1
+    return colon if len(_VALUE_CELL.match(text[colon + 1:]).group(0).split()) <= 6 else -1  # type: ignore[union-attr]
+
+
+_ADAM_PAIR = re.compile(r"\badamw?\s*\(\s*([\d.]+)\s*,\s*([\d.]+)\s*\)", re.I)
+
+
+def _adam_betas(text: str, numbers: list[Number]) -> list[tuple[str, Number]]:
+    """'Adam (0.9, 0.999)': the pair after Adam's name is its (β1, β2)."""
+    out: list[tuple[str, Number]] = []
+    for m in _ADAM_PAIR.finditer(text):
+        pair = [n for n in numbers if m.start(1) <= n.start < m.end(2)]
+        if len(pair) == 2 and all(0 < n.value < 1 for n in pair):
+            out += [("beta1", pair[0]), ("beta2", pair[1])]
+    return out
+
+
+def _zip_row(text: str, numbers: list[Number], colon: int, single: bool = False) -> list[tuple[str, float, str]]:
     """A table row whose label cell names k concepts and whose value cell holds k numbers (MinerU merges cells:
-    'MAX. GRADIENT NORM DISCOUNT RATE (γ): 0.5 0.99'): the values in the labels' order."""
-    colon = text.find(":")
+    'MAX. GRADIENT NORM DISCOUNT RATE (γ): 0.5 0.99'): the values in the labels' order. With `single`, one concept
+    and one number also pair ('HIDDEN DIMENSION (d_model): ReLU 256')."""
     label = text[:colon]
     mentions: list[tuple[int, int, str]] = []
     for name, after, _before in _CONCEPTS:
         for m in (after.finditer(label) if after is not None else ()):
             if all(m.end() <= a or m.start() >= b for a, b, _ in mentions):
                 mentions.append((m.start(), m.end(), name))
+    mentions.sort()
+    # 'HIDDEN DIMENSION (d_model)': a concept in parentheses right after another is its symbol, not a second label
+    mentions = [m for k, m in enumerate(mentions) if not (k and re.fullmatch(
+        r"\s*\(\s*", label[mentions[k - 1][1]:m[0]]) and ")" in label[m[1]:m[1] + 3])]
     values = [n for n in numbers if n.start > colon]
-    if len(mentions) < 2 or len(mentions) != len(values):
+    if len(mentions) < (1 if single else 2) or len(mentions) != len(values):
         return []
     mentions.sort()
     pairs = list(zip([nm for _, _, nm in mentions], values, strict=True))
@@ -404,11 +441,64 @@ def _respectively(text: str, numbers: list[Number]) -> list[tuple[str, Number, i
     return [(nm, n, n.start) for nm, n in zip(names, run, strict=True) if _fits(nm, n)]
 
 
+_GREEK = {"alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "ε", "eta": "η", "lambda": "λ",
+          "mu": "μ", "rho": "ρ", "sigma": "σ", "tau": "τ", "omega": "ω"}
+#: 'where b, α and γ denote batch size, initial learning rate and learning rate decay, respectively'
+_SYMBOL_DEFS = re.compile(r"\b(?:where|with)\s+(.{1,160}?)\s+(?:denote|denotes|represent|represents|stand for)\s+"
+                          r"(.{1,200}?),?\s+respectively", re.I | re.S)
+
+
+def _symbol(text: str) -> str:
+    """'$^ { b }$' -> 'b', '$\\alpha$' -> 'α': a symbol as a table header writes it."""
+    bare = re.sub(r"[\s${}^_]", "", text).replace("\\", "")
+    return _GREEK.get(bare.lower(), bare)
+
+
+def _symbols_defined(caption: str) -> dict[str, str]:
+    """symbol -> the name a caption gives it ('where b and α denote batch size and learning rate, respectively')."""
+    out: dict[str, str] = {}
+    for m in _SYMBOL_DEFS.finditer(caption):
+        symbols = [_symbol(x) for x in re.split(r",|\band\b", m.group(1)) if x.strip()]
+        names = [x.strip() for x in re.split(r",|\band\b", m.group(2)) if x.strip()]
+        if len(symbols) == len(names) and all(0 < len(x) <= 3 for x in symbols):
+            out.update(zip(symbols, names, strict=True))
+    return out
+
+
+def _column_rows(rows: list[list[str]], caption: str) -> list[str]:
+    """A table with one setting per column and one dataset or model per row (its headers symbols the caption
+    defines, 'b', 'α'): 'batch size: 256' for each value a column holds."""
+    defined = _symbols_defined(caption)
+    if not defined:
+        return []
+    out: list[str] = []
+    for k, header in enumerate(rows):
+        columns = {j: defined[_symbol(c)] for j, c in enumerate(header) if _symbol(c) in defined}
+        if not columns:
+            continue
+        for row in rows[k + 1:]:
+            if len(row) != len(header):
+                continue
+            for j, name in columns.items():
+                if len(read_numbers(normalise(row[j]))) == 1 and f"{name}: {row[j]}" not in out:
+                    out.append(f"{name}: {row[j]}")
+        break
+    return out
+
+
 def _table_rows(text: str) -> list[str]:
     """Rows of HTML (<tr><td>..) and pipe tables as 'label: value' strings; other text is left to _sentences."""
     rows: list[str] = []
+    last = 0
+    for table in re.finditer(r"<table>.*?</table>", text, re.S | re.I):
+        grid = [[html.unescape(re.sub(r"<[^>]+>", "", c)).strip()
+                 for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", tr, re.S | re.I)]
+                for tr in re.findall(r"<tr>(.*?)</tr>", table.group(0), re.S | re.I)]
+        rows += _column_rows(grid, text[max(last, table.start() - 600):table.start()])
+        last = table.end()
     for tr in re.findall(r"<tr>(.*?)</tr>", text, re.S | re.I):
-        cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", tr, re.S | re.I)]
+        cells = [html.unescape(re.sub(r"<[^>]+>", "", c)).strip()
+                 for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", tr, re.S | re.I)]
         if len(cells) >= 2:
             rows.append(": ".join(cells))
             labels, values = cells[-2].split(), cells[-1].split()
@@ -430,7 +520,7 @@ def _kept_table_rows(text: str) -> list[str]:
         caption = text[max(last, m.start() - 600):m.start()]
         last = m.end()
         if not _VARIED.search(caption):
-            rows += _table_rows(m.group(0))
+            rows += _table_rows(caption + m.group(0))
     return rows + _table_rows(re.sub(r"<table>.*?</table>", " ", text, flags=re.S | re.I))
 
 
@@ -449,7 +539,8 @@ def hyperparameters(paper: PaperInfo) -> list[Hyperparameter]:
             if _CAPTION.match(lead) or _CITED_LEAD.match(re.sub(r"\$[^$]{0,200}\$", "X", lead)):
                 continue  # a whole caption (results, other runs), a paragraph about a cited method (a baseline)
             units += _sentences(paragraph)
-        for sentence in units + _kept_table_rows(section.text):
+        rows = _kept_table_rows(section.text)
+        for sentence in units + rows:
             if len(sentence) > 800 or _CAPTION.match(_IMAGE.sub("", sentence)) or sentence.count("&") >= 3 \
                     or _VARIED.search(sentence) or _REPORTING.search(sentence):
                 continue  # captions (also inside a PDF's flattened text), tabulars, ablations, reported results
@@ -463,7 +554,11 @@ def hyperparameters(paper: PaperInfo) -> list[Hyperparameter]:
                     seen.add(key)
                     found.append(Hyperparameter(name=name, value=canonical(value), section=section.number,
                                                 quote=sentence))
-            for opt in _OPTIMIZERS.finditer(sentence):
+            where = sentence
+            if sentence in rows and ": " in sentence:
+                # a table row names its optimizer in the value cell ('OPTIMIZER ADAMW'S β1 AND β2: ADAM (0.9,0.999)')
+                where = sentence.rsplit(": ", 1)[1]
+            for opt in _OPTIMIZERS.finditer(where):
                 if not _OPT_CONTEXT.search(sentence):
                     continue
                 optimizer = opt.group(1).lower().replace("-", "")
