@@ -690,15 +690,19 @@ def _attempt(
     adir = run.folder.attempt_dir(attempt)
     tag = f"paper2run/{run.folder.run_id.lower()}:attempt-{attempt:02d}"
     with run.phase("build", attempt):
-        built = executor.build(
-            BuildRequest(
-                attempt=attempt, context_dir=run.folder.repo_dir, dockerfile=dockerfile,
-                extra_files=run.extra_files, tag=tag, labels=_labels(run, attempt), build_args=run.build_args,
-                timeout_s=run.config.build_timeout,
-            ),
-            run.sink,
-            run.cancel,
-        )
+        try:
+            built = executor.build(
+                BuildRequest(
+                    attempt=attempt, context_dir=run.folder.repo_dir, dockerfile=dockerfile,
+                    extra_files=run.extra_files, tag=tag, labels=_labels(run, attempt), build_args=run.build_args,
+                    timeout_s=run.config.build_timeout,
+                ),
+                run.sink,
+                run.cancel,
+            )
+        except (Cancelled, EngineLost) as exc:  # a stopped build leaves layers too (a budget, Ctrl-C, lost engine)
+            _record_leftovers(run, attempt, list(exc.build_leftovers))
+            raise
     run.sink.close_attempt(attempt)
     summary.build_seconds = _phase_seconds(run, "build", built.seconds)
     summary.steps_total, summary.steps_cached = built.steps_total, built.steps_cached
@@ -710,8 +714,7 @@ def _attempt(
         run.note(f"attempt {attempt}: {built.output_cut} (attempts/{attempt:02d}/build_*.log hold what was kept)",
                  "warning")
     if not built.ok:
-        if built.intermediates:  # unlabelled: `cleanup` finds them by these ids
-            run.folder.write_text(f"attempts/{attempt:02d}/build_leftovers.txt", "\n".join(built.intermediates) + "\n")
+        _record_leftovers(run, attempt, built.intermediates)
         summary.outcome = "build-failed"
         run.sink.emit(AttemptFinished(attempt=attempt, outcome="build-failed", detail=built.error or ""))
         return FailedAttempt(
@@ -893,6 +896,13 @@ def _record_limits(run: _Run) -> None:
              f"{limits.pids} processes, builds included; the smoke run has no capabilities, a "
              f"{applied.smoke_tmpfs.split(', ')[1]} /tmp, a {limits.write_cap} write cap, "
              f"capped output and {'network (--network)' if limits.network else 'no network'} (limits.json)")
+
+
+def _record_leftovers(run: _Run, attempt: int, ids: list[str]) -> None:
+    """A failed or stopped build's step containers and layers carry no label: `cleanup`, a batch and the benchmarks
+    find them by these ids (attempts/NN/build_leftovers.txt); only what this build made, never a cache hit."""
+    if ids:
+        run.folder.write_text(f"attempts/{attempt:02d}/build_leftovers.txt", "\n".join(ids) + "\n")
 
 
 def _record_build_pids(run: _Run, attempt: int, summary: AttemptSummary, applied: Any) -> None:
