@@ -674,6 +674,12 @@ def _labels(run: _Run, attempt: int) -> dict[str, str]:
     }
 
 
+def _phase_seconds(run: _Run, phase: str, fallback: float) -> float:
+    """The phase just timed, as metadata.json's phases record it, so the report and metadata say the same."""
+    last = run.meta.phases[-1] if run.meta.phases else None
+    return last.seconds if last is not None and last.phase == phase else round(fallback, 3)
+
+
 def _attempt(
     run: _Run, executor: Executor, plan: EnvPlan, dockerfile: str, attempt: int, summary: AttemptSummary,
     aim_higher: bool = False,
@@ -694,7 +700,7 @@ def _attempt(
             run.cancel,
         )
     run.sink.close_attempt(attempt)
-    summary.build_seconds = round(built.seconds, 3)
+    summary.build_seconds = _phase_seconds(run, "build", built.seconds)
     summary.steps_total, summary.steps_cached = built.steps_total, built.steps_cached
     summary.cached_steps = list(built.cached_steps)
     summary.failing_step = built.failing_step
@@ -723,7 +729,10 @@ def _attempt(
             run.cancel,
         )
     run.sink.close_attempt(attempt)
-    summary.smoke_seconds = round(smoked.seconds, 3)
+    # The whole smoke phase (the command and the ladder after it, toy run included), the same figure as the phase's
+    # timing in metadata.json; the command alone beside it.
+    summary.smoke_seconds = _phase_seconds(run, "smoke", smoked.seconds)
+    summary.smoke_command_seconds = round(smoked.seconds, 3)
     summary.exit_code = smoked.exit_code
     summary.smoke_rung = smoked.highest_rung
     summary.rungs = list(smoked.rungs)
@@ -742,10 +751,14 @@ def _attempt(
         above = _failed_above(smoked.rungs, smoked.highest_rung) if aim_higher else None
         if above is None:
             return None
-        run.folder.write_text(f"attempts/{attempt:02d}/rung_{above.rung}.log", above.output)
+        where = f"attempts/{attempt:02d}/rung_{above.rung}.log"
+        if above.output:
+            run.folder.write_text(where, above.output)
+        elif above.rung == "toy-run":
+            where = f"attempts/{attempt:02d}/toy_run_*.log"  # the toy run streams into its own logs
         run.note(f"attempt {attempt}: the {above.rung} rung (`{above.command[:80]}`) failed above the smoke command "
                  f"(exit {above.exit_code}): diagnosed like a smoke command, the image passing {smoked.highest_rung} "
-                 f"kept as the floor (attempts/{attempt:02d}/rung_{above.rung}.log)")
+                 f"kept as the floor ({where})")
         return FailedAttempt(
             number=attempt, plan=plan.model_copy(update={"smoke_command": above.command}), dockerfile=dockerfile,
             outcome="smoke-failed", attempt_dir=adir, exit_code=above.exit_code,

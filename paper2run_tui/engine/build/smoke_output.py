@@ -24,7 +24,7 @@ class OutputCap:
     """Shared by the stdout and stderr pumps of one container (or the lines of one build). Thread-safe."""
 
     def __init__(self, sink: EventSink, attempt: int, head_bytes: int = OUTPUT_HEAD_BYTES,
-                 tail_lines: int = OUTPUT_TAIL_LINES, source: Literal["smoke", "build"] = "smoke") -> None:
+                 tail_lines: int = OUTPUT_TAIL_LINES, source: Literal["smoke", "build", "toy-run"] = "smoke") -> None:
         self.sink, self.attempt, self.head_bytes, self.source = sink, attempt, head_bytes, source
         self._tail: deque[tuple[str, str]] = deque(maxlen=tail_lines)
         self._lock = threading.Lock()

@@ -130,8 +130,15 @@ def _run_rungs(client: Any, limits: DockerLimits, request: SmokeRequest, sink: E
         if toy:
             sink.emit(Message(text=f"smoke ladder: toy run on the CPU, no network, up to {timeout} s: `{rung.command[:80]}`"))
         started = time.monotonic()
+        # The toy run (up to two minutes of the repository's own code) streams and is saved as toy_run_*.log; the
+        # quick rungs only say how they exited.
         ran = run_container(client, limits, request.image_tag, rung.command, timeout, request, sink, cancel,
-                            gpu and not toy, quiet=True, offline=toy)
+                            gpu and not toy, quiet=not toy, offline=toy, source="toy-run" if toy else "smoke")
+        if toy:
+            sink.emit(Message(text=f"smoke ladder: toy run {'still running' if ran.alive else f'exited {ran.code}'} "
+                                   f"(attempts/{request.attempt:02d}/toy_run_*.log)"))
+            if ran.output_cut:
+                sink.emit(Message(level="warning", text=f"attempt {request.attempt}: {ran.output_cut}"))
         code, still = ran.code, ran.alive
         outcome: Literal["passed", "failed", "alive-at-timeout"] = (
             "alive-at-timeout" if still else "passed" if code == 0 else "failed")
@@ -159,10 +166,12 @@ class Ran:
 
 def run_container(client: Any, limits: DockerLimits, image: str, command: str | None, timeout_s: int,
                   request: SmokeRequest, sink: EventSink, cancel: CancelToken, gpu: bool,
-                  quiet: bool = False, offline: bool = False) -> Ran:
+                  quiet: bool = False, offline: bool = False,
+                  source: Literal["smoke", "toy-run"] = "smoke") -> Ran:
     """Run one contained container (build/limits.py) and wait for it. The container is always removed.
     `offline`: no network whatever the request says, and CUDA hidden from the code. Its writable layer is measured
-    every WRITE_WATCH_S; past limits.write_cap it is stopped and counted as failed."""
+    every WRITE_WATCH_S; past limits.write_cap it is stopped and counted as failed. Unless `quiet`, its output
+    streams as LogLine events of `source` (the recorder saves them in attempts/NN/)."""
     import docker
 
     kwargs: dict[str, Any] = {"labels": {**request.labels, **MANAGED}, "detach": True,
@@ -176,7 +185,7 @@ def run_container(client: Any, limits: DockerLimits, image: str, command: str | 
     with engine_call("creating the smoke container"):
         container = client.containers.create(image, **kwargs)
     readers: list[threading.Thread] = []
-    cap = OutputCap(sink, request.attempt)
+    cap = OutputCap(sink, request.attempt, source=source)
     ran = Ran(code=None, alive=False)
     try:
         with engine_call("starting the smoke container"):

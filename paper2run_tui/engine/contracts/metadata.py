@@ -111,7 +111,9 @@ class AttemptSummary(BaseModel):
     plan_fingerprint: str = ""
     outcome: AttemptOutcome = "not-run"
     build_seconds: float | None = None
-    smoke_seconds: float | None = None
+    smoke_seconds: float | None = Field(default=None, description="The whole smoke phase: the smoke command and "
+                                        "the ladder's rungs (the smoke phase's timing)")
+    smoke_command_seconds: float | None = Field(default=None, description="The smoke command alone")
     exit_code: int | None = None
     steps_total: int | None = None
     steps_cached: int | None = None
