@@ -736,6 +736,11 @@ def _attempt(
     summary.exit_code = smoked.exit_code
     summary.smoke_rung = smoked.highest_rung
     summary.rungs = list(smoked.rungs)
+    summary.smoke_user = (f"root ({smoked.root_reason}; rerun as root with a minimal capability set)"
+                          if smoked.root_reason else f"uid {smoked.user}, no capabilities")
+    if smoked.root_reason:
+        run.note(f"attempt {attempt}: {smoked.root_reason}, so it ran again as root (a minimal capability set, "
+                 "still no-new-privileges): the smoke result is root's", "warning")
     if smoked.ran_on_cpu:
         run.note("no GPU runtime: the smoke run used the CPU fallback the plan allows", "warning")
     if smoked.output_cut:

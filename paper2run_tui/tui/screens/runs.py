@@ -18,6 +18,8 @@ class RunsScreen(Screen[None]):
         Binding("ctrl+f", "filter", "Filter", id="runs.filter"),
         Binding("s", "cycle_sort", "Sort", id="runs.sort"),
         Binding("f5", "reload", "Reload", id="runs.reload", show=False),
+        Binding("slash", "search_logs", "Search logs", id="runs.search", show=False,
+                tooltip="Search every log of the selected run"),
         Binding("escape", "back", "Back", id="runs.back"),
     ]
 
@@ -50,6 +52,15 @@ class RunsScreen(Screen[None]):
             self.notify("No run selected.")
             return
         self.app.open_run(path)  # type: ignore[attr-defined]
+
+    def action_search_logs(self) -> None:
+        from .search import LogSearchScreen
+
+        path = self.table.selected_path
+        if path is None:
+            self.notify("No run selected.")
+            return
+        self.app.push_screen(LogSearchScreen(path))
 
     def action_filter(self) -> None:
         self.query_one("#runs-filter", Input).focus()
