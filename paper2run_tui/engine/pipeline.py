@@ -736,6 +736,11 @@ def _attempt(
     summary.exit_code = smoked.exit_code
     summary.smoke_rung = smoked.highest_rung
     summary.rungs = list(smoked.rungs)
+    summary.smoke_user = (f"root ({smoked.root_reason}; rerun as root with a minimal capability set)"
+                          if smoked.root_reason else f"uid {smoked.user}, no capabilities")
+    if smoked.root_reason:
+        run.note(f"attempt {attempt}: {smoked.root_reason}, so it ran again as root (a minimal capability set, "
+                 "still no-new-privileges): the smoke result is root's", "warning")
     if smoked.ran_on_cpu:
         run.note("no GPU runtime: the smoke run used the CPU fallback the plan allows", "warning")
     if smoked.output_cut:
@@ -751,10 +756,14 @@ def _attempt(
         above = _failed_above(smoked.rungs, smoked.highest_rung) if aim_higher else None
         if above is None:
             return None
-        run.folder.write_text(f"attempts/{attempt:02d}/rung_{above.rung}.log", above.output)
+        where = f"attempts/{attempt:02d}/rung_{above.rung}.log"
+        if above.output:
+            run.folder.write_text(where, above.output)
+        elif above.rung == "toy-run":
+            where = f"attempts/{attempt:02d}/toy_run_*.log"  # the toy run streams into its own logs
         run.note(f"attempt {attempt}: the {above.rung} rung (`{above.command[:80]}`) failed above the smoke command "
                  f"(exit {above.exit_code}): diagnosed like a smoke command, the image passing {smoked.highest_rung} "
-                 f"kept as the floor (attempts/{attempt:02d}/rung_{above.rung}.log)")
+                 f"kept as the floor ({where})")
         return FailedAttempt(
             number=attempt, plan=plan.model_copy(update={"smoke_command": above.command}), dockerfile=dockerfile,
             outcome="smoke-failed", attempt_dir=adir, exit_code=above.exit_code,
