@@ -103,7 +103,7 @@ def main() -> None:
         f"{n} fixture repositories (a package with an argparse entry point), real builds and smoke ladders on the "
         "local Docker engine, images removed after each run, one run each, after a warm-up repository (kept) so that "
         "the steps all fixtures share are in the layer cache for both batches. The machine (2 cores) was shared "
-        "with six other sessions; the load average before and after each batch is given.\n\n"
+        "with other sessions; the load average before and after each batch is given.\n\n"
         "| jobs | wall time (s) | repositories per minute | load before / after |\n| --- | --- | --- | --- |\n"
         + "".join(f"| {j} | {s:.1f} | {n * 60 / s:.2f} | {loads[j][0]} / {loads[j][1]} |\n" for j, s in seconds.items())
         + f"\nThroughput ratio, 2 jobs / 1 job: **{seconds[1] / seconds[2]:.2f}x**\n\nPer repository:\n\n"

@@ -207,9 +207,10 @@ def remove_buildkit_records(before: set[str]) -> int:
 
 
 def remove_buildah_mounts(ident: str) -> None:
-    """buildah keeps `id=` cache mounts under the temporary folder (buildah-cache-<uid>); this benchmark's only."""
+    """buildah keeps `id=` cache mounts under /var/tmp (buildah-cache, or buildah-cache-<uid> rootless); this
+    benchmark's ids only."""
     for root in {Path(tempfile.gettempdir()), Path("/var/tmp")}:
-        for folder in root.glob(f"buildah-cache-{os.getuid()}"):
+        for folder in [*root.glob("buildah-cache"), *root.glob(f"buildah-cache-{os.getuid()}")]:
             for mount in folder.iterdir():
                 if ident in mount.name:
                     shutil.rmtree(mount, ignore_errors=True)
@@ -273,8 +274,8 @@ def main() -> None:
     ]
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                             text=True).stdout.strip()
-    dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
-                                capture_output=True, text=True).stdout.strip())
+    dirty = bool(subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".",
+                                 ":(exclude)benchmarks/results"], cwd=ROOT, capture_output=True, text=True).stdout.strip())
     for name, run in conditions:
         if args.only and not any(word in name for word in args.only):
             continue

@@ -98,6 +98,7 @@ def test_build_steps_and_the_smoke_container_run_under_every_limit(make_repo, tm
     assert not shost["Privileged"] and not shost.get("Binds") and not shost.get("Mounts")
     assert "/tmp" in (shost.get("Tmpfs") or {}) and "size=256m" in shost["Tmpfs"]["/tmp"]
     assert smoke["Config"].get("NetworkDisabled") is True
+    assert smoke["Config"]["User"] == "10001:10001" and not shost.get("CapAdd")  # non-root by default
     recorded = json.loads((outcome.run_dir / "limits.json").read_text())  # type: ignore[operator]
     assert recorded["memory_bytes"] == recorded["memory_swap_bytes"] == 256 * MB and recorded["pids"] == 64
     assert recorded["build_pids_mechanism"] in ("cgroup-parent", "update-api")
@@ -327,3 +328,49 @@ def _untagged_image(client: Any, ref: str) -> bool:
         return not client.images.get(ref).tags
     except Exception:  # noqa: BLE001 - gone, or a container id
         return False
+
+
+WHO = ("import os\nstatus = dict(l.split(':\\t', 1) for l in open('/proc/self/status').read().splitlines() if ':\\t' in l)\n"
+       "print('who', os.getuid(), os.getgid(), status['CapEff'].strip(), os.environ.get('HOME'), flush=True)\n")
+
+
+def _who(sink: ListSink) -> list[list[str]]:
+    return [e.text.split()[1:] for e in sink.events  # type: ignore[union-attr]
+            if e.kind == "log" and e.source == "smoke" and e.text.startswith("who ")]  # type: ignore[union-attr]
+
+
+def test_the_smoke_runs_as_an_unprivileged_user_without_capabilities(make_repo, tmp_path: Path, client) -> None:  # type: ignore[no-untyped-def]
+    plan = EnvPlan(base_image="python:3.11-slim", smoke_command="python who.py && touch /tmp/ok && ls /repo")
+    sink = ListSink()
+    outcome = _run(make_repo, tmp_path, {"who.py": WHO}, plan, sink)
+    assert outcome.status == "success", outcome.reason
+    assert _who(sink) == [["10001", "10001", "0000000000000000", "/tmp"]]  # no capability at all; HOME writable
+    meta = load_run(outcome.run_dir).metadata  # type: ignore[arg-type]
+    assert meta.attempts[0].smoke_user == "uid 10001:10001, no capabilities"
+    report = (outcome.run_dir / "report.md").read_text()  # type: ignore[operator]
+    assert "ran as uid 10001:10001, no capabilities" in report and "ran again as root" not in report
+    instructions = (outcome.run_dir / "INSTRUCTIONS.md").read_text()  # type: ignore[operator]
+    assert "--user 10001:10001 --cap-drop ALL" in instructions and f"--user 0 {meta.image_tag} /bin/bash" in instructions
+
+
+def test_a_smoke_that_needs_root_falls_back_to_root_with_a_minimal_capability_set(make_repo, tmp_path: Path,
+                                                                                 client) -> None:  # type: ignore[no-untyped-def]
+    """Writing into /repo (root's, from COPY) fails as uid 10001; the smoke runs again as root with six
+    capabilities, and the report, metadata and INSTRUCTIONS.md say the result is root's."""
+    plan = EnvPlan(base_image="python:3.11-slim",
+                   smoke_command="python who.py && python -c \"open('/repo/results.txt', 'w').write('ok')\"")
+    sink = ListSink()
+    outcome = _run(make_repo, tmp_path, {"who.py": WHO}, plan, sink)
+    assert outcome.status == "success", outcome.reason
+    # first as uid 10001 (refused), then as root with CHOWN, DAC_OVERRIDE, FOWNER, FSETID, SETGID, SETUID only
+    assert _who(sink) == [["10001", "10001", "0000000000000000", "/tmp"], ["0", "0", "00000000000000db", "/root"]]
+    lines = [e.text for e in sink.events if e.kind == "log" and e.source == "smoke"]  # type: ignore[union-attr]
+    assert any("PermissionError" in line for line in lines)
+    meta = load_run(outcome.run_dir).metadata  # type: ignore[arg-type]
+    user = meta.attempts[0].smoke_user or ""
+    assert user.startswith("root (the smoke command exited 1 as uid 10001:10001 with a permission error"), user
+    report = (outcome.run_dir / "report.md").read_text()  # type: ignore[operator]
+    assert "so it ran again as root" in report and "ran as root (" in report
+    instructions = (outcome.run_dir / "INSTRUCTIONS.md").read_text()  # type: ignore[operator]
+    assert "**root**, after failing as uid 10001:10001" in instructions and "--user 0" in instructions
+    assert managed(client, outcome.run_dir.name)[0] == []  # type: ignore[union-attr]  # both containers removed

@@ -83,8 +83,10 @@ def stream_build(client: Any, request: BuildRequest, sink: EventSink, cancel: Ca
     # Every line is parsed (steps, cache hits, step containers); only the head and the tail become events.
     cap = OutputCap(sink, request.attempt, BUILD_OUTPUT_HEAD_BYTES, BUILD_OUTPUT_TAIL_LINES, source="build")
     cgroup, pids_why = _build_cgroup(client, endpoint, limits, no_cgroup_why)
-    result.pids_limit = (BuildPidsLimit(mechanism="update-api", detail=f"best effort: {pids_why}")
-                         if limits is not None else None)
+    # An engine that says no cgroup parent applies to it (no_cgroup_why: Podman) has no watcher either.
+    result.pids_limit = (None if limits is None else BuildPidsLimit(mechanism="none", detail=pids_why)
+                         if no_cgroup_why and endpoint is None
+                         else BuildPidsLimit(mechanism="update-api", detail=f"best effort: {pids_why}"))
     step_containers = 0  # RUN steps whose container the stream named
     run_steps = 0  # RUN steps that ran (not from the cache)
     try:
