@@ -235,6 +235,33 @@ def test_a_context_window_that_is_not_a_number_is_a_config_error(repo: Path, tmp
     assert result.returncode == 2 and "llm_context='8k'" in result.stderr and "PAPER2RUN_LLM_CONTEXT" in result.stderr
 
 
+def test_implement_fix_rounds_flag_over_the_config_file(tmp_path: Path, home: dict[str, str]) -> None:
+    """--fix-rounds goes through the one resolver: the flag beats the config file's fix_rounds, `config` names the
+    source, and a value out of ImplementConfig's range is refused with its flag before anything runs."""
+    from test_implement import GOOD, PAPER, staged
+
+    bad = {**GOOD, "src/model.py": GOOD["src/model.py"].replace("§3.1", "§9.9")}
+    stubborn = Reply(json.dumps({"content": bad["src/model.py"]}))
+    user = Path(home["PAPER2RUN_CONFIG_FILE"])
+    user.write_text("fix_rounds = 3\n")
+    shown = cli("config", cwd=tmp_path, env=home).stdout
+    assert any(line.startswith("fix_rounds") and "3" in line and "config file" in line for line in shown.splitlines())
+    with ScriptedLlmServer(staged(bad) + [stubborn] * 4) as server:
+        env = {**home, "PAPER2RUN_BASE_URL": server.base_url, "PAPER2RUN_MODEL": "m"}
+        result = cli("implement", str(PAPER), "--no-run", "--fix-rounds", "0", "--out", str(tmp_path / "runs"),
+                     cwd=tmp_path, env=env)
+    prompts = [json.dumps(r) for r in server.requests]
+    assert len(prompts) == 1 + len(staged(bad)) - 1, result.stdout + result.stderr  # the plan and the files, no fix
+    assert not any("The citation check found these problems" in p for p in prompts)
+    folder = only_run(tmp_path / "runs")
+    stages = [r["stage"] for r in json.loads((folder / "generation" / "rounds.json").read_text())]
+    assert "citation-fix" not in stages and stages[0] == "plan"
+    refused = cli("implement", str(PAPER), "--no-run", "--fix-rounds", "9", "--out", str(tmp_path / "r2"),
+                  cwd=tmp_path, env=home)
+    assert refused.returncode != 0 and "--fix-rounds (flag --fix-rounds): 9 is not a number of rounds" in refused.stderr
+    assert not (tmp_path / "r2").exists()
+
+
 async def test_a_tui_rerun_uses_the_model_settings_of_the_run_it_came_from(repo: Path, tmp_path: Path,
                                                                           home: dict[str, str],
                                                                           monkeypatch: pytest.MonkeyPatch) -> None:

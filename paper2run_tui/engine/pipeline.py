@@ -759,10 +759,14 @@ def _attempt(
         above = _failed_above(smoked.rungs, smoked.highest_rung) if aim_higher else None
         if above is None:
             return None
-        run.folder.write_text(f"attempts/{attempt:02d}/rung_{above.rung}.log", above.output)
+        where = f"attempts/{attempt:02d}/rung_{above.rung}.log"
+        if above.output:
+            run.folder.write_text(where, above.output)
+        elif above.rung == "toy-run":
+            where = f"attempts/{attempt:02d}/toy_run_*.log"  # the toy run streams into its own logs
         run.note(f"attempt {attempt}: the {above.rung} rung (`{above.command[:80]}`) failed above the smoke command "
                  f"(exit {above.exit_code}): diagnosed like a smoke command, the image passing {smoked.highest_rung} "
-                 f"kept as the floor (attempts/{attempt:02d}/rung_{above.rung}.log)")
+                 f"kept as the floor ({where})")
         return FailedAttempt(
             number=attempt, plan=plan.model_copy(update={"smoke_command": above.command}), dockerfile=dockerfile,
             outcome="smoke-failed", attempt_dir=adir, exit_code=above.exit_code,

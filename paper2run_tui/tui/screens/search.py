@@ -95,7 +95,9 @@ class LogSearchScreen(ModalScreen[None]):
 class LogFileScreen(ModalScreen[None]):
     """One log file around a hit, the hit's line under the cursor, numbered as in the file."""
 
-    BINDINGS = [Binding("escape", "close", "Back to the hits", id="logfile.close")]
+    BINDINGS = [Binding("escape", "close", "Back to the hits", id="logfile.close"),
+                Binding("e", "edit", "Open in $EDITOR", id="logfile.edit",
+                        tooltip="The file at the line under the cursor ($EDITOR +LINE where it understands it)")]
 
     def __init__(self, run_dir: Path, hit: LogHit) -> None:
         super().__init__()
@@ -126,3 +128,8 @@ class LogFileScreen(ModalScreen[None]):
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+    def action_edit(self) -> None:
+        from ..editor import open_in_editor
+
+        open_in_editor(self.app, self.path, self.cursor_line)
