@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from paper2run_tui.engine.build.cleanup import cleanup  # noqa: E402
+from paper2run_tui.engine.build.cleanup import cleanup, run_leftovers  # noqa: E402
 from paper2run_tui.engine.build.docker_client import connect  # noqa: E402
 from paper2run_tui.engine.config import LlmSettings, RunConfig  # noqa: E402
 from paper2run_tui.engine.pipeline import run_pipeline  # noqa: E402
@@ -121,16 +121,19 @@ def main() -> None:
             print("   ", row, flush=True)
             mine += [row["run_id"]] if row.get("run_id") else []
             if not args.keep_images and not args.share_cache:
-                _remove(mine)
+                _remove(mine, args.out)
             write(results, stamp, commit, rows, len(repos), args.llm)
         if not args.keep_images:
-            _remove(mine)
+            _remove(mine, args.out)
 
 
-def _remove(run_ids: list[str]) -> None:
-    """Only these runs' containers and images: others (tests, other benchmarks) may share the engine."""
+def _remove(run_ids: list[str], out: Path) -> None:
+    """Only these runs' containers and images, and what their failed or stopped builds left without a label (the
+    ids in attempts/NN/build_leftovers.txt: gigabytes each for a torch project); others (tests, other benchmarks)
+    may share the engine."""
     while run_ids:
-        cleanup(connect(), run_id=run_ids.pop())
+        run_id = run_ids.pop()
+        cleanup(connect(), run_ids=[run_id], leftovers=run_leftovers(out / run_id))
 
 
 def write(results: Path, stamp: str, commit: str, rows: list[dict[str, str]], total: int,

@@ -25,7 +25,8 @@ from paper2run_tui.engine.ports import CancelToken, ListSink  # noqa: E402
 from paper2run_tui.engine.render.dockerfile import render_dockerfile  # noqa: E402
 
 FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "rule_logs"
-SMOKE = {"data-file-missing", "smoke-command-not-found", "cuda-on-cpu", "needs-terminal", "help-not-supported"}
+SMOKE = {"data-file-missing", "smoke-command-not-found", "cuda-on-cpu", "needs-terminal", "help-not-supported",
+         "static-imports-missing"}
 
 
 def _body(text: str) -> list[str]:

@@ -26,7 +26,7 @@ from .engine.contracts import EXIT_CODES, Event
 from .engine.errors import UserError
 from .engine.ports import CancelToken
 from .engine.record.recorder import describe as describe_event
-from .settings import Setting, build_run_config, config_from_run, describe, out_folder, resolve
+from .settings import Setting, build_run_config, config_from_run, describe, fix_rounds, out_folder, resolve
 
 USAGE_ERROR = 2
 
@@ -113,6 +113,10 @@ def build_parser() -> argparse.ArgumentParser:
     impl.add_argument("--memory")
     impl.add_argument("--cpus", type=float)
     impl.add_argument("--pids", type=int)
+    impl.add_argument("--fix-rounds", type=int, help="rounds in which the citation check's problems go back to the "
+                      "model (0-5, default 2; PAPER2RUN_FIX_ROUNDS)")
+    impl.add_argument("--build-fix-rounds", type=int, help="rounds in which a failed build or shape check goes back "
+                      "to the model (0-5, default 2; PAPER2RUN_BUILD_FIX_ROUNDS)")
     impl.add_argument("--headless", action="store_true")
     batch = sub.add_parser("batch", help="reproduce a list of repositories, on a pool of engines")
     batch.add_argument("list", type=Path, help="a file: one URL or path a line (REPO [ref=REF] [paper=PAPER]) or CSV")
@@ -386,16 +390,18 @@ def _cmd_implement(args: argparse.Namespace) -> int:
     from .engine.implement.runner import run_implement
 
     flags = {k: getattr(args, k) for k in ("out", "timeout", "max_attempts", "approve", "model", "base_url",
-                                           "memory", "cpus", "pids")}
+                                           "memory", "cpus", "pids", "fix_rounds", "build_fix_rounds")}
     flags["approve"] = flags["approve"] or "auto"
-    base = build_run_config({**flags, "repo": args.paper})  # the settings every run gets, from the one resolver
+    resolved = resolve({**flags, "repo": args.paper}, repo=args.paper)
+    base = build_run_config({**flags, "repo": args.paper}, resolved)  # the settings every run gets, from the one resolver
+    rounds = fix_rounds(resolved)
     _print_notes(base.notes)
     config = ImplementConfig(
         paper=args.paper, out=base.out, framework=args.framework, mode=args.mode, run=not args.no_run,
         timeout=base.timeout, max_attempts=base.max_attempts, approve=base.approve, llm=base.llm,
         limits=base.limits, base_image_map=base.base_image_map, arxiv_base_url=base.arxiv_base_url,
         cache_dir=base.cache_dir,
-    )
+    ).model_copy(update=rounds)  # validated against the same fields by fix_rounds()
     reviewer = _reviewer(config.approve) if config.run else None
     cancel = CancelToken()
     signals = StopSignals(cancel)

@@ -39,7 +39,8 @@ OPENAI_HOST = "api.openai.com"
 FLAG_NAMES = {"out": "--out", "timeout": "--timeout", "max_attempts": "--max-attempts", "approve": "--approve",
               "ca_cert": "--ca-cert", "memory": "--memory", "cpus": "--cpus", "pids": "--pids", "model": "--model",
               "base_url": "--base-url", "api_key": "--api-key", "llm_context": "--llm-context",
-              "engine": "--engine", "engine_host": "--engine-host", "engine_tls_dir": "--engine-tls-dir"}
+              "engine": "--engine", "engine_host": "--engine-host", "engine_tls_dir": "--engine-tls-dir",
+              "fix_rounds": "--fix-rounds", "build_fix_rounds": "--build-fix-rounds"}
 SECRETS = ("api_key", "nvidia_api_key", "openai_api_key")
 #: A key setting -> the base URL host it belongs to (None: no provider of its own).
 KEY_HOMES = {"nvidia_api_key": urlparse(NVIDIA_BASE_URL).netloc, "openai_api_key": OPENAI_HOST, "api_key": None}
@@ -79,6 +80,8 @@ class UserSettings(BaseSettings):
     engine_host: str | None = None
     engine_tls_dir: str | None = None
     download_cache: str | None = None
+    fix_rounds: str | None = None
+    build_fix_rounds: str | None = None
 
 
 def _alias_to_field() -> dict[str, str]:
@@ -281,6 +284,33 @@ def context_tokens(resolved: Resolved) -> int | None:
         raise UserError(f"llm_context={value!r} ({resolved.source('llm_context')}) is not a context window in tokens",
                         "give the model server's window, e.g. PAPER2RUN_LLM_CONTEXT=4096 (256 or more)")
     return tokens
+
+
+def fix_rounds(resolved: Resolved) -> dict[str, int]:
+    """`implement`'s fix rounds (--fix-rounds / PAPER2RUN_FIX_ROUNDS / `fix_rounds` in the config file, and the same
+    for build_fix_rounds): how often the citation check's, or the build's, errors go back to the model. Checked
+    against ImplementConfig's own fields, so the limits live in one place."""
+    from typing import Annotated
+
+    from pydantic import TypeAdapter
+
+    from .engine.implement.config import ImplementConfig
+
+    out: dict[str, int] = {}
+    errors: list[str] = []
+    for name in ("fix_rounds", "build_fix_rounds"):
+        value = resolved.get(name)
+        if value in (None, ""):
+            continue
+        rounds = TypeAdapter(Annotated[int, *ImplementConfig.model_fields[name].metadata])
+        try:
+            out[name] = rounds.validate_python(str(value).strip(), strict=False)
+        except ValidationError as exc:
+            errors.append(f"{FLAG_NAMES[name]} ({resolved.source(name)}): {value!r} is not a number of rounds "
+                          f"({exc.errors()[0]['msg']})")
+    if errors:
+        raise ConfigErrors(errors)
+    return out
 
 
 def _field_name(loc: tuple[Any, ...]) -> str:

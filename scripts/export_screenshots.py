@@ -20,10 +20,12 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from tui_scenes import (  # noqa: E402
     scene_app,
+    settle_compare,
     settle_gate_invalid,
     settle_help,
     settle_home,
     settle_live_run,
+    settle_log_search,
     settle_resumed_gate,
     settle_runs,
     write_past_runs,
@@ -37,6 +39,8 @@ SCENES: list[tuple[str, str, Callable[..., Awaitable[None]]]] = [
     ("runs-browser.svg", "runs", settle_runs),
     ("help.svg", "home", settle_help),
     ("resumed-run-gate.svg", "home", settle_resumed_gate),
+    ("log-search.svg", "runs", settle_log_search),
+    ("compare-attempts.svg", "runs", settle_compare),
 ]
 
 

@@ -258,6 +258,21 @@ def test_toy_runs_need_nothing_the_repository_does_not_hold(make_repo) -> None:
     assert readme[:2] == ["python makemore.py -i missing.txt", "python fetch.py"]  # the fence still reads as one block
 
 
+def test_python_dash_m_readme_commands_become_toy_runs_when_the_module_is_the_repositorys(make_repo) -> None:
+    """`python -m pkg …` is how many READMEs say to run the code: a package's __main__, a module in a src/ layout
+    (run from src/), never a module the repository does not hold (pip, pytest) or one that needs a missing file."""
+    guarded = "import argparse\nif __name__ == '__main__':\n    argparse.ArgumentParser().parse_args()\n"
+    repo = make_repo({
+        "README.md": ("# Toy\n\n```bash\npython -m toy --steps 3\npython -m pip install -e .\npython -m pytest\n"
+                      "python -m tools.fit --data cfg.yaml\npython -m tools.fit --data missing.yaml\n"
+                      "python -m toy --help\n```\n"),
+        "toy/__init__.py": "", "toy/__main__.py": guarded,
+        "src/tools/__init__.py": "", "src/tools/fit.py": guarded, "src/cfg.yaml": "a: 1\n",
+    })
+    toys = [(c.command, c.line) for c in analyze_repo(repo).smoke_candidates if c.kind == "toy-run"]
+    assert toys == [("python -m toy --steps 3", 4), ("cd src && python -m tools.fit --data cfg.yaml", 7)]
+
+
 def test_torch_tensorboard_counts_as_importing_tensorboard(make_repo) -> None:
     """makemore imports torch.utils.tensorboard, which imports the tensorboard distribution's module."""
     repo = make_repo({"makemore.py": "import torch\nfrom torch.utils.tensorboard import SummaryWriter\n",

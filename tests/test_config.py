@@ -233,3 +233,71 @@ def test_a_context_window_that_is_not_a_number_is_a_config_error(repo: Path, tmp
     env = {**home, "PAPER2RUN_BASE_URL": "http://127.0.0.1:9/v1", "PAPER2RUN_MODEL": "m1", "PAPER2RUN_LLM_CONTEXT": "8k"}
     result = cli("run", "--repo", str(repo), "--dry-run", "--headless", cwd=tmp_path, env=env)
     assert result.returncode == 2 and "llm_context='8k'" in result.stderr and "PAPER2RUN_LLM_CONTEXT" in result.stderr
+
+
+def test_implement_fix_rounds_flag_over_the_config_file(tmp_path: Path, home: dict[str, str]) -> None:
+    """--fix-rounds goes through the one resolver: the flag beats the config file's fix_rounds, `config` names the
+    source, and a value out of ImplementConfig's range is refused with its flag before anything runs."""
+    from test_implement import GOOD, PAPER, staged
+
+    bad = {**GOOD, "src/model.py": GOOD["src/model.py"].replace("§3.1", "§9.9")}
+    stubborn = Reply(json.dumps({"content": bad["src/model.py"]}))
+    user = Path(home["PAPER2RUN_CONFIG_FILE"])
+    user.write_text("fix_rounds = 3\n")
+    shown = cli("config", cwd=tmp_path, env=home).stdout
+    assert any(line.startswith("fix_rounds") and "3" in line and "config file" in line for line in shown.splitlines())
+    with ScriptedLlmServer(staged(bad) + [stubborn] * 4) as server:
+        env = {**home, "PAPER2RUN_BASE_URL": server.base_url, "PAPER2RUN_MODEL": "m"}
+        result = cli("implement", str(PAPER), "--no-run", "--fix-rounds", "0", "--out", str(tmp_path / "runs"),
+                     cwd=tmp_path, env=env)
+    prompts = [json.dumps(r) for r in server.requests]
+    assert len(prompts) == 1 + len(staged(bad)) - 1, result.stdout + result.stderr  # the plan and the files, no fix
+    assert not any("The citation check found these problems" in p for p in prompts)
+    folder = only_run(tmp_path / "runs")
+    stages = [r["stage"] for r in json.loads((folder / "generation" / "rounds.json").read_text())]
+    assert "citation-fix" not in stages and stages[0] == "plan"
+    refused = cli("implement", str(PAPER), "--no-run", "--fix-rounds", "9", "--out", str(tmp_path / "r2"),
+                  cwd=tmp_path, env=home)
+    assert refused.returncode != 0 and "--fix-rounds (flag --fix-rounds): 9 is not a number of rounds" in refused.stderr
+    assert not (tmp_path / "r2").exists()
+
+
+async def test_a_tui_rerun_uses_the_model_settings_of_the_run_it_came_from(repo: Path, tmp_path: Path,
+                                                                          home: dict[str, str],
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A dry run made headless with the model from the environment; the app's re-run (r on the past run), with only
+    the key in the environment now, asks the same model at the same endpoint, which must get the call."""
+    from tui_scenes import wait_until
+
+    from paper2run_tui.tui.app import Paper2RunApp
+    from paper2run_tui.tui.screens.run import RunScreen
+
+    out = tmp_path / "runs"
+    with ScriptedLlmServer([Reply(json.dumps(FAILING_PLAN)), Reply(json.dumps(FAILING_PLAN))]) as server:
+        env = {**home, "PAPER2RUN_API_KEY": KEY, "PAPER2RUN_BASE_URL": server.base_url, "PAPER2RUN_MODEL": "m-rerun"}
+        first = cli("run", "--repo", str(repo), "--out", str(out), "--headless", "--dry-run", "--memory", "1g",
+                    cwd=tmp_path, env=env)
+        assert first.returncode == 0, first.stdout + first.stderr
+        assert len(server.requests) == 1
+        past = only_run(out)
+        for name in [k for k in os.environ if k.startswith(("PAPER2RUN_", "OPENAI_")) or k.endswith("API_KEY")]:
+            monkeypatch.delenv(name)
+        monkeypatch.setenv("PAPER2RUN_CONFIG_FILE", home["PAPER2RUN_CONFIG_FILE"])
+        monkeypatch.setenv("PAPER2RUN_API_KEY", KEY)
+        monkeypatch.chdir(tmp_path)  # no .env of the checkout
+        app = Paper2RunApp("home", None, out)
+        async with app.run_test(size=(120, 40)) as pilot:
+            app.open_run(past)
+            await pilot.pause()
+            await pilot.press("r")
+            await pilot.pause()
+            again = app.screen
+            assert isinstance(again, RunScreen) and again.job.config is not None
+            assert again.job.config.llm.model == "m-rerun" and again.job.config.limits.memory == "1g"
+            await wait_until(pilot, lambda: again.outcome is not None, timeout=60)
+    assert again.outcome is not None and again.outcome.status == "dry-run", again.outcome
+    assert len(server.requests) == 2 and server.requests[1]["model"] == "m-rerun"
+    assert auth(server, 1) == f"Bearer {KEY}"
+    new = only_run(out, but=past)
+    assert meta(new).model == "m-rerun"
+    assert json.loads((new / "config.json").read_text())["limits"]["memory"] == "1g"

@@ -98,6 +98,7 @@ def test_build_steps_and_the_smoke_container_run_under_every_limit(make_repo, tm
     assert not shost["Privileged"] and not shost.get("Binds") and not shost.get("Mounts")
     assert "/tmp" in (shost.get("Tmpfs") or {}) and "size=256m" in shost["Tmpfs"]["/tmp"]
     assert smoke["Config"].get("NetworkDisabled") is True
+    assert smoke["Config"]["User"] == "10001:10001" and not shost.get("CapAdd")  # non-root by default
     recorded = json.loads((outcome.run_dir / "limits.json").read_text())  # type: ignore[operator]
     assert recorded["memory_bytes"] == recorded["memory_swap_bytes"] == 256 * MB and recorded["pids"] == 64
     assert recorded["build_pids_mechanism"] in ("cgroup-parent", "update-api")
@@ -327,3 +328,119 @@ def _untagged_image(client: Any, ref: str) -> bool:
         return not client.images.get(ref).tags
     except Exception:  # noqa: BLE001 - gone, or a container id
         return False
+
+
+WHO = ("import os\nstatus = dict(l.split(':\\t', 1) for l in open('/proc/self/status').read().splitlines() if ':\\t' in l)\n"
+       "print('who', os.getuid(), os.getgid(), status['CapEff'].strip(), os.environ.get('HOME'), flush=True)\n")
+
+
+def _who(sink: ListSink) -> list[list[str]]:
+    return [e.text.split()[1:] for e in sink.events  # type: ignore[union-attr]
+            if e.kind == "log" and e.source == "smoke" and e.text.startswith("who ")]  # type: ignore[union-attr]
+
+
+def test_the_smoke_runs_as_an_unprivileged_user_without_capabilities(make_repo, tmp_path: Path, client) -> None:  # type: ignore[no-untyped-def]
+    plan = EnvPlan(base_image="python:3.11-slim", smoke_command="python who.py && touch /tmp/ok && ls /repo")
+    sink = ListSink()
+    outcome = _run(make_repo, tmp_path, {"who.py": WHO}, plan, sink)
+    assert outcome.status == "success", outcome.reason
+    assert _who(sink) == [["10001", "10001", "0000000000000000", "/tmp"]]  # no capability at all; HOME writable
+    meta = load_run(outcome.run_dir).metadata  # type: ignore[arg-type]
+    assert meta.attempts[0].smoke_user == "uid 10001:10001, no capabilities"
+    report = (outcome.run_dir / "report.md").read_text()  # type: ignore[operator]
+    assert "ran as uid 10001:10001, no capabilities" in report and "ran again as root" not in report
+    instructions = (outcome.run_dir / "INSTRUCTIONS.md").read_text()  # type: ignore[operator]
+    assert "--user 10001:10001 --cap-drop ALL" in instructions and f"--user 0 {meta.image_tag} /bin/bash" in instructions
+
+
+def test_a_smoke_that_needs_root_falls_back_to_root_with_a_minimal_capability_set(make_repo, tmp_path: Path,
+                                                                                 client) -> None:  # type: ignore[no-untyped-def]
+    """Writing into /repo (root's, from COPY) fails as uid 10001; the smoke runs again as root with six
+    capabilities, and the report, metadata and INSTRUCTIONS.md say the result is root's."""
+    plan = EnvPlan(base_image="python:3.11-slim",
+                   smoke_command="python who.py && python -c \"open('/repo/results.txt', 'w').write('ok')\"")
+    sink = ListSink()
+    outcome = _run(make_repo, tmp_path, {"who.py": WHO}, plan, sink)
+    assert outcome.status == "success", outcome.reason
+    # first as uid 10001 (refused), then as root with CHOWN, DAC_OVERRIDE, FOWNER, FSETID, SETGID, SETUID only
+    assert _who(sink) == [["10001", "10001", "0000000000000000", "/tmp"], ["0", "0", "00000000000000db", "/root"]]
+    lines = [e.text for e in sink.events if e.kind == "log" and e.source == "smoke"]  # type: ignore[union-attr]
+    assert any("PermissionError" in line for line in lines)
+    meta = load_run(outcome.run_dir).metadata  # type: ignore[arg-type]
+    user = meta.attempts[0].smoke_user or ""
+    assert user.startswith("root (the smoke command exited 1 as uid 10001:10001 with a permission error"), user
+    report = (outcome.run_dir / "report.md").read_text()  # type: ignore[operator]
+    assert "so it ran again as root" in report and "ran as root (" in report
+    instructions = (outcome.run_dir / "INSTRUCTIONS.md").read_text()  # type: ignore[operator]
+    assert "**root**, after failing as uid 10001:10001" in instructions and "--user 0" in instructions
+    assert managed(client, outcome.run_dir.name)[0] == []  # type: ignore[union-attr]  # both containers removed
+
+
+def test_a_failed_builds_leftovers_are_its_own_layers_only_and_go_with_its_run(make_repo, tmp_path: Path,
+                                                                                 client) -> None:  # type: ignore[no-untyped-def]
+    """Run A fails after a step of its own; run B (another runs folder) takes that step from the cache, adds a layer
+    and fails too. B's leftovers are B's layer and step containers, not A's cached layer nor the FROM image: its
+    cleanup removes its layer and leaves A's (someone else's) in place."""
+    import subprocess
+    import sys
+
+    from paper2run_tui.engine.build.cleanup import cleanup, run_leftovers
+
+    marker = uuid.uuid4().hex
+    shared = f"echo {marker} > /repo/shared.txt"
+    files = {"demo/__init__.py": ""}
+    plan_a = EnvPlan(base_image="python:3.11-slim", install_steps=[shared, "echo failing && false"],
+                     smoke_command="python -c 'print(1)'")
+    plan_b = plan_a.model_copy(update={"install_steps": [shared, f"echo {marker}-b > /repo/mine.txt", "false"]})
+    run_a = _run(make_repo, tmp_path / "a", files, plan_a, ListSink()).run_dir
+    sink_b = ListSink()
+    run_b = _run(make_repo, tmp_path / "b", files, plan_b, sink_b).run_dir
+    assert run_a is not None and run_b is not None
+    assert load_run(run_b).metadata.attempts[0].outcome == "build-failed"
+    a_layers = [ref for ref in run_leftovers(run_a) if _untagged_image(client, ref)]
+    b_layers = [ref for ref in run_leftovers(run_b) if _untagged_image(client, ref)]
+    assert a_layers and b_layers, (run_leftovers(run_a), run_leftovers(run_b))
+    lines = [e.text for e in sink_b.events if e.kind == "log" and e.source == "build"]  # type: ignore[union-attr]
+    assert any("Using cache" in line for line in lines)  # B took A's step from the cache ...
+    assert not set(a_layers) & set(run_leftovers(run_b))  # ... and does not count A's layer as its own
+    base = client.images.get("python:3.11-slim").id.split(":")[1][:12]
+    assert not any(base.startswith(ref) or ref.startswith(base) for ref in run_leftovers(run_b))
+    try:
+        done = subprocess.run([sys.executable, "-m", "paper2run_tui", "cleanup", "--out", str(tmp_path / "b" / "runs"),
+                               "--run", run_b.name, "--yes"], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert not any(_untagged_image(client, ref) for ref in b_layers)  # B's own layer went with its run
+        assert all(_untagged_image(client, ref) for ref in a_layers)  # A's, which B used as cache, stays
+    finally:
+        cleanup(client, run_ids=[run_a.name], leftovers=run_leftovers(run_a))
+    assert not any(_untagged_image(client, ref) for ref in a_layers)
+
+
+def test_a_stopped_build_records_the_layers_it_made(make_repo, tmp_path: Path, client) -> None:  # type: ignore[no-untyped-def]
+    """Stopped mid-build (Ctrl-C, a benchmark's budget): the layers committed before the stop are recorded too."""
+    from paper2run_tui.engine.build.cleanup import cleanup, run_leftovers
+    from paper2run_tui.engine.ports import CancelToken
+
+    marker = uuid.uuid4().hex
+    cancel = CancelToken()
+
+    class StopAtSleep(ListSink):
+        def emit(self, event: Event) -> None:
+            super().emit(event)
+            if event.kind == "log" and event.text.strip() == f"{marker}-sleeping":  # type: ignore[union-attr]
+                cancel.cancel("stopped by the test")
+
+    plan = EnvPlan(base_image="python:3.11-slim",
+                   install_steps=[f"echo {marker} > /repo/stopped.txt", f"echo {marker}-sleeping && sleep 60"],
+                   smoke_command="python -c 'print(1)'")
+    repo = make_repo({"demo/__init__.py": ""}, name=f"contained-{uuid.uuid4().hex[:8]}")
+    config = RunConfig(repo=str(repo), out=tmp_path / "runs", timeout=30, no_ca=True, max_attempts=1, limits=SMALL)
+    outcome = run_pipeline(config, StopAtSleep(), None, cancel, planner=FixedPlanner(plan))
+    assert outcome.status == "interrupted", outcome.reason
+    run_dir = outcome.run_dir
+    assert run_dir is not None
+    left = run_leftovers(run_dir)
+    layers = [ref for ref in left if _untagged_image(client, ref)]
+    assert layers, left  # the layer with the marker, committed before the stop
+    cleanup(client, run_ids=[run_dir.name], leftovers=left)
+    assert not any(_untagged_image(client, ref) for ref in layers)

@@ -47,6 +47,35 @@ def test_a_repo_builds_and_its_smoke_run_passes_first_time(make_repo, tmp_path: 
     assert containers == [] and len(images) == 1
 
 
+def test_the_toy_run_streams_is_saved_and_the_report_agrees_with_metadata(make_repo, tmp_path: Path, client) -> None:  # type: ignore[no-untyped-def]
+    """A README's `python -m toy --steps 3` tops the ladder: its lines stream as toy-run log events and land in
+    attempts/01/toy_run_stdout.log; report.md's smoke and build seconds are metadata.json's phase timings."""
+    main = ("import argparse\nif __name__ == '__main__':\n    p = argparse.ArgumentParser()\n"
+            "    p.add_argument('--steps', type=int, default=1)\n    for i in range(p.parse_args().steps):\n"
+            "        print(f'toy step {i + 1}', flush=True)\n")
+    repo = make_repo({"README.md": "# Toy\n\n```\npython -m toy --steps 3\n```\n", "toy/__init__.py": "",
+                      "toy/__main__.py": main}, git=True, name="toy-m")
+    sink = ListSink()
+    outcome = run_pipeline(RunConfig(repo=str(repo), out=tmp_path, timeout=60, no_ca=True), sink)
+    assert outcome.status == "success", outcome.reason
+    run = load_run(outcome.run_dir)  # type: ignore[arg-type]
+    meta = run.metadata
+    assert meta.highest_smoke_rung == "toy-run"
+    toy_lines = [e.text for e in sink.events if e.kind == "log" and e.source == "toy-run"]
+    assert toy_lines == ["toy step 1", "toy step 2", "toy step 3"]
+    saved = outcome.run_dir / "attempts" / "01" / "toy_run_stdout.log"  # type: ignore[operator]
+    assert saved.read_text().splitlines() == toy_lines
+    assert "toy_run_stdout" in run.attempts[0].logs
+    attempt = meta.attempts[0]
+    timings = {p.phase: p.seconds for p in meta.phases if p.attempt == 1}
+    assert attempt.smoke_seconds == timings["smoke"] and attempt.build_seconds == timings["build"]
+    assert attempt.smoke_command_seconds is not None and attempt.smoke_command_seconds <= attempt.smoke_seconds
+    assert f"- Smoke: {attempt.smoke_seconds:.1f} s (the smoke command {attempt.smoke_command_seconds:.1f} s" \
+        in (run.report or "")
+    assert f"- Build: {attempt.build_seconds:.1f} s" in (run.report or "")
+    cleanup(client, run_id=outcome.run_dir.name)  # type: ignore[union-attr]
+
+
 def test_missing_module_fails_first_and_the_rule_repair_passes(make_repo, tmp_path: Path, client) -> None:  # type: ignore[no-untyped-def]
     # The smoke command imports a module nobody declared; the known-failure rule installs it (from PyPI, with the CA).
     repo = make_repo({"app.py": "import argparse\nif __name__ == '__main__':\n    argparse.ArgumentParser().parse_args()\n"},

@@ -111,13 +111,16 @@ def test_instructions_and_report_render_for_success_and_failure() -> None:
     report = render_report(meta, RepoFacts(name="demo"), ["used the CPU fallback"])
     assert "**Status: `stopped-by-rules`** — data file data/train.csv is missing" in report
     assert "What to try next" in report and "used the CPU fallback" in report
-    meta.attempts = [AttemptSummary(number=1, outcome="smoke-ok", smoke_seconds=1.0, smoke_rung="toy-run", rungs=[
-        RungResult(rung="import-package", command="python -c 'import demo'", outcome="passed", counted=True),
-        RungResult(rung="tests", command="pytest", outcome="failed", exit_code=2, counted=False),
+    meta.attempts = [AttemptSummary(number=1, outcome="smoke-ok", smoke_seconds=121.4, smoke_command_seconds=0.6,
+                                    smoke_rung="toy-run", rungs=[
+        RungResult(rung="import-package", command="python -c 'import demo'", outcome="passed", seconds=0.4,
+                   counted=True),
+        RungResult(rung="tests", command="pytest", outcome="failed", exit_code=2, seconds=0.4, counted=False),
         RungResult(rung="toy-run", command="python train.py", outcome="alive-at-timeout", seconds=120, counted=True)])]
     report = render_report(meta, RepoFacts(name="demo"), [])
-    assert "  - rung import-package: passed — `python -c 'import demo'`" in report
-    assert "  - rung tests: failed (exit 2) — `pytest`" in report
+    assert "- Smoke: 121.4 s (the smoke command 0.6 s, then the ladder)" in report
+    assert "  - rung import-package: passed in 0.4 s — `python -c 'import demo'`" in report
+    assert "  - rung tests: failed (exit 2) in 0.4 s — `pytest`" in report
     assert "  - rung toy-run: still running after 120 s without an error — `python train.py`" in report
 
 

@@ -100,3 +100,36 @@ async def test_every_theme_renders_the_home_screen(tmp_path: Path) -> None:
             await pilot.pause()
             assert app.current_theme.name == name
         assert app.screen.query_one(RunsTable).row_count == 4
+
+
+async def test_the_form_keeps_the_configuration_precedence(tmp_path: Path, make_repo, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Flags > environment > user config file > .env: the form starts from the effective values, a field left as
+    shown keeps its source, and only what the person changes counts as a flag."""
+    from textual.widgets import Checkbox
+
+    user = tmp_path / "config.toml"
+    user.write_text("timeout = 60\nmax_attempts = 5\n")
+    for name in [k for k in __import__("os").environ if k.startswith("PAPER2RUN_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("PAPER2RUN_CONFIG_FILE", str(user))
+    monkeypatch.setenv("PAPER2RUN_MAX_ATTEMPTS", "4")  # the environment over the file
+    monkeypatch.chdir(tmp_path)
+    repo = make_repo({"a.py": "print(1)\n"}, name="prec")
+    app = Paper2RunApp("home", None, tmp_path / "runs")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        home = app.screen
+        assert isinstance(home, HomeScreen)
+        assert home.query_one("#f-timeout", Input).value == "60"
+        assert home.query_one("#f-attempts", Input).value == "4"
+        assert home.query_one("#f-dry-run", Checkbox).value is False
+        home.query_one("#f-repo", Input).value = str(repo)
+        config = home.config_from_form()
+        assert (config.timeout, config.max_attempts, config.dry_run) == (60, 4, False)
+        assert "config.toml" in config.sources["timeout"] and "PAPER2RUN_MAX_ATTEMPTS" in config.sources["max_attempts"]
+        home.query_one("#f-timeout", Input).value = "120"
+        home.query_one("#f-dry-run", Checkbox).value = True
+        await pilot.pause()
+        config = home.config_from_form()
+        assert (config.timeout, config.max_attempts, config.dry_run) == (120, 4, True)
+        assert config.sources["timeout"] != config.sources["max_attempts"]

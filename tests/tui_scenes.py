@@ -473,3 +473,36 @@ async def settle_resumed_gate(pilot) -> None:  # type: ignore[no-untyped-def]
     no_blink(app)
     await pilot.pause(0.2)
     await pilot.wait_for_scheduled_animations()
+
+
+async def settle_log_search(pilot) -> None:  # type: ignore[no-untyped-def]
+    """`/` on a past run: every log line holding "wheel", file and line."""
+    from paper2run_tui.tui.screens.search import LogSearchScreen
+
+    await pilot.pause()
+    pilot.app.open_run(Path("runs/nanogpt-20260104T180000Z"))
+    await pilot.pause(0.3)
+    await pilot.press("slash")
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, LogSearchScreen))
+    search = pilot.app.screen
+    search.query_one("#search-input").value = "gcc"
+    await pilot.press("enter")
+    await wait_until(pilot, lambda: search.result is not None)
+    await pilot.pause(0.3)
+    no_blink(pilot.app)
+
+
+async def settle_compare(pilot) -> None:  # type: ignore[no-untyped-def]
+    """m on attempt 1 of a past run, v on attempt 3: how each ended, the plan and Dockerfile diffs."""
+    from paper2run_tui.tui.screens.compare import CompareScreen
+
+    await pilot.pause()
+    pilot.app.open_run(Path("runs/nanogpt-20260104T180000Z"))
+    await pilot.pause(0.3)
+    detail = pilot.app.screen
+    detail.query_one("#detail-tabs").active = "tab-attempts"
+    detail.query_one("#attempt-list").focus()
+    await pilot.press("up", "up", "m", "down", "down", "v")
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, CompareScreen))
+    await pilot.pause(0.3)
+    no_blink(pilot.app)

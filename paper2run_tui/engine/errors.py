@@ -23,3 +23,6 @@ class UnsupportedRepo(UserError):
 class EngineLost(UserError):
     """The connection to the Docker engine broke during a build or a smoke run: nothing it reported can be trusted
     as a result, so the attempt is neither a success nor a failure of the plan."""
+
+    #: Set when it happened mid-build: the ids of the step containers and layers the build had made (cleanup's).
+    build_leftovers: tuple[str, ...] = ()

@@ -49,8 +49,8 @@ from .contracts import (
     RunMetadata,
     RunStarted,
 )
-from .contracts.metadata import FloorResult, Phase, RunStatus
-from .contracts.plan import FLOOR_RUNG, at_least
+from .contracts.metadata import FloorResult, Phase, RungResult, RunStatus
+from .contracts.plan import FLOOR_RUNG, SMOKE_RUNGS, SmokeRungName, at_least
 from .diagnose.base import Diagnoser, DiagnosisContext, FailedAttempt
 from .errors import EngineLost, PreflightError, UnsupportedRepo, UserError
 from .gate import decide
@@ -386,7 +386,8 @@ def _attempts(run: _Run, reviewer: Reviewer | None, planner: Planner, diagnoser:
                 run.note(warning, "warning")
             preflighted = True
         run.person_approved = decision is not None and decision.decided_by == "person" and decision.action != "reject"
-        failed = _attempt(run, executor, plan, dockerfile, attempt, summary)
+        failed = _attempt(run, executor, plan, dockerfile, attempt, summary,
+                          aim_higher=attempt - first + 1 < config.max_attempts)
         if failed is None:
             if run.floor is not None and not at_least(run.meta.highest_smoke_rung, run.floor.floor_rung or FLOOR_RUNG):
                 raise _Finish("smoke-failed", f"attempt {attempt} passed only at {run.meta.highest_smoke_rung}, "
@@ -673,24 +674,37 @@ def _labels(run: _Run, attempt: int) -> dict[str, str]:
     }
 
 
+def _phase_seconds(run: _Run, phase: str, fallback: float) -> float:
+    """The phase just timed, as metadata.json's phases record it, so the report and metadata say the same."""
+    last = run.meta.phases[-1] if run.meta.phases else None
+    return last.seconds if last is not None and last.phase == phase else round(fallback, 3)
+
+
 def _attempt(
-    run: _Run, executor: Executor, plan: EnvPlan, dockerfile: str, attempt: int, summary: AttemptSummary
+    run: _Run, executor: Executor, plan: EnvPlan, dockerfile: str, attempt: int, summary: AttemptSummary,
+    aim_higher: bool = False,
 ) -> FailedAttempt | None:
-    """Build and smoke-run one plan. None on success; the failure otherwise."""
+    """Build and smoke-run one plan. None on success; the failure otherwise. With aim_higher (attempts are left), a
+    rung above the smoke command that failed (tests, toy run) is a failure too, diagnosed on its own output; the
+    image that passed the smoke command is the run's floor meanwhile."""
     adir = run.folder.attempt_dir(attempt)
     tag = f"paper2run/{run.folder.run_id.lower()}:attempt-{attempt:02d}"
     with run.phase("build", attempt):
-        built = executor.build(
-            BuildRequest(
-                attempt=attempt, context_dir=run.folder.repo_dir, dockerfile=dockerfile,
-                extra_files=run.extra_files, tag=tag, labels=_labels(run, attempt), build_args=run.build_args,
-                timeout_s=run.config.build_timeout,
-            ),
-            run.sink,
-            run.cancel,
-        )
+        try:
+            built = executor.build(
+                BuildRequest(
+                    attempt=attempt, context_dir=run.folder.repo_dir, dockerfile=dockerfile,
+                    extra_files=run.extra_files, tag=tag, labels=_labels(run, attempt), build_args=run.build_args,
+                    timeout_s=run.config.build_timeout,
+                ),
+                run.sink,
+                run.cancel,
+            )
+        except (Cancelled, EngineLost) as exc:  # a stopped build leaves layers too (a budget, Ctrl-C, lost engine)
+            _record_leftovers(run, attempt, list(exc.build_leftovers))
+            raise
     run.sink.close_attempt(attempt)
-    summary.build_seconds = round(built.seconds, 3)
+    summary.build_seconds = _phase_seconds(run, "build", built.seconds)
     summary.steps_total, summary.steps_cached = built.steps_total, built.steps_cached
     summary.cached_steps = list(built.cached_steps)
     summary.failing_step = built.failing_step
@@ -700,8 +714,7 @@ def _attempt(
         run.note(f"attempt {attempt}: {built.output_cut} (attempts/{attempt:02d}/build_*.log hold what was kept)",
                  "warning")
     if not built.ok:
-        if built.intermediates:  # unlabelled: `cleanup` finds them by these ids
-            run.folder.write_text(f"attempts/{attempt:02d}/build_leftovers.txt", "\n".join(built.intermediates) + "\n")
+        _record_leftovers(run, attempt, built.intermediates)
         summary.outcome = "build-failed"
         run.sink.emit(AttemptFinished(attempt=attempt, outcome="build-failed", detail=built.error or ""))
         return FailedAttempt(
@@ -719,10 +732,18 @@ def _attempt(
             run.cancel,
         )
     run.sink.close_attempt(attempt)
-    summary.smoke_seconds = round(smoked.seconds, 3)
+    # The whole smoke phase (the command and the ladder after it, toy run included), the same figure as the phase's
+    # timing in metadata.json; the command alone beside it.
+    summary.smoke_seconds = _phase_seconds(run, "smoke", smoked.seconds)
+    summary.smoke_command_seconds = round(smoked.seconds, 3)
     summary.exit_code = smoked.exit_code
     summary.smoke_rung = smoked.highest_rung
     summary.rungs = list(smoked.rungs)
+    summary.smoke_user = (f"root ({smoked.root_reason}; rerun as root with a minimal capability set)"
+                          if smoked.root_reason else f"uid {smoked.user}, no capabilities")
+    if smoked.root_reason:
+        run.note(f"attempt {attempt}: {smoked.root_reason}, so it ran again as root (a minimal capability set, "
+                 "still no-new-privileges): the smoke result is root's", "warning")
     if smoked.ran_on_cpu:
         run.note("no GPU runtime: the smoke run used the CPU fallback the plan allows", "warning")
     if smoked.output_cut:
@@ -735,7 +756,23 @@ def _attempt(
         run.meta.highest_smoke_rung = smoked.highest_rung
         run.folder.write_text("image.txt", run.meta.image_tag + "\n")
         run.sink.emit(AttemptFinished(attempt=attempt, outcome=summary.outcome, smoke_rung=smoked.highest_rung))
-        return None
+        above = _failed_above(smoked.rungs, smoked.highest_rung) if aim_higher else None
+        if above is None:
+            return None
+        where = f"attempts/{attempt:02d}/rung_{above.rung}.log"
+        if above.output:
+            run.folder.write_text(where, above.output)
+        elif above.rung == "toy-run":
+            where = f"attempts/{attempt:02d}/toy_run_*.log"  # the toy run streams into its own logs
+        run.note(f"attempt {attempt}: the {above.rung} rung (`{above.command[:80]}`) failed above the smoke command "
+                 f"(exit {above.exit_code}): diagnosed like a smoke command, the image passing {smoked.highest_rung} "
+                 f"kept as the floor ({where})")
+        return FailedAttempt(
+            number=attempt, plan=plan.model_copy(update={"smoke_command": above.command}), dockerfile=dockerfile,
+            outcome="smoke-failed", attempt_dir=adir, exit_code=above.exit_code,
+            error=f"the {above.rung} rung exited with {above.exit_code}", floor_rung=smoked.highest_rung,
+            image_tag=built.image_tag or tag, failed_rung=above.rung,
+        )
     if smoked.outcome == "gpu-unavailable":
         raise PreflightError(
             smoked.error or "the plan needs a GPU and the engine has no NVIDIA runtime",
@@ -748,6 +785,16 @@ def _attempt(
         number=attempt, plan=plan, dockerfile=dockerfile, outcome="smoke-failed", attempt_dir=adir,
         exit_code=smoked.exit_code, error=smoked.error, floor_rung=floor, image_tag=built.image_tag or tag,
     )
+
+
+def _failed_above(rungs: list[RungResult], highest: SmokeRungName | None) -> RungResult | None:
+    """The lowest rung above the highest one passed that failed (the tests after an entry point's --help): what a
+    repair aims at next. None below the floor: a static check alone is no floor to keep."""
+    if not at_least(highest, FLOOR_RUNG):
+        return None
+    assert highest is not None
+    failed = [r for r in rungs if r.outcome == "failed" and SMOKE_RUNGS.index(r.rung) > SMOKE_RUNGS.index(highest)]
+    return min(failed, key=lambda r: SMOKE_RUNGS.index(r.rung)) if failed else None
 
 
 def _diagnose(
@@ -853,6 +900,13 @@ def _record_limits(run: _Run) -> None:
              f"{limits.pids} processes, builds included; the smoke run has no capabilities, a "
              f"{applied.smoke_tmpfs.split(', ')[1]} /tmp, a {limits.write_cap} write cap, "
              f"capped output and {'network (--network)' if limits.network else 'no network'} (limits.json)")
+
+
+def _record_leftovers(run: _Run, attempt: int, ids: list[str]) -> None:
+    """A failed or stopped build's step containers and layers carry no label: `cleanup`, a batch and the benchmarks
+    find them by these ids (attempts/NN/build_leftovers.txt); only what this build made, never a cache hit."""
+    if ids:
+        run.folder.write_text(f"attempts/{attempt:02d}/build_leftovers.txt", "\n".join(ids) + "\n")
 
 
 def _record_build_pids(run: _Run, attempt: int, summary: AttemptSummary, applied: Any) -> None:

@@ -16,6 +16,9 @@ from .contracts import Event, GateRequest, HumanDecision
 class Cancelled(Exception):
     """Raised inside the engine when the cancel token fires (Ctrl-C, the person quit)."""
 
+    #: Set by a build that was stopped: the ids of the step containers and layers it had made (cleanup's).
+    build_leftovers: tuple[str, ...] = ()
+
 
 class CancelToken:
     """Thread-safe cancellation flag that blocking steps poll between chunks of work."""

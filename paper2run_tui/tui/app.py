@@ -65,6 +65,8 @@ class Paper2RunApp(App[int]):
         self.parts = parts or EngineParts()
         self.clock = clock
         self.last_run: RunScreen | None = None
+        #: What `m` marked for a compare (`v`): a run folder, and one of its attempts (None: the run as a whole).
+        self.compare_mark: tuple[Path, int | None] | None = None
 
     def on_mount(self) -> None:
         self.apply_user_keymap()
@@ -125,6 +127,32 @@ class Paper2RunApp(App[int]):
             self.show_error(str(err))
             return
         self.push_screen(screen)
+
+    def mark_for_compare(self, run_dir: Path, attempt: int | None) -> None:
+        self.compare_mark = (run_dir, attempt)
+        what = f"attempt {attempt} of {run_dir.name}" if attempt is not None else run_dir.name
+        self.notify(f"Marked {what}; select another attempt or run and press v to compare.", timeout=6)
+
+    def compare_with_mark(self, run_dir: Path, attempt: int | None) -> None:
+        """Compare the marked attempt/run with this one: two attempts when both sides name one, else two runs."""
+        from ..engine.record.compare import compare_attempts, compare_runs
+        from ..engine.record.store import load_run
+        from .screens.compare import CompareScreen
+
+        if self.compare_mark is None:
+            self.notify("Mark an attempt or a run first (m), then select the other and press v.", severity="warning")
+            return
+        marked_dir, marked_attempt = self.compare_mark
+        try:
+            first, second = load_run(marked_dir), load_run(run_dir)
+        except (ValueError, OSError) as err:
+            self.show_error(f"Cannot compare: {err}")
+            return
+        if marked_attempt is not None and attempt is not None:
+            comparison = compare_attempts(first, marked_attempt, second, attempt)
+        else:
+            comparison = compare_runs(first, second)
+        self.push_screen(CompareScreen(comparison))
 
     def implement_paper(self) -> None:
         """Paper to code (issue 6): open its screen when the module is installed, else say how to get there."""

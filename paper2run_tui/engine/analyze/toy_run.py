@@ -1,8 +1,8 @@
 """Toy-run candidates: an entry point run for real, on the CPU, with nothing the repository does not hold.
 
 The top rung of the smoke ladder. It is only offered when the analysis can see that the run needs no data from
-outside: a README command whose script and file arguments all exist in the checkout, or a demo/example script
-whose arguments all have defaults. Scripts that download data or weights are never offered, and the run itself
+outside: a README command whose script (`python x.py`) or module (`python -m pkg`) and file arguments all exist in
+the checkout, or a demo/example script whose arguments all have defaults. Scripts that download data or weights are never offered, and the run itself
 gets no network (build/smoke_run.py), so a pass never means "was busy downloading a dataset".
 """
 
@@ -44,6 +44,25 @@ def _resolve_script(path: str, files: set[str]) -> tuple[str, str] | None:
     return None
 
 
+_MODULE = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
+
+
+def _resolve_module(module: str, files: set[str]) -> tuple[str, str] | None:
+    """(file rel, folder to run from) for a README's `python -m pkg.mod`: pkg/mod.py or pkg/mod/__main__.py in the
+    checkout, at its top or in one folder further down (a src/ layout, a code/ folder). A module the repository does
+    not hold (pip, pytest, torch.distributed.run) is not its code, so never a toy run."""
+    if not _MODULE.match(module):
+        return None
+    base = module.replace(".", "/")
+    for rel in (f"{base}.py", f"{base}/__main__.py"):
+        if rel in files:
+            return rel, "."
+        matches = [f for f in files if f.endswith("/" + rel)]
+        if len(matches) == 1:
+            return matches[0], matches[0][: -len(rel) - 1]
+    return None
+
+
 def readme_toy_runs(commands: list[tuple[str, int]], readme_rel: str | None, files: set[str],
                     data: list[DataExpectation]) -> list[SmokeCandidate]:
     out = []
@@ -52,13 +71,16 @@ def readme_toy_runs(commands: list[tuple[str, int]], readme_rel: str | None, fil
             tokens = shlex.split(command)
         except ValueError:
             continue
-        if len(tokens) < 2 or tokens[0] not in ("python", "python3") or not tokens[1].endswith(".py"):
+        if len(tokens) < 2 or tokens[0] not in ("python", "python3"):
             continue
-        args = tokens[2:]
-        if posixpath.basename(tokens[1]) == "setup.py" or any(_PLACEHOLDER.search(t) for t in tokens) \
+        as_module = tokens[1] == "-m" and len(tokens) >= 3
+        if not as_module and not tokens[1].endswith(".py"):
+            continue
+        target, args = (tokens[2], tokens[3:]) if as_module else (tokens[1], tokens[2:])
+        if posixpath.basename(target) == "setup.py" or any(_PLACEHOLDER.search(t) for t in tokens) \
                 or any(a in ("-h", "--help") for a in args):
             continue
-        resolved = _resolve_script(tokens[1], files)
+        resolved = _resolve_module(target, files) if as_module else _resolve_script(target, files)
         if resolved is None:
             continue
         script, folder = resolved
@@ -68,10 +90,12 @@ def readme_toy_runs(commands: list[tuple[str, int]], readme_rel: str | None, fil
             continue  # reads (or writes) a file the checkout does not hold: not a toy run
         if _needs_outside_data(script, data, files):
             continue
-        run = shlex.join(["python", posixpath.relpath(script, folder), *args])
+        run = shlex.join(["python", "-m", target, *args] if as_module
+                         else ["python", posixpath.relpath(script, folder), *args])
         cmd = run if folder == "." else f"cd {shlex.quote(folder)} && {run}"
+        what = f"module {target} ({script})" if as_module else "script"
         out.append(SmokeCandidate(command=cmd, kind="toy-run", source=readme_rel or "README", line=line, score=30,
-                                  reason="a README command whose script and files are all in the repository"))
+                                  reason=f"a README command whose {what} and files are all in the repository"))
     return out
 
 

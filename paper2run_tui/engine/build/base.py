@@ -65,6 +65,9 @@ class SmokeResult(BaseModel):
     error: str | None = None
     output_cut: str | None = Field(default=None, description="Set when the smoke output was over its cap: what was "
                                                             "kept and how much was left out")
+    user: str = Field(default="10001:10001", description="Who the counted smoke run ran as: the unprivileged uid, "
+                                                         "or root after the permission fallback")
+    root_reason: str | None = Field(default=None, description="Why it fell back to root (the permission error)")
 
 
 class PreflightReport(BaseModel):

@@ -83,9 +83,12 @@ def stream_build(client: Any, request: BuildRequest, sink: EventSink, cancel: Ca
     # Every line is parsed (steps, cache hits, step containers); only the head and the tail become events.
     cap = OutputCap(sink, request.attempt, BUILD_OUTPUT_HEAD_BYTES, BUILD_OUTPUT_TAIL_LINES, source="build")
     cgroup, pids_why = _build_cgroup(client, endpoint, limits, no_cgroup_why)
-    result.pids_limit = (BuildPidsLimit(mechanism="update-api", detail=f"best effort: {pids_why}")
-                         if limits is not None else None)
+    # An engine that says no cgroup parent applies to it (no_cgroup_why: Podman) has no watcher either.
+    result.pids_limit = (None if limits is None else BuildPidsLimit(mechanism="none", detail=pids_why)
+                         if no_cgroup_why and endpoint is None
+                         else BuildPidsLimit(mechanism="update-api", detail=f"best effort: {pids_why}"))
     step_containers = 0  # RUN steps whose container the stream named
+    from_cache = False  # the current step came from the cache: its layer is not this build's
     run_steps = 0  # RUN steps that ran (not from the cache)
     try:
         response = start_build(client, request, context, labels, limits,
@@ -147,16 +150,19 @@ def stream_build(client: Any, request: BuildRequest, sink: EventSink, cancel: Ca
                         if cgroup is not None and cgroup.holds(running.group(1)) and result.pids_limit:
                             result.pids_limit.steps_seen_inside += 1
                         limit_step_pids(client, running.group(1), limits.pids)
-                    made = running or _LAYER.match(line)
-                    if made:
-                        result.intermediates.append(made.group(1))
+                    if running:
+                        result.intermediates.append(running.group(1))
+                    elif (layer := _LAYER.match(line)) and not (from_cache or _is_from(current_step)):
+                        # a layer this build committed: not the FROM image, not a cache hit (someone else's)
+                        result.intermediates.append(layer.group(1))
                     if isinstance(seen, StepSeen):
-                        step_no, current_step = seen.step, seen.instruction
+                        step_no, current_step, from_cache = seen.step, seen.instruction, False
                         run_steps += _is_run(current_step)
                         result.steps_total = seen.total
                         sink.emit(BuildProgress(attempt=request.attempt, step=step_no, total=result.steps_total,
                                                 instruction=current_step))
                     elif isinstance(seen, CacheHit):
+                        from_cache = True
                         run_steps -= _is_run(current_step)
                         result.cached_steps.append(step_no)
                         sink.emit(BuildProgress(attempt=request.attempt, step=step_no, total=result.steps_total or 0,
@@ -168,6 +174,9 @@ def stream_build(client: Any, request: BuildRequest, sink: EventSink, cancel: Ca
                     cap.line("stderr", line)
             elif "aux" in chunk and "ID" in chunk["aux"]:
                 result.image_id = chunk["aux"]["ID"]
+    except Cancelled as exc:
+        exc.build_leftovers = tuple(result.intermediates)  # a stopped build's layers are the run's to remove
+        raise
     finally:
         # Closing the connection is what makes the engine abort a build in progress (cancel, timeout).
         _abort(response)
@@ -179,9 +188,11 @@ def stream_build(client: Any, request: BuildRequest, sink: EventSink, cancel: Ca
     if not errors and (broken or not result.image_id):
         # A stream that ends without an error and without an image id did not build anything: the engine (or the
         # connection to it) went away mid-build. Counting it as a success would smoke-run a stale or absent image.
-        raise EngineLost(f"the connection to the Docker engine was lost during the build of attempt "
-                         f"{request.attempt}{' at step ' + str(step_no) if step_no else ''} (no image id)",
-                         ENGINE_LOST_FIX)
+        lost = EngineLost(f"the connection to the Docker engine was lost during the build of attempt "
+                          f"{request.attempt}{' at step ' + str(step_no) if step_no else ''} (no image id)",
+                          ENGINE_LOST_FIX)
+        lost.build_leftovers = tuple(result.intermediates)
+        raise lost
     if errors:
         result.error = errors[-1]
         result.failing_step = current_step or None
@@ -206,6 +217,10 @@ def _build_cgroup(client: Any, endpoint: str | None, limits: DockerLimits | None
 
 def _is_run(instruction: str) -> bool:
     return instruction.lstrip().upper().startswith("RUN")
+
+
+def _is_from(instruction: str) -> bool:
+    return instruction.lstrip().upper().startswith("FROM")
 
 
 def _end_cgroup(cgroup: BuildCgroup | None, result: BuildResult, step_containers: int, run_steps: int,

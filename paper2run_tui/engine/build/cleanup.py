@@ -4,6 +4,7 @@ without a label (the classic builder's intermediate images and step containers),
 from __future__ import annotations
 
 import contextlib
+import time
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,8 @@ def cleanup(client: Any, run_id: str | None = None, dry_run: bool = False, *,
 
 
 MANAGED_LABEL = "org.paper2run.managed=true"
+#: A leftover layer still used by a step container the engine is removing is tried this many times, 1 s apart.
+LEFTOVER_TRIES = 10
 RUN_LABEL = "org.paper2run.run"
 
 
@@ -80,7 +83,7 @@ def _ours(summary: dict[str, Any], wanted: set[str], everything: bool) -> bool:
 
 def _remove_leftover(client: Any, ref: str, report: CleanupReport, dry_run: bool) -> None:
     """An intermediate of a failed build: its step container if it is still there, else its untagged image
-    (never forced, so a layer another image is built on stays)."""
+    (never forced, so a layer another image is built on stays; never its parents, which may be others')."""
     import docker
 
     try:
@@ -102,11 +105,20 @@ def _remove_leftover(client: Any, ref: str, report: CleanupReport, dry_run: bool
     if image.tags:
         return  # a tagged image is someone's result
     report.images.append(image.short_id)
-    if not dry_run:
+    if dry_run:
+        return
+    for _ in range(LEFTOVER_TRIES):
         try:
-            client.images.remove(image.id)
-        except Exception:  # noqa: BLE001 - still a parent of another image: it is a cache layer, kept
-            report.images.pop()
+            # noprune: a plain removal takes the untagged parents along, and a parent can be another build's layer
+            # this one took from the cache; ours are in the list themselves, removed newest first.
+            client.images.remove(image.id, noprune=True)
+            return
+        except Exception as exc:  # noqa: BLE001 - still a parent of another image: it is a cache layer, kept
+            # A stopped build's step container can still be on its way out (the engine removes it): wait for it.
+            if "container" not in str(exc):
+                break
+            time.sleep(1.0)
+    report.images.pop()
 
 
 def run_leftovers(run_dir: Path) -> list[str]:

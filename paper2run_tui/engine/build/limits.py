@@ -27,6 +27,12 @@ OUTPUT_TAIL_LINES = 200
 BUILD_OUTPUT_HEAD_BYTES = 2 * 1024 * 1024
 BUILD_OUTPUT_TAIL_LINES = 400
 CPU_PERIOD_US = 100_000
+#: The smoke container's user: no account in the image, no capability, nothing of root's.
+SMOKE_UID = 10001
+SMOKE_USER = f"{SMOKE_UID}:{SMOKE_UID}"
+#: The fallback when the code needs root (it writes into /repo, which COPY made root's): root, but only the
+#: capabilities a program that runs as root ordinarily uses on its own files (no NET_*, SYS_*, MKNOD, ...).
+ROOT_FALLBACK_CAPS = ("CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "SETGID", "SETUID")
 
 
 def parse_memory(text: str) -> int:
@@ -52,6 +58,8 @@ class AppliedLimits(BaseModel):
                                       "process), update-api (best effort: set once the stream names the step), none")
     smoke_network: bool
     smoke_capabilities: str = "none (cap_drop ALL), no-new-privileges"
+    smoke_user: str = Field(default=f"uid {SMOKE_USER}, HOME=/tmp; root with only {', '.join(ROOT_FALLBACK_CAPS)} "
+                                    "when the smoke fails for a permission a non-root user lacks (the report says so)")
     smoke_tmpfs: str = f"/tmp, {SMOKE_TMPFS}"
     smoke_write_cap_bytes: int = Field(description="Most the smoke container may write to its writable layer")
     smoke_output_head_bytes: int = OUTPUT_HEAD_BYTES
@@ -78,12 +86,15 @@ def build_params(limits: DockerLimits) -> dict[str, str]:
             "cpuquota": str(int(limits.cpus * CPU_PERIOD_US))}
 
 
-def smoke_kwargs(limits: DockerLimits, *, network: bool) -> dict[str, Any]:
-    """containers.create() arguments of a contained smoke container."""
+def smoke_kwargs(limits: DockerLimits, *, network: bool, as_root: bool = False) -> dict[str, Any]:
+    """containers.create() arguments of a contained smoke container: an unprivileged uid with no capability (HOME
+    on the /tmp tmpfs, the one place it can write), or `as_root`: uid 0 with ROOT_FALLBACK_CAPS only."""
     memory = parse_memory(limits.memory)
     return {
         "mem_limit": memory, "memswap_limit": memory, "nano_cpus": int(limits.cpus * 1e9),
         "pids_limit": limits.pids, "privileged": False, "cap_drop": ["ALL"],
         "security_opt": ["no-new-privileges"], "network_disabled": not network,
-        "tmpfs": {"/tmp": f"rw,nosuid,nodev,size={SMOKE_TMPFS}"},
+        "tmpfs": {"/tmp": f"rw,nosuid,nodev,size={SMOKE_TMPFS},mode=1777"},
+        **({"user": "0:0", "cap_add": list(ROOT_FALLBACK_CAPS)} if as_root
+           else {"user": SMOKE_USER, "environment": {"HOME": "/tmp"}}),
     }

@@ -8,6 +8,7 @@ left out is said in a log line and in the report.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import deque
 from typing import Any, Literal
@@ -18,22 +19,27 @@ from .limits import OUTPUT_HEAD_BYTES, OUTPUT_TAIL_LINES
 
 #: A "line" longer than this (output without newlines) is cut into pieces of this size.
 MAX_LINE_CHARS = 16 * 1024
+#: What a program prints when it runs as a user without root's rights: EACCES / EPERM in their usual spellings.
+PERMISSION_ERROR = re.compile(r"Permission denied|PermissionError|\[Errno 13\]|EACCES|Operation not permitted")
 
 
 class OutputCap:
     """Shared by the stdout and stderr pumps of one container (or the lines of one build). Thread-safe."""
 
     def __init__(self, sink: EventSink, attempt: int, head_bytes: int = OUTPUT_HEAD_BYTES,
-                 tail_lines: int = OUTPUT_TAIL_LINES, source: Literal["smoke", "build"] = "smoke") -> None:
+                 tail_lines: int = OUTPUT_TAIL_LINES, source: Literal["smoke", "build", "toy-run"] = "smoke") -> None:
         self.sink, self.attempt, self.head_bytes, self.source = sink, attempt, head_bytes, source
         self._tail: deque[tuple[str, str]] = deque(maxlen=tail_lines)
         self._lock = threading.Lock()
         self.emitted_bytes = 0
         self.cut_lines = 0
         self.cut_bytes = 0
+        self.permission_error: str | None = None  # the first line that reads like one (head, tail or cut)
 
     def line(self, stream: str, text: str) -> None:
         with self._lock:
+            if self.permission_error is None and PERMISSION_ERROR.search(text):
+                self.permission_error = text.strip()[:200]
             size = len(text.encode("utf-8", errors="replace")) + 1
             if self.emitted_bytes + size <= self.head_bytes and not self._tail:
                 self.emitted_bytes += size

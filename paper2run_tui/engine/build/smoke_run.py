@@ -17,8 +17,8 @@ from ..ports import Cancelled, CancelToken, EventSink
 from .base import SmokeRequest, SmokeResult
 from .build_stream import ENGINE_LOST_FIX
 from .docker_client import MANAGED
-from .limits import WRITE_WATCH_S, parse_memory, smoke_kwargs
-from .smoke_output import OutputCap, pump
+from .limits import ROOT_FALLBACK_CAPS, SMOKE_USER, WRITE_WATCH_S, parse_memory, smoke_kwargs
+from .smoke_output import PERMISSION_ERROR, OutputCap, pump
 
 LADDER_TIMEOUT_S = 120
 #: How long the toy run may go: long enough to build a model and take training steps, short enough for every run.
@@ -56,6 +56,19 @@ def smoke_run(client: Any, limits: DockerLimits, request: SmokeRequest, sink: Ev
         return SmokeResult(ok=False, outcome="gpu-unavailable", error="the plan needs a GPU; the engine has none")
     started = time.monotonic()
     ran = run_container(client, limits, request.image_tag, None, request.timeout_s, request, sink, cancel, gpu)
+    root_reason = None
+    if not ran.alive and ran.code not in (0, None) and ran.permission_error and not ran.wrote_too_much:
+        # Code that writes into /repo (root's, from COPY) or needs a root-only call fails as uid 10001: once more
+        # as root, with a few capabilities only; the report says the result is root's.
+        root_reason = (f"the smoke command exited {ran.code} as uid {SMOKE_USER} with a permission error "
+                       f"(`{ran.permission_error[:120]}`)")
+        sink.emit(Message(level="warning", text=f"{root_reason}: running it again as root with only "
+                                                 f"{', '.join(ROOT_FALLBACK_CAPS)}"))
+        started = time.monotonic()
+        ran = run_container(client, limits, request.image_tag, None, request.timeout_s, request, sink, cancel, gpu,
+                            as_root=True)
+    as_root = root_reason is not None
+    user = "root" if as_root else SMOKE_USER
     exit_code, alive = ran.code, ran.alive
     seconds = time.monotonic() - started
     outcome: Literal["exit-0", "alive-at-timeout"]
@@ -65,17 +78,18 @@ def smoke_run(client: Any, limits: DockerLimits, request: SmokeRequest, sink: Ev
         outcome = "exit-0"
     else:
         # The rungs below the failed command still say how green the image is: the run's floor (pipeline.py).
-        below = floor_results(client, limits, request, sink, cancel, gpu, exit_code, seconds)
+        below = floor_results(client, limits, request, sink, cancel, gpu, exit_code, seconds, as_root)
         reached = [r.rung for r in below if r.counted]
         return SmokeResult(ok=False, outcome="failed", exit_code=exit_code, seconds=seconds, ran_on_cpu=ran_on_cpu,
                            error=ran.wrote_too_much or f"the smoke command exited with {exit_code}",
-                           output_cut=ran.output_cut, rungs=below,
+                           output_cut=ran.output_cut, rungs=below, user=user, root_reason=root_reason,
                            highest_rung=max(reached, key=SMOKE_RUNGS.index) if reached else None)
-    rungs = ladder_results(client, limits, request, sink, cancel, gpu, outcome, exit_code, seconds)
+    rungs = ladder_results(client, limits, request, sink, cancel, gpu, outcome, exit_code, seconds, as_root)
     counted = [r.rung for r in rungs if r.counted]
     highest = max(counted, key=SMOKE_RUNGS.index) if counted else None
     return SmokeResult(ok=True, outcome=outcome, exit_code=None if alive else exit_code, seconds=seconds,
-                       ran_on_cpu=ran_on_cpu, highest_rung=highest, rungs=rungs, output_cut=ran.output_cut)
+                       ran_on_cpu=ran_on_cpu, highest_rung=highest, rungs=rungs, output_cut=ran.output_cut,
+                       user=user, root_reason=root_reason)
 
 
 def smoke_rung(request: SmokeRequest) -> SmokeRung | None:
@@ -84,7 +98,7 @@ def smoke_rung(request: SmokeRequest) -> SmokeRung | None:
 
 
 def floor_results(client: Any, limits: DockerLimits, request: SmokeRequest, sink: EventSink, cancel: CancelToken,
-                  gpu: bool, smoke_exit: int | None, smoke_seconds: float) -> list[RungResult]:
+                  gpu: bool, smoke_exit: int | None, smoke_seconds: float, as_root: bool = False) -> list[RungResult]:
     """After the smoke command failed: the rungs below its own, quietly, then the failed rung itself. A smoke
     command on no rung of the ladder has nothing below it that is known to be lower."""
     top = smoke_rung(request)
@@ -92,7 +106,7 @@ def floor_results(client: Any, limits: DockerLimits, request: SmokeRequest, sink
         return []
     lower = [r for r in request.ladder
              if SMOKE_RUNGS.index(r.rung) < SMOKE_RUNGS.index(top.rung) and r.command != top.command]
-    out = _run_rungs(client, limits, request, sink, cancel, gpu, lower)
+    out = _run_rungs(client, limits, request, sink, cancel, gpu, lower, as_root)
     if any(r.counted for r in out):
         sink.emit(Message(text="smoke ladder: the smoke command failed; the image still passes "
                                + ", ".join(r.rung for r in out if r.counted)))
@@ -102,7 +116,8 @@ def floor_results(client: Any, limits: DockerLimits, request: SmokeRequest, sink
 
 
 def ladder_results(client: Any, limits: DockerLimits, request: SmokeRequest, sink: EventSink, cancel: CancelToken,
-                   gpu: bool, smoke_outcome: str, smoke_exit: int | None, smoke_seconds: float) -> list[RungResult]:
+                   gpu: bool, smoke_outcome: str, smoke_exit: int | None, smoke_seconds: float,
+                   as_root: bool = False) -> list[RungResult]:
     """Every rung of the ladder, quietly; the smoke command's own rung takes the smoke run's result.
 
     A rung still running at its time limit counts only for the toy run (it ran that long without an error);
@@ -117,12 +132,13 @@ def ladder_results(client: Any, limits: DockerLimits, request: SmokeRequest, sin
                                   outcome="alive-at-timeout" if alive else "passed", seconds=round(smoke_seconds, 1),
                                   counted=True))
             continue
-        out += _run_rungs(client, limits, request, sink, cancel, gpu, [rung])
+        out += _run_rungs(client, limits, request, sink, cancel, gpu, [rung], as_root)
     return out
 
 
 def _run_rungs(client: Any, limits: DockerLimits, request: SmokeRequest, sink: EventSink, cancel: CancelToken,
-               gpu: bool, rungs: list[SmokeRung]) -> list[RungResult]:
+               gpu: bool, rungs: list[SmokeRung], as_root: bool = False) -> list[RungResult]:
+    """The rungs run as the same user as the smoke command's counted run (root only after its fallback)."""
     out = []
     for rung in rungs:
         toy = rung.rung == "toy-run"
@@ -130,8 +146,26 @@ def _run_rungs(client: Any, limits: DockerLimits, request: SmokeRequest, sink: E
         if toy:
             sink.emit(Message(text=f"smoke ladder: toy run on the CPU, no network, up to {timeout} s: `{rung.command[:80]}`"))
         started = time.monotonic()
+        # The toy run (up to two minutes of the repository's own code) streams and is saved as toy_run_*.log; the
+        # quick rungs only say how they exited.
         ran = run_container(client, limits, request.image_tag, rung.command, timeout, request, sink, cancel,
-                            gpu and not toy, quiet=True, offline=toy)
+                            gpu and not toy, quiet=not toy, offline=toy, source="toy-run" if toy else "smoke",
+                            as_root=as_root)
+        rooted = as_root
+        if not as_root and not ran.alive and ran.code not in (0, None) and ran.permission_error:
+            sink.emit(Message(level="warning", text=f"smoke ladder: `{rung.command[:80]}` exited {ran.code} as uid "
+                                                    f"{SMOKE_USER} with a permission error "
+                                                    f"(`{ran.permission_error[:120]}`): again as root with only "
+                                                    f"{', '.join(ROOT_FALLBACK_CAPS)}"))
+            started, rooted = time.monotonic(), True
+            ran = run_container(client, limits, request.image_tag, rung.command, timeout, request, sink, cancel,
+                                gpu and not toy, quiet=not toy, offline=toy, source="toy-run" if toy else "smoke",
+                                as_root=True)
+        if toy:
+            sink.emit(Message(text=f"smoke ladder: toy run {'still running' if ran.alive else f'exited {ran.code}'} "
+                                   f"(attempts/{request.attempt:02d}/toy_run_*.log)"))
+            if ran.output_cut:
+                sink.emit(Message(level="warning", text=f"attempt {request.attempt}: {ran.output_cut}"))
         code, still = ran.code, ran.alive
         outcome: Literal["passed", "failed", "alive-at-timeout"] = (
             "alive-at-timeout" if still else "passed" if code == 0 else "failed")
@@ -139,8 +173,9 @@ def _run_rungs(client: Any, limits: DockerLimits, request: SmokeRequest, sink: E
             sink.emit(Message(text=f"smoke ladder: `{rung.command[:80]}` still running after {timeout} s"
                                    + (" without an error: the toy run counts" if toy else ": not counted")))
         out.append(RungResult(rung=rung.rung, command=rung.command, outcome=outcome, exit_code=code,
-                              seconds=round(time.monotonic() - started, 1),
-                              counted=outcome == "passed" or (toy and still)))
+                              seconds=round(time.monotonic() - started, 1), as_root=rooted,
+                              counted=outcome == "passed" or (toy and still),
+                              output=ran.output if outcome == "failed" else ""))
     return out
 
 
@@ -152,20 +187,25 @@ class Ran:
     alive: bool
     output_cut: str | None = None
     wrote_too_much: str | None = None
+    permission_error: str | None = None  # the first output line that reads like EACCES/EPERM
+    #: A quiet run's last lines (stdout and stderr), kept for the diagnosis of a rung that failed.
+    output: str = ""
 
 
 def run_container(client: Any, limits: DockerLimits, image: str, command: str | None, timeout_s: int,
                   request: SmokeRequest, sink: EventSink, cancel: CancelToken, gpu: bool,
-                  quiet: bool = False, offline: bool = False) -> Ran:
+                  quiet: bool = False, offline: bool = False,
+                  source: Literal["smoke", "toy-run"] = "smoke", as_root: bool = False) -> Ran:
     """Run one contained container (build/limits.py) and wait for it. The container is always removed.
     `offline`: no network whatever the request says, and CUDA hidden from the code. Its writable layer is measured
-    every WRITE_WATCH_S; past limits.write_cap it is stopped and counted as failed."""
+    every WRITE_WATCH_S; past limits.write_cap it is stopped and counted as failed. Unless `quiet`, its output
+    streams as LogLine events of `source` (the recorder saves them in attempts/NN/)."""
     import docker
 
     kwargs: dict[str, Any] = {"labels": {**request.labels, **MANAGED}, "detach": True,
-                              **smoke_kwargs(limits, network=request.network and not offline)}
+                              **smoke_kwargs(limits, network=request.network and not offline, as_root=as_root)}
     if offline:
-        kwargs["environment"] = {"CUDA_VISIBLE_DEVICES": ""}
+        kwargs["environment"] = {**kwargs.get("environment", {}), "CUDA_VISIBLE_DEVICES": ""}
     if command is not None:
         kwargs["command"] = ["/bin/sh", "-c", command]
     if gpu:
@@ -173,16 +213,15 @@ def run_container(client: Any, limits: DockerLimits, image: str, command: str | 
     with engine_call("creating the smoke container"):
         container = client.containers.create(image, **kwargs)
     readers: list[threading.Thread] = []
-    cap = OutputCap(sink, request.attempt)
+    cap = OutputCap(sink, request.attempt, source=source)
     ran = Ran(code=None, alive=False)
     try:
         with engine_call("starting the smoke container"):
             container.start()
-        if not quiet:
-            for stream_name in ("stdout", "stderr"):
-                t = threading.Thread(target=pump, args=(container, stream_name, cap), daemon=True)
-                t.start()
-                readers.append(t)
+        for stream_name in ("stdout", "stderr"):
+            t = threading.Thread(target=pump, args=(container, stream_name, cap), daemon=True)
+            t.start()
+            readers.append(t)
         deadline = time.monotonic() + timeout_s
         next_measure = time.monotonic() + WRITE_WATCH_S
         while True:
@@ -196,6 +235,8 @@ def run_container(client: Any, limits: DockerLimits, image: str, command: str | 
                     t.join(timeout=5)
                 if quiet:
                     sink.emit(Message(text=f"smoke ladder: `{command[:80] if command else ''}` exited {ran.code}"))
+                    if ran.code:
+                        ran.output = _quiet_output(container)
                 return ran
             if time.monotonic() > deadline:
                 ran.alive = True
@@ -213,6 +254,30 @@ def run_container(client: Any, limits: DockerLimits, image: str, command: str | 
         for t in readers:
             t.join(timeout=5)
         ran.output_cut = cap.finish()
+        ran.permission_error = cap.permission_error or _permission_line(ran.output)  # quiet: its end, read at exit
+
+
+def _permission_line(text: str) -> str | None:
+    """The line of `text` that reads like EACCES/EPERM, if one does."""
+    found = PERMISSION_ERROR.search(text)
+    if found is None:
+        return None
+    end = text.find("\n", found.end())
+    return text[text.rfind("\n", 0, found.start()) + 1:end if end >= 0 else len(text)].strip()[:200]
+
+
+#: How much of a failed rung's output is kept: its end, where the error is.
+RUNG_OUTPUT_LINES = 200
+RUNG_OUTPUT_CHARS = 16_000
+
+
+def _quiet_output(container: Any) -> str:
+    """The end of a quiet container's output (its logs, read once it exited), for the diagnosis of the rung."""
+    try:
+        raw = container.logs(stdout=True, stderr=True, tail=RUNG_OUTPUT_LINES)
+    except Exception:  # noqa: BLE001 - the output is a help to the diagnosis, never a reason to fail
+        return ""
+    return raw.decode("utf-8", errors="replace")[-RUNG_OUTPUT_CHARS:]
 
 
 def _over_write_cap(client: Any, container: Any, cap: int) -> str | None:

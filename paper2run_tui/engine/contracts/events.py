@@ -47,7 +47,7 @@ class PhaseChanged(_Event):
 
 class LogLine(_Event):
     kind: Literal["log"] = "log"
-    source: Literal["build", "smoke", "engine", "llm", "preflight", "acquire"]
+    source: Literal["build", "smoke", "toy-run", "engine", "llm", "preflight", "acquire"]
     stream: Literal["stdout", "stderr"] = "stdout"
     text: str
     attempt: int | None = None

@@ -89,6 +89,10 @@ class RungResult(BaseModel):
     seconds: float = 0.0
     counted: bool = Field(description="Whether it counts for the highest rung: a pass, or a toy run still going "
                                       "at its time limit without an error")
+    as_root: bool = Field(default=False, description="It ran as root: as uid 10001 it failed with a permission "
+                                                     "error (or the smoke command had fallen back already)")
+    output: str = Field(default="", description="The end of a failed rung's output (stdout and stderr): what its "
+                        "diagnosis reads (attempts/NN/rung_<rung>.log)")
 
 
 class FloorResult(BaseModel):
@@ -109,7 +113,9 @@ class AttemptSummary(BaseModel):
     plan_fingerprint: str = ""
     outcome: AttemptOutcome = "not-run"
     build_seconds: float | None = None
-    smoke_seconds: float | None = None
+    smoke_seconds: float | None = Field(default=None, description="The whole smoke phase: the smoke command and "
+                                        "the ladder's rungs (the smoke phase's timing)")
+    smoke_command_seconds: float | None = Field(default=None, description="The smoke command alone")
     exit_code: int | None = None
     steps_total: int | None = None
     steps_cached: int | None = None
@@ -120,6 +126,8 @@ class AttemptSummary(BaseModel):
     diagnosis: str | None = None
     matched_rules: list[str] = Field(default_factory=list)
     decision: str | None = Field(default=None, description="The gate's decision on the plan this attempt ran")
+    smoke_user: str | None = Field(default=None, description="Who the smoke run ran as: uid 10001 (no "
+                                   "capabilities), or root after a permission error, with why")
     build_pids_limit: str | None = Field(default=None, description="How the build's process limit reached its "
                                          "steps: cgroup-parent, or update-api (best effort), with why")
 

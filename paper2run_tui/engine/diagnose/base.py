@@ -29,6 +29,9 @@ class FailedAttempt:
     #: The highest rung the image still passed when the smoke command failed (the run's floor), and its image.
     floor_rung: SmokeRungName | None = None
     image_tag: str | None = None
+    #: A rung above the smoke command that failed while the smoke command passed (tests, toy run): the attempt is
+    #: diagnosed on its output (attempts/NN/rung_<rung>.log), its plan aimed at that rung.
+    failed_rung: SmokeRungName | None = None
 
     def log_text(self, name: str, max_bytes: int = 8 * 1024 * 1024) -> str:
         """Read attempts/NN/<name>.log (e.g. 'build_stdout'); the tail if it is huge."""

@@ -21,6 +21,11 @@ def failure_text(ctx: DiagnosisContext) -> str:
     # The executor's own summary goes first, so that the logs' last line is what a person sees when nothing matches.
     if a.outcome == "build-failed":
         parts = [a.error or "", failing_step_output(a.log_text("build_stdout")), a.log_text("build_stderr")]
+    elif a.failed_rung is not None:
+        # A quick rung's output is kept by the pipeline; the toy run streams into its own logs.
+        parts = [a.error or "", a.log_text(f"rung_{a.failed_rung}"), a.log_text("toy_run_stdout"),
+                 a.log_text("toy_run_stderr")] if a.failed_rung == "toy-run" else \
+            [a.error or "", a.log_text(f"rung_{a.failed_rung}")]
     else:
         parts = [a.error or "", a.log_text("smoke_stdout"), a.log_text("smoke_stderr")]
     return "\n".join(p for p in parts if p)

@@ -10,6 +10,14 @@ from ..contracts import Event, LogLine
 from ..ports import EventSink
 from .run_folder import RunFolder
 
+#: The log sources an attempt keeps in its own files (the rest go to run.log).
+ATTEMPT_LOG_SOURCES = ("build", "smoke", "toy-run")
+
+
+def attempt_log_name(source: str, stream: str) -> str:
+    """attempts/NN/<source>_<stream>.log, e.g. smoke_stderr.log, toy_run_stdout.log (file names keep to _)."""
+    return f"{source.replace('-', '_')}_{stream}.log"
+
 
 def describe(event: Event) -> str:
     """One human line per event: run.log and the headless CLI print the same words."""
@@ -80,7 +88,7 @@ class RecordingSink:
             self._events.flush()
             if event.kind == "diagnosis-delta":
                 pass  # the full text lands with the DiagnosisReady event; keep run.log readable
-            elif isinstance(event, LogLine) and event.attempt and event.source in ("build", "smoke"):
+            elif isinstance(event, LogLine) and event.attempt and event.source in ATTEMPT_LOG_SOURCES:
                 self._attempt_log(event).write(event.text + "\n")
             else:
                 self._runlog.write(f"{event.ts.strftime('%Y-%m-%dT%H:%M:%SZ')} {describe(event)}\n")
@@ -103,7 +111,7 @@ class RecordingSink:
         key = (event.attempt or 0, event.source, event.stream)
         fh = self._attempt_logs.get(key)
         if fh is None:
-            path = self.folder.attempt_dir(key[0]) / f"{event.source}_{event.stream}.log"
+            path = self.folder.attempt_dir(key[0]) / attempt_log_name(event.source, event.stream)
             fh = open(path, "a", encoding="utf-8")  # noqa: SIM115
             self._attempt_logs[key] = fh
         return fh

@@ -6,6 +6,7 @@ import shlex
 from collections.abc import Sequence
 
 from ... import __version__
+from ..build.limits import SMOKE_USER
 from ..contracts import EnvPlan, RepoFacts, RunMetadata
 from .dockerfile import environment
 from .install import install_commands, source_commands
@@ -74,6 +75,9 @@ def render_instructions(
     meta: RunMetadata, plan: EnvPlan, *, ca_bundle_hint: str | None = None
 ) -> str:
     build, run, shell = docker_commands(meta.run_id, plan, meta.image_tag)
+    tag = shlex.quote(meta.image_tag or f"paper2run/{meta.run_id.lower()}:latest")
+    gpus = "--gpus all " if plan.requires_gpu else ""
+    smoked = [a for a in meta.attempts if a.smoke_user]
     outcome = {"exit-0": "the smoke command exited 0", "alive-at-timeout": "the smoke command was still running at "
                "the timeout, which counts as success for servers and long trainings"}.get(meta.smoke_outcome or "", "")
     return environment().get_template("INSTRUCTIONS.md.j2").render(
@@ -86,6 +90,11 @@ def render_instructions(
         build_command=build,
         run_command=run,
         shell_command=shell,
+        smoke_user=SMOKE_USER,
+        smoke_as_root=bool(smoked) and (smoked[-1].smoke_user or "").startswith("root"),
+        nonroot_run_command=f"docker run --rm --user {SMOKE_USER} --cap-drop ALL --security-opt no-new-privileges "
+                            f"-e HOME=/tmp --tmpfs /tmp {gpus}{tag}",
+        root_shell_command=f"docker run --rm -it --user 0 {gpus}{tag} /bin/bash",
         ca_bundle=ca_bundle_hint,
         plan=plan,
         install_step_count=len(install_commands(plan)) + len(source_commands(plan)),

@@ -39,6 +39,14 @@ source, the attempt numbers go on, and the gate opens on that attempt's plan so 
 ## Statuses
 """
 
+PAST_RUNS = """\
+## Search and compare past runs
+
+`/` (in the runs browser or a past run) searches every log of the run folder; enter on a hit opens the file at
+that line. `m` marks an attempt (in a past run) or a run (in the browser); `v` on another one compares them: how
+each ended, the plan diff and the Dockerfile diff (two attempts may come from two runs).
+"""
+
 
 def _bindings_table(rows: list[tuple[str, str, str]]) -> str:
     if not rows:
@@ -50,7 +58,7 @@ def _bindings_table(rows: list[tuple[str, str, str]]) -> str:
 
 def help_markdown(bindings: list[tuple[str, str, str]], screen_name: str) -> str:
     statuses = "\n".join(f"- **{status}**: {meaning}" for status, meaning in VERDICTS.items())
-    return (f"{GUIDE}\n{statuses}\n\n## Keys on {screen_name}\n\n{_bindings_table(bindings)}\n"
+    return (f"{GUIDE}\n{statuses}\n\n{PAST_RUNS}\n## Keys on {screen_name}\n\n{_bindings_table(bindings)}\n"
             "ctrl+p opens the command palette: every action of the screen, by name.\n")
 
 

@@ -63,13 +63,40 @@ class HomeScreen(Screen[None]):
                 yield Button("Browse all runs  ctrl+b", id="browse")
         yield Footer()
 
+    #: Form field -> the resolver's setting it shows.
+    SHOWN_SETTINGS = {"timeout": "timeout", "attempts": "max_attempts", "model": "model"}
+
     def on_mount(self) -> None:
+        self.shown: dict[str, Any] = {}
+        self._show_resolved()
         self.query_one("#new-run").border_title = "New run"
         self.query_one("#recent").border_title = f"Recent runs in {self.app.out}"  # type: ignore[attr-defined]
         self.action_reload_runs()
         for error in self.query(".field-error"):
             error.display = False
         self.query_one("#f-repo", Input).focus()
+
+    def _show_resolved(self) -> None:
+        """Start the form from the effective configuration (environment > user config file > .env), so a field left
+        as shown keeps its source; only what the person changes becomes a flag, as on the command line."""
+        from ...settings import resolve
+
+        try:
+            resolved = resolve()
+        except UserError:
+            return  # the same error is reported when the run starts
+        for key, name in self.SHOWN_SETTINGS.items():
+            value = resolved.get(name)
+            if value is not None:
+                self.query_one(f"#f-{key}", Input).value = str(value)
+        for key in ("dry_run", "gate_initial"):
+            if resolved.get(key) is not None:
+                self.query_one(f"#f-{key.replace('_', '-')}", Checkbox).value = bool(resolved.get(key))
+        if resolved.get("approve") in ("ask", "auto", "never"):
+            self.query_one("#f-approve", Select).value = resolved.get("approve")
+        self.shown = {key: self.query_one(f"#f-{key}", Input).value.strip() for key in self.SHOWN_SETTINGS}
+        self.shown |= {key: self.query_one(f"#f-{key.replace('_', '-')}", Checkbox).value
+                       for key in ("dry_run", "gate_initial")}
 
     def on_screen_resume(self) -> None:
         self.action_reload_runs()
@@ -108,14 +135,22 @@ class HomeScreen(Screen[None]):
         def text(key: str) -> str | None:
             return self.query_one(f"#f-{key}", Input).value.strip() or None
 
-        flags = {
+        def changed(key: str, value: Any) -> bool:
+            return key not in self.shown or value != self.shown[key]
+
+        flags: dict[str, Any] = {
             "repo": text("repo"), "paper": text("paper"), "ref": text("ref"),
             "out": self.app.out,  # type: ignore[attr-defined]
-            "timeout": int(text("timeout") or 900), "max_attempts": int(text("attempts") or 3),
-            "model": text("model"), "approve": self.query_one("#f-approve", Select).value,
-            "dry_run": self.query_one("#f-dry-run", Checkbox).value,
-            "gate_initial": self.query_one("#f-gate-initial", Checkbox).value,
+            "approve": self.query_one("#f-approve", Select).value,
         }
+        for key, name in self.SHOWN_SETTINGS.items():
+            value = text(key)
+            if value is not None and changed(key, value):
+                flags[name] = value if key == "model" else int(value)
+        for key in ("dry_run", "gate_initial"):
+            ticked = self.query_one(f"#f-{key.replace('_', '-')}", Checkbox).value
+            if changed(key, ticked):
+                flags[key] = ticked
         return build_run_config(flags)
 
     # --- actions ------------------------------------------------------------------------------

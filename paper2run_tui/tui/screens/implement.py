@@ -3,7 +3,9 @@ highlighted; each citation opens the cited section's text beside it; the citatio
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 from rich.markup import escape
 from rich.text import Text
@@ -29,6 +31,29 @@ def highlight(content: str) -> Text:
     return text
 
 
+def rounds_summary(folder: Path) -> Text:
+    """generation/rounds.json, one line a stage: what was asked, which files, the citation problems before and after
+    (no file: the output is the no-model one, and nothing was asked)."""
+    path = folder / "generation" / "rounds.json"
+    try:
+        rounds = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return Text("")
+    lines = [f"generation: {len(rounds)} stage(s), recorded in generation/rounds.json"]
+    for r in rounds if isinstance(rounds, list) else []:
+        if not isinstance(r, dict):
+            continue
+        stage = str(r.get("stage", "?")) + (f" round {r['round']}" if r.get("round") else "")
+        files = ", ".join(map(str, r.get("files") or [])) or "-"
+        line = f"  {stage}: {files}"
+        if r.get("violations_before") or r.get("violations_after"):
+            line += f" — problems {len(r.get('violations_before') or [])} before, {len(r.get('violations_after') or [])} after"
+        if r.get("note"):
+            line += f" ({str(r['note'])[:120]})"
+        lines.append(line)
+    return Text("\n".join(lines))
+
+
 class ImplementScreen(Screen[None]):
     BINDINGS = [
         Binding("ctrl+g", "generate", "Generate", id="implement.generate"),
@@ -50,6 +75,7 @@ class ImplementScreen(Screen[None]):
                          id="implement-mode")
             yield Button("Generate", id="implement-go", variant="primary")
         yield Static("Give a paper and press Generate (ctrl+g).", id="implement-status")
+        yield Static("", id="implement-rounds")
         with Horizontal(id="implement-body"):
             yield ListView(id="implement-files")
             with VerticalScroll(id="implement-file-pane"):
@@ -76,11 +102,12 @@ class ImplementScreen(Screen[None]):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="implement")
     def _generate(self, paper: str, framework: str, mode: str) -> None:
-        from ...settings import llm_settings, resolve
+        from ...settings import fix_rounds, llm_settings, resolve
 
-        config = ImplementConfig(paper=paper, out=self.app.out, framework=framework, mode=mode, run=False,  # type: ignore[attr-defined,arg-type]
-                                 llm=llm_settings(resolve()))
         try:
+            resolved = resolve()
+            config = ImplementConfig(paper=paper, out=self.app.out, framework=framework, mode=mode, run=False,  # type: ignore[attr-defined,arg-type]
+                                     llm=llm_settings(resolved)).model_copy(update=fix_rounds(resolved))
             outcome = run_implement(config, ListSink(), None, self.cancel)
         except Exception as exc:  # noqa: BLE001 - shown to the person, who can fix the input
             self.app.call_from_thread(self.query_one("#implement-status", Static).update, f"[b red]{exc}[/]")
@@ -90,13 +117,16 @@ class ImplementScreen(Screen[None]):
     def _show(self, outcome: ImplementOutcome) -> None:
         self.outcome = outcome
         self.paper = PaperInfo.model_validate_json((outcome.folder / "paper.json").read_bytes())
-        made = "code generated" if outcome.generated_code else "no code generated (no LLM endpoint configured)"
+        made = "code generated" if outcome.generated_code else (
+            "the model's code failed its citation check after the fix rounds: set aside in generation/rejected/"
+            if (outcome.folder / "generation" / "rejected").is_dir() else "no code generated (no LLM endpoint configured)")
         check = ("[green]citations checked: no problems[/]" if outcome.citations.ok else
                  f"[b red]{len(outcome.citations.violations)} citation problem(s)[/]: "
                  + "; ".join(f"{v.file}:{v.line} {v.message}" for v in outcome.citations.violations[:3]))
         code = (f"\nthe paper names its code: {escape(self.paper.code_url)} — run it with "
                 f"`paper2run-tui run --repo {escape(self.paper.code_url)}`") if self.paper.code_url else ""
         self.query_one("#implement-status", Static).update(f"{outcome.folder} — {made}; {check}{code}")
+        self.query_one("#implement-rounds", Static).update(rounds_summary(outcome.folder))
         files = self.query_one("#implement-files", ListView)
         files.clear()
         for path in sorted(p for p in outcome.folder.rglob("*") if p.is_file() and p.suffix != ".json"):

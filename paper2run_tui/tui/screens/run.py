@@ -54,6 +54,7 @@ class RunScreen(Screen[None]):
         Binding("z", "zoom", "Zoom pane", id="run.zoom"),
         Binding("p", "copy_folder", "Run folder", id="run.copy-folder", show=False),
         Binding("e", "copy_last_error", "Copy last error", id="run.copy-last-error", show=False),
+        Binding("o", "open_folder", "Open run folder in $EDITOR", id="run.open-folder", show=False),
         Binding("escape", "back", "Back", id="run.back", show=False),
     ]
 
@@ -193,6 +194,7 @@ class RunScreen(Screen[None]):
             self.query_one(FactsPane).show_facts(event.facts)
         elif isinstance(event, PlanProposed):
             self.plan_pane.show_plan(event.plan, event.attempt, event.source)
+            self.plan_pane.show_dockerfile(event.attempt, event.dockerfile or "")
         elif isinstance(event, DiagnosisDelta):
             await self.query_one(DiagnosisPane).add_delta(event.attempt, event.text)
         elif isinstance(event, DiagnosisReady):
@@ -258,6 +260,16 @@ class RunScreen(Screen[None]):
             return
         self.app.copy_to_clipboard(self.run_dir)
         self.notify(f"Run folder: {self.run_dir} (copied)", timeout=8)
+
+    def action_open_folder(self) -> None:
+        from pathlib import Path
+
+        from ..editor import open_in_editor
+
+        if not self.run_dir:
+            self.notify("No run folder yet.")
+            return
+        open_in_editor(self.app, Path(self.run_dir))
 
     def last_error(self) -> str | None:
         """The last line on screen that reads like an error (what a person pastes into an issue)."""

@@ -59,6 +59,14 @@ class RunDetailScreen(Screen[None]):
         Binding("r", "rerun", "Re-run", id="detail.rerun"),
         Binding("u", "resume", "Resume", id="detail.resume", tooltip="Resume from the selected attempt (gate first)"),
         Binding("p", "copy_folder", "Run folder", id="detail.copy-folder", show=False),
+        Binding("slash", "search_logs", "Search logs", id="detail.search", show=False,
+                tooltip="Search every log of this run folder; enter on a hit opens the file at that line"),
+        Binding("m", "mark", "Mark to compare", id="detail.mark", show=False,
+                tooltip="Mark the selected attempt; v on another attempt (of this run or another) compares them"),
+        Binding("v", "compare", "Compare with marked", id="detail.compare", show=False),
+        Binding("e", "edit_file", "Open file in $EDITOR", id="detail.edit-file", show=False,
+                tooltip="The selected attempt's file of the open tab (plan.json, Dockerfile, its first log)"),
+        Binding("o", "open_folder", "Open run folder in $EDITOR", id="detail.open-folder", show=False),
         Binding("escape", "back", "Back", id="detail.back", show=False),
     ]
 
@@ -174,6 +182,39 @@ class RunDetailScreen(Screen[None]):
     def action_copy_folder(self) -> None:
         self.app.copy_to_clipboard(str(self.path))
         self.notify(f"Run folder: {self.path} (copied)", timeout=8)
+
+    def current_file(self) -> Path:
+        """The file behind what is shown: the attempt tab's file, else the run folder's report."""
+        attempt = self.attempt(self.selected)
+        tabs = self.query_one("#detail-tabs", TabbedContent).active
+        if attempt is None or tabs != "tab-attempts":
+            return self.path / ("INSTRUCTIONS.md" if tabs == "tab-instructions" else "report.md")
+        inner = self.query_one("#attempt-tabs", TabbedContent).active
+        if inner == "a-logs" and attempt.logs:
+            return next(iter(attempt.logs.values()))
+        name = {"a-dockerfile": "Dockerfile", "a-diagnosis": "diagnosis.json", "a-decision": "decision.json"}
+        return attempt.path / name.get(inner, "plan.json")
+
+    def action_edit_file(self) -> None:
+        from ..editor import open_in_editor
+
+        open_in_editor(self.app, self.current_file())
+
+    def action_open_folder(self) -> None:
+        from ..editor import open_in_editor
+
+        open_in_editor(self.app, self.path)
+
+    def action_mark(self) -> None:
+        self.app.mark_for_compare(self.path, self.selected)  # type: ignore[attr-defined]
+
+    def action_compare(self) -> None:
+        self.app.compare_with_mark(self.path, self.selected)  # type: ignore[attr-defined]
+
+    def action_search_logs(self) -> None:
+        from .search import LogSearchScreen
+
+        self.app.push_screen(LogSearchScreen(self.path))
 
     def action_rerun(self) -> None:
         self.app.rerun(self.path)  # type: ignore[attr-defined]

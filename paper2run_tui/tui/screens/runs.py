@@ -18,6 +18,11 @@ class RunsScreen(Screen[None]):
         Binding("ctrl+f", "filter", "Filter", id="runs.filter"),
         Binding("s", "cycle_sort", "Sort", id="runs.sort"),
         Binding("f5", "reload", "Reload", id="runs.reload", show=False),
+        Binding("slash", "search_logs", "Search logs", id="runs.search", show=False,
+                tooltip="Search every log of the selected run"),
+        Binding("m", "mark", "Mark to compare", id="runs.mark", show=False,
+                tooltip="Mark the selected run; v on another run compares their plans and Dockerfiles"),
+        Binding("v", "compare", "Compare with marked", id="runs.compare", show=False),
         Binding("escape", "back", "Back", id="runs.back"),
     ]
 
@@ -50,6 +55,25 @@ class RunsScreen(Screen[None]):
             self.notify("No run selected.")
             return
         self.app.open_run(path)  # type: ignore[attr-defined]
+
+    def action_mark(self) -> None:
+        path = self.table.selected_path
+        if path is not None:
+            self.app.mark_for_compare(path, None)  # type: ignore[attr-defined]
+
+    def action_compare(self) -> None:
+        path = self.table.selected_path
+        if path is not None:
+            self.app.compare_with_mark(path, None)  # type: ignore[attr-defined]
+
+    def action_search_logs(self) -> None:
+        from .search import LogSearchScreen
+
+        path = self.table.selected_path
+        if path is None:
+            self.notify("No run selected.")
+            return
+        self.app.push_screen(LogSearchScreen(path))
 
     def action_filter(self) -> None:
         self.query_one("#runs-filter", Input).focus()

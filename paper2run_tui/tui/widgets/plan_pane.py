@@ -10,14 +10,18 @@ from textual.widgets import ContentSwitcher, Static, TextArea
 from ...engine.contracts import EnvPlan
 from ...engine.gate.plan_diff import plan_json
 from .diff_view import plan_diff_text
+from .dockerfile_view import dockerfile_text
 
 
 class PlanPane(ContentSwitcher):
-    """`d` toggles between the current plan and its diff against the previous attempt's plan."""
+    """`d` toggles between the current plan and its diff against the previous attempt's plan; `f` shows the
+    Dockerfile the engine rendered for the current attempt (what it writes to attempts/NN/ and builds)."""
 
     ALLOW_MAXIMIZE = True
 
-    BINDINGS = [Binding("d", "toggle_diff", "Plan diff", id="plan.toggle-diff")]
+    BINDINGS = [Binding("d", "toggle_diff", "Plan diff", id="plan.toggle-diff"),
+                Binding("f", "toggle_dockerfile", "Dockerfile", id="plan.toggle-dockerfile",
+                        tooltip="The current attempt's Dockerfile, as written to the run folder")]
 
     def __init__(self, id: str | None = None) -> None:
         super().__init__(initial="plan-json", id=id)
@@ -33,6 +37,8 @@ class PlanPane(ContentSwitcher):
         )
         with VerticalScroll(id="plan-diff"):
             yield Static("no previous plan yet", id="plan-diff-text")
+        with VerticalScroll(id="plan-dockerfile"):
+            yield Static("no Dockerfile yet: it is rendered from the first plan", id="plan-dockerfile-text")
 
     def on_mount(self) -> None:
         self.border_title = "Plan"
@@ -50,10 +56,30 @@ class PlanPane(ContentSwitcher):
         b = f"attempt {self.attempt}" if self.attempt else "current"
         self.query_one("#plan-diff-text", Static).update(plan_diff_text(self.previous, self.plan, a, b))
 
+    def show_dockerfile(self, attempt: int, dockerfile: str) -> None:
+        """The Dockerfile the engine rendered for the attempt (the one it writes to attempts/NN/ and builds)."""
+        self.dockerfile_attempt, self.dockerfile = attempt, dockerfile
+        shown = dockerfile_text(dockerfile) if dockerfile else f"no Dockerfile rendered for attempt {attempt}"
+        self.query_one("#plan-dockerfile-text", Static).update(shown)
+        if self.showing_dockerfile:
+            self.border_subtitle = f"Dockerfile of attempt {attempt} (f: plan)"
+
+    dockerfile: str = ""
+    dockerfile_attempt: int | None = None
+
     @property
     def showing_diff(self) -> bool:
         return self.current == "plan-diff"
 
+    @property
+    def showing_dockerfile(self) -> bool:
+        return self.current == "plan-dockerfile"
+
     def action_toggle_diff(self) -> None:
         self.current = "plan-json" if self.showing_diff else "plan-diff"
-        self.border_subtitle = "diff with the previous plan (d: plan)" if self.showing_diff else "d: diff"
+        self.border_subtitle = "diff with the previous plan (d: plan)" if self.showing_diff else "d: diff · f: Dockerfile"
+
+    def action_toggle_dockerfile(self) -> None:
+        self.current = "plan-json" if self.showing_dockerfile else "plan-dockerfile"
+        at = f" of attempt {self.dockerfile_attempt}" if self.dockerfile_attempt else ""
+        self.border_subtitle = f"Dockerfile{at} (f: plan)" if self.showing_dockerfile else "d: diff · f: Dockerfile"
